@@ -1,0 +1,102 @@
+"""A `Dataset` of image and label tensors, and the train/valid/test splits built from it."""
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+from digitlab.errors import DigitlabError
+
+
+class LeakageWarning(UserWarning):
+    """Validation samples also appear in the training set: its accuracy is not honest."""
+
+
+class Dataset:
+    """uint8 images (N,28,28) and int64 labels (N,), or None for unlabelled (test) data."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, name: str = ""):
+        if images.ndim != 3 or images.dtype != torch.uint8:
+            raise ValueError(f"images must be uint8 (N,H,W), got {images.dtype} {tuple(images.shape)}")
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images, self.labels, self.name = images, labels, name
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, n={len(self)}, labelled={self.labels is not None})"
+
+    def select(self, index: torch.Tensor) -> "Dataset":
+        """The samples at `index` (a bool mask or integer indices)."""
+        labels = None if self.labels is None else self.labels[index]
+        return Dataset(self.images[index], labels, self.name)
+
+    def subset(self, digits: list[int], relabel: bool = False) -> "Dataset":
+        """Only these classes; with `relabel`, labels become positions in `digits` (3,7 -> 0,1)."""
+        labels = self._require_labels()
+        keep = torch.isin(labels, torch.tensor(digits))
+        out = self.select(keep)
+        if relabel:
+            position = torch.full((10,), -1, dtype=torch.int64)
+            position[torch.tensor(digits)] = torch.arange(len(digits))
+            out.labels = position[out.labels]
+        return out
+
+    def split(self, valid_fraction: float = 0.2, seed: int = 1337) -> tuple["Dataset", "Dataset"]:
+        """A random train/valid split by fraction, reproducible from `seed`."""
+        if not 0 < valid_fraction < 1:
+            raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        n_valid = round(len(self) * valid_fraction)
+        return self.select(perm[n_valid:].sort().values), self.select(perm[:n_valid].sort().values)
+
+    def floats(self) -> torch.Tensor:
+        """Pixels as float32 (N,1,28,28) in [0,1]."""
+        return self.images.unsqueeze(1).float().div_(255)
+
+    def class_counts(self) -> list[int]:
+        return torch.bincount(self._require_labels(), minlength=10).tolist()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the pixels and labels: names the exact data a model saw."""
+        h = hashlib.sha256(self.images.numpy().tobytes())
+        if self.labels is not None:
+            h.update(self.labels.numpy().tobytes())
+        return h.hexdigest()
+
+    def _require_labels(self) -> torch.Tensor:
+        if self.labels is None:
+            raise DigitlabError(f"{self.name or 'dataset'}: has no labels")
+        return self.labels
+
+
+def shared_samples(a: Dataset, b: Dataset) -> int:
+    """How many images of `b` also appear, pixel for pixel, in `a`."""
+    seen = {row.tobytes() for row in a.images.reshape(len(a), -1).numpy()}
+    return sum(row.tobytes() in seen for row in b.images.reshape(len(b), -1).numpy())
+
+
+@dataclass
+class Splits:
+    """Train, valid and (optional) test data; normalisation comes from train alone."""
+
+    train: Dataset
+    valid: Dataset
+    test: Dataset | None = None
+    allow_leakage: bool = False
+    mean: float = field(init=False)
+    std: float = field(init=False)
+
+    def __post_init__(self):
+        shared = shared_samples(self.train, self.valid)
+        if shared:
+            msg = (f"{shared} of {len(self.valid)} validation samples are also in the training set: "
+                   "validation accuracy would measure memory, not generalisation")
+            if not self.allow_leakage:
+                raise DigitlabError(msg + " (pass allow_leakage=True to do it anyway)")
+            warnings.warn("LEAKAGE: " + msg, LeakageWarning, stacklevel=3)
+        pixels = self.train.images.float().div(255)
+        self.mean, self.std = pixels.mean().item(), pixels.std().item()

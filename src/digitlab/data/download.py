@@ -1,0 +1,76 @@
+"""Fetch the original MNIST or Fashion-MNIST files from known mirrors, checking each file's MD5.
+
+Files land under a temp name and are renamed only once their checksum matches.
+"""
+
+import hashlib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from digitlab.errors import DigitlabError
+from digitlab.fileio import write_bytes_atomic
+
+MIRRORS = {
+    "mnist": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ],
+    "fashion-mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+}
+MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+
+def download(
+    name: str,
+    to: str | Path,
+    mirrors: list[str] | None = None,
+    checksums: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> list[Path]:
+    """Download the four IDX files of `name` into `to`; files already there and valid are kept."""
+    if name not in MD5:
+        raise DigitlabError(f"unknown dataset {name!r}: choose one of {', '.join(MD5)}")
+    mirrors, checksums = mirrors or MIRRORS[name], checksums or MD5[name]
+    to = Path(to)
+    paths = []
+    for filename, md5 in checksums.items():
+        path = to / filename
+        if not (path.is_file() and _md5(path.read_bytes()) == md5):
+            write_bytes_atomic(path, _fetch(filename, md5, mirrors, timeout))
+        paths.append(path)
+    return paths
+
+
+def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float) -> bytes:
+    """The first copy from the mirrors whose checksum matches."""
+    problems = []
+    for base in mirrors:
+        url = base + filename
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                data = response.read()
+        except (urllib.error.URLError, OSError) as e:
+            problems.append(f"{url}: {getattr(e, 'reason', e)}")
+            continue
+        if _md5(data) == md5:
+            return data
+        problems.append(f"{url}: checksum mismatch")
+    raise DigitlabError(f"{filename}: no mirror gave a valid copy ({'; '.join(problems)})")
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()

@@ -1,0 +1,122 @@
+"""Turn any photo, scan or drawing of a digit into what MNIST looks like.
+
+MNIST digits are white ink on black, the ink scaled to fit a 20x20 box (aspect ratio
+kept) and placed in a 28x28 frame so that its centre of mass sits in the middle. One
+function does that for the CLI, the reports, the image-folder reader and the web app.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from digitlab.errors import DigitlabError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
+MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the paper
+MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
+
+
+def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
+    """Open and fully decode an image file or bytes, with one clear error for any failure."""
+    name = name or (str(source) if not isinstance(source, bytes) else "<upload>")
+    try:
+        if isinstance(source, bytes):
+            if not source:
+                raise DigitlabError(f"{name}: empty file (0 bytes)")
+            image = Image.open(io.BytesIO(source))
+        else:
+            if Path(source).stat().st_size == 0:
+                raise DigitlabError(f"{name}: empty file (0 bytes)")
+            image = Image.open(source)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise DigitlabError(f"{name}: image is {width}x{height}, over the {MAX_PIXELS:,} pixel limit")
+        image.seek(0)  # GIF and WebP animations: the first frame
+        image.load()
+        return image
+    except FileNotFoundError:
+        raise DigitlabError(f"{name}: no such file") from None
+    except UnidentifiedImageError:
+        raise DigitlabError(f"{name}: not an image (or a format Pillow cannot read)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DigitlabError(f"{name}: cannot decode image ({e})") from None
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Float32 (H,W) in [0,1]: EXIF orientation applied, transparency composited."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return np.clip(arr / top, 0, 1)
+    if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
+        return _composite(rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+
+
+def _composite(rgba: np.ndarray) -> np.ndarray:
+    """Lay the image on paper that contrasts with its opaque pixels (dark ink -> white paper)."""
+    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = rgba[..., 3]
+    opaque = alpha > 0.5
+    if opaque.all() or not opaque.any():
+        return gray if opaque.all() else np.zeros_like(gray)
+    paper = 1.0 if gray[opaque].mean() < 0.5 else 0.0
+    return gray * alpha + paper * (1 - alpha)
+
+
+def to_mnist(image: Image.Image) -> np.ndarray | None:
+    """The 28x28 uint8 MNIST-style version of `image`, or None when it holds no digit."""
+    gray = to_grayscale(image)
+    if min(gray.shape) >= 64:  # large scans and photos: drop speckle noise first
+        gray = np.asarray(
+            Image.fromarray(gray, mode="F").filter(ImageFilter.MedianFilter(3)), np.float32
+        )
+    ink = _ink(gray)
+    if ink is None:
+        return None
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _center(_fit_box(ink, 20))
+
+
+def _ink(gray: np.ndarray) -> np.ndarray | None:
+    """Ink intensity in [0,1] on a zero background, or None if there is no ink."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 0.5:  # dark ink on light paper: flip to MNIST's polarity
+        gray, border = 1 - gray, 1 - border
+    paper = float(np.median(border))
+    top = float(np.percentile(gray, 99.9))
+    if top - paper < MIN_CONTRAST:
+        return None
+    ink = np.clip((gray - paper) / (top - paper), 0, 1)
+    ink[ink < 0.2] = 0  # paper texture, JPEG ringing and faint noise
+    if np.count_nonzero(ink) < max(2, MIN_INK_FRACTION * ink.size):
+        return None
+    return ink
+
+
+def _fit_box(ink: np.ndarray, box: int) -> np.ndarray:
+    """Scale so the longer side is `box` pixels, keeping the aspect ratio."""
+    h, w = ink.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resized = Image.fromarray(ink.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(resized, np.float32), 0, None)
+
+
+def _center(ink: np.ndarray) -> np.ndarray:
+    """Place in a 28x28 frame with the centre of mass in the middle, as MNIST was made."""
+    h, w = ink.shape
+    total = ink.sum()
+    ys, xs = np.indices(ink.shape)
+    cy, cx = (ys * ink).sum() / total, (xs * ink).sum() / total
+    top = int(np.clip(round(14 - cy), 0, 28 - h))
+    left = int(np.clip(round(14 - cx), 0, 28 - w))
+    frame = np.zeros((28, 28), np.float32)
+    frame[top : top + h, left : left + w] = ink
+    return np.round(frame / frame.max() * 255).astype(np.uint8)

@@ -1,0 +1,96 @@
+"""`SRC` as the CLI names it: `mnist`, a Kaggle CSV, a folder of IDX files or of class folders."""
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitlab.data.dataset import Dataset
+from digitlab.data.folder import is_class_folder, read_image_folder
+from digitlab.data.idx import read_idx_images, read_idx_labels
+from digitlab.data.kaggle import read_kaggle_csv
+from digitlab.errors import DigitlabError
+
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+@dataclass
+class Source:
+    """What a SRC holds: training data (labelled, or not for a Kaggle test CSV) and maybe a test set."""
+
+    name: str
+    train: Dataset
+    test: Dataset | None = None
+
+
+def bundled_mnist_dir() -> Path:
+    return Path(str(resources.files("digitlab") / "data" / "mnist"))
+
+
+@functools.cache
+def verify_bundled_mnist() -> Path:
+    """Check the bundled files against SHA256SUMS, once per process."""
+    root = bundled_mnist_dir()
+    for line in (root / "SHA256SUMS").read_text().splitlines():
+        expected, name = line.split()
+        actual = hashlib.sha256((root / name).read_bytes()).hexdigest()
+        if actual != expected:
+            raise DigitlabError(f"{root / name}: checksum mismatch (expected {expected[:12]}…, got {actual[:12]}…)")
+    return root
+
+
+def load_source(src: str | Path = "mnist") -> Source:
+    """Load any supported SRC into tensors."""
+    if str(src) == "mnist":
+        return _load_idx_folder(verify_bundled_mnist(), "mnist")
+    path = Path(src)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        images, labels = read_kaggle_csv(path)
+        return Source(str(path), _dataset(images, labels, path.name))
+    if path.is_dir() and _find_idx(path, IDX_NAMES["train"][0]):
+        return _load_idx_folder(path, str(path))
+    if is_class_folder(path):
+        return Source(str(path), _dataset(*read_image_folder(path), path.name))
+    if not path.exists():
+        raise DigitlabError(f"{src}: no such file or folder (SRC is 'mnist', a .csv, or a folder)")
+    raise DigitlabError(
+        f"{src}: not a data source: expected a Kaggle .csv, a folder with IDX files, "
+        "or a folder with 0/..9/ image subfolders"
+    )
+
+
+def _load_idx_folder(root: Path, name: str) -> Source:
+    train = _read_idx_pair(root, "train")
+    test = _read_idx_pair(root, "test") if _find_idx(root, IDX_NAMES["test"][0]) else None
+    return Source(name, train, test)
+
+
+def _read_idx_pair(root: Path, split: str) -> Dataset:
+    image_name, label_name = IDX_NAMES[split]
+    images = read_idx_images(_find_idx(root, image_name))
+    label_path = _find_idx(root, label_name)
+    if label_path is None:
+        raise DigitlabError(f"{root}: has {image_name} but no {label_name}[.gz]")
+    labels = read_idx_labels(label_path)
+    if len(labels) != len(images):
+        raise DigitlabError(f"{label_path}: {len(labels)} labels for {len(images)} images")
+    return _dataset(images, labels, split)
+
+
+def _find_idx(root: Path, stem: str) -> Path | None:
+    for candidate in (root / stem, root / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _dataset(images: np.ndarray, labels: np.ndarray | None, name: str) -> Dataset:
+    labels_t = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels))
+    return Dataset(torch.from_numpy(np.ascontiguousarray(images)), labels_t, name)

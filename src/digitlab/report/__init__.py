@@ -1,0 +1,1 @@
+"""Figures (matplotlib, as PNG) and self-contained HTML pages."""

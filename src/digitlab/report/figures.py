@@ -1,0 +1,119 @@
+"""Every figure the project draws, as PNG bytes (matplotlib's Figure API: no global state)."""
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from digitlab.fileio import write_bytes_atomic
+
+
+def to_png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_png(png: bytes, path: str | Path) -> None:
+    write_bytes_atomic(path, png)
+
+
+def image_grid(images: torch.Tensor, titles: list[str] | None = None, cols: int = 10,
+               cmap: str = "gray", symmetric: bool = False, size: float = 1.1) -> bytes:
+    """A grid of 28x28 images (N,28,28); `symmetric` centres the colour map on zero (weights)."""
+    images = images.detach().float().cpu()
+    n = len(images)
+    cols = min(cols, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(cols * size, rows * size * (1.25 if titles else 1)))
+    limit = images.abs().max().item() or 1.0
+    for i, img in enumerate(images):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        kwargs = {"vmin": -limit, "vmax": limit} if symmetric else {}
+        ax.imshow(img.numpy(), cmap=cmap, **kwargs)
+        ax.set_axis_off()
+        if titles:
+            ax.set_title(titles[i], fontsize=8)
+    return to_png(fig)
+
+
+def digit(image: torch.Tensor, title: str = "") -> bytes:
+    return image_grid(image.reshape(1, 28, 28), [title] if title else None, size=3)
+
+
+def mean_digits(means: torch.Tensor, classes: list[int]) -> bytes:
+    """The class-mean images of the pixel-similarity baseline."""
+    return image_grid(means.reshape(-1, 28, 28), [f"mean {c}" for c in classes], size=1.6)
+
+
+def first_layer_weights(weight: torch.Tensor, count: int = 30) -> bytes:
+    """Rows of a first linear layer (out, 784) or conv filters (out,1,k,k) as images (red + / blue -)."""
+    w = weight.detach()[:count]
+    side = int(math.isqrt(w[0].numel()))
+    return image_grid(w.reshape(-1, side, side), [f"unit {i}" for i in range(len(w))],
+                      cmap="bwr", symmetric=True)
+
+
+def loss_curves(history: dict[str, list[float]]) -> bytes:
+    """Training loss per batch and validation loss (and metrics) per epoch."""
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.add_subplot(1, 2, 1)
+    ax.plot(history.get("batch_loss", []), lw=0.8, label="train (per batch)")
+    epochs = len(history.get("valid_loss", []))
+    if epochs and history.get("batch_loss"):
+        per_epoch = len(history["batch_loss"]) / epochs
+        ax.plot([per_epoch * (i + 1) for i in range(epochs)], history["valid_loss"], "o-", label="valid")
+    ax.set_xlabel("batch"), ax.set_ylabel("loss"), ax.set_yscale("log"), ax.legend()
+    ax2 = fig.add_subplot(1, 2, 2)
+    for name, values in history.items():
+        if name not in ("batch_loss", "valid_loss", "train_loss", "lr", "time"):
+            ax2.plot(range(1, len(values) + 1), values, "o-", label=name)
+    ax2.set_xlabel("epoch"), ax2.set_ylabel("metric"), ax2.legend()
+    return to_png(fig)
+
+
+def lr_schedule(lrs: list[float]) -> bytes:
+    fig = Figure(figsize=(4.5, 3))
+    ax = fig.add_subplot()
+    ax.plot(lrs)
+    ax.set_xlabel("batch"), ax.set_ylabel("learning rate")
+    return to_png(fig)
+
+
+def lr_finder(lrs: list[float], losses: list[float], suggestion: float) -> bytes:
+    fig = Figure(figsize=(4.5, 3))
+    ax = fig.add_subplot()
+    ax.plot(lrs, losses)
+    ax.axvline(suggestion, color="red", ls="--", label=f"suggestion {suggestion:.2g}")
+    ax.set_xscale("log"), ax.set_xlabel("learning rate"), ax.set_ylabel("loss"), ax.legend()
+    return to_png(fig)
+
+
+def softmax_bars(probs: torch.Tensor, labels: torch.Tensor | None = None) -> bytes:
+    """Softmax outputs of a few samples as bar charts: every row sums to 1."""
+    probs = probs.detach().cpu()[:6]
+    fig = Figure(figsize=(2.2 * len(probs), 2.2))
+    for i, p in enumerate(probs):
+        ax = fig.add_subplot(1, len(probs), i + 1)
+        ax.bar(range(len(p)), p.numpy())
+        ax.set_ylim(0, 1), ax.set_xticks(range(len(p)))
+        ax.set_title(f"label {int(labels[i])}" if labels is not None else f"sample {i}", fontsize=9)
+    return to_png(fig)
+
+
+def confusion_matrix(matrix: np.ndarray) -> bytes:
+    """Rows are true labels, columns predictions; counts written in every cell."""
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    ax.imshow(np.log1p(matrix), cmap="Blues")
+    n = len(matrix)
+    for r in range(n):
+        for c in range(n):
+            ax.text(c, r, str(int(matrix[r, c])), ha="center", va="center", fontsize=7,
+                    color="white" if r == c else "black")
+    ax.set_xticks(range(n)), ax.set_yticks(range(n))
+    ax.set_xlabel("predicted"), ax.set_ylabel("actual")
+    return to_png(fig)

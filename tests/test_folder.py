@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab.data import load_source
+from digitlab.data.folder import SkippedFileWarning, read_image_folder
+from digitlab.errors import DigitlabError
+
+
+def test_reads_formats_sizes_and_modes(mnist, tmp_path):
+    digits = mnist.test.images[:6].numpy()
+    labels = mnist.test.labels[:6].tolist()
+    formats = ["png", "jpg", "bmp", "gif", "webp", "png"]
+    for i, (img, label, fmt) in enumerate(zip(digits, labels, formats, strict=True)):
+        folder = tmp_path / str(label)
+        folder.mkdir(exist_ok=True)
+        big = Image.fromarray(255 - img).resize((112, 140))  # dark ink on paper, another size
+        image = big.convert("RGB") if i % 2 else big
+        image.save(folder / f"{i}.{fmt}")
+    images, got_labels = read_image_folder(tmp_path)
+    assert images.shape == (6, 28, 28) and images.dtype == np.uint8
+    assert sorted(got_labels.tolist()) == sorted(labels)
+    assert all(im.max() == 255 and im[0, 0] == 0 for im in images)  # white ink on black, as MNIST
+
+
+def test_skips_non_images_with_a_warning(mnist, tmp_path):
+    (tmp_path / "3").mkdir()
+    Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "3" / "a.png")
+    (tmp_path / "3" / "notes.txt").write_text("hello")
+    (tmp_path / "3" / "broken.png").write_bytes(b"not really a png")
+    with pytest.warns(SkippedFileWarning) as record:
+        images, labels = read_image_folder(tmp_path)
+    assert len(images) == 1 and labels.tolist() == [3]
+    messages = " ".join(str(w.message) for w in record)
+    assert "notes.txt" in messages and "broken.png" in messages
+
+
+def test_folder_without_images_is_an_error(tmp_path):
+    (tmp_path / "0").mkdir()
+    with pytest.raises(DigitlabError, match="no images"):
+        read_image_folder(tmp_path)
+
+
+def test_load_source_detects_a_class_folder(mnist, tmp_path):
+    (tmp_path / "7").mkdir()
+    Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "7" / "x.png")
+    source = load_source(tmp_path)
+    assert len(source.train) == 1 and source.test is None

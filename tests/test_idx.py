@@ -1,0 +1,66 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from digitlab.data.idx import parse_idx, read_idx, read_idx_images, read_idx_labels, to_idx
+from digitlab.data.sources import bundled_mnist_dir
+from digitlab.errors import DigitlabError
+
+
+def test_round_trip_on_hand_built_bytes(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    raw = to_idx(images)
+    assert raw[:4] == bytes([0, 0, 0x08, 3])
+    assert raw[4:16] == (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + (4).to_bytes(4, "big")
+    (tmp_path / "a").write_bytes(raw)
+    (tmp_path / "a.gz").write_bytes(gzip.compress(raw))
+    np.testing.assert_array_equal(read_idx(tmp_path / "a"), images)
+    np.testing.assert_array_equal(read_idx(tmp_path / "a.gz"), images)
+
+
+def test_big_endian_dtypes_become_native():
+    values = np.array([1, -2, 300000], dtype=np.int32)
+    np.testing.assert_array_equal(parse_idx(to_idx(values)), values)
+
+
+def test_real_bundled_files():
+    root = bundled_mnist_dir()
+    images = read_idx_images(root / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx_labels(root / "t10k-labels-idx1-ubyte.gz")
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels.dtype == np.int64 and labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert np.bincount(labels).tolist()[:3] == [980, 1135, 1032]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "too short"),
+        (b"\x01\x02\x08\x01" + b"\x00" * 8, "bad magic"),
+        (b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", "dtype code"),
+        (b"\x00\x00\x08\x03\x00\x00\x00\x02", "truncated IDX header"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "payload is 3 bytes"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x02abcd", "payload is 4 bytes"),
+    ],
+)
+def test_bad_bytes_are_named(tmp_path, data, message):
+    path = tmp_path / "bad-idx"
+    path.write_bytes(data)
+    with pytest.raises(DigitlabError, match=message) as e:
+        read_idx(path)
+    assert str(path) in str(e.value)
+
+
+def test_truncated_gzip(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(to_idx(np.zeros((10, 28, 28), np.uint8)))[:-20])
+    with pytest.raises(DigitlabError, match="truncated gzip|corrupt gzip"):
+        read_idx(path)
+
+
+def test_labels_out_of_range(tmp_path):
+    path = tmp_path / "labels"
+    path.write_bytes(to_idx(np.array([1, 10], np.uint8)))
+    with pytest.raises(DigitlabError, match="label 10 at index 1"):
+        read_idx_labels(path)

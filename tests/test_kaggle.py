@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+from digitlab.data.kaggle import parse_kaggle_csv, read_kaggle_csv
+from digitlab.errors import DigitlabError
+
+HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
+
+
+def csv_text(images: np.ndarray, labels: np.ndarray | None, eol: str = "\n") -> str:
+    header = HEADER if labels is not None else HEADER.removeprefix("label,")
+    rows = images.reshape(len(images), -1).tolist()
+    if labels is not None:
+        rows = [[int(lbl), *r] for lbl, r in zip(labels, rows, strict=True)]
+    return eol.join([header] + [",".join(map(str, r)) for r in rows]) + eol
+
+
+@pytest.fixture
+def sample():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (7, 28, 28), dtype=np.uint8), rng.integers(0, 10, 7)
+
+
+def test_train_and_test_files(sample):
+    images, labels = sample
+    got_images, got_labels = parse_kaggle_csv(csv_text(images, labels).encode())
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+    got_images, got_labels = parse_kaggle_csv(csv_text(images, None).encode())
+    np.testing.assert_array_equal(got_images, images)
+    assert got_labels is None
+
+
+def test_bom_and_windows_line_ends_accepted(sample):
+    images, labels = sample
+    data = b"\xef\xbb\xbf" + csv_text(images, labels, "\r\n").encode()
+    np.testing.assert_array_equal(parse_kaggle_csv(data)[0], images)
+
+
+def test_matches_pandas_on_real_mnist(mnist, tmp_path):
+    pd = pytest.importorskip("pandas")
+    images, labels = mnist.train.images[:300].numpy(), mnist.train.labels[:300].numpy()
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(images, labels))
+    frame = pd.read_csv(path)
+    ours_images, ours_labels = read_kaggle_csv(path)
+    np.testing.assert_array_equal(ours_images.reshape(300, -1), frame.iloc[:, 1:].to_numpy())
+    np.testing.assert_array_equal(ours_labels, frame["label"].to_numpy())
+
+
+def test_chunked_parse_crosses_chunk_boundaries(sample, monkeypatch):
+    import digitlab.data.kaggle as kaggle
+
+    monkeypatch.setattr(kaggle, "CHUNK_BYTES", 1000)
+    images, labels = sample
+    np.testing.assert_array_equal(parse_kaggle_csv(csv_text(images, labels).encode())[0], images)
+
+
+def bad_csv(cell: str, column: int = 301, row: int = 2) -> bytes:
+    images, labels = np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3])
+    lines = csv_text(images, labels).splitlines()
+    cells = lines[row].split(",")
+    cells[column] = cell
+    lines[row] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    "cell, column, why",
+    [("256", 301, "256 is not an integer in 0..255"), ("-1", 301, "'-1' is not an integer"),
+     ("x7", 301, "'x7' is not an integer"), ("1.5", 301, "'1.5' is not an integer"),
+     ("", 301, "empty cell"), ("1000", 301, "'1000' is not an integer"),
+     ("10", 0, "10 is not 0..9")],
+)
+def test_bad_cells_name_row_and_column(cell, column, why):
+    with pytest.raises(DigitlabError) as e:
+        parse_kaggle_csv(bad_csv(cell, column), "train.csv")
+    message = str(e.value)
+    column_name = "label" if column == 0 else f"pixel{column - 1}"
+    assert message.startswith(f"train.csv: row 2 (line 3), column {column_name}: ")
+    assert why in message
+
+
+def test_wrong_column_count():
+    data = bad_csv("0").replace(b",0\n3,", b"\n3,", 1)
+    with pytest.raises(DigitlabError, match=r"row 2 \(line 3\): has 784 columns, expected 785"):
+        parse_kaggle_csv(data, "train.csv")
+
+
+@pytest.mark.parametrize("data, message", [(b"", "header"), (b"a,b\n1,2\n", "header"),
+                                           (HEADER.encode() + b"\n", "no data rows")])
+def test_bad_files(data, message):
+    with pytest.raises(DigitlabError, match=message):
+        parse_kaggle_csv(data, "f.csv")
+
+
+def test_second_load_comes_from_cache(sample, tmp_path, monkeypatch):
+    import digitlab.data.kaggle as kaggle
+
+    images, labels = sample
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(images, labels))
+    read_kaggle_csv(path)
+    monkeypatch.setattr(kaggle, "parse_kaggle_csv", lambda *a: pytest.fail("parsed twice"))
+    np.testing.assert_array_equal(read_kaggle_csv(path)[0], images)
+
+
+def test_cache_notices_a_changed_file(sample, tmp_path):
+    images, labels = sample
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(images, labels))
+    read_kaggle_csv(path)
+    path.write_text(csv_text(images[:3], labels[:3]))
+    assert len(read_kaggle_csv(path)[0]) == 3
