@@ -1,0 +1,37 @@
+"""Pixel similarity: the lesson's baseline. A class is scored by how close an image is to its mean.
+
+It follows the model contract (images in, one score per class out), so evaluation, prediction
+and the CLI treat it like a trained network; "training" is computing the class means.
+"""
+
+import torch
+from torch import nn
+
+from digitlab.train.losses import l1_distance, l2_distance
+
+DISTANCES = {"l1": l1_distance, "l2": l2_distance}
+
+
+class PixelSimilarity(nn.Module):
+    """(B,1,28,28) in [0,1] -> (B,C) scores: minus the distance to each class mean."""
+
+    def __init__(self, n_classes: int = 10, distance: str = "l1"):
+        super().__init__()
+        if distance not in DISTANCES:
+            raise ValueError(f"distance must be one of {list(DISTANCES)}, got {distance!r}")
+        self.config = {"n_classes": n_classes, "distance": distance}
+        self.distance = DISTANCES[distance]
+        self.register_buffer("means", torch.zeros(n_classes, 28, 28))
+
+    def fit(self, images: torch.Tensor, labels: torch.Tensor) -> "PixelSimilarity":
+        """images (N,1,28,28) floats, labels (N,) in 0..C-1: each class's mean image."""
+        for c in range(len(self.means)):
+            members = images[labels == c]
+            if len(members) == 0:
+                raise ValueError(f"no training images of class {c}")
+            self.means[c] = members.reshape(-1, 28, 28).mean(0)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B,1,28,28) vs (C,28,28) -> broadcast (B,C,28,28) -> distance over pixels (B,C)
+        return -self.distance(x.reshape(-1, 1, 28, 28), self.means.unsqueeze(0))

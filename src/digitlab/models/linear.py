@@ -1,0 +1,13 @@
+"""A linear model with PyTorch's built-in layer: one weight per pixel per class, plus a bias."""
+
+from torch import nn
+
+from digitlab.models.layers import Normalize
+
+
+class Linear(nn.Sequential):
+    """(B,1,28,28) -> flatten (B,784) -> (B,n_out)."""
+
+    def __init__(self, n_out: int = 10, mean: float = 0.0, std: float = 1.0):
+        super().__init__(Normalize(mean, std), nn.Flatten(), nn.Linear(28 * 28, n_out))
+        self.config = {"n_out": n_out, "mean": mean, "std": std}

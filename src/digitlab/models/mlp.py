@@ -1,0 +1,24 @@
+"""The lesson's neural net: linear, ReLU, linear.
+
+Without the ReLU (the lesson's `nn.Sequential` versions), two linear layers collapse into one
+linear function: `relu=False` exists only to show that.
+"""
+
+from torch import nn
+
+from digitlab.models.layers import Normalize
+
+
+class MLP(nn.Sequential):
+    """(B,1,28,28) -> (B,784) -> (B,hidden) -> ReLU -> (B,n_out)."""
+
+    def __init__(self, hidden: int = 30, n_out: int = 10, relu: bool = True,
+                 mean: float = 0.0, std: float = 1.0):
+        activation = nn.ReLU() if relu else nn.Identity()
+        super().__init__(Normalize(mean, std), nn.Flatten(), nn.Linear(28 * 28, hidden),
+                         activation, nn.Linear(hidden, n_out))
+        self.config = {"hidden": hidden, "n_out": n_out, "relu": relu, "mean": mean, "std": std}
+
+    @property
+    def first_layer(self) -> nn.Linear:
+        return self[2]

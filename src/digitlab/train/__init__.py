@@ -1,0 +1,1 @@
+"""Training: losses, optimizers, metrics, schedules, callbacks and the Learner."""

@@ -1,0 +1,261 @@
+"""Callbacks: small objects that act on the Learner at named events (see `learner.EVENTS`).
+
+Each callback gets the learner explicitly and keeps to its own job: `Metrics` writes the
+epoch row, `Recorder` keeps history, `ProgressTable` prints, `CSVLogger` saves.
+"""
+
+import copy
+import csv
+import io
+import math
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from digitlab.errors import DigitlabError
+from digitlab.fileio import write_text_atomic
+from digitlab.train.optim import get_lr, set_lr
+from digitlab.train.schedules import exponential, one_cycle
+
+
+class CancelFitException(Exception):
+    """Raised by a callback to end training early (after_cancel_fit runs, then cleanup)."""
+
+
+class CancelEpochException(Exception):
+    """Raised by a callback to skip the rest of an epoch."""
+
+
+class CancelBatchException(Exception):
+    """Raised by a callback to skip the rest of a batch (no backward, no step)."""
+
+
+class Callback:
+    order = 0  # lower runs first
+
+
+class Metrics(Callback):
+    """Averages the losses and metrics of each epoch into `learn.epoch_row`."""
+
+    order = -10
+
+    def __init__(self, *metrics):
+        self.metrics = list(metrics)
+
+    def before_epoch(self, learn):
+        self.start = time.perf_counter()
+        self.train_loss, self.valid_loss = _Mean(), _Mean()
+        for m in self.metrics:
+            m.reset()
+
+    def after_batch(self, learn):
+        n = len(learn.yb)
+        if learn.training:
+            self.train_loss.add(learn.loss.detach(), n)
+            return
+        self.valid_loss.add(learn.loss.detach(), n)
+        for m in self.metrics:
+            m.update(learn.preds.detach(), learn.yb)
+
+    def after_epoch(self, learn):
+        learn.epoch_row = {"epoch": learn.epoch, "train_loss": self.train_loss.value(),
+                           "valid_loss": self.valid_loss.value(),
+                           **{m.name: m.compute() for m in self.metrics},
+                           "time": time.perf_counter() - self.start}
+
+
+class _Mean:
+    """A running mean kept on the device: no GPU sync per batch."""
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, value: torch.Tensor, n: int):
+        self.total = self.total + value.float() * n
+        self.count += n
+
+    def value(self) -> float:
+        return float(self.total) / self.count if self.count else float("nan")
+
+
+class Recorder(Callback):
+    """History: loss and learning rate per training batch, and every epoch row."""
+
+    order = 10
+
+    def before_fit(self, learn):
+        self.batch_losses, self.lrs, self.rows = [], [], []
+
+    def after_batch(self, learn):
+        if learn.training:
+            self.batch_losses.append(learn.loss.detach())
+            self.lrs.append(get_lr(learn.opt))
+
+    def after_epoch(self, learn):
+        self.rows.append(dict(learn.epoch_row))
+
+    def history(self) -> dict[str, list[float]]:
+        """Columns of the epoch table plus `batch_loss` and `lr` per batch."""
+        columns = {k: [row[k] for row in self.rows] for k in (self.rows[0] if self.rows else {})}
+        columns.pop("epoch", None)
+        return {**columns, "batch_loss": [float(x) for x in self.batch_losses], "lr": list(self.lrs)}
+
+
+def format_row(row: dict, widths: dict[str, int]) -> str:
+    cells = []
+    for key, width in widths.items():
+        value = row[key]
+        if key == "time":
+            text = f"{int(value) // 60:02d}:{int(value) % 60:02d}"
+        elif isinstance(value, float):
+            text = f"{value:.6f}"
+        else:
+            text = str(value)
+        cells.append(text.ljust(width))
+    return "  ".join(cells).rstrip()
+
+
+class ProgressTable(Callback):
+    """A progress bar during each epoch (terminals only) and the epoch table, row by row."""
+
+    order = 20
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(highlight=False)
+
+    def before_fit(self, learn):
+        self.widths = None
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                            TimeRemainingColumn(), console=self.console, transient=True,
+                            disable=not self.console.is_terminal)
+        self.bar.start()
+
+    def before_epoch(self, learn):
+        self.task = self.bar.add_task(f"epoch {learn.epoch}", total=len(learn.dls.train) + len(learn.dls.valid))
+
+    def after_batch(self, learn):
+        self.bar.advance(self.task)
+
+    def after_epoch(self, learn):
+        self.bar.remove_task(self.task)
+        row = learn.epoch_row
+        if self.widths is None:
+            self.widths = {k: max(len(k), 9 if k != "epoch" else 5) for k in row}
+            self.console.print("  ".join(k.ljust(w) for k, w in self.widths.items()).rstrip())
+        self.console.print(format_row(row, self.widths))
+
+    def cleanup_fit(self, learn):
+        self.bar.stop()
+
+
+class CSVLogger(Callback):
+    """Writes the epoch table to a CSV file after every epoch (atomically)."""
+
+    order = 30
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def before_fit(self, learn):
+        self.rows = []
+
+    def after_epoch(self, learn):
+        self.rows.append(dict(learn.epoch_row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(self.rows[0]))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.path, buf.getvalue())
+
+
+class OneCycle(Callback):
+    """Sets the learning rate before every training batch from the one-cycle schedule."""
+
+    order = -20
+
+    def __init__(self, lr_max: float, pct_start: float = 0.25):
+        self.lr_max, self.pct_start = lr_max, pct_start
+
+    def before_batch(self, learn):
+        if learn.training:
+            pos = (learn.epoch + learn.iter / len(learn.dls.train)) / learn.n_epochs
+            set_lr(learn.opt, one_cycle(self.lr_max, pos, self.pct_start))
+
+
+class KeepBest(Callback):
+    """Remembers the weights of the best epoch and puts them back when training ends."""
+
+    order = 40
+
+    def __init__(self, monitor: str = "valid_loss", mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.mode = monitor, mode
+
+    def before_fit(self, learn):
+        self.best, self.best_epoch, self.best_state = None, None, None
+
+    def after_epoch(self, learn):
+        value = learn.epoch_row[self.monitor]
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.best_epoch = value, learn.epoch
+            self.best_state = copy.deepcopy(learn.model.state_dict())
+
+    def cleanup_fit(self, learn):
+        if self.best_state is not None:
+            learn.model.load_state_dict(self.best_state)
+
+
+class EarlyStopping(KeepBest):
+    """Stops when the monitored value has not improved for `patience` epochs; restores the best."""
+
+    def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 3):
+        super().__init__(monitor, mode)
+        self.patience = patience
+
+    def after_epoch(self, learn):
+        super().after_epoch(learn)
+        if learn.epoch - self.best_epoch >= self.patience:
+            raise CancelFitException()
+
+
+class NaNGuard(Callback):
+    """Stops with a clear message as soon as the training loss is NaN or infinite."""
+
+    order = -5
+
+    def after_loss(self, learn):
+        if learn.training and not torch.isfinite(learn.loss).item():
+            raise DigitlabError(
+                f"training diverged: loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}"
+                f" (learning rate {get_lr(learn.opt):.3g}); try a lower learning rate"
+            )
+
+
+class LRFinder(Callback):
+    """Raises the learning rate geometrically each batch and records the (smoothed) loss."""
+
+    order = -20
+
+    def __init__(self, start: float = 1e-7, end: float = 10.0, max_iter: int = 100):
+        self.start, self.end, self.max_iter = start, end, max_iter
+
+    def before_fit(self, learn):
+        self.lrs, self.losses, self.smooth, self.n = [], [], 0.0, 0
+
+    def before_batch(self, learn):
+        if not learn.training:
+            raise CancelEpochException()
+        set_lr(learn.opt, exponential(self.start, self.end, self.n / self.max_iter))
+
+    def after_batch(self, learn):
+        self.n += 1
+        self.smooth = 0.98 * self.smooth + 0.02 * learn.loss.item()
+        loss = self.smooth / (1 - 0.98**self.n)  # debiased running mean
+        self.lrs.append(get_lr(learn.opt))
+        self.losses.append(loss)
+        if self.n >= self.max_iter or not math.isfinite(loss) or loss > 4 * min(self.losses):
+            raise CancelFitException()

@@ -1,0 +1,53 @@
+import pytest
+import torch
+from torch import nn
+
+from digitlab.models import MODELS, PixelSimilarity, build_model, model_name
+from digitlab.models.raw import RawLinear, RawMLP
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_model_contract(name):
+    model = build_model(name)
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert model_name(model) == name
+    assert type(build_model(name, **model.config)) is type(model)
+
+
+def test_raw_linear_equals_nn_linear():
+    raw = RawLinear(n_out=10)
+    layer = nn.Linear(784, 10)
+    with torch.no_grad():
+        layer.weight.copy_(raw.weights.T)
+        layer.bias.copy_(raw.bias)
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(raw(x), layer(x.flatten(1)), rtol=1e-5, atol=1e-4)
+
+
+def test_raw_mlp_equals_the_module_version():
+    raw = RawMLP(hidden=30, n_out=10)
+    module = build_model("mlp", hidden=30, n_out=10)
+    with torch.no_grad():
+        module[2].weight.copy_(raw.w1.T), module[2].bias.copy_(raw.b1)
+        module[4].weight.copy_(raw.w2.T), module[4].bias.copy_(raw.b2)
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(raw(x), module(x), rtol=1e-5, atol=1e-4)
+
+
+def test_mlp_without_relu_is_a_linear_function():
+    net = build_model("mlp", relu=False)
+    x, y = torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 28)
+    zero = torch.zeros(1, 1, 28, 28)
+    # f(x + y) = f(x) + f(y) - f(0) holds for affine maps only
+    torch.testing.assert_close(net(x + y), net(x) + net(y) - net(zero), atol=1e-4, rtol=1e-4)
+    relu_net = build_model("mlp")
+    assert not torch.allclose(relu_net(x + y), relu_net(x) + relu_net(y) - relu_net(zero), atol=1e-3)
+
+
+def test_baseline_predicts_the_nearest_mean():
+    images = torch.zeros(4, 1, 28, 28)
+    images[2:] = 1.0
+    model = PixelSimilarity(2).fit(images, torch.tensor([0, 0, 1, 1]))
+    scores = model(torch.full((1, 1, 28, 28), 0.9))
+    assert scores.argmax(1).item() == 1
+    assert PixelSimilarity(2, "l2").fit(images, torch.tensor([0, 0, 1, 1]))(images).argmax(1).tolist() == [0, 0, 1, 1]

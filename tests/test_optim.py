@@ -1,0 +1,38 @@
+import pytest
+import torch
+from torch import nn
+
+from digitlab.train.optim import SGD
+
+
+@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.9, 1e-2), (0.5, 1e-3)])
+def test_sgd_matches_torch_step_for_step(momentum, weight_decay):
+    torch.manual_seed(0)
+    ours, theirs = nn.Linear(5, 3), nn.Linear(5, 3)
+    theirs.load_state_dict(ours.state_dict())
+    opt_a = SGD(ours.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    opt_b = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    for step in range(5):
+        x = torch.randn(4, 5, generator=torch.Generator().manual_seed(step))
+        for model, opt in ((ours, opt_a), (theirs, opt_b)):
+            model(x).square().mean().backward()
+            opt.step()
+            opt.zero_grad()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_frozen_parameters_are_left_alone():
+    model = nn.Linear(2, 1)
+    opt = SGD(model.parameters(), lr=1.0)
+    model.weight.grad = torch.ones_like(model.weight)
+    before = model.bias.clone()
+    opt.step()
+    assert torch.equal(model.bias, before) and model.weight.grad is not None
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 0}, {"lr": -1}, {"lr": 0.1, "momentum": 1.0},
+                                    {"lr": 0.1, "weight_decay": -1}])
+def test_bad_hyperparameters(kwargs):
+    with pytest.raises(ValueError):
+        SGD(nn.Linear(2, 1).parameters(), **kwargs)
