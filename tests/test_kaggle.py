@@ -67,10 +67,15 @@ def bad_csv(cell: str, column: int = 301, row: int = 2) -> bytes:
 
 @pytest.mark.parametrize(
     "cell, column, why",
-    [("256", 301, "256 is not an integer in 0..255"), ("-1", 301, "'-1' is not an integer"),
-     ("x7", 301, "'x7' is not an integer"), ("1.5", 301, "'1.5' is not an integer"),
-     ("", 301, "empty cell"), ("1000", 301, "'1000' is not an integer"),
-     ("10", 0, "10 is not 0..9")],
+    [
+        ("256", 301, "256 is not an integer in 0..255"),
+        ("-1", 301, "'-1' is not an integer"),
+        ("x7", 301, "'x7' is not an integer"),
+        ("1.5", 301, "'1.5' is not an integer"),
+        ("", 301, "empty cell"),
+        ("1000", 301, "'1000' is not an integer"),
+        ("10", 0, "10 is not 0..9"),
+    ],
 )
 def test_bad_cells_name_row_and_column(cell, column, why):
     with pytest.raises(DigitlabError) as e:
@@ -87,8 +92,9 @@ def test_wrong_column_count():
         parse_kaggle_csv(data, "train.csv")
 
 
-@pytest.mark.parametrize("data, message", [(b"", "header"), (b"a,b\n1,2\n", "header"),
-                                           (HEADER.encode() + b"\n", "no data rows")])
+@pytest.mark.parametrize(
+    "data, message", [(b"", "header"), (b"a,b\n1,2\n", "header"), (HEADER.encode() + b"\n", "no data rows")]
+)
 def test_bad_files(data, message):
     with pytest.raises(DigitlabError, match=message):
         parse_kaggle_csv(data, "f.csv")

@@ -22,15 +22,24 @@ def make_dls(n=256, bs=32, seed=0):
     x = torch.rand(n, 1, 28, 28, generator=g) * 0.3
     x[y == 0, :, :14] += 0.7
     x[y == 1, :, 14:] += 0.7
-    return DataLoaders(DataLoader(x[: n * 3 // 4], y[: n * 3 // 4], bs, shuffle=True, seed=seed),
-                       DataLoader(x[n * 3 // 4 :], y[n * 3 // 4 :], bs))
+    return DataLoaders(
+        DataLoader(x[: n * 3 // 4], y[: n * 3 // 4], bs, shuffle=True, seed=seed),
+        DataLoader(x[n * 3 // 4 :], y[n * 3 // 4 :], bs),
+    )
 
 
 def quiet_learner(model=None, **kwargs):
     console = Console(file=io.StringIO(), width=120)
     callbacks = kwargs.pop("callbacks", [])
-    learn = Learner(make_dls(), model or build_model("linear"), F.cross_entropy, metrics=[Accuracy()],
-                    callbacks=[*callbacks], default_callbacks=False, **kwargs)
+    learn = Learner(
+        make_dls(),
+        model or build_model("linear"),
+        F.cross_entropy,
+        metrics=[Accuracy()],
+        callbacks=[*callbacks],
+        default_callbacks=False,
+        **kwargs,
+    )
     learn.callbacks += [cbs.Recorder(), cbs.ProgressTable(console), cbs.NaNGuard()]
     learn.recorder = learn.callbacks[-3]
     return learn, console
@@ -48,14 +57,30 @@ class RecordEvents(cbs.Callback):
 
 def test_event_order():
     rec = RecordEvents()
-    learn = Learner(make_dls(n=8, bs=8), build_model("linear"), F.cross_entropy, callbacks=[rec],
-                    default_callbacks=False)
+    learn = Learner(
+        make_dls(n=8, bs=8), build_model("linear"), F.cross_entropy, callbacks=[rec], default_callbacks=False
+    )
     learn.fit(1, 0.1)
-    train_batch = ["before_batch", "after_pred", "after_loss", "after_backward", "after_step",
-                   "after_batch", "cleanup_batch"]
+    train_batch = [
+        "before_batch",
+        "after_pred",
+        "after_loss",
+        "after_backward",
+        "after_step",
+        "after_batch",
+        "cleanup_batch",
+    ]
     valid_batch = ["before_batch", "after_pred", "after_loss", "after_batch", "cleanup_batch"]
-    assert rec.events == ["before_fit", "before_epoch", *train_batch, *valid_batch,
-                          "after_epoch", "cleanup_epoch", "after_fit", "cleanup_fit"]
+    assert rec.events == [
+        "before_fit",
+        "before_epoch",
+        *train_batch,
+        *valid_batch,
+        "after_epoch",
+        "cleanup_epoch",
+        "after_fit",
+        "cleanup_fit",
+    ]
 
 
 def test_misspelt_event_is_refused():
@@ -185,8 +210,9 @@ def test_csv_logger(tmp_path):
 def test_binary_output_with_the_lesson_loss():
     from digitlab.train.losses import mnist_loss
 
-    learn = Learner(make_dls(), build_model("linear", n_out=1), mnist_loss, metrics=[Accuracy()],
-                    default_callbacks=False)
+    learn = Learner(
+        make_dls(), build_model("linear", n_out=1), mnist_loss, metrics=[Accuracy()], default_callbacks=False
+    )
     learn.fit(3, 1.0)
     probs, _ = learn.get_preds()
     assert probs.shape[1] == 1 and 0 <= probs.min() and probs.max() <= 1
@@ -206,7 +232,8 @@ def test_model_is_switched_to_eval_for_validation():
         def after_pred(self, learn):
             modes.append((learn.training, learn.model.training))
 
-    learn, _ = quiet_learner(nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 2)),
-                             callbacks=[Mode()])
+    learn, _ = quiet_learner(
+        nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 2)), callbacks=[Mode()]
+    )
     learn.fit(1, 0.1)
     assert all(t == m for t, m in modes) and {t for t, _ in modes} == {True, False}

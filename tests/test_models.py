@@ -50,4 +50,9 @@ def test_baseline_predicts_the_nearest_mean():
     model = PixelSimilarity(2).fit(images, torch.tensor([0, 0, 1, 1]))
     scores = model(torch.full((1, 1, 28, 28), 0.9))
     assert scores.argmax(1).item() == 1
-    assert PixelSimilarity(2, "l2").fit(images, torch.tensor([0, 0, 1, 1]))(images).argmax(1).tolist() == [0, 0, 1, 1]
+    assert PixelSimilarity(2, "l2").fit(images, torch.tensor([0, 0, 1, 1]))(images).argmax(1).tolist() == [
+        0,
+        0,
+        1,
+        1,
+    ]

@@ -31,8 +31,9 @@ def test_frozen_parameters_are_left_alone():
     assert torch.equal(model.bias, before) and model.weight.grad is not None
 
 
-@pytest.mark.parametrize("kwargs", [{"lr": 0}, {"lr": -1}, {"lr": 0.1, "momentum": 1.0},
-                                    {"lr": 0.1, "weight_decay": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"lr": 0}, {"lr": -1}, {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "weight_decay": -1}]
+)
 def test_bad_hyperparameters(kwargs):
     with pytest.raises(ValueError):
         SGD(nn.Linear(2, 1).parameters(), **kwargs)

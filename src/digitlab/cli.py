@@ -10,11 +10,15 @@ from rich.table import Table
 
 from digitlab.errors import DigitlabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Handwritten digit recognition built from scratch on PyTorch.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Handwritten digit recognition built from scratch on PyTorch.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Inspect, show and download data sources.")
 app.add_typer(data_app, name="data")
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
 
@@ -24,10 +28,24 @@ def root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
     """digitlab: the fast.ai MNIST lesson, done right, and a digit recogniser that works."""
 
 
+@app.command()
+def lesson(
+    pair: tuple[int, int] = typer.Option((0, 1), help="The two digits of the binary part."),
+    out_dir: Path = typer.Option(Path("runs/lesson"), "--out", help="Folder for lesson.html and the model."),
+    subset: int = typer.Option(None, help="Use only the first N training images (quick runs)."),
+):
+    """Run the whole MNIST-basics lesson on the bundled data and write DIR/lesson.html."""
+    from digitlab.lesson import run_lesson
+
+    run_lesson(tuple(pair), out_dir, subset, out)
+
+
 @data_app.command("info")
-def data_info(src: str = typer.Argument("mnist", help=SRC_HELP),
-              valid_fraction: float = typer.Option(0.2, help="Fraction held out for validation."),
-              seed: int = typer.Option(1337, help="Seed of the train/valid split.")):
+def data_info(
+    src: str = typer.Argument("mnist", help=SRC_HELP),
+    valid_fraction: float = typer.Option(0.2, help="Fraction held out for validation."),
+    seed: int = typer.Option(1337, help="Seed of the train/valid split."),
+):
     """Counts per class, split sizes, shape, pixel range and mean."""
     from digitlab.data import load_source
 
@@ -38,13 +56,17 @@ def data_info(src: str = typer.Argument("mnist", help=SRC_HELP),
             continue
         h, w = ds.images.shape[1:]
         pixels = ds.images.float()
-        out.print(f"{name}: {len(ds):,} images {h}x{w} uint8, labelled: {ds.labels is not None}, "
-                  f"pixel range {int(pixels.min())}..{int(pixels.max())}, "
-                  f"mean {pixels.mean():.2f} ({pixels.mean() / 255:.4f} as float)")
+        out.print(
+            f"{name}: {len(ds):,} images {h}x{w} uint8, labelled: {ds.labels is not None}, "
+            f"pixel range {int(pixels.min())}..{int(pixels.max())}, "
+            f"mean {pixels.mean():.2f} ({pixels.mean() / 255:.4f} as float)"
+        )
         if name == "train" and ds.labels is not None:
             train, valid = ds.split(valid_fraction, seed)
-            out.print(f"  split (valid {valid_fraction:.0%}, seed {seed}): "
-                      f"train {len(train):,} / valid {len(valid):,}")
+            out.print(
+                f"  split (valid {valid_fraction:.0%}, seed {seed}): "
+                f"train {len(train):,} / valid {len(valid):,}"
+            )
         if ds.labels is not None:
             table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
             table.add_row("count", *[str(c) for c in ds.class_counts()])
@@ -52,10 +74,12 @@ def data_info(src: str = typer.Argument("mnist", help=SRC_HELP),
 
 
 @data_app.command("show")
-def data_show(src: str = typer.Argument("mnist", help=SRC_HELP),
-              out_path: Path = typer.Option(..., "--out", help="PNG file to write."),
-              count: int = typer.Option(40, help="How many images."),
-              seed: int = typer.Option(0, help="Which random sample to show.")):
+def data_show(
+    src: str = typer.Argument("mnist", help=SRC_HELP),
+    out_path: Path = typer.Option(..., "--out", help="PNG file to write."),
+    count: int = typer.Option(40, help="How many images."),
+    seed: int = typer.Option(0, help="Which random sample to show."),
+):
     """Save a labelled grid of sample images."""
     import torch
 
@@ -70,8 +94,10 @@ def data_show(src: str = typer.Argument("mnist", help=SRC_HELP),
 
 
 @data_app.command("download")
-def data_download(name: str = typer.Argument(..., help="mnist or fashion-mnist"),
-                  to: Path = typer.Option(..., "--to", help="Folder for the four IDX files.")):
+def data_download(
+    name: str = typer.Argument(..., help="mnist or fashion-mnist"),
+    to: Path = typer.Option(..., "--to", help="Folder for the four IDX files."),
+):
     """Fetch the original files from known mirrors and verify their checksums."""
     from digitlab.data.download import download
 

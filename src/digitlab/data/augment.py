@@ -24,8 +24,13 @@ class RandomAffine:
         scale = 1 + u[:, 1] * self.zoom
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
         # theta maps output coords to input coords, in [-1,1] units (shift 0.1 ~ 1.4 px)
-        theta = torch.stack([torch.stack([cos, -sin, u[:, 2] * self.shift], 1),
-                             torch.stack([sin, cos, u[:, 3] * self.shift], 1)], 1)
+        theta = torch.stack(
+            [
+                torch.stack([cos, -sin, u[:, 2] * self.shift], 1),
+                torch.stack([sin, cos, u[:, 3] * self.shift], 1),
+            ],
+            1,
+        )
         theta = theta.to(xb.device, xb.dtype)
         grid = F.affine_grid(theta, list(xb.shape), align_corners=False)
         return F.grid_sample(xb, grid, align_corners=False, padding_mode="zeros")

@@ -93,8 +93,10 @@ class Splits:
     def __post_init__(self):
         shared = shared_samples(self.train, self.valid)
         if shared:
-            msg = (f"{shared} of {len(self.valid)} validation samples are also in the training set: "
-                   "validation accuracy would measure memory, not generalisation")
+            msg = (
+                f"{shared} of {len(self.valid)} validation samples are also in the training set: "
+                "validation accuracy would measure memory, not generalisation"
+            )
             if not self.allow_leakage:
                 raise DigitlabError(msg + " (pass allow_leakage=True to do it anyway)")
             warnings.warn("LEAKAGE: " + msg, LeakageWarning, stacklevel=3)

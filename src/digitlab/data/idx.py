@@ -47,9 +47,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     dtype = np.dtype(DTYPES[code])
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(data) - header != expected:
-        raise DigitlabError(
-            f"{name}: payload is {len(data) - header} bytes but dims {dims} need {expected}"
-        )
+        raise DigitlabError(f"{name}: payload is {len(data) - header} bytes but dims {dims} need {expected}")
     return np.frombuffer(data, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 

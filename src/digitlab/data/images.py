@@ -73,9 +73,7 @@ def to_mnist(image: Image.Image) -> np.ndarray | None:
     """The 28x28 uint8 MNIST-style version of `image`, or None when it holds no digit."""
     gray = to_grayscale(image)
     if min(gray.shape) >= 64:  # large scans and photos: drop speckle noise first
-        gray = np.asarray(
-            Image.fromarray(gray, mode="F").filter(ImageFilter.MedianFilter(3)), np.float32
-        )
+        gray = np.asarray(Image.fromarray(gray, mode="F").filter(ImageFilter.MedianFilter(3)), np.float32)
     ink = _ink(gray)
     if ink is None:
         return None

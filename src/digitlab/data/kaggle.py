@@ -43,9 +43,7 @@ def parse_kaggle_csv(data: bytes, name: str = "<csv>") -> tuple[np.ndarray, np.n
     columns = head.decode("utf-8", "replace").strip().split(",")
     has_label = columns[:1] == ["label"]
     if columns != (["label"] if has_label else []) + PIXELS:
-        raise DigitlabError(
-            f"{name}: line 1: header must be 'label,pixel0..pixel783' or 'pixel0..pixel783'"
-        )
+        raise DigitlabError(f"{name}: line 1: header must be 'label,pixel0..pixel783' or 'pixel0..pixel783'")
     body = body.rstrip(b"\n") + b"\n"
     if body == b"\n":
         raise DigitlabError(f"{name}: no data rows after the header")
@@ -71,9 +69,7 @@ def _parse_body(body: bytes, ncols: int, columns: list[str], name: str) -> np.nd
     return np.concatenate(chunks)
 
 
-def _parse_chunk(
-    buf: np.ndarray, ncols: int, first_row: int, columns: list[str], name: str
-) -> np.ndarray:
+def _parse_chunk(buf: np.ndarray, ncols: int, first_row: int, columns: list[str], name: str) -> np.ndarray:
     """Whole lines of CSV bytes -> uint8 (rows, ncols); the first bad cell raises."""
 
     def fail(field: int, why: str) -> DigitlabError:
@@ -107,9 +103,7 @@ def _parse_chunk(
     return values.astype(np.uint8).reshape(-1, ncols)
 
 
-def _bad_character(
-    buf: np.ndarray, pos: int, first_row: int, columns: list[str], name: str
-) -> DigitlabError:
+def _bad_character(buf: np.ndarray, pos: int, first_row: int, columns: list[str], name: str) -> DigitlabError:
     """The error for a cell holding something other than digits, located by line and column."""
     line_start = int(np.flatnonzero(buf[:pos] == NEWLINE)[-1]) + 1 if NEWLINE in buf[:pos] else 0
     row = first_row + int(np.count_nonzero(buf[:line_start] == NEWLINE))

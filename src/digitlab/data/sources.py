@@ -42,7 +42,9 @@ def verify_bundled_mnist() -> Path:
         expected, name = line.split()
         actual = hashlib.sha256((root / name).read_bytes()).hexdigest()
         if actual != expected:
-            raise DigitlabError(f"{root / name}: checksum mismatch (expected {expected[:12]}…, got {actual[:12]}…)")
+            raise DigitlabError(
+                f"{root / name}: checksum mismatch (expected {expected[:12]}…, got {actual[:12]}…)"
+            )
     return root
 
 

@@ -12,11 +12,17 @@ from digitlab.models.layers import Normalize
 class MLP(nn.Sequential):
     """(B,1,28,28) -> (B,784) -> (B,hidden) -> ReLU -> (B,n_out)."""
 
-    def __init__(self, hidden: int = 30, n_out: int = 10, relu: bool = True,
-                 mean: float = 0.0, std: float = 1.0):
+    def __init__(
+        self, hidden: int = 30, n_out: int = 10, relu: bool = True, mean: float = 0.0, std: float = 1.0
+    ):
         activation = nn.ReLU() if relu else nn.Identity()
-        super().__init__(Normalize(mean, std), nn.Flatten(), nn.Linear(28 * 28, hidden),
-                         activation, nn.Linear(hidden, n_out))
+        super().__init__(
+            Normalize(mean, std),
+            nn.Flatten(),
+            nn.Linear(28 * 28, hidden),
+            activation,
+            nn.Linear(hidden, n_out),
+        )
         self.config = {"hidden": hidden, "n_out": n_out, "relu": relu, "mean": mean, "std": std}
 
     @property

@@ -7,7 +7,9 @@ The `nn.Module` versions in `linear.py` and `mlp.py` compute the same functions.
 import torch
 
 
-def init_params(size: tuple[int, ...], std: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def init_params(
+    size: tuple[int, ...], std: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random normal values scaled by `std`, tracked by autograd."""
     return (torch.randn(size, generator=generator) * std).requires_grad_()
 

@@ -21,8 +21,14 @@ def save_png(png: bytes, path: str | Path) -> None:
     write_bytes_atomic(path, png)
 
 
-def image_grid(images: torch.Tensor, titles: list[str] | None = None, cols: int = 10,
-               cmap: str = "gray", symmetric: bool = False, size: float = 1.1) -> bytes:
+def image_grid(
+    images: torch.Tensor,
+    titles: list[str] | None = None,
+    cols: int = 10,
+    cmap: str = "gray",
+    symmetric: bool = False,
+    size: float = 1.1,
+) -> bytes:
     """A grid of 28x28 images (N,28,28); `symmetric` centres the colour map on zero (weights)."""
     images = images.detach().float().cpu()
     n = len(images)
@@ -53,8 +59,9 @@ def first_layer_weights(weight: torch.Tensor, count: int = 30) -> bytes:
     """Rows of a first linear layer (out, 784) or conv filters (out,1,k,k) as images (red + / blue -)."""
     w = weight.detach()[:count]
     side = int(math.isqrt(w[0].numel()))
-    return image_grid(w.reshape(-1, side, side), [f"unit {i}" for i in range(len(w))],
-                      cmap="bwr", symmetric=True)
+    return image_grid(
+        w.reshape(-1, side, side), [f"unit {i}" for i in range(len(w))], cmap="bwr", symmetric=True
+    )
 
 
 def loss_curves(history: dict[str, list[float]]) -> bytes:
@@ -112,8 +119,15 @@ def confusion_matrix(matrix: np.ndarray) -> bytes:
     n = len(matrix)
     for r in range(n):
         for c in range(n):
-            ax.text(c, r, str(int(matrix[r, c])), ha="center", va="center", fontsize=7,
-                    color="white" if r == c else "black")
+            ax.text(
+                c,
+                r,
+                str(int(matrix[r, c])),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if r == c else "black",
+            )
     ax.set_xticks(range(n)), ax.set_yticks(range(n))
     ax.set_xlabel("predicted"), ax.set_ylabel("actual")
     return to_png(fig)

@@ -61,10 +61,13 @@ class Metrics(Callback):
             m.update(learn.preds.detach(), learn.yb)
 
     def after_epoch(self, learn):
-        learn.epoch_row = {"epoch": learn.epoch, "train_loss": self.train_loss.value(),
-                           "valid_loss": self.valid_loss.value(),
-                           **{m.name: m.compute() for m in self.metrics},
-                           "time": time.perf_counter() - self.start}
+        learn.epoch_row = {
+            "epoch": learn.epoch,
+            "train_loss": self.train_loss.value(),
+            "valid_loss": self.valid_loss.value(),
+            **{m.name: m.compute() for m in self.metrics},
+            "time": time.perf_counter() - self.start,
+        }
 
 
 class _Mean:
@@ -128,13 +131,21 @@ class ProgressTable(Callback):
 
     def before_fit(self, learn):
         self.widths = None
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TimeRemainingColumn(), console=self.console, transient=True,
-                            disable=not self.console.is_terminal)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
         self.bar.start()
 
     def before_epoch(self, learn):
-        self.task = self.bar.add_task(f"epoch {learn.epoch}", total=len(learn.dls.train) + len(learn.dls.valid))
+        self.task = self.bar.add_task(
+            f"epoch {learn.epoch}", total=len(learn.dls.train) + len(learn.dls.valid)
+        )
 
     def after_batch(self, learn):
         self.bar.advance(self.task)

@@ -14,11 +14,13 @@ from digitlab.train.optim import SGD, set_lr
 
 # Every event a callback can handle, in the order they fire. A typo in a callback's
 # method name is caught at `Learner(...)` time, not silently ignored.
-EVENTS = [f"{when}_{stage}" for stage in ("fit", "epoch", "batch")
-          for when in ("before", "after", "after_cancel", "cleanup")]
+EVENTS = [
+    f"{when}_{stage}"
+    for stage in ("fit", "epoch", "batch")
+    for when in ("before", "after", "after_cancel", "cleanup")
+]
 EVENTS += ["after_pred", "after_loss", "after_backward", "after_step"]
-CANCEL = {"fit": cbs.CancelFitException, "epoch": cbs.CancelEpochException,
-          "batch": cbs.CancelBatchException}
+CANCEL = {"fit": cbs.CancelFitException, "epoch": cbs.CancelEpochException, "batch": cbs.CancelBatchException}
 
 
 @dataclass
@@ -29,15 +31,26 @@ class LRFindResult:
 
     def plot(self) -> bytes:
         from digitlab.report.figures import lr_finder
+
         return lr_finder(self.lrs, self.losses, self.suggestion)
 
 
 class Learner:
     """Trains `model` on `dls` with `loss_fn` and an optimizer made by `opt_fn(params, lr)`."""
 
-    def __init__(self, dls: DataLoaders, model: nn.Module, loss_fn, opt_fn=SGD, metrics=(),
-                 callbacks=(), lr: float = 0.1, device: str | torch.device = "cpu",
-                 autocast: bool = False, default_callbacks: bool = True):
+    def __init__(
+        self,
+        dls: DataLoaders,
+        model: nn.Module,
+        loss_fn,
+        opt_fn=SGD,
+        metrics=(),
+        callbacks=(),
+        lr: float = 0.1,
+        device: str | torch.device = "cpu",
+        autocast: bool = False,
+        default_callbacks: bool = True,
+    ):
         self.dls, self.loss_fn, self.opt_fn, self.lr = dls, loss_fn, opt_fn, lr
         self.device, self.autocast = torch.device(device), autocast
         self.model = model.to(self.device)
@@ -72,7 +85,7 @@ class Learner:
         self.training, self.dl = training, self.dls.train if training else self.dls.valid
         self.model.train(training)
         with torch.set_grad_enabled(training):
-            for self.iter, self.batch in enumerate(self.dl):
+            for self.iter, self.batch in enumerate(self.dl):  # noqa: B020 (attributes, not a rebinding)
                 with self._stage("batch"):
                     self._one_batch()
 

@@ -8,8 +8,9 @@ def cosine(start: float, end: float, pos: float) -> float:
     return end + (start - end) * (1 + math.cos(math.pi * pos)) / 2
 
 
-def one_cycle(lr_max: float, pos: float, pct_start: float = 0.25, div: float = 25.0,
-              final_div: float = 1e5) -> float:
+def one_cycle(
+    lr_max: float, pos: float, pct_start: float = 0.25, div: float = 25.0, final_div: float = 1e5
+) -> float:
     """Warm up from lr_max/div to lr_max over `pct_start`, then anneal to lr_max/final_div."""
     if pos < pct_start:
         return cosine(lr_max / div, lr_max, pos / pct_start)

@@ -1,0 +1,122 @@
+"""Model files: weights as safetensors plus a JSON file that rebuilds and describes the model.
+
+Loading never unpickles anything. A save is atomic: the weights go to a new file named by
+their hash, then the JSON, the one file that points at them, is replaced in one rename.
+An interrupted save therefore leaves the previous model whole.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from digitlab import __version__
+from digitlab.errors import DigitlabError
+from digitlab.fileio import write_bytes_atomic, write_text_atomic
+from digitlab.models import MODELS, build_model, model_name
+
+FORMAT = "digitlab-model"
+FORMAT_VERSION = 1
+JSON_NAME = "model.json"
+
+
+def save_model(model: nn.Module, folder: str | Path, **metadata) -> Path:
+    """Write `folder/model.json` and its weights file; returns the JSON path."""
+    folder = Path(folder)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = save_safetensors(state)
+    digest = hashlib.sha256(weights).hexdigest()
+    weights_name = f"model-{digest[:12]}.safetensors"
+    json_path = folder / JSON_NAME
+    old = _read_json(json_path).get("weights_file") if json_path.is_file() else None
+    write_bytes_atomic(folder / weights_name, weights)
+    info = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digitlab_version": __version__,
+        "architecture": model_name(model),
+        "config": model.config,
+        "weights_file": weights_name,
+        "weights_sha256": digest,
+        **metadata,
+    }
+    write_text_atomic(json_path, json.dumps(info, indent=2) + "\n")
+    if old and old != weights_name:
+        (folder / old).unlink(missing_ok=True)
+    return json_path
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict]:
+    """The model (in eval mode) and its JSON metadata, from the folder, the JSON or the weights."""
+    json_path = _json_path(Path(path))
+    info = _read_json(json_path)
+    _check_info(info, json_path)
+    weights_path = json_path.parent / info["weights_file"]
+    try:
+        data = weights_path.read_bytes()
+    except FileNotFoundError:
+        raise DigitlabError(f"{weights_path}: weights file named in {json_path.name} is missing") from None
+    if hashlib.sha256(data).hexdigest() != info.get("weights_sha256"):
+        raise DigitlabError(f"{weights_path}: weights do not match the checksum in {json_path.name}")
+    try:
+        state = load_safetensors(data)
+    except (SafetensorError, ValueError) as e:
+        raise DigitlabError(f"{weights_path}: not a valid safetensors file ({e})") from None
+    try:
+        model = build_model(info["architecture"], **info["config"])
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise DigitlabError(f"{weights_path}: weights do not fit {info['architecture']} ({first})") from None
+    return model.eval(), info
+
+
+def _json_path(path: Path) -> Path:
+    if path.is_dir():
+        path = path / JSON_NAME
+    elif path.suffix != ".json":
+        sibling = path.parent / JSON_NAME
+        if not sibling.is_file() or _read_json(sibling).get("weights_file") != path.name:
+            raise DigitlabError(
+                f"{path}: not a digitlab model (expected a folder with {JSON_NAME}, "
+                "written by `digitlab train`)"
+            )
+        path = sibling
+    if not path.is_file():
+        raise DigitlabError(f"{path}: no such model file")
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DigitlabError(f"{path}: not a digitlab model JSON ({e})") from None
+    if not isinstance(info, dict):
+        raise DigitlabError(f"{path}: not a digitlab model JSON")
+    return info
+
+
+def _check_info(info: dict, path: Path) -> None:
+    if info.get("format") != FORMAT:
+        raise DigitlabError(f"{path}: not a digitlab model (field 'format' is {info.get('format')!r})")
+    version = info.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DigitlabError(
+            f"{path}: model format version {version} is not supported by digitlab "
+            f"{__version__} (it reads version {FORMAT_VERSION})"
+        )
+    if info.get("architecture") not in MODELS:
+        raise DigitlabError(f"{path}: unknown architecture {info.get('architecture')!r}")
+    for key in ("config", "weights_file", "weights_sha256"):
+        if key not in info:
+            raise DigitlabError(f"{path}: field {key!r} is missing")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(iter(model.buffers()), next(iter(model.parameters()), torch.empty(0))).device
