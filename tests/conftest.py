@@ -28,3 +28,35 @@ def make_dataset(n: int = 50, seed: int = 0) -> Dataset:
     g = torch.Generator().manual_seed(seed)
     images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
     return Dataset(images, torch.arange(n) % 10, "synthetic")
+
+
+def write_idx_folder(folder, train, test=None):
+    """An MNIST-style IDX folder from Datasets, as a user might have on disk."""
+    from digitlab.data.idx import to_idx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, ds in (("train", train), ("t10k", test)):
+        if ds is not None:
+            (folder / f"{split}-images-idx3-ubyte").write_bytes(to_idx(ds.images.numpy()))
+            (folder / f"{split}-labels-idx1-ubyte").write_bytes(to_idx(ds.labels.to(torch.uint8).numpy()))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mini_mnist_dir(tmp_path_factory, mnist):
+    """12,000 training and 2,000 test images of real MNIST as an IDX folder."""
+    return write_idx_folder(
+        tmp_path_factory.mktemp("mini-mnist"),
+        mnist.train.select(torch.arange(12000)),
+        mnist.test.select(torch.arange(2000)),
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory, mini_mnist_dir):
+    """A small CNN trained for real (a few seconds): shared by predict, evaluate, submit and web tests."""
+    from digitlab.train.recipe import TrainConfig, train_and_save
+
+    out = tmp_path_factory.mktemp("model")
+    train_and_save(TrainConfig(data=str(mini_mnist_dir), preset="fast", out=str(out), device="cpu"))
+    return out

@@ -40,6 +40,117 @@ def lesson(
     run_lesson(tuple(pair), out_dir, subset, out)
 
 
+@app.command("train")
+def train_cmd(
+    data: str = typer.Option("mnist", help=SRC_HELP),
+    model: str = typer.Option("cnn", help="baseline, linear, mlp or cnn."),
+    preset: str = typer.Option("default", help="fast, default or best (CNN size, epochs, lr)."),
+    epochs: int = typer.Option(None, help="Epochs (default: the preset's)."),
+    lr: float = typer.Option(None, help="Peak learning rate (default: the preset's)."),
+    batch_size: int = typer.Option(None, help="Batch size (default: the preset's)."),
+    seed: int = typer.Option(0, help="Seed for initialisation, split, order and augmentation."),
+    valid_fraction: float = typer.Option(0.1, help="Training data held out to validate each epoch."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    out_dir: Path = typer.Option(Path("runs/train"), "--out", help="Folder for the model and report."),
+):
+    """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
+    import time
+
+    from digitlab.train.recipe import TrainConfig, train_and_save
+
+    start = time.perf_counter()
+    config = TrainConfig(
+        data, model, preset, epochs, lr, batch_size, seed, valid_fraction, device, str(out_dir)
+    )
+    result, evaluation = train_and_save(config)
+    out.print(
+        f"wrote {out_dir}/ (model.json, weights, history.csv, report.html) "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    out.print(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    data: str = typer.Option("mnist", help=SRC_HELP + " (its test split when it has one)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Path = typer.Option(None, help="Also write an HTML report to this file."),
+):
+    """Accuracy, per-class precision and recall, confusion matrix and top losses."""
+    import json
+
+    from digitlab.checkpoint import load_model
+    from digitlab.data import load_source
+    from digitlab.evaluation import evaluate as run_evaluation
+    from digitlab.fileio import write_text_atomic
+    from digitlab.report.training import evaluation_report
+
+    net, info = load_model(model)
+    source = load_source(data)
+    dataset, split = (source.test, "test") if source.test is not None else (source.train, "all")
+    if dataset.labels is None:
+        raise DigitlabError(f"{data}: has no labels to evaluate against")
+    result, _ = run_evaluation(net, dataset, split)
+    if report:
+        write_text_atomic(report, evaluation_report(result, dataset, info))
+    if as_json:
+        print(json.dumps(result.to_json()))
+        return
+    out.print(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
+    for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
+        out.print(f"  {c}: precision {p:.4f}  recall {r:.4f}")
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
+    save_inputs: Path = typer.Option(None, help="Write the 28x28 images the model saw here."),
+):
+    """Predict the digit in each image (photos, scans, drawings: any size, any background)."""
+    import json
+
+    from digitlab.predict import Predictor
+    from digitlab.predict import save_inputs as write_inputs
+
+    results = Predictor.load(model).predict_paths(paths)
+    if save_inputs is not None:
+        write_inputs(results, save_inputs)
+    for r in results:
+        if r.error:
+            print(f"error: {r.error}", file=sys.stderr)
+        elif not as_json:
+            guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
+            out.print(f"{r.path}: {guess}")
+    if as_json:
+        print(json.dumps([r.to_json() for r in results]))
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@app.command()
+def submit(
+    model: Path = typer.Argument(None, help="The folder `train` wrote, or its model file."),
+    test: Path = typer.Option(..., "--test", help="Kaggle test.csv (pixel0..pixel783)."),
+    out_path: Path = typer.Option(None, "--out", help="Submission CSV to write."),
+    check: Path = typer.Option(None, "--check", help="Verify this submission file instead."),
+):
+    """Write a Kaggle digit-recognizer submission, or check one with --check."""
+    from digitlab.predict import Predictor
+    from digitlab.submission import check_submission, write_submission
+
+    if check is not None:
+        rows = check_submission(check, test)
+        out.print(f"ok: {check} has {rows:,} valid rows for {test}")
+        return
+    if model is None or out_path is None:
+        raise DigitlabError("submit needs MODEL and --out (or --check FILE)")
+    rows = write_submission(Predictor.load(model), test, out_path)
+    out.print(f"wrote {out_path} ({rows:,} rows)")
+
+
 @data_app.command("info")
 def data_info(
     src: str = typer.Argument("mnist", help=SRC_HELP),

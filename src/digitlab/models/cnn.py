@@ -1,8 +1,8 @@
-"""A small modern convolutional net: conv-BN-ReLU blocks, max-pooling, a linear head.
+"""A small modern convolutional net: conv-BN-ReLU stages with max-pooling, and a linear head.
 
 Sizes for the default channels (16, 32, 64):
-(B,1,28,28) -> block 16 -> pool (B,16,14,14) -> block 32 -> pool (B,32,7,7)
--> block 64 -> pool (B,64,3,3) -> flatten (B,576) -> dropout -> linear (B,10)
+(B,1,28,28) -> stage 16 (B,16,14,14) -> stage 32 (B,32,7,7) -> stage 64 (B,64,3,3)
+-> flatten (B,576) -> dropout -> linear (B,10)
 """
 
 from torch import nn
@@ -10,14 +10,18 @@ from torch import nn
 from digitlab.models.layers import Normalize
 
 
-def conv_block(c_in: int, c_out: int, convs: int) -> list[nn.Module]:
+def conv_stage(c_in: int, c_out: int, convs: int) -> list[nn.Module]:
+    """`convs` 3x3 convolutions, then a 2x2 max-pool that halves the resolution.
+
+    The last convolution pools *before* its BatchNorm and ReLU: the same kind of function,
+    but those two memory-bound ops then touch 4x fewer values (about twice the speed on a CPU).
+    """
     layers = []
     for i in range(convs):
-        layers += [
-            nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-        ]
+        layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False))
+        if i == convs - 1:
+            layers.append(nn.MaxPool2d(2))
+        layers += [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
     return layers
 
 
@@ -36,12 +40,9 @@ class CNN(nn.Sequential):
         c1, c2, c3 = channels
         super().__init__(
             Normalize(mean, std),
-            *conv_block(1, c1, convs),
-            nn.MaxPool2d(2),  # 28 -> 14
-            *conv_block(c1, c2, convs),
-            nn.MaxPool2d(2),  # 14 -> 7
-            *conv_block(c2, c3, convs),
-            nn.MaxPool2d(2),  # 7 -> 3
+            *conv_stage(1, c1, convs),  # (B,1,28,28) -> (B,c1,14,14)
+            *conv_stage(c1, c2, convs),  # -> (B,c2,7,7)
+            *conv_stage(c2, c3, convs),  # -> (B,c3,3,3)
             nn.Flatten(),
             nn.Dropout(dropout),
             nn.Linear(c3 * 3 * 3, n_out),

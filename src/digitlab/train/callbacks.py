@@ -127,7 +127,7 @@ class ProgressTable(Callback):
     order = 20
 
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, soft_wrap=True)
 
     def before_fit(self, learn):
         self.widths = None

@@ -1,0 +1,92 @@
+"""One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from digitlab.checkpoint import load_model
+from digitlab.data.images import IMAGE_SUFFIXES, open_image, to_mnist
+from digitlab.errors import DigitlabError
+from digitlab.evaluation import predict_probs
+from digitlab.fileio import write_bytes_atomic
+
+
+@dataclass
+class Prediction:
+    path: str
+    digit: int | None = None  # None: the image holds no digit (blank), or it failed
+    confidence: float | None = None
+    probs: list[float] | None = None
+    input: np.ndarray | None = None  # the 28x28 uint8 image the model saw
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        if self.error:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "digit": self.digit, "confidence": self.confidence, "probs": self.probs}
+
+
+class Predictor:
+    """A loaded model and the metadata that came with it."""
+
+    def __init__(self, model: torch.nn.Module, info: dict):
+        self.model, self.info = model.eval(), info
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Predictor":
+        return cls(*load_model(path))
+
+    def probs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Probabilities (N,10) for MNIST-style uint8 images (N,28,28)."""
+        images = torch.as_tensor(images)
+        return predict_probs(self.model, images.reshape(-1, 1, 28, 28).float() / 255)
+
+    def predict_image(self, image: Image.Image, name: str = "") -> Prediction:
+        digit_image = to_mnist(image)
+        if digit_image is None:
+            return Prediction(name, input=np.zeros((28, 28), np.uint8))
+        probs = self.probs(digit_image[None])[0]
+        return Prediction(
+            name,
+            int(probs.argmax()),
+            round(float(probs.max()), 6),
+            [round(float(p), 6) for p in probs],
+            digit_image,
+        )
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        """A prediction, or one with `error` set: a bad file never stops the others."""
+        try:
+            return self.predict_image(open_image(path), str(path))
+        except DigitlabError as e:
+            return Prediction(str(path), error=str(e))
+
+    def predict_paths(self, paths: list[str | Path]) -> list[Prediction]:
+        """Files in the order given; folders expanded to their images in sorted order."""
+        results = []
+        for path in map(Path, paths):
+            if not path.is_dir():
+                results.append(self.predict_file(path))
+                continue
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                results.append(Prediction(str(path), error=f"{path}: folder holds no images"))
+            results += [self.predict_file(p) for p in images]
+        return results
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_inputs(results: list[Prediction], folder: str | Path) -> None:
+    """The 28x28 image each prediction was made from, as `NNNN-name.png`."""
+    for i, r in enumerate(results):
+        if r.input is not None:
+            write_bytes_atomic(Path(folder) / f"{i:04d}-{Path(r.path).stem}.png", png_bytes(r.input))

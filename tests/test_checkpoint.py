@@ -1,0 +1,110 @@
+import json
+import pickle
+
+import pytest
+import torch
+
+from digitlab.checkpoint import load_model, save_model
+from digitlab.errors import DigitlabError
+from digitlab.models import build_model
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = build_model("mlp", hidden=12)
+    save_model(model, tmp_path, classes=list(range(10)))
+    return model, tmp_path
+
+
+def test_round_trip_from_folder_json_or_weights(saved):
+    model, folder = saved
+    x = torch.rand(3, 1, 28, 28)
+    weights = next(folder.glob("*.safetensors"))
+    for path in (folder, folder / "model.json", weights):
+        loaded, info = load_model(path)
+        torch.testing.assert_close(loaded(x), model.eval()(x))
+        assert info["config"]["hidden"] == 12 and info["digitlab_version"]
+
+
+class Exploit:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned-by-pickle",))
+
+
+def test_a_malicious_pickle_runs_no_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "model.pt"
+    evil.write_bytes(pickle.dumps(Exploit()))
+    torch_file = tmp_path / "saved.pth"
+    torch.save({"w": torch.ones(2)}, torch_file)
+    for path in (evil, torch_file):
+        with pytest.raises(DigitlabError, match="not a digitlab model"):
+            load_model(path)
+    # even named as the weights inside a model folder, it is never unpickled
+    folder = tmp_path / "m"
+    save_model(build_model("linear"), folder)
+    info = json.loads((folder / "model.json").read_text())
+    (folder / info["weights_file"]).write_bytes(evil.read_bytes())
+    with pytest.raises(DigitlabError, match="do not match the checksum"):
+        load_model(folder)
+    info["weights_sha256"] = __import__("hashlib").sha256(evil.read_bytes()).hexdigest()
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(DigitlabError, match="not a valid safetensors file"):
+        load_model(folder)
+    assert not (tmp_path / "pwned-by-pickle").exists()
+
+
+def test_truncated_weights(saved):
+    _, folder = saved
+    info = json.loads((folder / "model.json").read_text())
+    weights = folder / info["weights_file"]
+    data = weights.read_bytes()[:-100]
+    weights.write_bytes(data)
+    info["weights_sha256"] = __import__("hashlib").sha256(data).hexdigest()
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(DigitlabError, match="not a valid safetensors"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_match_the_json(saved):
+    _, folder = saved
+    info = json.loads((folder / "model.json").read_text())
+    info["config"]["hidden"] = 50
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(DigitlabError, match="do not fit mlp"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"format_version": 99}, "version 99 is not supported"),
+        ({"format": "other"}, "not a digitlab model"),
+        ({"architecture": "resnet"}, "unknown architecture"),
+    ],
+)
+def test_incompatible_json(saved, change, message):
+    _, folder = saved
+    info = {**json.loads((folder / "model.json").read_text()), **change}
+    (folder / "model.json").write_text(json.dumps(info))
+    with pytest.raises(DigitlabError, match=message):
+        load_model(folder)
+
+
+def test_interrupted_save_keeps_the_previous_model(saved, monkeypatch):
+    model, folder = saved
+    import digitlab.checkpoint as checkpoint
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "write_text_atomic", crash)
+    other = build_model("mlp", hidden=12)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(other, folder)
+    monkeypatch.undo()
+    loaded, _ = load_model(folder)
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(loaded(x), model.eval()(x))

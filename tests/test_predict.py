@@ -1,0 +1,136 @@
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from digitlab.predict import Predictor
+
+N_RENDERED = 300
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "digitlab", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def as_people_hand_it_over(digit: np.ndarray, rng: np.random.Generator, kind: str) -> Image.Image:
+    """An MNIST digit re-rendered large, off-centre, noisy: a photo of paper, or a canvas export."""
+    size = int(rng.integers(120, 320))
+    ink = Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC)
+    canvas_w, canvas_h = size + int(rng.integers(40, 300)), size + int(rng.integers(40, 300))
+    left, top = int(rng.integers(0, canvas_w - size)), int(rng.integers(0, canvas_h - size))
+    alpha = np.zeros((canvas_h, canvas_w), np.float32)
+    alpha[top : top + size, left : left + size] = np.asarray(ink, np.float32) / 255
+    if kind == "canvas":  # black strokes on a transparent background, as a drawing app exports
+        rgba = np.zeros((canvas_h, canvas_w, 4), np.uint8)
+        rgba[..., 3] = (alpha * 255).astype(np.uint8)
+        return Image.fromarray(rgba, "RGBA")
+    paper = 235 - 200 * alpha + rng.normal(0, 12, alpha.shape)  # dark ink on light, noisy paper
+    photo = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8)).convert("RGB")
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=int(rng.integers(50, 90)))
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def test_rendered_digits_are_recognised_almost_as_well_as_mnist(trained_model, mnist):
+    predictor = Predictor.load(trained_model)
+    images, labels = mnist.test.images[-N_RENDERED:], mnist.test.labels[-N_RENDERED:]
+    mnist_acc = (predictor.probs(images).argmax(1) == labels).float().mean().item()
+    rng = np.random.default_rng(0)
+    for kind in ("photo", "canvas"):
+        hits = [
+            predictor.predict_image(as_people_hand_it_over(img.numpy(), rng, kind)).digit == int(y)
+            for img, y in zip(images, labels, strict=True)
+        ]
+        rendered_acc = sum(hits) / len(hits)
+        assert rendered_acc >= mnist_acc - 0.02, (kind, rendered_acc, mnist_acc)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16"])
+def test_image_modes(trained_model, mnist, tmp_path, mode):
+    digit = 255 - mnist.test.images[0].numpy()  # a 7, dark on light
+    image = Image.fromarray(digit).resize((84, 84))
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image, np.uint16) * 257)
+    else:
+        image = image.convert(mode)
+    path = tmp_path / "seven.png"
+    image.save(path)
+    assert Predictor.load(trained_model).predict_file(path).digit == 7
+
+
+def test_blank_images_give_no_digit(trained_model):
+    predictor = Predictor.load(trained_model)
+    for image in (
+        Image.new("L", (200, 200), 255),
+        Image.new("RGBA", (64, 64), (0, 0, 0, 0)),
+        Image.fromarray(np.random.default_rng(0).normal(240, 3, (100, 100)).astype(np.uint8)),
+    ):
+        result = predictor.predict_image(image)
+        assert result.digit is None and result.confidence is None
+
+
+def test_exif_orientation_is_applied(trained_model, mnist, tmp_path):
+    digit = Image.fromarray(255 - mnist.test.images[0].numpy()).resize((112, 112)).rotate(-90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 8  # "rotate 90 CW to view": undoes the -90 above
+    path = tmp_path / "photo.jpg"
+    digit.convert("RGB").save(path, exif=exif, quality=95)
+    assert Predictor.load(trained_model).predict_file(path).digit == 7
+
+
+def test_predict_cli_json_order_bad_files_and_saved_inputs(trained_model, mnist, tmp_path):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(mnist.test.images[i].numpy()).save(folder / f"{i}.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "cut.png").write_bytes((folder / "0.png").read_bytes()[:60])
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    (tmp_path / "nothing").mkdir()
+    args = [
+        str(tmp_path / "blank.png"),
+        str(folder),
+        str(tmp_path / "empty.png"),
+        str(tmp_path / "notes.png"),
+        str(tmp_path / "cut.png"),
+        str(tmp_path / "nothing"),
+    ]
+    result = cli("predict", str(trained_model), *args, "--json", "--save-inputs", str(tmp_path / "seen"))
+    assert result.returncode == 1
+    items = json.loads(result.stdout)
+    assert [i["path"] for i in items[:4]] == [args[0]] + [str(folder / f"{i}.png") for i in range(3)]
+    assert items[0]["digit"] is None
+    assert [i["digit"] for i in items[1:4]] == mnist.test.labels[:3].tolist()
+    assert all(len(i["probs"]) == 10 and abs(sum(i["probs"]) - 1) < 1e-4 for i in items[1:4])
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 4 and all(e.startswith("error: ") for e in errors)
+    assert "empty file" in errors[0] and "not an image" in errors[1] and "no images" in errors[3]
+    assert len(list((tmp_path / "seen").glob("*.png"))) == 4
+
+
+def test_predict_cli_text_output(trained_model, mnist, tmp_path):
+    Image.fromarray(mnist.test.images[1].numpy()).save(tmp_path / "two.png")
+    result = cli("predict", str(trained_model), str(tmp_path / "two.png"))
+    assert result.returncode == 0 and result.stdout.startswith(f"{tmp_path / 'two.png'}: 2 (")
+
+
+def test_huge_images_are_refused_before_decoding(tmp_path, trained_model):
+    path = tmp_path / "huge.png"
+    Image.new("1", (9000, 9000)).save(path)  # tiny file, 81 megapixels
+    result = Predictor.load(trained_model).predict_file(path)
+    assert "pixel limit" in result.error
+
+
+def test_predictor_probs_match_the_model(trained_model, mnist):
+    predictor = Predictor.load(trained_model)
+    images = mnist.test.images[:5]
+    expected = predictor.model(images.unsqueeze(1).float() / 255).softmax(1)
+    torch.testing.assert_close(predictor.probs(images), expected)
