@@ -151,6 +151,25 @@ def submit(
     out.print(f"wrote {out_path} ({rows:,} rows)")
 
 
+@app.command()
+def serve(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 exposes it to the network)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
+    cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
+):
+    """The draw-a-digit web page and its JSON API (docs at /docs)."""
+    import uvicorn
+
+    from digitlab.predict import Predictor
+    from digitlab.web.app import create_app
+
+    app_ = create_app(Predictor.load(model), save_dir, cors_origin or None)
+    out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 @data_app.command("info")
 def data_info(
     src: str = typer.Argument("mnist", help=SRC_HELP),

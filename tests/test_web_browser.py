@@ -1,0 +1,127 @@
+"""End-to-end: the page in a real headless Chromium, driven by Playwright."""
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from PIL import Image
+
+from digitlab.predict import Predictor
+from digitlab.web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parent.parent / "runs" / "screenshots"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_model, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp("saved")
+    port = free_port()
+    app = create_app(Predictor.load(trained_model), save_dir=save_dir)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", save_dir
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 900, "height": 800})
+        page.goto(server[0])
+        yield page
+        browser.close()
+
+
+def draw(page, strokes):
+    """Strokes as lists of (x, y) in the pad's 0..1 coordinates, drawn as pointer drags."""
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=8)
+        page.mouse.up()
+
+
+def shown_probs(page) -> list[float]:
+    return [float(v) for v in page.locator("#bars li").evaluate_all("els => els.map(e => e.dataset.p)")]
+
+
+def test_draw_predict_clear_and_upload(page, server, mnist, tmp_path):
+    expect = sync_api.expect
+    expect(page.locator("#guess")).to_have_text("draw a digit")
+    draw(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])  # a seven: top bar, then the stem
+    expect(page.locator("#guess")).to_have_attribute("data-digit", "7", timeout=10_000)
+    assert page.locator("#confidence").inner_text().endswith("% sure")
+    probs = shown_probs(page)
+    assert len(probs) == 10 and abs(sum(probs) - 1) < 1e-3
+    percents = [float(t.rstrip("%")) for t in page.locator("#bars .pct").all_inner_texts()]
+    assert abs(sum(percents) - 100) < 1.0
+    seen = page.evaluate(
+        "Array.from(document.getElementById('seen').getContext('2d')"
+        ".getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 == 0 && v > 0).length"
+    )
+    assert seen > 20  # the 28x28 preview shows the digit
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "drawn-seven.png"))
+
+    page.click("#clear")
+    expect(page.locator("#guess")).to_have_text("draw a digit")
+    assert page.locator("#bars li").count() == 0
+
+    upload = tmp_path / "two.png"
+    Image.fromarray(255 - np.asarray(Image.fromarray(mnist.test.images[1].numpy()).resize((200, 200)))).save(
+        upload
+    )
+    page.set_input_files("#file", str(upload))
+    expect(page.locator("#guess")).to_have_attribute("data-digit", "2", timeout=10_000)
+    page.screenshot(path=str(SCREENSHOTS / "uploaded-two.png"))
+
+
+def test_thats_wrong_saves_the_drawing(page, server):
+    _, save_dir = server
+    page.click("#clear")
+    draw(page, [[(0.5, 0.15), (0.5, 0.85)]])
+    sync_api.expect(page.locator("#wrong")).to_be_visible(timeout=10_000)
+    page.click("#wrong")
+    page.click("#picker button:text-is('4')")
+    sync_api.expect(page.locator("#thanks")).to_have_text("saved as a 4, thank you")
+    assert len(list((save_dir / "4").glob("*.png"))) == 1
+
+
+def test_chromium_is_found_by_ci():
+    assert shutil.which("chromium") or Path(CHROMIUM).exists()
