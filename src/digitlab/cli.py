@@ -160,14 +160,29 @@ def serve(
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
 ):
     """The draw-a-digit web page and its JSON API (docs at /docs)."""
+    import torch
     import uvicorn
 
     from digitlab.predict import Predictor
+
+    torch.set_num_threads(1)  # one image per request, many requests in parallel threads: no oversubscription
     from digitlab.web.app import create_app
 
     app_ = create_app(Predictor.load(model), save_dir, cors_origin or None)
     out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="A smoke run in under 3 minutes."),
+    out_path: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="Markdown file to write."),
+    preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
+):
+    """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
+    from digitlab.bench.run import run_bench
+
+    run_bench(quick, out_path, tuple(preset), out)
 
 
 @data_app.command("info")

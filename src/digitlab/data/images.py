@@ -17,6 +17,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
 MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the paper
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
+WORKING_SIZE = 512  # larger images are averaged down first; a digit filling a tenth still gets 50 px
 
 
 def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
@@ -71,8 +72,8 @@ def _composite(rgba: np.ndarray) -> np.ndarray:
 
 def to_mnist(image: Image.Image) -> np.ndarray | None:
     """The 28x28 uint8 MNIST-style version of `image`, or None when it holds no digit."""
-    gray = to_grayscale(image)
-    if min(gray.shape) >= 64:  # large scans and photos: drop speckle noise first
+    gray = _shrink(to_grayscale(image), WORKING_SIZE)
+    if min(gray.shape) >= 64 and _border_noise(gray) > 0.02:  # a noisy photo or scan: drop speckles
         gray = np.asarray(Image.fromarray(gray, mode="F").filter(ImageFilter.MedianFilter(3)), np.float32)
     ink = _ink(gray)
     if ink is None:
@@ -80,6 +81,24 @@ def to_mnist(image: Image.Image) -> np.ndarray | None:
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return _center(_fit_box(ink, 20))
+
+
+def _shrink(gray: np.ndarray, size: int) -> np.ndarray:
+    """Average down so the longer side is at most `size`: big photos get fast and less noisy."""
+    h, w = gray.shape
+    if max(h, w) <= size:
+        return gray
+    scale = size / max(h, w)
+    small = Image.fromarray(gray, mode="F").resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX
+    )
+    return np.asarray(small, np.float32)
+
+
+def _border_noise(gray: np.ndarray) -> float:
+    """How much the paper varies pixel to pixel along the border (0 for a clean canvas)."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return float(np.abs(np.diff(border)).mean())
 
 
 def _ink(gray: np.ndarray) -> np.ndarray | None:

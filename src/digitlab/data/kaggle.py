@@ -5,6 +5,8 @@ every separator at once, checks that each row has the right number of fields and
 every cell is a plain integer, and builds each value from its (at most 3) digits.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from digitlab.errors import DigitlabError
 
 PIXELS = [f"pixel{i}" for i in range(784)]
 COMMA, NEWLINE, ZERO = ord(","), ord("\n"), ord("0")
-CHUNK_BYTES = 1 << 18  # parse ~256 KB at a time: the arrays stay in cache (measured fastest)
+CHUNK_BYTES = 1 << 19  # parse ~512 KB at a time: fewer numpy calls, arrays still near the cache (measured)
 
 
 def read_kaggle_csv(path: str | Path, cache: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -36,18 +38,21 @@ def _parse_file(path: Path) -> dict[str, np.ndarray]:
 
 def parse_kaggle_csv(data: bytes, name: str = "<csv>") -> tuple[np.ndarray, np.ndarray | None]:
     """Parse CSV bytes (a UTF-8 BOM and Windows line ends are accepted)."""
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    # Work on offsets into `data`: every copy of a 77 MB file costs more than a parsing pass.
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    head, _, body = data.partition(b"\n")
-    columns = head.decode("utf-8", "replace").strip().split(",")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    header_end = data.find(b"\n", start)
+    columns = data[start:header_end].decode("utf-8", "replace").strip().split(",")
     has_label = columns[:1] == ["label"]
     if columns != (["label"] if has_label else []) + PIXELS:
         raise DigitlabError(f"{name}: line 1: header must be 'label,pixel0..pixel783' or 'pixel0..pixel783'")
-    body = body.rstrip(b"\n") + b"\n"
-    if body == b"\n":
+    end = len(data.rstrip(b"\n")) + 1 if data[-2:] == b"\n\n" else len(data)
+    if end <= header_end + 1:
         raise DigitlabError(f"{name}: no data rows after the header")
-    values = _parse_body(body, len(columns), columns, name)
+    values = _parse_body(data, header_end + 1, end, columns, name)
     if not has_label:
         return values.reshape(-1, 28, 28), None
     labels = values[:, 0].astype(np.int64)
@@ -57,16 +62,23 @@ def parse_kaggle_csv(data: bytes, name: str = "<csv>") -> tuple[np.ndarray, np.n
     return np.ascontiguousarray(values[:, 1:]).reshape(-1, 28, 28), labels
 
 
-def _parse_body(body: bytes, ncols: int, columns: list[str], name: str) -> np.ndarray:
-    """All rows as uint8 (N, ncols), parsed chunk by chunk at line boundaries."""
-    chunks, start, row = [], 0, 0
-    while start < len(body):
-        end = body.find(b"\n", min(start + CHUNK_BYTES, len(body)) - 1) + 1
-        buf = np.frombuffer(body, np.uint8, count=end - start, offset=start)
-        chunks.append(_parse_chunk(buf, ncols, row, columns, name))
-        row += len(chunks[-1])
+def _parse_body(data: bytes, start: int, stop: int, columns: list[str], name: str) -> np.ndarray:
+    """All rows as uint8 (N, ncols). Chunks end at line ends and are parsed on every core:
+    numpy releases the GIL, so threads run in parallel; errors surface in file order."""
+    bounds = []
+    while start < stop:
+        end = data.find(b"\n", min(start + CHUNK_BYTES, stop) - 1) + 1
+        bounds.append((start, end))
         start = end
-    return np.concatenate(chunks)
+    first_rows = np.cumsum([0] + [data.count(b"\n", s, e) for s, e in bounds[:-1]])
+
+    def parse(i: int) -> np.ndarray:
+        s, e = bounds[i]
+        buf = np.frombuffer(data, np.uint8, count=e - s, offset=s)
+        return _parse_chunk(buf, len(columns), int(first_rows[i]), columns, name)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return np.concatenate(list(pool.map(parse, range(len(bounds)))))
 
 
 def _parse_chunk(buf: np.ndarray, ncols: int, first_row: int, columns: list[str], name: str) -> np.ndarray:
@@ -76,30 +88,41 @@ def _parse_chunk(buf: np.ndarray, ncols: int, first_row: int, columns: list[str]
         row, col = first_row + field // ncols, field % ncols
         return DigitlabError(f"{name}: row {row + 1} (line {row + 2}), column {columns[col]}: {why}")
 
-    digits = buf - np.uint8(ZERO)  # wraps around: every non-digit byte becomes >= 10
-    is_sep = (buf == COMMA) | (buf == NEWLINE)
-    if not np.all((digits < 10) | is_sep):
-        raise _bad_character(buf, int(np.argmin((digits < 10) | is_sep)), first_row, columns, name)
-    sep = np.flatnonzero(is_sep)
-    row_ends = np.flatnonzero(buf[sep] == NEWLINE)
-    counts = np.diff(row_ends, prepend=-1)
+    # Bytes below "0" are separators: correct once no byte is above "9" and every one of
+    # them is a comma or a newline. Three cheap passes check the whole chunk.
+    is_sep = buf < ZERO
+    sep = np.flatnonzero(is_sep)  # the byte after each cell
+    line_ends = np.flatnonzero(buf == NEWLINE)
+    if np.count_nonzero(buf > ZERO + 9) or np.count_nonzero(buf == COMMA) + len(line_ends) != len(sep):
+        digit = (buf >= ZERO) & (buf <= ZERO + 9)
+        raise _bad_character(
+            buf, int(np.argmin(digit | (buf == COMMA) | (buf == NEWLINE))), first_row, columns, name
+        )
+    counts = np.diff(np.searchsorted(sep, line_ends), prepend=-1)  # cells per line
     if (bad := np.flatnonzero(counts != ncols)).size:
         r = int(bad[0])
         raise DigitlabError(
             f"{name}: row {first_row + r + 1} (line {first_row + r + 2}): "
             f"has {counts[r]} columns, expected {ncols}"
         )
-    lengths = np.diff(sep, prepend=-1) - 1
-    if (bad := np.flatnonzero((lengths == 0) | (lengths > 3))).size:
-        f = int(bad[0])
-        cell = bytes(buf[sep[f] - lengths[f] : sep[f]]).decode()
+    gaps = np.empty_like(sep)  # a cell's length + 1 (np.diff(prepend=) would copy: 10x slower)
+    gaps[0] = sep[0] + 1
+    np.subtract(sep[1:], sep[:-1], out=gaps[1:])
+    if gaps.min() < 2 or gaps.max() > 4:
+        f = int(np.flatnonzero((gaps < 2) | (gaps > 4))[0])
+        cell = bytes(buf[sep[f] - gaps[f] + 1 : sep[f]]).decode()
         raise fail(f, "empty cell" if not cell else f"{cell!r} is not an integer in 0..255")
-    # each value from its last three digits; a shorter number masks the missing ones
-    values = digits[sep - 1].astype(np.uint16)
-    values += 10 * digits[sep - 2] * (lengths >= 2)
-    values += 100 * digits[sep - 3].astype(np.uint16) * (lengths >= 3)
-    if (bad := np.flatnonzero(values > 255)).size:
-        raise fail(int(bad[0]), f"{int(values[bad[0]])} is not an integer in 0..255")
+    # Each value from its digits, last first. Most cells are a single "0", so the tens and
+    # hundreds are gathered only for the few longer cells.
+    values = np.take(buf, sep - 1).astype(np.uint16) - ZERO
+    longer = np.flatnonzero(gaps > 2)
+    ends = np.take(sep, longer)
+    values[longer] += 10 * (np.take(buf, ends - 2) - np.uint8(ZERO))
+    longest = longer[np.take(gaps, longer) == 4]
+    values[longest] += 100 * (np.take(buf, np.take(sep, longest) - 3) - np.uint8(ZERO)).astype(np.uint16)
+    if values.max() > 255:
+        f = int(np.argmax(values > 255))
+        raise fail(f, f"{int(values[f])} is not an integer in 0..255")
     return values.astype(np.uint8).reshape(-1, ncols)
 
 

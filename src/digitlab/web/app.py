@@ -15,12 +15,21 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from digitlab.data.images import open_image
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.predict import Prediction, Predictor, png_bytes
+
+
+class PredictResponse(BaseModel):
+    digit: int | None  # None when the image holds no digit
+    confidence: float | None
+    probs: list[float] | None  # ten probabilities summing to 1
+    input: list[list[int]]  # the 28x28 image the model saw, 0..255
+
 
 MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
 PUBLIC_INFO = (
@@ -63,12 +72,12 @@ def create_app(
     def model_info() -> dict:
         return {k: predictor.info[k] for k in PUBLIC_INFO if k in predictor.info}
 
-    @app.post("/api/predict")
-    async def predict(request: Request) -> dict:
+    @app.post("/api/predict", response_model=PredictResponse)
+    async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
         image = await _image_from_request(request)
         result = await run_in_threadpool(predictor.predict_image, image)
-        return _response(result)
+        return JSONResponse(_response(result))  # plain json.dumps: FastAPI's encoder walks all 784 pixels
 
     @app.post("/api/samples")
     async def save_sample(request: Request) -> dict:

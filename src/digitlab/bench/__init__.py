@@ -1,0 +1,1 @@
+"""`digitlab bench`: every speed and accuracy claim measured side by side, written to BENCHMARKS.md."""

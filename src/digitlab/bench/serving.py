@@ -1,0 +1,137 @@
+"""Inference speed, and a bounded load test of the web API on 127.0.0.1."""
+
+import http.client
+import io
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import numpy as np
+from PIL import Image
+
+from digitlab.data import load_source
+from digitlab.data.images import open_image
+from digitlab.predict import Predictor
+
+
+def drawing_png() -> bytes:
+    """A test digit as a 280x280 canvas export would send it: dark strokes on white."""
+    digit = load_source("mnist").test.images[0].numpy()
+    image = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def inference(model_dir, repeats: int = 3, singles: int = 200) -> dict:
+    predictor = Predictor.load(model_dir)
+    images = load_source("mnist").test.images
+    batched = statistics.median(_seconds(lambda: predictor.probs(images)) for _ in range(repeats))
+    png = drawing_png()
+    latencies = [_seconds(lambda: predictor.predict_image(open_image(png))) for _ in range(singles)]
+    return {
+        "batched_images_per_s": len(images) / batched,
+        "single_p50_ms": 1000 * statistics.median(latencies),
+        "single_p99_ms": 1000 * float(np.percentile(latencies, 99)),
+        "singles": singles,
+    }
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def web_load(model_dir, requests: int = 1000, clients: int = 8, timeout_s: float = 120) -> dict:
+    """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digitlab", "serve", str(model_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(port)
+        body, boundary = _multipart(drawing_png())
+        latencies, errors, lock = [], [], threading.Lock()
+        per_client = [requests // clients + (i < requests % clients) for i in range(clients)]
+        deadline = time.monotonic() + timeout_s
+
+        def client(count):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for _ in range(count):
+                if time.monotonic() > deadline:
+                    break
+                start = time.perf_counter()
+                try:
+                    conn.request(
+                        "POST",
+                        "/api/predict",
+                        body,
+                        {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                    )
+                    response = conn.getresponse()
+                    response.read()
+                    ok = response.status == 200
+                except OSError as e:
+                    ok, conn = False, http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    errors.append(str(e))
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+                    if not ok:
+                        errors.append("status")
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(n,)) for n in per_client]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "clients": clients,
+        "errors": len(errors),
+        "seconds": wall,
+        "requests_per_s": len(latencies) / wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
+
+
+def _multipart(png: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    return head + png + f"\r\n--{boundary}--\r\n".encode(), boundary
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server on port {port} did not start")

@@ -1,0 +1,116 @@
+"""Training benchmarks: presets over seeds, and the Learner's overhead against a plain loop."""
+
+import contextlib
+import functools
+import io
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+
+from digitlab.data import DataLoader, DataLoaders, load_source
+from digitlab.models import CNN
+from digitlab.train.callbacks import ProgressTable
+from digitlab.train.learner import Learner
+from digitlab.train.metrics import Accuracy
+from digitlab.train.recipe import TrainConfig, train_and_save
+
+
+def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int | None = None) -> dict:
+    """Wall time (load, train, test evaluation, saving) and test accuracy for each seed."""
+    runs = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as out:
+            config = TrainConfig(preset=preset, seed=seed, device=device, out=out, epochs=epochs)
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):  # no epoch tables in the benchmark log
+                _, evaluation = train_and_save(config)
+            runs.append(
+                {"seed": seed, "seconds": time.perf_counter() - start, "accuracy": evaluation.accuracy}
+            )
+    accs = [r["accuracy"] for r in runs]
+    return {
+        "preset": preset,
+        "device": device,
+        "runs": runs,
+        "median_s": statistics.median(r["seconds"] for r in runs),
+        "mean_acc": statistics.mean(accs),
+        "std_acc": statistics.pstdev(accs),
+        "min_acc": min(accs),
+        "max_acc": max(accs),
+    }
+
+
+def learner_overhead(epochs: int = 1, repeats: int = 3, limit: int | None = None) -> dict:
+    """The same CNN, optimizer, data order and epochs: a hand-written loop against the Learner."""
+    source = load_source("mnist")
+    train, valid = source.train.split(0.1, seed=0)
+    n = limit or len(train)
+    x, y = train.floats()[:n], train.labels[:n]
+    xv, yv = valid.floats(), valid.labels
+    plain_s, learner_s, results = [], [], {}
+    _plain_loop(x[:2000], y[:2000], xv[:500], yv[:500], 1)  # warm up kernels and allocator for both
+    _learner_loop(x[:2000], y[:2000], xv[:500], yv[:500], 1)
+    for _ in range(repeats):
+        t, results["plain"] = _timed(_plain_loop, x, y, xv, yv, epochs)
+        plain_s.append(t)
+        t, results["learner"] = _timed(_learner_loop, x, y, xv, yv, epochs)
+        learner_s.append(t)
+    same = all(torch.equal(a, b) for a, b in zip(results["plain"][0], results["learner"][0], strict=True))
+    return {
+        "epochs": epochs,
+        "images": n,
+        "repeats": repeats,
+        "plain_s": statistics.median(plain_s),
+        "learner_s": statistics.median(learner_s),
+        "ratio": statistics.median(learner_s) / statistics.median(plain_s),
+        "plain_acc": results["plain"][1],
+        "learner_acc": results["learner"][1],
+        "identical_weights": same,
+    }
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def _model_and_opt():
+    torch.manual_seed(0)
+    model = CNN(mean=0.1307, std=0.3081).to(memory_format=torch.channels_last)
+    return model, functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def _plain_loop(x, y, xv, yv, epochs):
+    model, opt_fn = _model_and_opt()
+    opt = opt_fn(model.parameters())
+    train_dl, valid_dl = DataLoader(x, y, 128, shuffle=True, seed=0), DataLoader(xv, yv, 1000)
+    for _ in range(epochs):
+        model.train()
+        for xb, yb in train_dl:
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+            opt.zero_grad()
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for xb, yb in valid_dl:
+                preds = model(xb)
+                F.cross_entropy(preds, yb)
+                correct += (preds.argmax(1) == yb).sum().item()
+    return [p.detach().clone() for p in model.parameters()], correct / len(xv)
+
+
+def _learner_loop(x, y, xv, yv, epochs):
+    model, opt_fn = _model_and_opt()
+    dls = DataLoaders(DataLoader(x, y, 128, shuffle=True, seed=0), DataLoader(xv, yv, 1000))
+    learn = Learner(dls, model, F.cross_entropy, lambda params, lr: opt_fn(params), [Accuracy()], lr=0.05)
+    for cb in learn.callbacks:
+        if isinstance(cb, ProgressTable):
+            cb.console = Console(file=io.StringIO())
+    learn.fit(epochs)
+    return [p.detach().clone() for p in model.parameters()], learn.epoch_row["accuracy"]
