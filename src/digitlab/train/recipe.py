@@ -16,32 +16,12 @@ from digitlab.train.callbacks import CSVLogger
 from digitlab.train.learner import Learner
 from digitlab.train.metrics import Accuracy
 
-# Each preset: the CNN's shape, epochs, batch size, peak learning rate, augmentation.
+# Each preset: the CNN's channels and convolutions per stage, epochs, batch size, peak learning
+# rate of the one-cycle schedule, and whether batches are augmented. Measured in BENCHMARKS.md.
 PRESETS = {
-    "fast": {
-        "channels": (16, 32, 64),
-        "convs": 1,
-        "epochs": 2,
-        "batch_size": 128,
-        "lr": 0.1,
-        "augment": False,
-    },
-    "default": {
-        "channels": (16, 32, 64),
-        "convs": 1,
-        "epochs": 15,
-        "batch_size": 128,
-        "lr": 0.1,
-        "augment": True,
-    },
-    "best": {
-        "channels": (32, 64, 128),
-        "convs": 2,
-        "epochs": 20,
-        "batch_size": 128,
-        "lr": 0.1,
-        "augment": True,
-    },
+    "fast": dict(channels=(16, 32, 64), convs=1, epochs=2, batch_size=128, lr=0.1, augment=False),
+    "default": dict(channels=(16, 32, 64), convs=1, epochs=15, batch_size=128, lr=0.1, augment=True),
+    "best": dict(channels=(32, 64, 128), convs=2, epochs=25, batch_size=128, lr=0.1, augment=True),
 }
 LINEAR_LR = {"linear": 0.05, "mlp": 0.1}
 
