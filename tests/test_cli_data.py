@@ -32,3 +32,12 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     debug = run("--debug", "data", "info", str(bad))
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_class_mean_figure_from_python(mnist):
+    import io
+
+    from digitlab.report.figures import class_means
+
+    png = class_means(mnist.test.images[:500], mnist.test.labels[:500])
+    assert Image.open(io.BytesIO(png)).size[0] > 300

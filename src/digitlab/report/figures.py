@@ -55,6 +55,13 @@ def mean_digits(means: torch.Tensor, classes: list[int]) -> bytes:
     return image_grid(means.reshape(-1, 28, 28), [f"mean {c}" for c in classes], size=1.6)
 
 
+def class_means(images: torch.Tensor, labels: torch.Tensor) -> bytes:
+    """The mean image of every class present in a dataset (uint8 (N,28,28) images, int labels)."""
+    classes = sorted(set(labels.tolist()))
+    means = torch.stack([images[labels == c].float().mean(0) for c in classes])
+    return mean_digits(means, classes)
+
+
 def first_layer_weights(weight: torch.Tensor, count: int = 30) -> bytes:
     """Rows of a first linear layer (out, 784) or conv filters (out,1,k,k) as images (red + / blue -)."""
     w = weight.detach()[:count]
