@@ -9,7 +9,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -116,7 +115,3 @@ def _check_info(info: dict, path: Path) -> None:
     for key in ("config", "weights_file", "weights_sha256"):
         if key not in info:
             raise DigitlabError(f"{path}: field {key!r} is missing")
-
-
-def model_device(model: nn.Module) -> torch.device:
-    return next(iter(model.buffers()), next(iter(model.parameters()), torch.empty(0))).device

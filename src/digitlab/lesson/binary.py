@@ -47,6 +47,7 @@ def baseline(story: Story, dls: DataLoaders, pair: tuple[int, int]) -> float:
     model = PixelSimilarity(2).fit(x, y)
     story.figure(figures.mean_digits(model.means, list(pair)), "the mean image of each digit")
     example = x[y == 1][0, 0]
+    story.figure(figures.digit(example, f"a training {pair[1]}"), f"one training image of a {pair[1]}")
     rows = [
         {
             "distance to": f"mean {pair[c]}",
