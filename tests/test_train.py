@@ -81,3 +81,35 @@ def test_presets_and_flags_resolve():
 def test_bad_data_is_one_line(tmp_path):
     result = cli("train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o"))
     assert result.returncode == 1 and result.stderr.startswith("error: ") and "nope.csv" in result.stderr
+
+
+def test_fine_tune_a_trained_model_on_saved_drawings(trained_model, mnist, tmp_path):
+    """What the web app's "that's wrong" button saves, `train --init` can learn from."""
+    import numpy as np
+    from PIL import Image
+
+    for i in range(60):
+        digit = int(mnist.test.labels[i])
+        folder = tmp_path / "saved" / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        ink = np.asarray(Image.fromarray(mnist.test.images[i].numpy()).resize((280, 280)))
+        rgba = np.zeros((280, 280, 4), np.uint8)
+        rgba[..., 3] = ink  # black strokes on a transparent canvas
+        Image.fromarray(rgba, "RGBA").save(folder / f"{i}.png")
+    result = cli(
+        "train",
+        "--data",
+        str(tmp_path / "saved"),
+        "--init",
+        str(trained_model),
+        "--epochs",
+        "1",
+        "--lr",
+        "0.01",
+        "--out",
+        str(tmp_path / "tuned"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("valid accuracy: ")
+    _, info = load_model(tmp_path / "tuned")
+    assert info["architecture"] == "cnn" and info["settings"]["init"] == str(trained_model)

@@ -52,6 +52,7 @@ def train_cmd(
     valid_fraction: float = typer.Option(0.1, help="Training data held out to validate each epoch."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     out_dir: Path = typer.Option(Path("runs/train"), "--out", help="Folder for the model and report."),
+    init: Path = typer.Option(None, help="Start from this trained model (fine-tune it on --data)."),
 ):
     """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
     import time
@@ -60,7 +61,17 @@ def train_cmd(
 
     start = time.perf_counter()
     config = TrainConfig(
-        data, model, preset, epochs, lr, batch_size, seed, valid_fraction, device, str(out_dir)
+        data,
+        model,
+        preset,
+        epochs,
+        lr,
+        batch_size,
+        seed,
+        valid_fraction,
+        device,
+        str(out_dir),
+        str(init) if init else None,
     )
     result, evaluation = train_and_save(config)
     out.print(

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from digitlab.checkpoint import load_model
 from digitlab.data import DataLoader, DataLoaders, Splits, load_source
 from digitlab.data.augment import RandomAffine
 from digitlab.evaluation import Evaluation
@@ -38,6 +39,7 @@ class TrainConfig:
     valid_fraction: float = 0.1  # held out from the training data to watch each epoch
     device: str = "auto"  # auto picks CUDA when present
     out: str = "runs/train"
+    init: str | None = None  # a model folder to start from (fine-tuning); its architecture wins
 
     def resolved(self) -> dict:
         """The preset's values with explicit flags on top: exactly what the run uses."""
@@ -79,9 +81,13 @@ def train(config: TrainConfig) -> TrainResult:
     source = load_source(config.data)
     train_part, valid_part = source.train.split(config.valid_fraction, seed=config.seed)
     splits = Splits(train_part, valid_part, source.test)
-    model = _build(config.model, settings, splits)
+    if config.init:
+        model, info = load_model(config.init)
+        settings["model"] = info["architecture"]
+    else:
+        model = _build(config.model, settings, splits)
     seconds = {"load": time.perf_counter() - start}
-    if config.model == "baseline":
+    if settings["model"] == "baseline":
         model.fit(splits.train.floats(), splits.train.labels)
         learner = None
     else:
@@ -154,6 +160,6 @@ def train_and_save(config: TrainConfig) -> tuple[TrainResult, Evaluation]:
     }
     out = Path(config.out)
     save_model(result.model.cpu(), out, **info)
-    info["architecture"] = config.model
+    info["architecture"] = result.settings["model"]
     write_text_atomic(out / "report.html", training_report(result.model, info, history, evaluation, data))
     return result, evaluation
