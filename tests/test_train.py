@@ -113,3 +113,4 @@ def test_fine_tune_a_trained_model_on_saved_drawings(trained_model, mnist, tmp_p
     assert result.stdout.strip().splitlines()[-1].startswith("valid accuracy: ")
     _, info = load_model(tmp_path / "tuned")
     assert info["architecture"] == "cnn" and info["settings"]["init"] == str(trained_model)
+    assert info["normalization"] == load_model(trained_model)[1]["normalization"]  # the model's own

@@ -103,12 +103,12 @@ def linear_from_scratch(story: Story, dls: DataLoaders, epochs: int = 5, lr: flo
     return rows[-1]["valid accuracy"]
 
 
-def learner_for(dls: DataLoaders, model: nn.Module, loss_fn, story: Story, lr: float) -> Learner:
+def learner_for(dls: DataLoaders, model: nn.Module, loss_fn, story: Story, lr: float, opt_fn=SGD) -> Learner:
     return Learner(
         dls,
         model,
         loss_fn,
-        SGD,
+        opt_fn,
         [Accuracy()],
         lr=lr,
         default_callbacks=False,

@@ -31,9 +31,7 @@ def norm(splits: Splits) -> dict:
 
 
 def ten_digit_learner(story: Story, dls: DataLoaders, model, lr: float = 0.1) -> Learner:
-    learn = learner_for(dls, model, cross_entropy, story, lr)
-    learn.opt_fn = SGD_MOMENTUM
-    return learn
+    return learner_for(dls, model, cross_entropy, story, lr, SGD_MOMENTUM)
 
 
 def all_ten_digits(

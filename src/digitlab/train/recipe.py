@@ -8,11 +8,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from digitlab.checkpoint import load_model
+from digitlab.checkpoint import load_model, save_model
 from digitlab.data import DataLoader, DataLoaders, Splits, load_source
 from digitlab.data.augment import RandomAffine
-from digitlab.evaluation import Evaluation
+from digitlab.evaluation import Evaluation, evaluate
+from digitlab.fileio import write_text_atomic
 from digitlab.models import build_model
+from digitlab.report.training import training_report
 from digitlab.train.callbacks import CSVLogger
 from digitlab.train.learner import Learner
 from digitlab.train.metrics import Accuracy
@@ -134,11 +136,6 @@ def _learner(model, splits: Splits, settings: dict, device: torch.device) -> Lea
 
 def train_and_save(config: TrainConfig) -> tuple[TrainResult, Evaluation]:
     """Train, evaluate on the test split (or valid), write model files and report.html."""
-    from digitlab.checkpoint import save_model
-    from digitlab.evaluation import evaluate
-    from digitlab.fileio import write_text_atomic
-    from digitlab.report.training import training_report
-
     start = time.perf_counter()
     result = train(config)
     data = result.splits.test if result.final_split == "test" else result.splits.valid
@@ -148,7 +145,8 @@ def train_and_save(config: TrainConfig) -> tuple[TrainResult, Evaluation]:
     history = result.learner.recorder.history() if result.learner else None
     info = {
         "classes": list(range(10)),
-        "normalization": {"mean": result.splits.mean, "std": result.splits.std},
+        # what the model's own Normalize layer applies (a fine-tuned model keeps its original one)
+        "normalization": {k: result.model.config.get(k, d) for k, d in (("mean", 0.0), ("std", 1.0))},
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in result.settings.items()},
         "history": result.learner.recorder.rows if result.learner else [],
         "metrics": {
