@@ -1,9 +1,70 @@
-"""Shared fixtures: real bundled MNIST (loaded once) and small hand-made data."""
+"""Shared fixtures and helpers: real bundled MNIST (loaded once), small hand-made data, the CLI in-process."""
 
+import base64
+import contextlib
+import io
+import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+import numpy as np
 import pytest
 import torch
 
 from digitlab.data import Dataset, load_source
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str) -> CliResult:
+    """`digitlab ARGS...` run in this process, exactly as the console script runs it (exit code included)."""
+    from digitlab.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, ["digitlab", *map(str, args)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.argv = argv
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+class PageParts(HTMLParser):
+    """The text and the decoded inline images of an HTML page."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.text_parts, self.images = [], []
+        self.feed(html)
+        self.text = " ".join(self.text_parts)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            from PIL import Image
+
+            data = base64.b64decode(dict(attrs)["src"].split(",", 1)[1])
+            self.images.append(Image.open(io.BytesIO(data)))
+
+    def handle_data(self, data):
+        self.text_parts.append(data)
+
+
+def csv_text(images: np.ndarray, labels: np.ndarray | None, eol: str = "\n") -> str:
+    """A Kaggle digit-recognizer CSV: `label,pixel0..pixel783` (no label column for a test file)."""
+    header = ",".join((["label"] if labels is not None else []) + [f"pixel{i}" for i in range(784)])
+    rows = images.reshape(len(images), -1).tolist()
+    if labels is not None:
+        rows = [[int(lbl), *r] for lbl, r in zip(labels, rows, strict=True)]
+    return eol.join([header] + [",".join(map(str, r)) for r in rows]) + eol
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +116,9 @@ def mini_mnist_dir(tmp_path_factory, mnist):
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, mini_mnist_dir):
     """A small CNN trained for real (a few seconds): shared by predict, evaluate, submit and web tests."""
-    from digitlab.train.recipe import TrainConfig, train_and_save
+    from digitlab.config import TrainConfig
+    from digitlab.training import train_and_save
 
     out = tmp_path_factory.mktemp("model")
-    train_and_save(TrainConfig(data=str(mini_mnist_dir), preset="fast", out=str(out), device="cpu"))
+    train_and_save(TrainConfig(data=str(mini_mnist_dir), preset="fast", out=str(out), device="cpu"), quiet=True)
     return out

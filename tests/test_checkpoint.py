@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from digitlab.checkpoint import load_model, save_model
+from digitlab.checkpoint import ModelInfo, load_model, save_model
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model
 
@@ -12,7 +12,7 @@ from digitlab.models import build_model
 @pytest.fixture
 def saved(tmp_path):
     model = build_model("mlp", hidden=12)
-    save_model(model, tmp_path, classes=list(range(10)))
+    save_model(model, tmp_path, ModelInfo.describe(model))
     return model, tmp_path
 
 
@@ -23,7 +23,7 @@ def test_round_trip_from_folder_json_or_weights(saved):
     for path in (folder, folder / "model.json", weights):
         loaded, info = load_model(path)
         torch.testing.assert_close(loaded(x), model.eval()(x))
-        assert info["config"]["hidden"] == 12 and info["digitlab_version"]
+        assert info.config["hidden"] == 12 and info.digitlab_version and info.classes == list(range(10))
 
 
 class Exploit:
@@ -44,7 +44,8 @@ def test_a_malicious_pickle_runs_no_code(tmp_path, monkeypatch):
             load_model(path)
     # even named as the weights inside a model folder, it is never unpickled
     folder = tmp_path / "m"
-    save_model(build_model("linear"), folder)
+    linear = build_model("linear")
+    save_model(linear, folder, ModelInfo.describe(linear))
     info = json.loads((folder / "model.json").read_text())
     (folder / info["weights_file"]).write_bytes(evil.read_bytes())
     with pytest.raises(DigitlabError, match="do not match the checksum"):
@@ -83,6 +84,13 @@ def test_weights_that_do_not_match_the_json(saved):
         ({"format_version": 99}, "version 99 is not supported"),
         ({"format": "other"}, "not a digitlab model"),
         ({"architecture": "resnet"}, "unknown architecture"),
+        ({"format_version": True}, "version True is not supported"),
+        ({"format_version": 1.0}, "version 1.0 is not supported"),
+        ({"architecture": ["cnn"]}, "field 'architecture' must be a str"),
+        ({"architecture": {"a": 1}}, "field 'architecture' must be a str"),
+        ({"weights_file": 5}, "field 'weights_file' must be a str"),
+        ({"weights_file": None}, "field 'weights_file' must be a str"),
+        ({"config": [1]}, "field 'config' must be a dict"),
     ],
 )
 def test_incompatible_json(saved, change, message):
@@ -103,8 +111,22 @@ def test_interrupted_save_keeps_the_previous_model(saved, monkeypatch):
     monkeypatch.setattr(checkpoint, "write_text_atomic", crash)
     other = build_model("mlp", hidden=12)
     with pytest.raises(KeyboardInterrupt):
-        save_model(other, folder)
+        save_model(other, folder, ModelInfo.describe(other))
     monkeypatch.undo()
     loaded, _ = load_model(folder)
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(loaded(x), model.eval()(x))
+
+
+def test_json_nested_very_deeply(saved):
+    _, folder = saved
+    (folder / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DigitlabError, match="nested too deeply|not a digitlab model"):
+        load_model(folder)
+
+
+def test_model_info_records_the_models_own_normalisation():
+    model = build_model("cnn", mean=0.2, std=0.4)
+    info = ModelInfo.describe(model, settings={"seed": 1})
+    assert info.normalization == {"mean": 0.2, "std": 0.4} and info.architecture == "cnn"
+    assert ModelInfo.from_json(info.to_json(), "x") == info

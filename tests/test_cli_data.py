@@ -1,43 +1,53 @@
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "digitlab", *args], capture_output=True, text=True)
+from digitlab.data.kaggle import parse_kaggle_csv
+from tests.conftest import cli
 
 
 def test_data_info_on_bundled_mnist():
-    result = run("data", "info", "mnist")
+    result = cli("data", "info", "mnist")
     assert result.returncode == 0, result.stderr
     assert "train: 60,000 images 28x28" in result.stdout
-    assert "train 48,000 / valid 12,000" in result.stdout
+    assert "train 54,000 / valid 6,000" in result.stdout  # the split `train` makes: 10%, seed 0
     assert "test: 10,000 images" in result.stdout
 
 
-def test_data_show_writes_a_png(tmp_path):
+def test_data_show_writes_a_png_of_samples_or_class_means(tmp_path):
     out = tmp_path / "grid.png"
-    result = run("data", "show", "mnist", "--out", str(out), "--count", "12")
+    result = cli("data", "show", "mnist", "--out", out, "--count", "12")
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size[0] > 100
+    means = tmp_path / "means.png"
+    assert cli("data", "show", "mnist", "--out", means, "--means").returncode == 0
+    assert Image.open(means).size[0] > 300
+    assert cli("data", "show", "mnist", "--out", out, "--count", "0").returncode == 2  # a usage error
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):
     bad = tmp_path / "train.csv"
     bad.write_text("label,pixel0\n1,2\n")
-    result = run("data", "info", str(bad))
-    assert result.returncode != 0
+    result = cli("data", "info", bad)
+    assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and str(bad) in result.stderr
     assert "Traceback" not in result.stderr
-    debug = run("--debug", "data", "info", str(bad))
+    with pytest.raises(Exception, match="train.csv"):
+        with pytest.raises(SystemExit):  # --debug lets the real exception through
+            cli("--debug", "data", "info", bad)
+    with pytest.raises(Exception):
+        parse_kaggle_csv(bad.read_bytes())
+
+
+def test_the_installed_command_exits_non_zero_with_one_line(tmp_path):
+    """One real subprocess: the entry point, its exit status and a traceback only with --debug."""
+    bad = tmp_path / "train.csv"
+    bad.write_text("label,pixel0\n1,2\n")
+    result = subprocess.run([sys.executable, "-m", "digitlab", "data", "info", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    debug = subprocess.run(
+        [sys.executable, "-m", "digitlab", "--debug", "data", "info", str(bad)], capture_output=True, text=True
+    )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
-
-
-def test_class_mean_figure_from_python(mnist):
-    import io
-
-    from digitlab.report.figures import class_means
-
-    png = class_means(mnist.test.images[:500], mnist.test.labels[:500])
-    assert Image.open(io.BytesIO(png)).size[0] > 300

@@ -1,7 +1,4 @@
 import json
-import subprocess
-import sys
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -10,13 +7,7 @@ from digitlab.errors import DigitlabError
 from digitlab.evaluation import score
 from digitlab.predict import Predictor
 from digitlab.submission import check_submission
-from tests.test_kaggle import csv_text
-
-
-def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "digitlab", *args], capture_output=True, text=True, timeout=300
-    )
+from tests.conftest import PageParts, cli, csv_text
 
 
 def test_score_on_a_hand_made_case():
@@ -32,25 +23,7 @@ def test_score_on_a_hand_made_case():
     ]
 
 
-class ImagesAndText(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.images, self.text = [], []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "img":
-            self.images.append(dict(attrs)["src"])
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
 def test_evaluate_json_and_report_agree(trained_model, mini_mnist_dir, tmp_path):
-    import base64
-    import io
-
-    from PIL import Image
-
     report = tmp_path / "eval.html"
     result = cli(
         "evaluate", str(trained_model), "--data", str(mini_mnist_dir), "--json", "--report", str(report)
@@ -60,26 +33,25 @@ def test_evaluate_json_and_report_agree(trained_model, mini_mnist_dir, tmp_path)
     assert data["split"] == "test" and data["n"] == 2000 and 0.9 < data["accuracy"] <= 1
     assert set(data["per_class"]) == {str(d) for d in range(10)}
     assert sum(map(sum, data["confusion"])) == 2000
-    parser = ImagesAndText()
-    parser.feed(report.read_text())
-    text = " ".join(parser.text)
+    page = PageParts(report.read_text())
+    text = page.text
     assert f"accuracy {data['accuracy']:.4f} on 2,000 test images" in text
     for d in range(10):
         assert f"{data['per_class'][str(d)]:.4f}" in text and f"{data['precision'][str(d)]:.4f}" in text
-    for src in parser.images:
-        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).load()
+    assert page.images
+    for image in page.images:
+        image.load()
 
 
 def test_training_report_numbers_match_the_model_json(trained_model):
     info = json.loads((trained_model / "model.json").read_text())
-    parser = ImagesAndText()
-    parser.feed((trained_model / "report.html").read_text())
-    text = " ".join(parser.text)
+    page = PageParts((trained_model / "report.html").read_text())
+    text = page.text
     assert f"accuracy {info['metrics']['test_accuracy']:.4f}" in text
     assert info["data_fingerprint"] in text
     for row in info["history"]:
         assert f"{row['valid_loss']:.4f}" in text and f"{row['accuracy']:.4f}" in text
-    assert len(parser.images) >= 5
+    assert len(page.images) >= 5
 
 
 def test_submission_round_trip(trained_model, mnist, tmp_path):

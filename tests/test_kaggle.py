@@ -3,16 +3,9 @@ import pytest
 
 from digitlab.data.kaggle import parse_kaggle_csv, read_kaggle_csv
 from digitlab.errors import DigitlabError
+from tests.conftest import csv_text
 
 HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
-
-
-def csv_text(images: np.ndarray, labels: np.ndarray | None, eol: str = "\n") -> str:
-    header = HEADER if labels is not None else HEADER.removeprefix("label,")
-    rows = images.reshape(len(images), -1).tolist()
-    if labels is not None:
-        rows = [[int(lbl), *r] for lbl, r in zip(labels, rows, strict=True)]
-    return eol.join([header] + [",".join(map(str, r)) for r in rows]) + eol
 
 
 @pytest.fixture

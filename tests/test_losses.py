@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from digitlab.train.losses import cross_entropy, l1_distance, l2_distance, log_softmax, mnist_loss, softmax
+from digitlab.models.baseline import l1_distance, l2_distance
+from digitlab.train.losses import cross_entropy, log_softmax, mnist_loss, softmax
 
 
 def test_softmax_and_cross_entropy_match_torch():

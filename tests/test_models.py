@@ -28,8 +28,8 @@ def test_raw_mlp_equals_the_module_version():
     raw = RawMLP(hidden=30, n_out=10)
     module = build_model("mlp", hidden=30, n_out=10)
     with torch.no_grad():
-        module[2].weight.copy_(raw.w1.T), module[2].bias.copy_(raw.b1)
-        module[4].weight.copy_(raw.w2.T), module[4].bias.copy_(raw.b2)
+        module.first_layer.weight.copy_(raw.w1.T), module.first_layer.bias.copy_(raw.b1)
+        module.last_layer.weight.copy_(raw.w2.T), module.last_layer.bias.copy_(raw.b2)
     x = torch.rand(5, 1, 28, 28)
     torch.testing.assert_close(raw(x), module(x), rtol=1e-5, atol=1e-4)
 
@@ -56,3 +56,16 @@ def test_baseline_predicts_the_nearest_mean():
         1,
         1,
     ]
+
+
+def test_probabilities_for_ten_classes_and_for_one_binary_output():
+    from digitlab.models import predict_probs, to_classes
+
+    x = torch.rand(7, 1, 28, 28)
+    probs = predict_probs(build_model("linear"), x, batch_size=3)
+    assert probs.shape == (7, 10)
+    torch.testing.assert_close(probs.sum(1), torch.ones(7))
+    binary = predict_probs(build_model("linear", n_out=1), x)
+    assert binary.shape == (7, 1) and ((0 < binary) & (binary < 1)).all()
+    assert to_classes(torch.tensor([[0.2], [0.7]])).tolist() == [0, 1]
+    assert to_classes(torch.tensor([[0.2, 0.5, 0.3]])).tolist() == [1]

@@ -4,22 +4,31 @@ from torch import nn
 
 from digitlab.train.optim import SGD
 
+SETTINGS = [
+    dict(momentum=0.0, weight_decay=0.0),
+    dict(momentum=0.9, weight_decay=0.0),
+    dict(momentum=0.9, weight_decay=1e-2),
+    dict(momentum=0.5, weight_decay=1e-3),
+    dict(momentum=0.9, weight_decay=5e-4, nesterov=True),
+    dict(momentum=0.5, weight_decay=0.0, nesterov=True),
+]
 
-@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.9, 1e-2), (0.5, 1e-3)])
-def test_sgd_matches_torch_step_for_step(momentum, weight_decay):
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_sgd_matches_torch_step_for_step(settings):
     torch.manual_seed(0)
     ours, theirs = nn.Linear(5, 3), nn.Linear(5, 3)
     theirs.load_state_dict(ours.state_dict())
-    opt_a = SGD(ours.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
-    opt_b = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
-    for step in range(5):
+    opt_a = SGD(ours.parameters(), lr=0.1, **settings)
+    opt_b = torch.optim.SGD(theirs.parameters(), lr=0.1, **settings)
+    for step in range(6):
         x = torch.randn(4, 5, generator=torch.Generator().manual_seed(step))
         for model, opt in ((ours, opt_a), (theirs, opt_b)):
             model(x).square().mean().backward()
             opt.step()
             opt.zero_grad()
-    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
-        torch.testing.assert_close(a, b)
+        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
 
 
 def test_frozen_parameters_are_left_alone():
@@ -32,7 +41,14 @@ def test_frozen_parameters_are_left_alone():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"lr": 0}, {"lr": -1}, {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "weight_decay": -1}]
+    "kwargs",
+    [
+        {"lr": 0},
+        {"lr": -1},
+        {"lr": 0.1, "momentum": 1.0},
+        {"lr": 0.1, "weight_decay": -1},
+        {"lr": 0.1, "nesterov": True},
+    ],
 )
 def test_bad_hyperparameters(kwargs):
     with pytest.raises(ValueError):

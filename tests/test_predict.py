@@ -1,7 +1,5 @@
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -9,14 +7,9 @@ import torch
 from PIL import Image
 
 from digitlab.predict import Predictor
+from tests.conftest import cli
 
 N_RENDERED = 300
-
-
-def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "digitlab", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def as_people_hand_it_over(digit: np.ndarray, rng: np.random.Generator, kind: str) -> Image.Image:

@@ -1,34 +1,17 @@
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 from digitlab.checkpoint import load_model
-from digitlab.train.recipe import PRESETS, TrainConfig, train_and_save
-
-
-def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "digitlab", *args], capture_output=True, text=True, timeout=600
-    )
+from digitlab.config import PRESETS, TrainConfig
+from digitlab.errors import DigitlabError
+from digitlab.training import train_and_save
+from tests.conftest import cli, csv_text
 
 
 def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tmp_path):
-    result = cli(
-        "train",
-        "--data",
-        str(mini_mnist_dir),
-        "--preset",
-        "fast",
-        "--epochs",
-        "1",
-        "--out",
-        str(tmp_path),
-        "--device",
-        "cpu",
-    )
+    result = cli("train", "--data", mini_mnist_dir, "--preset", "fast", "--epochs", "1", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[0])
@@ -37,8 +20,8 @@ def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tm
     assert (tmp_path / "history.csv").read_text().startswith("epoch,train_loss,valid_loss,accuracy,time")
     assert (tmp_path / "report.html").read_text().rstrip().endswith("</html>")
     model, info = load_model(tmp_path)
-    assert info["architecture"] == "cnn" and info["settings"]["preset"] == "fast"
-    assert len(info["data_fingerprint"]) == 64 and info["metrics"]["test_accuracy"] > 0.9
+    assert info.architecture == "cnn" and info.settings["preset"] == "fast"
+    assert len(info.data_fingerprint) == 64 and info.metrics["test_accuracy"] > 0.9
 
 
 def test_same_seed_same_weights_and_accuracy(mini_mnist_dir, tmp_path):
@@ -47,35 +30,117 @@ def test_same_seed_same_weights_and_accuracy(mini_mnist_dir, tmp_path):
         config = TrainConfig(
             data=str(mini_mnist_dir), preset="fast", epochs=1, seed=7, out=str(tmp_path / name), device="cpu"
         )
-        _, evaluation = train_and_save(config)
+        _, evaluation = train_and_save(config, quiet=True)
         info = json.loads((tmp_path / name / "model.json").read_text())
         runs.append((info["weights_sha256"], evaluation.accuracy))
     assert runs[0] == runs[1]
     other = TrainConfig(
         data=str(mini_mnist_dir), preset="fast", epochs=1, seed=8, out=str(tmp_path / "c"), device="cpu"
     )
-    train_and_save(other)
+    train_and_save(other, quiet=True)
     assert json.loads((tmp_path / "c" / "model.json").read_text())["weights_sha256"] != runs[0][0]
 
 
 @pytest.mark.parametrize("model", ["baseline", "linear", "mlp"])
 def test_every_model_trains_from_a_kaggle_csv(model, mnist, tmp_path):
-    from tests.test_kaggle import csv_text
-
     csv = tmp_path / "train.csv"
     csv.write_text(csv_text(mnist.train.images[:3000].numpy(), mnist.train.labels[:3000].numpy()))
     result = cli("train", "--data", str(csv), "--model", model, "--epochs", "2", "--out", str(tmp_path / "m"))
     assert result.returncode == 0, result.stderr
     final = result.stdout.strip().splitlines()[-1]
     assert final.startswith("valid accuracy: ") and float(final.split()[-1]) > 0.6
-    assert load_model(tmp_path / "m")[1]["architecture"] == model
+    assert load_model(tmp_path / "m")[1].architecture == model
 
 
-def test_presets_and_flags_resolve():
-    settings = TrainConfig(preset="fast", epochs=3).resolved()
-    assert settings["epochs"] == 3 and settings["channels"] == PRESETS["fast"]["channels"]
-    with pytest.raises(ValueError, match="unknown preset"):
-        TrainConfig(preset="turbo").resolved()
+def test_presets_and_flags_resolve_into_a_complete_config():
+    config = TrainConfig(preset="fast", epochs=3).resolve()
+    assert isinstance(config, TrainConfig) and config.device in ("cpu", "cuda")
+    assert config.epochs == 3 and config.channels == PRESETS["fast"]["channels"] and config.lr == 0.1
+    assert config.resolve() == config  # resolving twice changes nothing
+    with pytest.raises(DigitlabError, match="preset 'turbo' is unknown"):
+        TrainConfig(preset="turbo").resolve()
+    with pytest.raises(TypeError):
+        TrainConfig("mnist")  # keyword-only: no silent argument shuffles
+    with pytest.raises(AttributeError):
+        config.epochs = 5  # frozen
+
+
+def test_the_models_learning_rate_follows_the_trained_architecture():
+    """A linear model fine-tuned with --init gets the linear learning rate, whatever --model says."""
+    assert TrainConfig(model="linear").resolve().lr == 0.05
+    assert TrainConfig(model="cnn").resolve(architecture="linear").lr == 0.05
+    assert TrainConfig(model="linear", lr=0.3).resolve().lr == 0.3
+
+
+def test_cli_defaults_are_the_dataclass_defaults():
+    import inspect
+
+    from digitlab.cli import train_cmd
+
+    defaults = TrainConfig()
+    for name, param in inspect.signature(train_cmd).parameters.items():
+        field = "out" if name == "out_dir" else name
+        assert str(param.default.default) == str(getattr(defaults, field)), name
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "0"], "epochs must be at least 1, got 0"),
+        (["--epochs", "-1"], "epochs must be at least 1, got -1"),
+        (["--batch-size", "0"], "batch_size must be at least 1"),
+        (["--lr", "-0.1"], "lr must be positive"),
+        (["--valid-fraction", "1.5"], "valid_fraction must be between 0 and 1"),
+        (["--device", "tpu"], "device 'tpu' is unknown"),
+    ],
+)
+def test_bad_settings_are_one_line(flags, message, tmp_path):
+    result = cli("train", *flags, "--out", tmp_path / "o")
+    assert result.returncode == 1 and result.stderr == f"error: {result.stderr[7:]}"
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_two_rows_or_no_labels_are_one_line(mnist, tmp_path):
+    two = tmp_path / "two.csv"
+    two.write_text(csv_text(mnist.train.images[:2].numpy(), mnist.train.labels[:2].numpy()))
+    result = cli("train", "--data", two, "--out", tmp_path / "o")
+    assert result.returncode == 1 and "too few to split" in result.stderr and "two.csv" in result.stderr
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text(csv_text(mnist.train.images[:20].numpy(), None))
+    result = cli("train", "--data", test_csv, "--out", tmp_path / "o")
+    assert result.returncode == 1 and "has no labels to train on" in result.stderr
+
+
+def test_patience_stops_early_and_lr_find_plots(mini_mnist_dir, tmp_path):
+    result = cli("train", "--data", mini_mnist_dir, "--model", "linear", "--epochs", "30", "--lr", "3",
+                 "--patience", "1", "--out", tmp_path / "m")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    _, info = load_model(tmp_path / "m")
+    assert info.settings["patience"] == 1 and len(info.history) < 30
+    result = cli("lr-find", "--data", mini_mnist_dir, "--model", "linear", "--plot", tmp_path / "lr.png")
+    assert result.returncode == 0, result.stderr
+    suggestion = float(result.stdout.strip().splitlines()[-1].split()[-1])
+    assert 1e-7 <= suggestion <= 10 and (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch, tmp_path):
+    import digitlab.training
+
+    def bug(*args, **kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(digitlab.training, "train_and_save", bug)
+    result = cli("train", "--out", tmp_path)
+    assert result.returncode == 1 and "rerun with --debug for the traceback" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    with pytest.raises(KeyError):
+        from digitlab.cli import main
+
+        import sys
+
+        monkeypatch.setattr(sys, "argv", ["digitlab", "--debug", "train"])
+        main()
 
 
 def test_bad_data_is_one_line(tmp_path):
@@ -112,5 +177,5 @@ def test_fine_tune_a_trained_model_on_saved_drawings(trained_model, mnist, tmp_p
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("valid accuracy: ")
     _, info = load_model(tmp_path / "tuned")
-    assert info["architecture"] == "cnn" and info["settings"]["init"] == str(trained_model)
-    assert info["normalization"] == load_model(trained_model)[1]["normalization"]  # the model's own
+    assert info.architecture == "cnn" and info.settings["init"] == str(trained_model)
+    assert info.normalization == load_model(trained_model)[1].normalization  # the model's own

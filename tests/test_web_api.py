@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from digitlab.data.images import png_bytes
 from digitlab.predict import Predictor
 from digitlab.web.app import MAX_BODY, create_app
 
@@ -20,10 +21,7 @@ def client(predictor, tmp_path):
     return TestClient(create_app(predictor, save_dir=tmp_path / "saved"))
 
 
-def png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
+png = png_bytes
 
 
 def test_page_static_files_health_model_and_docs(client, trained_model):

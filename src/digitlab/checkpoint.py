@@ -5,8 +5,10 @@ their hash, then the JSON, the one file that points at them, is replaced in one 
 An interrupted save therefore leaves the previous model whole.
 """
 
+import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -24,7 +26,42 @@ FORMAT_VERSION = 1
 JSON_NAME = "model.json"
 
 
-def save_model(model: nn.Module, folder: str | Path, **metadata) -> Path:
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """Everything model.json says: how to rebuild the model, and what it is (one type for every writer)."""
+
+    architecture: str  # a name in digitlab.models.MODELS
+    config: dict  # the keyword arguments that rebuild it
+    weights_file: str = ""  # filled by save_model
+    weights_sha256: str = ""
+    classes: list = field(default_factory=lambda: list(range(10)))
+    normalization: dict = field(default_factory=dict)  # what the model's own Normalize layer applies
+    settings: dict = field(default_factory=dict)  # the training config that made it
+    history: list = field(default_factory=list)  # one row per epoch
+    metrics: dict = field(default_factory=dict)
+    data_fingerprint: str = ""  # SHA-256 of the training images and labels
+    seconds: dict = field(default_factory=dict)
+    digitlab_version: str = __version__
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def describe(cls, model: nn.Module, **fields) -> "ModelInfo":
+        """The info of `model` as it is now: architecture, config and normalisation read off the model."""
+        norm = {k: model.config[k] for k in ("mean", "std") if k in model.config}
+        return cls(architecture=model_name(model), config=model.config, normalization=norm, **fields)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict, path: Path) -> "ModelInfo":
+        _check_info(data, path)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def save_model(model: nn.Module, folder: str | Path, info: ModelInfo) -> Path:
     """Write `folder/model.json` and its weights file; returns the JSON path."""
     folder = Path(folder)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -34,44 +71,34 @@ def save_model(model: nn.Module, folder: str | Path, **metadata) -> Path:
     json_path = folder / JSON_NAME
     old = _read_json(json_path).get("weights_file") if json_path.is_file() else None
     write_bytes_atomic(folder / weights_name, weights)
-    info = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "digitlab_version": __version__,
-        "architecture": model_name(model),
-        "config": model.config,
-        "weights_file": weights_name,
-        "weights_sha256": digest,
-        **metadata,
-    }
-    write_text_atomic(json_path, json.dumps(info, indent=2) + "\n")
+    info = dataclasses.replace(info, weights_file=weights_name, weights_sha256=digest)
+    write_text_atomic(json_path, json.dumps(info.to_json(), indent=2) + "\n")
     if old and old != weights_name:
         (folder / old).unlink(missing_ok=True)
     return json_path
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict]:
-    """The model (in eval mode) and its JSON metadata, from the folder, the JSON or the weights."""
+def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo]:
+    """The model (in eval mode) and its metadata, from the folder, the JSON or the weights."""
     json_path = _json_path(Path(path))
-    info = _read_json(json_path)
-    _check_info(info, json_path)
-    weights_path = json_path.parent / info["weights_file"]
+    info = ModelInfo.from_json(_read_json(json_path), json_path)
+    weights_path = json_path.parent / info.weights_file
     try:
         data = weights_path.read_bytes()
     except FileNotFoundError:
         raise DigitlabError(f"{weights_path}: weights file named in {json_path.name} is missing") from None
-    if hashlib.sha256(data).hexdigest() != info.get("weights_sha256"):
+    if hashlib.sha256(data).hexdigest() != info.weights_sha256:
         raise DigitlabError(f"{weights_path}: weights do not match the checksum in {json_path.name}")
     try:
         state = load_safetensors(data)
     except (SafetensorError, ValueError) as e:
         raise DigitlabError(f"{weights_path}: not a valid safetensors file ({e})") from None
     try:
-        model = build_model(info["architecture"], **info["config"])
+        model = build_model(info.architecture, **info.config)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError) as e:
         first = str(e).strip().splitlines()[0]
-        raise DigitlabError(f"{weights_path}: weights do not fit {info['architecture']} ({first})") from None
+        raise DigitlabError(f"{weights_path}: weights do not fit {info.architecture} ({first})") from None
     return model.eval(), info
 
 
@@ -96,6 +123,8 @@ def _read_json(path: Path) -> dict:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DigitlabError(f"{path}: not a digitlab model JSON ({e})") from None
+    except RecursionError:
+        raise DigitlabError(f"{path}: not a digitlab model JSON (nested too deeply)") from None
     if not isinstance(info, dict):
         raise DigitlabError(f"{path}: not a digitlab model JSON")
     return info
@@ -105,13 +134,15 @@ def _check_info(info: dict, path: Path) -> None:
     if info.get("format") != FORMAT:
         raise DigitlabError(f"{path}: not a digitlab model (field 'format' is {info.get('format')!r})")
     version = info.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise DigitlabError(
             f"{path}: model format version {version} is not supported by digitlab "
             f"{__version__} (it reads version {FORMAT_VERSION})"
         )
-    if info.get("architecture") not in MODELS:
-        raise DigitlabError(f"{path}: unknown architecture {info.get('architecture')!r}")
-    for key in ("config", "weights_file", "weights_sha256"):
+    for key, kind in (("architecture", str), ("config", dict), ("weights_file", str), ("weights_sha256", str)):
         if key not in info:
             raise DigitlabError(f"{path}: field {key!r} is missing")
+        if not isinstance(info[key], kind):
+            raise DigitlabError(f"{path}: field {key!r} must be a {kind.__name__}, got {info[key]!r:.40}")
+    if info["architecture"] not in MODELS:
+        raise DigitlabError(f"{path}: unknown architecture {info['architecture']!r}")

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from digitlab.errors import DigitlabError
+from digitlab.config import TrainConfig
+from digitlab.errors import DigitlabError, TrainingDiverged
 
 app = typer.Typer(
     add_completion=False,
@@ -23,62 +24,89 @@ out = Console(highlight=False, soft_wrap=True)
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
 
 
+DEFAULT = TrainConfig()  # the one place train's defaults are written
+
+
+class State:
+    debug = False  # set by --debug, read by main()
+
+
 @app.callback()
 def root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")):
     """digitlab: the fast.ai MNIST lesson, done right, and a digit recogniser that works."""
+    State.debug = debug
 
 
 @app.command()
 def lesson(
     pair: tuple[int, int] = typer.Option((0, 1), help="The two digits of the binary part."),
     out_dir: Path = typer.Option(Path("runs/lesson"), "--out", help="Folder for lesson.html and the model."),
+    data: str = typer.Option("mnist", help=SRC_HELP + " (20% held out, seed 1337)"),
+    notebook: Path = typer.Option(None, help="Write the lesson as a Jupyter notebook here instead."),
     subset: int = typer.Option(None, help="Use only the first N training images (quick runs)."),
 ):
-    """Run the whole MNIST-basics lesson on the bundled data and write DIR/lesson.html."""
-    from digitlab.lesson import run_lesson
+    """The MNIST-basics lesson, every step explained and measured; writes DIR/lesson.html."""
+    from digitlab.lesson import run_lesson, write_notebook
 
-    run_lesson(tuple(pair), out_dir, subset, out)
+    if notebook is not None:
+        write_notebook(notebook, pair=tuple(pair), data=data, subset=subset)
+        out.print(f"wrote {notebook} (open it in Jupyter, or run: jupyter nbconvert --execute)")
+        return
+    run_lesson(pair=tuple(pair), out=out_dir, data=data, subset=subset, console=out)
 
 
 @app.command("train")
 def train_cmd(
-    data: str = typer.Option("mnist", help=SRC_HELP),
-    model: str = typer.Option("cnn", help="baseline, linear, mlp or cnn."),
-    preset: str = typer.Option("default", help="fast, default or best (CNN size, epochs, lr)."),
-    epochs: int = typer.Option(None, help="Epochs (default: the preset's)."),
-    lr: float = typer.Option(None, help="Peak learning rate (default: the preset's)."),
-    batch_size: int = typer.Option(None, help="Batch size (default: the preset's)."),
-    seed: int = typer.Option(0, help="Seed for initialisation, split, order and augmentation."),
-    valid_fraction: float = typer.Option(0.1, help="Training data held out to validate each epoch."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    out_dir: Path = typer.Option(Path("runs/train"), "--out", help="Folder for the model and report."),
-    init: Path = typer.Option(None, help="Start from this trained model (fine-tune it on --data)."),
+    data: str = typer.Option(DEFAULT.data, help=SRC_HELP),
+    model: str = typer.Option(DEFAULT.model, help="baseline, linear, mlp or cnn."),
+    preset: str = typer.Option(DEFAULT.preset, help="fast, default or best (CNN size, epochs, lr)."),
+    epochs: int = typer.Option(DEFAULT.epochs, help="Epochs (default: the preset's)."),
+    lr: float = typer.Option(DEFAULT.lr, help="Peak learning rate (default: the preset's)."),
+    batch_size: int = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's)."),
+    seed: int = typer.Option(DEFAULT.seed, help="Seed for initialisation, split, order and augmentation."),
+    valid_fraction: float = typer.Option(DEFAULT.valid_fraction, help="Training data held out for validation."),
+    patience: int = typer.Option(DEFAULT.patience, help="Stop after N epochs without a better valid loss."),
+    device: str = typer.Option(DEFAULT.device, help="auto, cpu or cuda."),
+    out_dir: Path = typer.Option(Path(DEFAULT.out), "--out", help="Folder for the model and report."),
+    init: Path = typer.Option(DEFAULT.init, help="Start from this trained model (fine-tune it on --data)."),
 ):
     """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
     import time
 
-    from digitlab.train.recipe import TrainConfig, train_and_save
+    from digitlab.training import train_and_save
 
     start = time.perf_counter()
     config = TrainConfig(
-        data,
-        model,
-        preset,
-        epochs,
-        lr,
-        batch_size,
-        seed,
-        valid_fraction,
-        device,
-        str(out_dir),
-        str(init) if init else None,
-    )
-    result, evaluation = train_and_save(config)
+        data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+        valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
+        init=str(init) if init else None,
+    )  # fmt: skip
+    _, evaluation = train_and_save(config)
     out.print(
         f"wrote {out_dir}/ (model.json, weights, history.csv, report.html) "
         f"in {time.perf_counter() - start:.1f} s"
     )
     out.print(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
+
+
+@app.command("lr-find")
+def lr_find(
+    data: str = typer.Option(DEFAULT.data, help=SRC_HELP),
+    model: str = typer.Option(DEFAULT.model, help="baseline, linear, mlp or cnn."),
+    preset: str = typer.Option(DEFAULT.preset, help="fast, default or best (the CNN's size)."),
+    batch_size: int = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's)."),
+    seed: int = typer.Option(DEFAULT.seed, help="Seed for initialisation and order."),
+    plot: Path = typer.Option(Path("runs/lr-find.png"), help="PNG of loss against learning rate."),
+):
+    """Sweep the learning rate over ~100 batches and suggest one (then train with --lr)."""
+    from digitlab.report.figures import lr_finder, save_png
+    from digitlab.training import find_lr
+
+    config = TrainConfig(data=data, model=model, preset=preset, batch_size=batch_size, seed=seed)
+    result = find_lr(config)
+    save_png(lr_finder(result.lrs, result.losses, result.suggestion), plot)
+    out.print(f"wrote {plot}")
+    out.print(f"suggested learning rate: {result.suggestion:.3g}")
 
 
 @app.command()
@@ -94,14 +122,12 @@ def evaluate(
     from digitlab.checkpoint import load_model
     from digitlab.data import load_source
     from digitlab.evaluation import evaluate as run_evaluation
+    from digitlab.evaluation import evaluation_data
     from digitlab.fileio import write_text_atomic
     from digitlab.report.training import evaluation_report
 
     net, info = load_model(model)
-    source = load_source(data)
-    dataset, split = (source.test, "test") if source.test is not None else (source.train, "all")
-    if dataset.labels is None:
-        raise DigitlabError(f"{data}: has no labels to evaluate against")
+    split, dataset = evaluation_data(load_source(data))
     result, _ = run_evaluation(net, dataset, split)
     if report:
         write_text_atomic(report, evaluation_report(result, dataset, info))
@@ -199,8 +225,8 @@ def bench(
 @data_app.command("info")
 def data_info(
     src: str = typer.Argument("mnist", help=SRC_HELP),
-    valid_fraction: float = typer.Option(0.2, help="Fraction held out for validation."),
-    seed: int = typer.Option(1337, help="Seed of the train/valid split."),
+    valid_fraction: float = typer.Option(DEFAULT.valid_fraction, help="Fraction held out, as `train` does."),
+    seed: int = typer.Option(DEFAULT.seed, help="Seed of the split, as `train` does."),
 ):
     """Counts per class, split sizes, shape, pixel range and mean."""
     from digitlab.data import load_source
@@ -210,17 +236,15 @@ def data_info(
     for name, ds in (("train", source.train), ("test", source.test)):
         if ds is None:
             continue
-        h, w = ds.images.shape[1:]
-        pixels = ds.images.float()
+        s = ds.summary()
         out.print(
-            f"{name}: {len(ds):,} images {h}x{w} uint8, labelled: {ds.labels is not None}, "
-            f"pixel range {int(pixels.min())}..{int(pixels.max())}, "
-            f"mean {pixels.mean():.2f} ({pixels.mean() / 255:.4f} as float)"
+            f"{name}: {s['n']:,} images {s['height']}x{s['width']} uint8, labelled: {s['labelled']}, "
+            f"pixel range {s['min']}..{s['max']}, mean {s['mean']:.2f} ({s['mean'] / 255:.4f} as float)"
         )
         if name == "train" and ds.labels is not None:
             train, valid = ds.split(valid_fraction, seed)
             out.print(
-                f"  split (valid {valid_fraction:.0%}, seed {seed}): "
+                f"  split as `train` makes it (valid {valid_fraction:.0%}, seed {seed}): "
                 f"train {len(train):,} / valid {len(valid):,}"
             )
         if ds.labels is not None:
@@ -233,16 +257,25 @@ def data_info(
 def data_show(
     src: str = typer.Argument("mnist", help=SRC_HELP),
     out_path: Path = typer.Option(..., "--out", help="PNG file to write."),
-    count: int = typer.Option(40, help="How many images."),
+    count: int = typer.Option(40, min=1, help="How many images."),
     seed: int = typer.Option(0, help="Which random sample to show."),
+    means: bool = typer.Option(False, help="Show each class's mean image instead (the lesson's baseline)."),
 ):
-    """Save a labelled grid of sample images."""
+    """Save a labelled grid of sample images, or of the mean image of each class."""
     import torch
 
     from digitlab.data import load_source
-    from digitlab.report.figures import image_grid, save_png
+    from digitlab.report.figures import class_means, image_grid, save_png
 
     ds = load_source(src).train
+    if len(ds) == 0:
+        raise DigitlabError(f"{src}: holds no images")
+    if means:
+        if ds.labels is None:
+            raise DigitlabError(f"{src}: has no labels, so no class means")
+        save_png(class_means(ds.images, ds.labels), out_path)
+        out.print(f"wrote {out_path} (the mean image of each class)")
+        return
     pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
     titles = [str(int(ds.labels[i])) for i in pick] if ds.labels is not None else None
     save_png(image_grid(ds.images[pick], titles), out_path)
@@ -267,15 +300,19 @@ def _format_warning(message, category, filename, lineno, line=None):
 
 def main() -> None:
     """Entry point: one-line errors and exit status 1, tracebacks only with --debug."""
-    debug = "--debug" in sys.argv
     warnings.formatwarning = _format_warning
     try:
         app()
-    except (DigitlabError, OSError, ValueError) as e:
-        if debug:
+    except (DigitlabError, TrainingDiverged, OSError) as e:
+        if State.debug:
             raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as e:  # a bug: still one line, and the way to see more
+        if State.debug:
+            raise
+        print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
+        sys.exit(1)

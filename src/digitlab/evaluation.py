@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import torch
 
-from digitlab.data import DataLoader, Dataset
-from digitlab.train.learner import to_probs
+from digitlab.data import Dataset, Source, Splits
+from digitlab.errors import DigitlabError
+from digitlab.models import predict_probs
 
 
 @dataclass
@@ -31,21 +32,26 @@ class Evaluation:
         }
 
 
-@torch.no_grad()
-def predict_probs(
-    model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, device: str | torch.device = "cpu"
-) -> torch.Tensor:
-    """Class probabilities for float images (N,1,28,28), in eval mode and in order."""
-    model.eval()
-    dl = DataLoader(x, torch.zeros(len(x)), batch_size)
-    return torch.cat([to_probs(model(xb.to(device)).float()).cpu() for xb, _ in dl])
+def final_split(splits: Splits) -> tuple[str, Dataset]:
+    """Where a trained model is scored: the test split when it has labels, else valid."""
+    if splits.test is not None and splits.test.labels is not None:
+        return "test", splits.test
+    return "valid", splits.valid
+
+
+def evaluation_data(source: Source) -> tuple[str, Dataset]:
+    """What `digitlab evaluate` scores on: the source's test split, else all its labelled data."""
+    split, dataset = ("test", source.test) if source.test is not None else ("all", source.train)
+    if dataset.labels is None or len(dataset) == 0:
+        raise DigitlabError(f"{source.name}: has no labelled images to evaluate on")
+    return split, dataset
 
 
 def evaluate(
-    model: torch.nn.Module, data: Dataset, split: str, device: str | torch.device = "cpu", n_top: int = 16
+    model: torch.nn.Module, data: Dataset, split: str, n_top: int = 16
 ) -> tuple[Evaluation, torch.Tensor]:
     """The scores, and the probabilities they came from (N, classes)."""
-    probs = predict_probs(model, data.floats(), device=device)
+    probs = predict_probs(model, data.floats())
     return score(probs, data.labels, split, n_top), probs
 
 

@@ -1,6 +1,5 @@
 """One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,10 +7,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from digitlab.checkpoint import load_model
-from digitlab.data.images import IMAGE_SUFFIXES, open_image, to_mnist
+from digitlab.checkpoint import ModelInfo, load_model
+from digitlab.data.images import IMAGE_SUFFIXES, open_image, png_bytes, to_mnist
 from digitlab.errors import DigitlabError
-from digitlab.evaluation import predict_probs
+from digitlab.models import predict_probs
 from digitlab.fileio import write_bytes_atomic
 
 
@@ -33,7 +32,7 @@ class Prediction:
 class Predictor:
     """A loaded model and the metadata that came with it."""
 
-    def __init__(self, model: torch.nn.Module, info: dict):
+    def __init__(self, model: torch.nn.Module, info: ModelInfo):
         self.model, self.info = model.eval(), info
 
     @classmethod
@@ -77,12 +76,6 @@ class Predictor:
                 results.append(Prediction(str(path), error=f"{path}: folder holds no images"))
             results += [self.predict_file(p) for p in images]
         return results
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def save_inputs(results: list[Prediction], folder: str | Path) -> None:

@@ -1,9 +1,7 @@
 """Runs every benchmark in one process, side by side, and writes BENCHMARKS.md."""
 
 import datetime
-import io
 import tempfile
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import torch
@@ -12,7 +10,8 @@ from rich.console import Console
 from digitlab.bench import csv_speed, reference, serving, training
 from digitlab.bench.timing import machine
 from digitlab.fileio import write_text_atomic
-from digitlab.train.recipe import TrainConfig, train_and_save
+from digitlab.config import TrainConfig
+from digitlab.training import train_and_save
 
 
 def run_bench(
@@ -55,8 +54,7 @@ def run_bench(
 
     with tempfile.TemporaryDirectory() as model_dir:
         say("inference and web load test ...")
-        with redirect_stdout(io.StringIO()):
-            train_and_save(TrainConfig(preset="fast", epochs=1, out=model_dir))
+        train_and_save(TrainConfig(preset="fast", epochs=1, out=model_dir), quiet=True)
         md.append(_serving_section(serving.inference(model_dir), serving.web_load(model_dir)))
 
     if torch.cuda.is_available():

@@ -1,7 +1,6 @@
 """Inference speed, and a bounded load test of the web API on 127.0.0.1."""
 
 import http.client
-import io
 import socket
 import statistics
 import subprocess
@@ -14,37 +13,29 @@ import numpy as np
 from PIL import Image
 
 from digitlab.data import load_source
-from digitlab.data.images import open_image
+from digitlab.bench.timing import timed
+from digitlab.data.images import open_image, png_bytes
 from digitlab.predict import Predictor
 
 
 def drawing_png() -> bytes:
     """A test digit as a 280x280 canvas export would send it: dark strokes on white."""
     digit = load_source("mnist").test.images[0].numpy()
-    image = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes(Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC))
 
 
 def inference(model_dir, repeats: int = 3, singles: int = 200) -> dict:
     predictor = Predictor.load(model_dir)
     images = load_source("mnist").test.images
-    batched = statistics.median(_seconds(lambda: predictor.probs(images)) for _ in range(repeats))
+    batched = statistics.median(timed(predictor.probs, images)[0] for _ in range(repeats))
     png = drawing_png()
-    latencies = [_seconds(lambda: predictor.predict_image(open_image(png))) for _ in range(singles)]
+    latencies = [timed(lambda: predictor.predict_image(open_image(png)))[0] for _ in range(singles)]
     return {
         "batched_images_per_s": len(images) / batched,
         "single_p50_ms": 1000 * statistics.median(latencies),
         "single_p99_ms": 1000 * float(np.percentile(latencies, 99)),
         "singles": singles,
     }
-
-
-def _seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def web_load(model_dir, requests: int = 1000, clients: int = 8, timeout_s: float = 120) -> dict:

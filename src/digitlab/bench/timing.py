@@ -10,6 +10,7 @@ import torch
 
 
 def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
+    """(seconds, result) of one call."""
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - start, result

@@ -1,22 +1,19 @@
 """Training benchmarks: presets over seeds, and the Learner's overhead against a plain loop."""
 
-import contextlib
-import functools
-import io
 import statistics
 import tempfile
-import time
 
 import torch
 import torch.nn.functional as F
-from rich.console import Console
 
+from digitlab.bench.timing import timed
+from digitlab.config import TrainConfig
 from digitlab.data import DataLoader, DataLoaders, load_source
 from digitlab.models import CNN
-from digitlab.train.callbacks import ProgressTable
 from digitlab.train.learner import Learner
-from digitlab.train.metrics import Accuracy
-from digitlab.train.recipe import TrainConfig, train_and_save
+from digitlab.train.metrics import accuracy
+from digitlab.train.optim import SGD
+from digitlab.training import train_and_save
 
 
 def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int | None = None) -> dict:
@@ -25,12 +22,8 @@ def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int 
     for seed in seeds:
         with tempfile.TemporaryDirectory() as out:
             config = TrainConfig(preset=preset, seed=seed, device=device, out=out, epochs=epochs)
-            start = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):  # no epoch tables in the benchmark log
-                _, evaluation = train_and_save(config)
-            runs.append(
-                {"seed": seed, "seconds": time.perf_counter() - start, "accuracy": evaluation.accuracy}
-            )
+            seconds, (_, evaluation) = timed(train_and_save, config, quiet=True)
+            runs.append({"seed": seed, "seconds": seconds, "accuracy": evaluation.accuracy})
     accs = [r["accuracy"] for r in runs]
     return {
         "preset": preset,
@@ -55,9 +48,9 @@ def learner_overhead(epochs: int = 1, repeats: int = 3, limit: int | None = None
     _plain_loop(x[:2000], y[:2000], xv[:500], yv[:500], 1)  # warm up kernels and allocator for both
     _learner_loop(x[:2000], y[:2000], xv[:500], yv[:500], 1)
     for _ in range(repeats):
-        t, results["plain"] = _timed(_plain_loop, x, y, xv, yv, epochs)
+        t, results["plain"] = timed(_plain_loop, x, y, xv, yv, epochs)
         plain_s.append(t)
-        t, results["learner"] = _timed(_learner_loop, x, y, xv, yv, epochs)
+        t, results["learner"] = timed(_learner_loop, x, y, xv, yv, epochs)
         learner_s.append(t)
     same = all(torch.equal(a, b) for a, b in zip(results["plain"][0], results["learner"][0], strict=True))
     return {
@@ -73,22 +66,16 @@ def learner_overhead(epochs: int = 1, repeats: int = 3, limit: int | None = None
     }
 
 
-def _timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return time.perf_counter() - start, result
-
-
 def _model_and_opt():
     torch.manual_seed(0)
     model = CNN(mean=0.1307, std=0.3081).to(memory_format=torch.channels_last)
-    return model, functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return model, lambda params, lr=0.05: SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
 
 def _plain_loop(x, y, xv, yv, epochs):
     model, opt_fn = _model_and_opt()
     opt = opt_fn(model.parameters())
-    train_dl, valid_dl = DataLoader(x, y, 128, shuffle=True, seed=0), DataLoader(xv, yv, 1000)
+    train_dl, valid_dl = DataLoader((x, y), 128, shuffle=True, seed=0), DataLoader((xv, yv), 1000)
     for _ in range(epochs):
         model.train()
         for xb, yb in train_dl:
@@ -107,10 +94,7 @@ def _plain_loop(x, y, xv, yv, epochs):
 
 def _learner_loop(x, y, xv, yv, epochs):
     model, opt_fn = _model_and_opt()
-    dls = DataLoaders(DataLoader(x, y, 128, shuffle=True, seed=0), DataLoader(xv, yv, 1000))
-    learn = Learner(dls, model, F.cross_entropy, lambda params, lr: opt_fn(params), [Accuracy()], lr=0.05)
-    for cb in learn.callbacks:
-        if isinstance(cb, ProgressTable):
-            cb.console = Console(file=io.StringIO())
+    dls = DataLoaders(DataLoader((x, y), 128, shuffle=True, seed=0), DataLoader((xv, yv), 1000))
+    learn = Learner(dls, model, F.cross_entropy, opt_func=opt_fn, lr=0.05, metrics=accuracy, quiet=True)
     learn.fit(epochs)
     return [p.detach().clone() for p in model.parameters()], learn.epoch_row["accuracy"]

@@ -137,3 +137,11 @@ def _center(ink: np.ndarray) -> np.ndarray:
     frame = np.zeros((28, 28), np.float32)
     frame[top : top + h, left : left + w] = ink
     return np.round(frame / frame.max() * 255).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray | Image.Image) -> bytes:
+    """An image (a uint8 array or a PIL image) encoded as PNG."""
+    image = Image.fromarray(image) if isinstance(image, np.ndarray) else image
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()

@@ -1,61 +1,152 @@
-"""Mini-batches from tensors already in memory: slices picked by a seeded permutation.
+"""Mini-batches: the DataLoader a learner meets in the lesson, and the pair a Learner trains on.
 
-No per-item collate step: a batch is one indexing operation on the whole tensor, which is
-why this is several times faster than `torch.utils.data.DataLoader` over a list of pairs.
+`DataLoader` takes any indexable dataset, as PyTorch's does: a list of (x, y) pairs, a
+`range`, a tensor. Items are gathered and collated one by one. A tuple of tensors, e.g.
+`(x, y)`, takes the fast path: a batch is one indexing operation on each whole tensor, no
+per-item step, which is what makes training from memory several times faster.
 """
 
 import math
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+from digitlab.data.dataset import LeakageWarning, shared_rows
+
+
+def collate(items: Sequence[Any]) -> Any:
+    """Stack a list of samples into a batch, field by field (as `torch.utils.data.default_collate`)."""
+    first = items[0]
+    if isinstance(first, torch.Tensor):
+        return torch.stack(list(items))
+    if isinstance(first, bool | int | float):
+        return torch.tensor(items, dtype=torch.float64 if isinstance(first, float) else None)
+    if isinstance(first, tuple | list):
+        fields = [collate(field) for field in zip(*items, strict=True)]
+        return tuple(fields) if isinstance(first, tuple) else fields
+    return list(items)  # strings and other objects stay a plain list
 
 
 class DataLoader:
-    """Yields (xb, yb) batches; shuffled loaders draw a new permutation each epoch."""
+    """Yields batches of `dataset`; a shuffled loader draws a new order each epoch.
+
+    `seed` makes the order reproducible; without it the order comes from torch's global
+    generator (so `torch.manual_seed` fixes it, as in PyTorch). `transform` is applied to the
+    first field of each batch (augmentation).
+    """
 
     def __init__(
         self,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        dataset,
         batch_size: int = 64,
         shuffle: bool = False,
-        seed: int = 0,
         drop_last: bool = False,
+        seed: int | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
-        if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.shuffle, self.drop_last, self.transform = shuffle, drop_last, transform
+        self.tensors = _tensor_fields(dataset)
+        self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
+        self.drop_last, self.transform, self.seed = drop_last, transform, seed
+        seed = seed if seed is not None else int(torch.randint(2**62, (1,)))
         self.generator = torch.Generator().manual_seed(seed)
 
+    @property
+    def n_samples(self) -> int:
+        return len(self.dataset if self.tensors is None else self.tensors[0])
+
     def __len__(self) -> int:
-        n = len(self.x)
+        n = self.n_samples
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[Batch]:
-        n, bs = len(self.x), self.batch_size
-        order = torch.randperm(n, generator=self.generator).to(self.x.device) if self.shuffle else None
+    def __iter__(self) -> Iterator:
+        n, bs = self.n_samples, self.batch_size
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for i in range(len(self)):
-            if order is None:  # plain slices are views: no copy at all
-                xb, yb = self.x[i * bs : (i + 1) * bs], self.y[i * bs : (i + 1) * bs]
-            else:
-                idx = order[i * bs : (i + 1) * bs]
-                xb, yb = self.x[idx], self.y[idx]
-            yield (self.transform(xb) if self.transform else xb), yb
+            index = order[i * bs : (i + 1) * bs] if order is not None else slice(i * bs, (i + 1) * bs)
+            yield self._transformed(self._gather(index))
 
-    def one_batch(self) -> Batch:
+    def _gather(self, index):
+        if self.tensors is None:  # the general path: item by item, then collate
+            positions = index.tolist() if isinstance(index, torch.Tensor) else range(len(self.dataset))[index]
+            return collate([self.dataset[j] for j in positions])
+        if isinstance(index, torch.Tensor):
+            index = index.to(self.tensors[0].device)
+        fields = tuple(t[index] for t in self.tensors)  # slices are views: no copy at all
+        return fields if isinstance(self.dataset, tuple) else fields[0]
+
+    def _transformed(self, batch):
+        if self.transform is None:
+            return batch
+        if isinstance(batch, tuple | list):
+            return (self.transform(batch[0]), *batch[1:])
+        return self.transform(batch)
+
+    def one_batch(self):
+        """The first batch: handy to look at shapes."""
         return next(iter(self))
+
+    def ordered(self) -> "DataLoader":
+        """The same data in its stored order, every sample, no augmentation (for predictions)."""
+        return DataLoader(self.dataset, self.batch_size)
+
+
+def _tensor_fields(dataset) -> tuple[torch.Tensor, ...] | None:
+    """The tensors of a tensor dataset (one tensor, or a tuple of equally long ones), else None."""
+    if isinstance(dataset, torch.Tensor):
+        return (dataset,)
+    if isinstance(dataset, tuple) and dataset and all(isinstance(t, torch.Tensor) for t in dataset):
+        lengths = {len(t) for t in dataset}
+        if len(lengths) != 1:
+            raise ValueError(f"the tensors of a dataset must be equally long, got lengths {sorted(lengths)}")
+        return dataset
+    return None
 
 
 @dataclass
 class DataLoaders:
-    """The training and validation loaders a Learner works with."""
+    """The training and validation loaders a Learner works with (fastai's `DataLoaders(train, valid)`)."""
 
     train: DataLoader
     valid: DataLoader
+
+    def __post_init__(self):
+        warn_if_leaky(self.train, self.valid)
+
+    def one_batch(self):
+        """The first training batch."""
+        return self.train.one_batch()
+
+    def __iter__(self):
+        return iter((self.train, self.valid))
+
+
+def warn_if_leaky(train, valid) -> int:
+    """Warn loudly when validation samples come from the training data; returns how many do."""
+    shared = _shared_samples(train, valid)
+    if shared:
+        warnings.warn(
+            f"LEAKAGE: {shared} of the validation samples are also training samples: the 'validation' "
+            "scores measure memory, not how well the model generalises",
+            LeakageWarning,
+            stacklevel=3,
+        )
+    return shared
+
+
+def _shared_samples(train, valid) -> int:
+    if getattr(train, "dataset", train) is getattr(valid, "dataset", valid):
+        return valid.n_samples if isinstance(valid, DataLoader) else len(valid)
+    train_x, valid_x = _first_tensor(train), _first_tensor(valid)
+    if train_x is None or valid_x is None or train_x.shape[1:] != valid_x.shape[1:]:
+        return 0
+    return shared_rows(train_x, valid_x)
+
+
+def _first_tensor(dl) -> torch.Tensor | None:
+    tensors = getattr(dl, "tensors", None)
+    return tensors[0] if tensors else None

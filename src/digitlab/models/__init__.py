@@ -6,12 +6,27 @@ from digitlab.models.baseline import PixelSimilarity
 from digitlab.models.cnn import CNN
 from digitlab.models.linear import Linear
 from digitlab.models.mlp import MLP
+from digitlab.models.outputs import batch_probs, predict_probs, to_classes, to_probs
 
 MODELS: dict[str, type[nn.Module]] = {"baseline": PixelSimilarity, "linear": Linear, "mlp": MLP, "cnn": CNN}
 
+__all__ = [
+    "CNN",
+    "MLP",
+    "MODELS",
+    "Linear",
+    "PixelSimilarity",
+    "batch_probs",
+    "build_model",
+    "model_name",
+    "predict_probs",
+    "to_classes",
+    "to_probs",
+]
+
 
 def build_model(name: str, **config) -> nn.Module:
-    """A fresh model by CLI name; `config` as saved in a model file rebuilds it exactly."""
+    """A fresh model by name; `config` as saved in a model file rebuilds it exactly."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     return MODELS[name](**config)
@@ -19,11 +34,3 @@ def build_model(name: str, **config) -> nn.Module:
 
 def model_name(model: nn.Module) -> str:
     return next(name for name, cls in MODELS.items() if type(model) is cls)
-
-
-def first_layer_weight(model: nn.Module):
-    """The first layer's weights (linear rows or conv filters), for looking inside the net."""
-    for m in model.modules():
-        if isinstance(m, nn.Linear | nn.Conv2d):
-            return m.weight
-    return None

@@ -11,3 +11,7 @@ class Linear(nn.Sequential):
     def __init__(self, n_out: int = 10, mean: float = 0.0, std: float = 1.0):
         super().__init__(Normalize(mean, std), nn.Flatten(), nn.Linear(28 * 28, n_out))
         self.config = {"n_out": n_out, "mean": mean, "std": std}
+
+    @property
+    def first_layer(self) -> nn.Linear:
+        return self[2]

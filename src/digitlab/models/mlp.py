@@ -28,3 +28,7 @@ class MLP(nn.Sequential):
     @property
     def first_layer(self) -> nn.Linear:
         return self[2]
+
+    @property
+    def last_layer(self) -> nn.Linear:
+        return self[4]

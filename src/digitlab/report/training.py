@@ -2,9 +2,9 @@
 
 import torch
 
+from digitlab.checkpoint import ModelInfo
 from digitlab.data import Dataset
 from digitlab.evaluation import Evaluation
-from digitlab.models import first_layer_weight
 from digitlab.report import figures
 from digitlab.report.html import Page
 
@@ -32,14 +32,14 @@ def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str
 
 
 def training_report(
-    model: torch.nn.Module, info: dict, history: dict | None, evaluation: Evaluation, data: Dataset
+    model: torch.nn.Module, info: ModelInfo, history: dict | None, evaluation: Evaluation, data: Dataset
 ) -> str:
     """One self-contained page for `digitlab train`'s output folder."""
-    page = Page(f"digitlab training report: {info['architecture']}")
+    page = Page(f"digitlab training report: {info.architecture}")
     page.heading("Settings")
-    page.table([{"setting": k, "value": str(v)} for k, v in info["settings"].items()])
-    page.text(f"training data fingerprint (SHA-256): {info['data_fingerprint']}")
-    page.table([{"stage": k, "seconds": v} for k, v in info["seconds"].items()], "timings")
+    page.table([{"setting": k, "value": str(v)} for k, v in info.settings.items()])
+    page.text(f"training data fingerprint (SHA-256): {info.data_fingerprint}")
+    page.table([{"stage": k, "seconds": v} for k, v in info.seconds.items()], "timings")
     if history and history.get("batch_loss"):
         rows = [
             {"epoch": i, **{k: v[i] for k, v in history.items() if k not in ("batch_loss", "lr")}}
@@ -50,14 +50,15 @@ def training_report(
         page.image(figures.loss_curves(history), "loss and accuracy curves")
         page.image(figures.lr_schedule(history["lr"]), "learning-rate schedule (one cycle)")
     add_evaluation(page, evaluation, data, f"Results on the {evaluation.split} set")
-    weight = first_layer_weight(model)
-    if weight is not None:
+    layer = getattr(model, "first_layer", None)
+    if layer is not None:
+        weight = layer.weight
         page.heading("What the first layer learnt")
         page.image(figures.first_layer_weights(weight.float().cpu()), "first-layer weights or filters")
     return page.render()
 
 
-def evaluation_report(evaluation: Evaluation, data: Dataset, model_info: dict) -> str:
-    page = Page(f"digitlab evaluation: {model_info['architecture']}")
+def evaluation_report(evaluation: Evaluation, data: Dataset, model_info: ModelInfo) -> str:
+    page = Page(f"digitlab evaluation: {model_info.architecture}")
     add_evaluation(page, evaluation, data, f"Results on {evaluation.split}")
     return page.render()

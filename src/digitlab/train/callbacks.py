@@ -6,8 +6,10 @@ epoch row, `Recorder` keeps history, `ProgressTable` prints, `CSVLogger` saves.
 
 import copy
 import csv
+import html
 import io
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -15,9 +17,9 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from digitlab.errors import DigitlabError
+from digitlab.errors import TrainingDiverged
 from digitlab.fileio import write_text_atomic
-from digitlab.train.optim import get_lr, set_lr
+from digitlab.train.metrics import Metric, as_metric
 from digitlab.train.schedules import exponential, one_cycle
 
 
@@ -42,63 +44,57 @@ class Metrics(Callback):
 
     order = -10
 
-    def __init__(self, *metrics):
-        self.metrics = list(metrics)
+    def __init__(self, metrics=()):
+        self.metrics = [as_metric(m) for m in metrics]
 
     def before_epoch(self, learn):
         self.start = time.perf_counter()
-        self.train_loss, self.valid_loss = _Mean(), _Mean()
+        self.train_loss, self.valid_loss = Metric(name="train_loss"), Metric(name="valid_loss")
         for m in self.metrics:
             m.reset()
 
     def after_batch(self, learn):
         n = len(learn.yb)
         if learn.training:
-            self.train_loss.add(learn.loss.detach(), n)
+            self.train_loss.add(learn.loss, n)
             return
-        self.valid_loss.add(learn.loss.detach(), n)
+        self.valid_loss.add(learn.loss, n)
         for m in self.metrics:
             m.update(learn.preds.detach(), learn.yb)
 
     def after_epoch(self, learn):
         learn.epoch_row = {
             "epoch": learn.epoch,
-            "train_loss": self.train_loss.value(),
-            "valid_loss": self.valid_loss.value(),
+            "train_loss": self.train_loss.compute(),
+            "valid_loss": self.valid_loss.compute(),
             **{m.name: m.compute() for m in self.metrics},
             "time": time.perf_counter() - self.start,
         }
 
 
-class _Mean:
-    """A running mean kept on the device: no GPU sync per batch."""
-
-    def __init__(self):
-        self.total, self.count = 0.0, 0
-
-    def add(self, value: torch.Tensor, n: int):
-        self.total = self.total + value.float() * n
-        self.count += n
-
-    def value(self) -> float:
-        return float(self.total) / self.count if self.count else float("nan")
-
-
 class Recorder(Callback):
-    """History: loss and learning rate per training batch, and every epoch row."""
+    """History of the last fit: loss and learning rate per training batch, and every epoch row."""
 
     order = 10
 
+    def __init__(self):
+        self.rows, self.batch_losses, self.lrs = [], [], []
+
     def before_fit(self, learn):
-        self.batch_losses, self.lrs, self.rows = [], [], []
+        self.rows, self.batch_losses, self.lrs = [], [], []
 
     def after_batch(self, learn):
         if learn.training:
             self.batch_losses.append(learn.loss.detach())
-            self.lrs.append(get_lr(learn.opt))
+            self.lrs.append(learn.opt.lr)
 
     def after_epoch(self, learn):
         self.rows.append(dict(learn.epoch_row))
+
+    @property
+    def values(self) -> list[list[float]]:
+        """One row per epoch: train loss, valid loss, then each metric (as fastai's `recorder.values`)."""
+        return [[v for k, v in row.items() if k not in ("epoch", "time")] for row in self.rows]
 
     def history(self) -> dict[str, list[float]]:
         """Columns of the epoch table plus `batch_loss` and `lr` per batch."""
@@ -107,30 +103,45 @@ class Recorder(Callback):
         return {**columns, "batch_loss": [float(x) for x in self.batch_losses], "lr": list(self.lrs)}
 
 
-def format_row(row: dict, widths: dict[str, int]) -> str:
-    cells = []
-    for key, width in widths.items():
-        value = row[key]
-        if key == "time":
-            text = f"{int(value) // 60:02d}:{int(value) % 60:02d}"
-        elif isinstance(value, float):
-            text = f"{value:.6f}"
-        else:
-            text = str(value)
-        cells.append(text.ljust(width))
-    return "  ".join(cells).rstrip()
+def format_cell(key: str, value) -> str:
+    if key == "time":
+        return f"{int(value) // 60:02d}:{int(value) % 60:02d}"
+    return f"{value:.6f}" if isinstance(value, float) else str(value)
+
+
+def table_lines(rows: list[dict]) -> list[str]:
+    """An epoch table as aligned text lines, header first (times as mm:ss)."""
+    widths = {k: max(len(k), 9 if k != "epoch" else 5) for k in rows[0]}
+    lines = ["  ".join(k.ljust(w) for k, w in widths.items()).rstrip()]
+    for row in rows:
+        lines.append("  ".join(format_cell(k, row[k]).ljust(w) for k, w in widths.items()).rstrip())
+    return lines
+
+
+def table_html(rows: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(format_cell(k, v))}</td>" for k, v in r.items()) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 class ProgressTable(Callback):
-    """A progress bar during each epoch (terminals only) and the epoch table, row by row."""
+    """The epoch table, row by row: text in a terminal (with a progress bar), HTML in Jupyter.
+
+    `quiet` silences it; `console` is where the text goes.
+    """
 
     order = 20
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, quiet: bool = False):
         self.console = console or Console(highlight=False, soft_wrap=True)
+        self.quiet = quiet
 
     def before_fit(self, learn):
-        self.widths = None
+        self.rows, self.notebook, self.display = [], _in_notebook(), None
+        live = not self.quiet and not self.notebook and self.console.is_terminal
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -138,7 +149,7 @@ class ProgressTable(Callback):
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
-            disable=not self.console.is_terminal,
+            disable=not live,
         )
         self.bar.start()
 
@@ -152,14 +163,34 @@ class ProgressTable(Callback):
 
     def after_epoch(self, learn):
         self.bar.remove_task(self.task)
-        row = learn.epoch_row
-        if self.widths is None:
-            self.widths = {k: max(len(k), 9 if k != "epoch" else 5) for k in row}
-            self.console.print("  ".join(k.ljust(w) for k, w in self.widths.items()).rstrip())
-        self.console.print(format_row(row, self.widths))
+        self.rows.append(learn.epoch_row)
+        if self.quiet:
+            return
+        if self.notebook:
+            self._show_html()
+            return
+        lines = table_lines(self.rows)
+        if len(self.rows) == 1:
+            self.console.print(lines[0])
+        self.console.print(lines[-1])
+
+    def _show_html(self):
+        from IPython.display import HTML, display
+
+        if self.display is None:
+            self.display = display(HTML(table_html(self.rows)), display_id=True)
+        else:
+            self.display.update(HTML(table_html(self.rows)))
 
     def cleanup_fit(self, learn):
         self.bar.stop()
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython is only looked at when it is already loaded)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class CSVLogger(Callback):
@@ -192,8 +223,8 @@ class OneCycle(Callback):
 
     def before_batch(self, learn):
         if learn.training:
-            pos = (learn.epoch + learn.iter / len(learn.dls.train)) / learn.n_epochs
-            set_lr(learn.opt, one_cycle(self.lr_max, pos, self.pct_start))
+            pos = (learn.epoch + learn.iter / len(learn.dls.train)) / learn.n_epoch
+            learn.opt.lr = one_cycle(self.lr_max, pos, self.pct_start)
 
 
 class KeepBest(Callback):
@@ -240,9 +271,9 @@ class NaNGuard(Callback):
 
     def after_loss(self, learn):
         if learn.training and not torch.isfinite(learn.loss).item():
-            raise DigitlabError(
+            raise TrainingDiverged(
                 f"training diverged: loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}"
-                f" (learning rate {get_lr(learn.opt):.3g}); try a lower learning rate"
+                f" (learning rate {learn.opt.lr:.3g}); try a lower learning rate"
             )
 
 
@@ -260,13 +291,13 @@ class LRFinder(Callback):
     def before_batch(self, learn):
         if not learn.training:
             raise CancelEpochException()
-        set_lr(learn.opt, exponential(self.start, self.end, self.n / self.max_iter))
+        learn.opt.lr = exponential(self.start, self.end, self.n / self.max_iter)
 
     def after_batch(self, learn):
         self.n += 1
         self.smooth = 0.98 * self.smooth + 0.02 * learn.loss.item()
         loss = self.smooth / (1 - 0.98**self.n)  # debiased running mean
-        self.lrs.append(get_lr(learn.opt))
+        self.lrs.append(learn.opt.lr)
         self.losses.append(loss)
         if self.n >= self.max_iter or not math.isfinite(loss) or loss > 4 * min(self.losses):
             raise CancelFitException()

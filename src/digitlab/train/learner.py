@@ -8,19 +8,29 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from digitlab.data.loader import DataLoader, DataLoaders
-from digitlab.train import callbacks as cbs
-from digitlab.train.optim import SGD, set_lr
+from digitlab.data.loader import DataLoader, DataLoaders, warn_if_leaky
+from digitlab.models import batch_probs, to_classes
+from digitlab.train.callbacks import (
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    LRFinder,
+    Metrics,
+    NaNGuard,
+    OneCycle,
+    ProgressTable,
+    Recorder,
+)
+from digitlab.train.optim import SGD
 
-# Every event a callback can handle, in the order they fire. A typo in a callback's
-# method name is caught at `Learner(...)` time, not silently ignored.
+# Every event a callback can handle. A misspelt method name is refused at `Learner(...)`.
 EVENTS = [
     f"{when}_{stage}"
     for stage in ("fit", "epoch", "batch")
     for when in ("before", "after", "after_cancel", "cleanup")
 ]
 EVENTS += ["after_pred", "after_loss", "after_backward", "after_step"]
-CANCEL = {"fit": cbs.CancelFitException, "epoch": cbs.CancelEpochException, "batch": cbs.CancelBatchException}
+CANCEL = {"fit": CancelFitException, "epoch": CancelEpochException, "batch": CancelBatchException}
 
 
 @dataclass
@@ -29,57 +39,52 @@ class LRFindResult:
     lrs: list[float]
     losses: list[float]
 
-    def plot(self) -> bytes:
-        from digitlab.report.figures import lr_finder
-
-        return lr_finder(self.lrs, self.losses, self.suggestion)
-
 
 class Learner:
-    """Trains `model` on `dls` with `loss_fn` and an optimizer made by `opt_fn(params, lr)`."""
+    """Trains `model` on `dls` with `loss_func` and an optimizer made by `opt_func(params, lr)`.
+
+    `metrics` is one metric or a list (plain functions are fine); `cbs` adds callbacks.
+    `learn.recorder` keeps the history and `learn.progress` prints the epoch table.
+    """
 
     def __init__(
-        self,
-        dls: DataLoaders,
-        model: nn.Module,
-        loss_fn,
-        opt_fn=SGD,
-        metrics=(),
-        callbacks=(),
-        lr: float = 0.1,
-        device: str | torch.device = "cpu",
-        autocast: bool = False,
-        default_callbacks: bool = True,
-    ):
-        self.dls, self.loss_fn, self.opt_fn, self.lr = dls, loss_fn, opt_fn, lr
-        self.device, self.autocast = torch.device(device), autocast
-        self.model = model.to(self.device)
-        self.metrics = cbs.Metrics(*metrics)
-        defaults = [cbs.Recorder(), cbs.ProgressTable(), cbs.NaNGuard()] if default_callbacks else []
-        self.callbacks = [self.metrics, *defaults, *callbacks]
-        for cb in self.callbacks:
+        self, dls, model: nn.Module, loss_func, *, opt_func=SGD, lr: float = 0.1, metrics=(), cbs=(),
+        device: str | torch.device | None = None, autocast: bool = False, quiet: bool = False,
+    ):  # fmt: skip
+        if not isinstance(dls, DataLoaders):
+            warn_if_leaky(dls.train, dls.valid)
+        self.dls, self.loss_func, self.opt_func, self.lr = dls, loss_func, opt_func, lr
+        self.device = torch.device(device) if device else next(model.parameters()).device
+        self.model, self.autocast, self.opt = model.to(self.device), autocast, None
+        metrics = [metrics] if callable(metrics) else list(metrics)
+        self.metrics = Metrics(metrics)
+        self.recorder, self.progress = Recorder(), ProgressTable(quiet=quiet)
+        self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
+        self.add_cbs(cbs)
+
+    def add_cbs(self, new) -> None:
+        for cb in new:
             self._check_events(cb)
-        self.recorder = next((c for c in self.callbacks if isinstance(c, cbs.Recorder)), None)
-        self.opt = None
+            self.cbs.append(cb)
 
     # --- the loop -----------------------------------------------------------------
-    def fit(self, epochs: int, lr: float | None = None, callbacks=()) -> None:
-        """Train for `epochs`, validating after each; `callbacks` apply to this call only."""
-        self.n_epochs, extra = epochs, list(callbacks)
-        for cb in extra:
-            self._check_events(cb)
-        self.callbacks += extra
+    def fit(self, n_epoch: int, lr: float | None = None, cbs=()) -> None:
+        """Train for `n_epoch` epochs, validating after each; `cbs` apply to this call only."""
+        if n_epoch < 1:
+            raise ValueError(f"n_epoch must be >= 1, got {n_epoch}")
+        self.n_epoch, extra = n_epoch, list(cbs)
+        self.add_cbs(extra)
         if self.opt is None:
-            self.opt = self.opt_fn(self.model.parameters(), lr or self.lr)
-        set_lr(self.opt, lr or self.lr)
+            self.opt = self.opt_func(self.model.parameters(), lr or self.lr)
+        self.opt.lr = lr or self.lr
         try:
             with self._stage("fit"):
-                for self.epoch in range(epochs):
+                for self.epoch in range(n_epoch):
                     with self._stage("epoch"):
                         self._run_phase(training=True)
                         self._run_phase(training=False)
         finally:
-            self.callbacks = [cb for cb in self.callbacks if cb not in extra]
+            self.cbs = [cb for cb in self.cbs if cb not in extra]
 
     def _run_phase(self, training: bool) -> None:
         self.training, self.dl = training, self.dls.train if training else self.dls.valid
@@ -108,7 +113,7 @@ class Learner:
         return self.model(self.xb)
 
     def get_loss(self) -> torch.Tensor:
-        return self.loss_fn(self.preds.float(), self.yb)
+        return self.loss_func(self.preds.float(), self.yb)
 
     def backward(self) -> None:
         self.loss.backward()
@@ -134,7 +139,7 @@ class Learner:
     def callback(self, event: str) -> None:
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}")
-        for cb in sorted(self.callbacks, key=lambda c: c.order):
+        for cb in sorted(self.cbs, key=lambda c: c.order):
             if (method := getattr(cb, event, None)) is not None:
                 try:
                     method(self)
@@ -149,13 +154,13 @@ class Learner:
                 raise ValueError(f"{type(cb).__name__}.{name} is not an event; events: {EVENTS}")
 
     # --- recipes --------------------------------------------------------------------
-    def fit_one_cycle(self, epochs: int, lr_max: float | None = None, callbacks=()) -> None:
+    def fit_one_cycle(self, n_epoch: int, lr_max: float | None = None, cbs=()) -> None:
         """Warm the learning rate up, then anneal it: fast, stable training."""
         lr_max = lr_max or self.lr
-        self.fit(epochs, lr_max, [cbs.OneCycle(lr_max), *callbacks])
+        self.fit(n_epoch, lr_max, [OneCycle(lr_max), *cbs])
 
     def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1) -> None:
-        """Train only the last layer for `freeze_epochs`, then everything at half the rate."""
+        """Train only the last layer for `freeze_epochs`, then every layer at half the rate."""
         self.freeze()
         self.fit_one_cycle(freeze_epochs, base_lr)
         self.unfreeze()
@@ -163,59 +168,41 @@ class Learner:
         self.fit_one_cycle(epochs, base_lr / 2)
 
     def freeze(self) -> None:
-        """Only the last layer with parameters keeps learning."""
+        """Stop every layer but the last one that has parameters from learning."""
         layers = [m for m in self.model.modules() if any(True for _ in m.parameters(recurse=False))]
         for layer in layers[:-1]:
             layer.requires_grad_(False)
+        self.opt = None
 
     def unfreeze(self) -> None:
         self.model.requires_grad_(True)
+        self.opt = None
 
     def lr_find(self, start: float = 1e-7, end: float = 10.0, max_iter: int = 100) -> LRFindResult:
-        """Sweep the learning rate over a few batches; weights and optimizer are restored after."""
-        saved_model = copy.deepcopy(self.model.state_dict())
-        saved_opt, self.opt = self.opt, None
-        finder = cbs.LRFinder(start, end, max_iter)
-        quiet = [cb for cb in self.callbacks if isinstance(cb, cbs.ProgressTable | cbs.Recorder)]
-        self.callbacks = [cb for cb in self.callbacks if cb not in quiet]
+        """Sweep the learning rate over a few batches; the weights are restored after."""
+        saved_model, saved_opt = copy.deepcopy(self.model.state_dict()), self.opt
+        finder, self.opt, quiet = LRFinder(start, end, max_iter), None, self.progress.quiet
+        self.progress.quiet = True
         try:
             self.fit(math.ceil(max_iter / len(self.dls.train)), start, [finder])
         finally:
-            self.callbacks += quiet
+            self.progress.quiet, self.opt = quiet, saved_opt
             self.model.load_state_dict(saved_model)
-            self.opt = saved_opt
         losses = torch.tensor(finder.losses)
         steepest = int(losses.diff().argmin()) if len(losses) > 1 else 0
         return LRFindResult(finder.lrs[steepest], finder.lrs, finder.losses)
 
     # --- using the model --------------------------------------------------------------
     def get_preds(self, dl=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probabilities and targets for every sample of `dl` (default: valid), in order."""
-        dl = dl if dl is not None else self.dls.valid
-        if isinstance(dl, DataLoader) and dl.shuffle:
-            dl = DataLoader(dl.x, dl.y, dl.batch_size)
-        self.model.eval()
-        probs, targets = [], []
-        with torch.no_grad():
-            for xb, yb in dl:
-                probs.append(to_probs(self.model(xb.to(self.device)).float()).cpu())
-                targets.append(yb)
+        """Probabilities and targets for every batch of `dl` (default: valid), in order."""
+        dl = self.dls.valid if dl is None else dl
+        dl = dl.ordered() if isinstance(dl, DataLoader) else dl
+        probs, targets = zip(*((batch_probs(self.model, xb), yb) for xb, yb in dl), strict=True)
         return torch.cat(probs), torch.cat(targets)
 
-    def one_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first training batch (xb, yb): handy to look at shapes and activations."""
-        return self.dls.train.one_batch()
-
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Classes and probabilities for one image (28,28) or a batch (B,1,28,28)."""
-        x = x.reshape(-1, 1, 28, 28).float()
-        self.model.eval()
-        with torch.no_grad():
-            probs = to_probs(self.model(x.to(self.device)).float()).cpu()
-        classes = probs.argmax(1) if probs.shape[1] > 1 else (probs[:, 0] > 0.5).long()
-        return classes, probs
+        """Classes and probabilities for one sample or a batch of samples shaped like the data's."""
+        sample_shape = self.dls.train.one_batch()[0].shape[1:]
+        probs = batch_probs(self.model, x.reshape(-1, *sample_shape).float())
+        return to_classes(probs), probs
 
-
-def to_probs(outputs: torch.Tensor) -> torch.Tensor:
-    """Softmax over classes, or sigmoid for a single binary output."""
-    return outputs.sigmoid() if outputs.shape[-1] == 1 else outputs.softmax(dim=-1)

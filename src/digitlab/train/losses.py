@@ -28,13 +28,3 @@ def softmax(logits: torch.Tensor) -> torch.Tensor:
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean negative log-probability of the right class. logits (B,C), targets (B,) ints."""
     return -log_softmax(logits).gather(1, targets.reshape(-1, 1)).mean()
-
-
-def l1_distance(a: torch.Tensor, b: torch.Tensor, dims=(-1, -2)) -> torch.Tensor:
-    """Mean absolute difference over the pixel dims (the lesson's `mnist_distance`)."""
-    return (a - b).abs().mean(dims)
-
-
-def l2_distance(a: torch.Tensor, b: torch.Tensor, dims=(-1, -2)) -> torch.Tensor:
-    """Root mean squared difference over the pixel dims."""
-    return (a - b).square().mean(dims).sqrt()

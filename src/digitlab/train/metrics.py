@@ -1,50 +1,46 @@
 """Metrics with one protocol: `reset()`, `update(preds, targets)` per batch, `compute()` per epoch.
 
-Every metric is averaged by batch size, so a short last batch does not weigh as much as a full one.
+Any plain function `f(preds, targets) -> number` is a metric too (the lesson's
+`batch_accuracy`): it is averaged over samples, so a short last batch weighs what it holds,
+and its table column is the function's name.
 """
 
 import torch
 
-
-def predicted_classes(preds: torch.Tensor) -> torch.Tensor:
-    """Class indices: argmax for (B,C) scores, a 0.5 threshold after sigmoid for (B,1) ones."""
-    if preds.ndim == 2 and preds.shape[1] > 1:
-        return preds.argmax(dim=1)
-    return (preds.reshape(-1).sigmoid() > 0.5).long()
+from digitlab.models import to_classes, to_probs
 
 
-def batch_accuracy(preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Fraction of right answers in one batch (the lesson's `batch_accuracy`, for any class count)."""
-    return (predicted_classes(preds) == targets.reshape(-1)).float().mean()
+def accuracy(preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Fraction of right answers: argmax of (B,C) scores, or a sigmoid above 0.5 for (B,1) ones."""
+    return (to_classes(to_probs(preds.reshape(len(preds), -1))) == targets.reshape(-1)).float().mean()
 
 
 class Metric:
-    name = "metric"
+    """Averages `fn(preds, targets)` over every sample seen since `reset()`.
+
+    The running total stays a tensor on the batch's device: no GPU sync per batch.
+    """
+
+    def __init__(self, fn=None, name: str | None = None):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        self.reset()
 
     def reset(self) -> None:
         self.total, self.count = 0.0, 0
 
     def update(self, preds: torch.Tensor, targets: torch.Tensor) -> None:
-        n = len(targets)
-        self.total += self.batch_value(preds, targets).item() * n
-        self.count += n
+        self.add(self.fn(preds, targets), len(targets))
+
+    def add(self, value, n: int) -> None:
+        """Count a batch mean `value` of `n` samples."""
+        value = value.detach().float() if isinstance(value, torch.Tensor) else float(value)
+        self.total, self.count = self.total + value * n, self.count + n
 
     def compute(self) -> float:
-        return self.total / self.count if self.count else float("nan")
-
-    def batch_value(self, preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        return float(self.total) / self.count if self.count else float("nan")
 
 
-class Accuracy(Metric):
-    name = "accuracy"
-
-    def batch_value(self, preds, targets):
-        return batch_accuracy(preds, targets)
-
-
-class ErrorRate(Metric):
-    name = "error_rate"
-
-    def batch_value(self, preds, targets):
-        return 1 - batch_accuracy(preds, targets)
+def as_metric(metric) -> Metric:
+    """A Metric as it is, or a plain function wrapped in one."""
+    return metric if isinstance(metric, Metric) else Metric(metric)

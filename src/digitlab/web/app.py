@@ -21,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from digitlab.data.images import open_image
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
-from digitlab.predict import Prediction, Predictor, png_bytes
+from digitlab.data.images import png_bytes
+from digitlab.predict import Prediction, Predictor
 
 
 class PredictResponse(BaseModel):
@@ -71,7 +72,8 @@ def create_app(
 
     @app.get("/api/model")
     def model_info() -> dict:
-        return {k: predictor.info[k] for k in PUBLIC_INFO if k in predictor.info}
+        info = predictor.info.to_json()
+        return {k: info[k] for k in PUBLIC_INFO}
 
     @app.post("/api/predict", response_model=PredictResponse)
     async def predict(request: Request) -> JSONResponse:

@@ -1,0 +1,83 @@
+"""`digitlab train`'s settings: one frozen dataclass whose fields are the CLI flags, and the presets.
+
+Defaults live here only (the CLI reads them from the dataclass). `resolve()` fills in what the
+preset and the model decide and picks the device, returning a complete `TrainConfig`.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from digitlab.errors import DigitlabError
+
+MODEL_NAMES = ("baseline", "linear", "mlp", "cnn")  # digitlab.models.MODELS (not imported: the CLI stays light)
+
+# Each preset: the CNN's channels and convolutions per stage, epochs, batch size, peak learning
+# rate of the one-cycle schedule, and whether batches are augmented. Measured in BENCHMARKS.md.
+PRESETS = {
+    "fast": dict(channels=(16, 32, 64), convs=1, epochs=2, batch_size=128, lr=0.1, augment=False),
+    "default": dict(channels=(16, 32, 64), convs=1, epochs=15, batch_size=128, lr=0.1, augment=True),
+    "best": dict(channels=(32, 64, 128), convs=2, epochs=25, batch_size=128, lr=0.1, augment=True),
+}
+# Linear models and the MLP have no BatchNorm: they want a gentler peak learning rate.
+MODEL_LR = {"linear": 0.05, "mlp": 0.1}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    data: str = "mnist"  # SRC: mnist, a Kaggle CSV, an IDX folder or a folder of class folders
+    model: str = "cnn"  # baseline, linear, mlp or cnn
+    preset: str = "default"  # fast, default or best
+    epochs: int | None = None  # None: the preset's
+    lr: float | None = None  # peak of the one-cycle schedule; None: the preset's (or the model's)
+    batch_size: int | None = None  # None: the preset's
+    seed: int = 0  # initialisation, split, batch order and augmentation
+    valid_fraction: float = 0.1  # of the training data, held out to watch each epoch
+    patience: int | None = None  # stop after this many epochs without a better valid loss
+    device: str = "auto"  # auto picks CUDA when present
+    out: str = "runs/train"
+    init: str | None = None  # a model folder to start from (fine-tuning); its architecture wins
+    # Filled in by resolve():
+    channels: tuple[int, int, int] | None = None
+    convs: int | None = None
+    augment: bool | None = None
+
+    def resolve(self, architecture: str | None = None) -> "TrainConfig":
+        """The complete settings: the preset's values under the explicit ones, the device picked.
+
+        `architecture` is the model actually trained (the `init` model's, when there is one).
+        """
+        if self.preset not in PRESETS:
+            raise DigitlabError(f"preset {self.preset!r} is unknown: choose one of {', '.join(PRESETS)}")
+        model = architecture or self.model
+        if model not in MODEL_NAMES:
+            raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
+        preset = {**PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
+        explicit = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k in preset}
+        done = dataclasses.replace(self, **{**preset, **explicit}, model=model, device=pick_device(self.device))
+        done.check()
+        return done
+
+    def check(self) -> None:
+        for name in ("epochs", "batch_size") + (("patience",) if self.patience is not None else ()):
+            if getattr(self, name) < 1:
+                raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise DigitlabError(f"lr must be positive, got {self.lr}")
+        if not 0 < self.valid_fraction < 1:
+            raise DigitlabError(f"valid_fraction must be between 0 and 1, got {self.valid_fraction}")
+
+    def to_json(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def pick_device(name: str) -> str:
+    """'auto' -> 'cuda' when a GPU is present, else 'cpu'."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise DigitlabError(f"device {name!r} is unknown: choose auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DigitlabError("device 'cuda' was asked for, but no CUDA device is available")
+    return name
