@@ -120,5 +120,7 @@ def trained_model(tmp_path_factory, mini_mnist_dir):
     from digitlab.training import train_and_save
 
     out = tmp_path_factory.mktemp("model")
-    train_and_save(TrainConfig(data=str(mini_mnist_dir), preset="fast", out=str(out), device="cpu"), quiet=True)
+    train_and_save(
+        TrainConfig(data=str(mini_mnist_dir), preset="fast", out=str(out), device="cpu"), quiet=True
+    )
     return out

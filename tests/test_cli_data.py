@@ -4,7 +4,7 @@ import sys
 import pytest
 from PIL import Image
 
-from digitlab.data.kaggle import parse_kaggle_csv
+from digitlab.errors import DigitlabError
 from tests.conftest import cli
 
 
@@ -34,20 +34,21 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and str(bad) in result.stderr
     assert "Traceback" not in result.stderr
-    with pytest.raises(Exception, match="train.csv"):
-        with pytest.raises(SystemExit):  # --debug lets the real exception through
-            cli("--debug", "data", "info", bad)
-    with pytest.raises(Exception):
-        parse_kaggle_csv(bad.read_bytes())
+    with pytest.raises(DigitlabError, match="train.csv"):  # --debug lets the real exception through
+        cli("--debug", "data", "info", bad)
 
 
 def test_the_installed_command_exits_non_zero_with_one_line(tmp_path):
     """One real subprocess: the entry point, its exit status and a traceback only with --debug."""
     bad = tmp_path / "train.csv"
     bad.write_text("label,pixel0\n1,2\n")
-    result = subprocess.run([sys.executable, "-m", "digitlab", "data", "info", str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "digitlab", "data", "info", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     debug = subprocess.run(
-        [sys.executable, "-m", "digitlab", "--debug", "data", "info", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "digitlab", "--debug", "data", "info", str(bad)],
+        capture_output=True,
+        text=True,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr

@@ -33,7 +33,9 @@ def make_dls(n=256, bs=32, seed=0):
 
 def quiet_learner(model=None, cbs=(), **kwargs):
     """A Learner whose epoch table goes to a string."""
-    learn = Learner(make_dls(), model or build_model("linear"), F.cross_entropy, metrics=accuracy, cbs=cbs, **kwargs)
+    learn = Learner(
+        make_dls(), model or build_model("linear"), F.cross_entropy, metrics=accuracy, cbs=cbs, **kwargs
+    )
     learn.progress.console = Console(file=io.StringIO(), width=120)
     return learn, learn.progress.console
 
@@ -222,9 +224,7 @@ def test_model_is_switched_to_eval_for_validation():
         def after_pred(self, learn):
             modes.append((learn.training, learn.model.training))
 
-    learn, _ = quiet_learner(
-        nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 2)), cbs=[Mode()]
-    )
+    learn, _ = quiet_learner(nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 2)), cbs=[Mode()])
     learn.fit(1, 0.1)
     assert all(t == m for t, m in modes) and {t for t, _ in modes} == {True, False}
 

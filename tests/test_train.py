@@ -135,9 +135,9 @@ def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch, tmp_path):
     assert result.returncode == 1 and "rerun with --debug for the traceback" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     with pytest.raises(KeyError):
-        from digitlab.cli import main
-
         import sys
+
+        from digitlab.cli import main
 
         monkeypatch.setattr(sys, "argv", ["digitlab", "--debug", "train"])
         main()

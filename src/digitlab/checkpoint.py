@@ -139,7 +139,12 @@ def _check_info(info: dict, path: Path) -> None:
             f"{path}: model format version {version} is not supported by digitlab "
             f"{__version__} (it reads version {FORMAT_VERSION})"
         )
-    for key, kind in (("architecture", str), ("config", dict), ("weights_file", str), ("weights_sha256", str)):
+    for key, kind in (
+        ("architecture", str),
+        ("config", dict),
+        ("weights_file", str),
+        ("weights_sha256", str),
+    ):
         if key not in info:
             raise DigitlabError(f"{path}: field {key!r} is missing")
         if not isinstance(info[key], kind):

@@ -64,7 +64,9 @@ def train_cmd(
     lr: float = typer.Option(DEFAULT.lr, help="Peak learning rate (default: the preset's)."),
     batch_size: int = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's)."),
     seed: int = typer.Option(DEFAULT.seed, help="Seed for initialisation, split, order and augmentation."),
-    valid_fraction: float = typer.Option(DEFAULT.valid_fraction, help="Training data held out for validation."),
+    valid_fraction: float = typer.Option(
+        DEFAULT.valid_fraction, help="Training data held out for validation."
+    ),
     patience: int = typer.Option(DEFAULT.patience, help="Stop after N epochs without a better valid loss."),
     device: str = typer.Option(DEFAULT.device, help="auto, cpu or cuda."),
     out_dir: Path = typer.Option(Path(DEFAULT.out), "--out", help="Folder for the model and report."),

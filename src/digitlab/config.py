@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 from digitlab.errors import DigitlabError
 
-MODEL_NAMES = ("baseline", "linear", "mlp", "cnn")  # digitlab.models.MODELS (not imported: the CLI stays light)
+MODEL_NAMES = (
+    "baseline",
+    "linear",
+    "mlp",
+    "cnn",
+)  # digitlab.models.MODELS (not imported: the CLI stays light)
 
 # Each preset: the CNN's channels and convolutions per stage, epochs, batch size, peak learning
 # rate of the one-cycle schedule, and whether batches are augmented. Measured in BENCHMARKS.md.
@@ -53,7 +58,9 @@ class TrainConfig:
             raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
         preset = {**PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
         explicit = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k in preset}
-        done = dataclasses.replace(self, **{**preset, **explicit}, model=model, device=pick_device(self.device))
+        done = dataclasses.replace(
+            self, **{**preset, **explicit}, model=model, device=pick_device(self.device)
+        )
         done.check()
         return done
 

@@ -10,8 +10,8 @@ from PIL import Image
 from digitlab.checkpoint import ModelInfo, load_model
 from digitlab.data.images import IMAGE_SUFFIXES, open_image, png_bytes, to_mnist
 from digitlab.errors import DigitlabError
-from digitlab.models import predict_probs
 from digitlab.fileio import write_bytes_atomic
+from digitlab.models import predict_probs
 
 
 @dataclass

@@ -9,8 +9,8 @@ from rich.console import Console
 
 from digitlab.bench import csv_speed, reference, serving, training
 from digitlab.bench.timing import machine
-from digitlab.fileio import write_text_atomic
 from digitlab.config import TrainConfig
+from digitlab.fileio import write_text_atomic
 from digitlab.training import train_and_save
 
 

@@ -12,8 +12,8 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from digitlab.data import load_source
 from digitlab.bench.timing import timed
+from digitlab.data import load_source
 from digitlab.data.images import open_image, png_bytes
 from digitlab.predict import Predictor
 

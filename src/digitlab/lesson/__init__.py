@@ -1,61 +1,92 @@
-"""`digitlab lesson`: the whole MNIST-basics lesson, measured live, printed and saved as one page."""
+"""`digitlab lesson`: the MNIST-basics lesson from one source, in the terminal, as a page or a notebook."""
 
 import time
 from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.markdown import Markdown
+from rich.padding import Padding
+from rich.syntax import Syntax
+from torch import nn
 
-from digitlab.checkpoint import save_model
-from digitlab.data import load_source
+from digitlab.checkpoint import ModelInfo, save_model
+from digitlab.errors import DigitlabError
 from digitlab.fileio import write_text_atomic
-from digitlab.lesson import binary, ten
-from digitlab.lesson.story import Story
+from digitlab.lesson.cells import Cell, lesson_cells
+from digitlab.lesson.notebook import write_notebook
+from digitlab.lesson.runner import Output, run_cell
+from digitlab.models import MLP
+from digitlab.report.html import Page
+
+__all__ = ["run_lesson", "write_notebook"]
+RESULTS = (  # the numbers the lesson measures, by their names in the lesson's code
+    "baseline_accuracy", "scratch_accuracy", "learner_linear_accuracy", "net_accuracy",
+    "ten_valid_accuracy", "ten_train_accuracy", "ten_test_accuracy",
+    "linear_accuracy", "no_relu_accuracy", "relu_accuracy", "fold_gap",
+)  # fmt: skip
 
 
 def run_lesson(
     pair: tuple[int, int] = (0, 1),
     out: str | Path = "runs/lesson",
+    data: str = "mnist",
     subset: int | None = None,
     console: Console | None = None,
 ) -> dict:
-    """Run every section; returns the measured numbers. `subset` caps the training images (tests)."""
-    start = time.perf_counter()
-    console = console or Console(highlight=False)
+    """Run and print every cell, write DIR/lesson.html and the 10-digit model; returns the numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures go to the page, never to a window
     if pair[0] == pair[1] or not all(0 <= d <= 9 for d in pair):
-        raise ValueError(f"--pair needs two different digits 0..9, got {pair[0]} {pair[1]}")
-    story = Story(f"The MNIST basics lesson, digits {pair[0]} and {pair[1]}", console)
-    source = load_source("mnist")
-    data = source.train if subset is None else source.train.select(torch.arange(subset))
-    train, valid = data.split(0.2, seed=1337)
-    results = {"pair": list(pair), "train_size": len(train), "valid_size": len(valid)}
-
-    dls = binary.pair_data(story, train, valid, pair)
-    results["baseline_accuracy"] = binary.baseline(story, dls, pair)
-    results["scratch_linear_accuracy"] = binary.linear_from_scratch(story, dls)
-    results["learner_linear_accuracy"] = binary.linear_with_learner(story, dls)
-    results["mlp_binary_accuracy"] = binary.two_layer_net(story, dls)
-
-    splits, ten_dls = ten.ten_digit_loaders(train, valid)
-    learn, ten_results = ten.all_ten_digits(story, splits, ten_dls, source.test)
-    results.update(ten_results)
-    results.update(ten.what_the_notes_got_wrong(story, splits, ten_dls))
-
-    out = Path(out)
-    save_model(
-        learn.model,
-        out,
-        classes=list(range(10)),
-        metrics=ten_results,
-        normalization={"mean": splits.mean, "std": splits.std},
-        data_fingerprint=train.fingerprint(),
-    )
+        raise DigitlabError(f"pair: needs two different digits 0..9, got {pair[0]} {pair[1]}")
+    start, console = time.perf_counter(), console or Console(highlight=False)
+    cells = lesson_cells(data, pair, subset)
+    title = cells[0].source.splitlines()[0].lstrip("# ")
+    page, namespace = Page(title), {"__name__": "__lesson__"}
+    for cell in cells:
+        if cell.kind == "markdown":
+            _show_prose(cell, console, page, title)
+            continue
+        output = run_cell(cell.source, namespace)
+        _show_code(cell, output, console, page)
+    results = {k: namespace[k] for k in RESULTS if k in namespace}
     results["seconds"] = time.perf_counter() - start
-    story.section("Done")
-    story.say(
-        f"The lesson took {results['seconds']:.1f} s. The 10-digit model is saved in {out}/ "
-        f"(try: digitlab predict {out} some-digit.png)."
+    out = Path(out)
+    _save_ten_digit_model(namespace["learn"].model, out, results, namespace["train"])
+    write_text_atomic(out / "lesson.html", page.render())
+    console.print(
+        f"\nThe lesson took {results['seconds']:.1f} s. Wrote {out / 'lesson.html'} and the 10-digit model"
     )
-    write_text_atomic(out / "lesson.html", story.page.render())
-    console.print(f"wrote {out / 'lesson.html'}")
+    console.print(f"in {out}/ (try: digitlab predict {out} some-digit.png).")
     return results
+
+
+def _show_prose(cell: Cell, console: Console, page: Page, title: str) -> None:
+    console.print(Markdown(cell.source))
+    page.markdown(cell.source.removeprefix(f"# {title}"))
+
+
+def _show_code(cell: Cell, output: Output, console: Console, page: Page) -> None:
+    syntax = Syntax(cell.source, "python", theme="ansi_dark", background_color="default", word_wrap=True)
+    console.print(Padding(syntax, (0, 0, 0, 4)), soft_wrap=False)  # code indented, output not
+    page.code(cell.source)
+    if output.text:
+        if cell.caption:
+            console.print(f"[italic]{cell.caption}[/italic]")
+        console.print(output.text.rstrip("\n"), markup=False)
+        page.output(output.text, cell.caption)
+    for png in output.figures:
+        console.print("[dim](figure: see lesson.html, or the notebook)[/dim]")
+        page.image(png, cell.caption or "figure drawn by the cell above")
+    console.print()
+
+
+def _save_ten_digit_model(net: nn.Sequential, out: Path, results: dict, train) -> None:
+    """The lesson's nn.Sequential net as a digitlab MLP file, so `predict` and `serve` can use it."""
+    model = MLP(hidden=net[0].out_features, n_out=10)
+    with torch.no_grad():
+        for ours, theirs in ((model.first_layer, net[0]), (model.last_layer, net[2])):
+            ours.weight.copy_(theirs.weight), ours.bias.copy_(theirs.bias)
+    metrics = {k: results[k] for k in ("ten_valid_accuracy", "ten_test_accuracy") if k in results}
+    save_model(model, out, ModelInfo.describe(model, metrics=metrics, data_fingerprint=train.fingerprint()))

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 
-
 def l1_distance(a: torch.Tensor, b: torch.Tensor, dims=(-1, -2)) -> torch.Tensor:
     """Mean absolute difference over the pixel dims (the lesson's `mnist_distance`)."""
     return (a - b).abs().mean(dims)

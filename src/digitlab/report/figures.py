@@ -62,13 +62,32 @@ def class_means(images: torch.Tensor, labels: torch.Tensor) -> bytes:
     return mean_digits(means, classes)
 
 
-def first_layer_weights(weight: torch.Tensor, count: int = 30) -> bytes:
-    """Rows of a first linear layer (out, 784) or conv filters (out,1,k,k) as images (red + / blue -)."""
-    w = weight.detach()[:count]
+def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int = 10) -> None:
+    """Rows of a first linear layer (out, 784) or conv filters (out,1,k,k) as images, on `fig`.
+
+    Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a
+    unit with small weights is as readable as one with large weights; the colour bar shows
+    that scale as a fraction of each unit's largest weight.
+    """
+    w = weight.detach().float().cpu()[:count]
     side = int(math.isqrt(w[0].numel()))
-    return image_grid(
-        w.reshape(-1, side, side), [f"unit {i}" for i in range(len(w))], cmap="bwr", symmetric=True
-    )
+    w = w.reshape(-1, side, side)
+    scaled = w / w.abs().amax((1, 2), keepdim=True).clamp_min(1e-12)  # per unit, into [-1, 1]
+    rows = math.ceil(len(w) / cols)
+    axes = fig.subplots(rows, min(cols, len(w)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(w):
+            shown = ax.imshow(scaled[i].numpy(), cmap="bwr", vmin=-1, vmax=1)
+            ax.set_title(f"unit {i}\n|w|max {w[i].abs().max():.2g}", fontsize=7)
+    fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="weight / unit's largest |weight|")
+
+
+def first_layer_weights(weight: torch.Tensor, count: int = 30) -> bytes:
+    n = min(count, len(weight))
+    fig = Figure(figsize=(12, 1.5 * math.ceil(n / 10) + 0.5))
+    draw_weights(fig, weight, count)
+    return to_png(fig)
 
 
 def loss_curves(history: dict[str, list[float]]) -> bytes:
@@ -106,15 +125,21 @@ def lr_finder(lrs: list[float], losses: list[float], suggestion: float) -> bytes
     return to_png(fig)
 
 
-def softmax_bars(probs: torch.Tensor, labels: torch.Tensor | None = None) -> bytes:
-    """Softmax outputs of a few samples as bar charts: every row sums to 1."""
-    probs = probs.detach().cpu()[:6]
-    fig = Figure(figsize=(2.2 * len(probs), 2.2))
-    for i, p in enumerate(probs):
-        ax = fig.add_subplot(1, len(probs), i + 1)
+def draw_softmax(fig: Figure, probs: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+    """Softmax outputs of a few samples as bar charts, on `fig`: every row sums to 1."""
+    probs = probs.detach().float().cpu()[:6]
+    axes = fig.subplots(1, len(probs), sharey=True, squeeze=False)[0]
+    for i, (ax, p) in enumerate(zip(axes, probs, strict=True)):
         ax.bar(range(len(p)), p.numpy())
-        ax.set_ylim(0, 1), ax.set_xticks(range(len(p)))
+        ax.set_ylim(0, 1), ax.set_xticks(range(0, len(p), 3 if len(p) > 5 else 1))
+        ax.set_xlabel("class", fontsize=8)
         ax.set_title(f"label {int(labels[i])}" if labels is not None else f"sample {i}", fontsize=9)
+    axes[0].set_ylabel("probability")
+
+
+def softmax_bars(probs: torch.Tensor, labels: torch.Tensor | None = None) -> bytes:
+    fig = Figure(figsize=(2.2 * min(len(probs), 6), 2.4), layout="constrained")
+    draw_softmax(fig, probs, labels)
     return to_png(fig)
 
 

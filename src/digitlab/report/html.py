@@ -19,6 +19,19 @@ class Page:
     def pre(self, text: str) -> None:
         self.parts.append(f"<pre>{html.escape(text)}</pre>")
 
+    def markdown(self, text: str) -> None:
+        """Prose written in Markdown (code spans become monospace)."""
+        from markdown_it import MarkdownIt
+
+        self.parts.append(MarkdownIt("commonmark").render(text))
+
+    def code(self, source: str) -> None:
+        self.parts.append(f'<pre class="code"><code>{html.escape(source)}</code></pre>')
+
+    def output(self, text: str, caption: str = "") -> None:
+        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+        self.parts.append(f'<figure class="output">{cap}<pre>{html.escape(text)}</pre></figure>')
+
     def table(self, rows: list[dict], caption: str = "") -> None:
         if not rows:
             return
@@ -55,5 +68,8 @@ STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;
 text-align:right}caption{font-weight:600;text-align:left}img{max-width:100%}
-figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}pre{background:#f5f5f5;padding:.5rem}
+figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}pre{background:#f5f5f5;padding:.5rem;
+overflow-x:auto}pre.code{background:#eef3f8;border-left:3px solid #4a78a8}code{font-family:ui-monospace,
+SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}p code,li code{background:#f0f0f0;padding:0 .2em}
+figure.output pre{background:#fafafa;border:1px solid #e3e3e3}
 """

@@ -205,4 +205,3 @@ class Learner:
         sample_shape = self.dls.train.one_batch()[0].shape[1:]
         probs = batch_probs(self.model, x.reshape(-1, *sample_shape).float())
         return to_classes(probs), probs
-

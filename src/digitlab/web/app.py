@@ -18,10 +18,9 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from digitlab.data.images import open_image
+from digitlab.data.images import open_image, png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
-from digitlab.data.images import png_bytes
 from digitlab.predict import Prediction, Predictor
 
 

@@ -1,0 +1,39 @@
+"""The learner's one import: `from digitlab.all import *`, as `from fastai.vision.all import *` in the notes.
+
+It brings what the lesson's code uses: torch and its usual short names, plotting, the data
+loaders, the Learner and SGD, metrics, losses written from scratch, the models and the
+lesson's helpers. Nothing else in the library star-imports.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib import pyplot as plt
+from torch import nn
+
+from digitlab.data import DataLoader, DataLoaders, Dataset, LeakageWarning, load_source
+from digitlab.lesson.tools import (
+    first,
+    plot_function,
+    show_image,
+    show_images,
+    show_probs,
+    show_weights,
+    tensor,
+)
+from digitlab.models import CNN, MLP, Linear, PixelSimilarity, predict_probs, to_probs
+from digitlab.models.baseline import l1_distance, l2_distance
+from digitlab.models.raw import RawLinear, RawMLP, init_params
+from digitlab.train.callbacks import Callback, CSVLogger, EarlyStopping, KeepBest
+from digitlab.train.learner import Learner
+from digitlab.train.losses import cross_entropy, log_softmax, mnist_loss, softmax
+from digitlab.train.metrics import accuracy
+from digitlab.train.optim import SGD
+
+__all__ = [
+    "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader", "DataLoaders", "Dataset", "EarlyStopping",
+    "F", "KeepBest", "LeakageWarning", "Learner", "Linear", "PixelSimilarity", "RawLinear", "RawMLP",
+    "accuracy", "cross_entropy", "first", "init_params", "l1_distance", "l2_distance", "load_source",
+    "log_softmax", "mnist_loss", "nn", "np", "plot_function", "plt", "predict_probs", "show_image",
+    "show_images", "show_probs", "show_weights", "softmax", "tensor", "to_probs", "torch",
+]  # fmt: skip

@@ -1,0 +1,65 @@
+"""The lesson's one source, `mnist_basics.md`, read as cells: prose (Markdown) and code.
+
+A fenced block opened with ```` ```python ```` is a code cell; everything between code cells is
+a prose cell. The block marked ```` ```python parameters ```` holds the settings that
+`digitlab lesson` fills in (data source, pair, subset), like papermill's parameters cell;
+```` ```python caption: TEXT ```` gives the cell's output a caption.
+"""
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+FENCE = re.compile(r"^```python(?: +(.*?))?[ \t]*\n(.*?)^```[ \t]*$\n?", re.S | re.M)
+
+
+@dataclass(frozen=True)
+class Cell:
+    kind: str  # "markdown" or "code"
+    source: str
+    parameters: bool = False
+    caption: str = ""  # what the output shows (```` ```python caption: ... ````)
+
+
+def lesson_text() -> str:
+    return (resources.files("digitlab") / "lesson" / "mnist_basics.md").read_text(encoding="utf-8")
+
+
+def parse_cells(text: str) -> list[Cell]:
+    """Prose and code cells in order; empty prose between two code cells is dropped."""
+    cells, position = [], 0
+    for match in FENCE.finditer(text):
+        prose = text[position : match.start()].strip()
+        if prose:
+            cells.append(Cell("markdown", prose))
+        info = match.group(1) or ""
+        caption = info.removeprefix("caption:").strip() if info.startswith("caption:") else ""
+        cells.append(Cell("code", match.group(2).rstrip("\n"), info == "parameters", caption))
+        position = match.end()
+    if tail := text[position:].strip():
+        cells.append(Cell("markdown", tail))
+    return cells
+
+
+def lesson_cells(
+    data: str = "mnist", pair: tuple[int, int] = (0, 1), subset: int | None = None
+) -> list[Cell]:
+    """The lesson's cells with the parameters cell set to these values."""
+    settings = {"DATA": data, "PAIR": tuple(pair), "SUBSET": subset}
+    cells = parse_cells(lesson_text())
+    return [
+        Cell("code", _set_parameters(c.source, settings), parameters=True) if c.parameters else c
+        for c in cells
+    ]
+
+
+def _set_parameters(source: str, settings: dict) -> str:
+    """Replace each `NAME = value  # comment` line's value, keeping the comment."""
+    lines = []
+    for line in source.splitlines():
+        name, _, rest = line.partition(" = ")
+        if name in settings:
+            comment = rest[rest.index("  #") :] if "  #" in rest else ""
+            line = f"{name} = {settings[name]!r}{comment}"
+        lines.append(line)
+    return "\n".join(lines)
