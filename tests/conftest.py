@@ -91,10 +91,18 @@ def make_dataset(n: int = 50, seed: int = 0) -> Dataset:
     return Dataset(images, torch.arange(n) % 10, "synthetic")
 
 
+def to_idx(array: np.ndarray) -> bytes:
+    """Encode an array as IDX bytes: the inverse of the reader, to build test files."""
+    from digitlab.data.idx import DTYPES
+
+    codes = {np.dtype(v).newbyteorder("="): k for k, v in DTYPES.items()}
+    code = codes[array.dtype.newbyteorder("=")]
+    header = bytes([0, 0, code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    return header + array.astype(np.dtype(DTYPES[code])).tobytes()
+
+
 def write_idx_folder(folder, train, test=None):
     """An MNIST-style IDX folder from Datasets, as a user might have on disk."""
-    from digitlab.data.idx import to_idx
-
     folder.mkdir(parents=True, exist_ok=True)
     for split, ds in (("train", train), ("t10k", test)):
         if ds is not None:

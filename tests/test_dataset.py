@@ -2,9 +2,8 @@ import pytest
 import torch
 
 from digitlab.data import Dataset, LeakageWarning, Splits, load_source
-from digitlab.data.idx import to_idx
 from digitlab.errors import DigitlabError
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, to_idx
 
 
 def test_bundled_mnist_loads_and_is_verified(mnist):

@@ -3,9 +3,10 @@ import gzip
 import numpy as np
 import pytest
 
-from digitlab.data.idx import parse_idx, read_idx, read_idx_images, read_idx_labels, to_idx
+from digitlab.data.idx import parse_idx, read_idx, read_idx_images, read_idx_labels
 from digitlab.data.sources import bundled_mnist_dir
 from digitlab.errors import DigitlabError
+from tests.conftest import to_idx
 
 
 def test_round_trip_on_hand_built_bytes(tmp_path):

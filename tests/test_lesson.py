@@ -45,7 +45,7 @@ def test_the_lesson_meets_its_targets(lesson_run):
     assert (
         r["relu_accuracy"] > r["no_relu_accuracy"] + 0.01 and r["relu_accuracy"] > r["linear_accuracy"] + 0.01
     )
-    assert r["fold_gap"] < 1e-4
+    assert r["fold_gap"] < 1e-4 and r["linear_layer_gap"] < 1e-4
 
 
 def test_terminal_output_sections_in_order_and_each_table_once(lesson_run):
@@ -128,7 +128,9 @@ def test_the_notebook_runs_top_to_bottom_in_a_kernel(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     kinds = [k for o in outputs for k in o.get("data", {})]
-    assert kinds.count("image/png") == 7  # every figure inline
+    assert kinds.count("image/png") == 7  # every figure inline, once
+    texts = [o.data["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
+    assert not [t for t in texts if t.startswith(("<Axes", "<Figure", "Text("))]  # no plotting reprs
     tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert len(tables) == 4 and all("<table>" in t and "train_loss" in t for t in tables)
 

@@ -1,9 +1,7 @@
 import pytest
 import torch
-from torch import nn
 
 from digitlab.models import MODELS, PixelSimilarity, build_model, model_name
-from digitlab.models.raw import RawLinear, RawMLP
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -12,26 +10,6 @@ def test_model_contract(name):
     assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
     assert model_name(model) == name
     assert type(build_model(name, **model.config)) is type(model)
-
-
-def test_raw_linear_equals_nn_linear():
-    raw = RawLinear(n_out=10)
-    layer = nn.Linear(784, 10)
-    with torch.no_grad():
-        layer.weight.copy_(raw.weights.T)
-        layer.bias.copy_(raw.bias)
-    x = torch.rand(5, 1, 28, 28)
-    torch.testing.assert_close(raw(x), layer(x.flatten(1)), rtol=1e-5, atol=1e-4)
-
-
-def test_raw_mlp_equals_the_module_version():
-    raw = RawMLP(hidden=30, n_out=10)
-    module = build_model("mlp", hidden=30, n_out=10)
-    with torch.no_grad():
-        module.first_layer.weight.copy_(raw.w1.T), module.first_layer.bias.copy_(raw.b1)
-        module.last_layer.weight.copy_(raw.w2.T), module.last_layer.bias.copy_(raw.b2)
-    x = torch.rand(5, 1, 28, 28)
-    torch.testing.assert_close(raw(x), module(x), rtol=1e-5, atol=1e-4)
 
 
 def test_mlp_without_relu_is_a_linear_function():

@@ -115,3 +115,14 @@ def test_saving_is_off_without_save_dir_and_no_cors_by_default(predictor):
     cors = TestClient(create_app(predictor, cors_origins=["http://example.test"]))
     response = cors.get("/api/health", headers={"Origin": "http://example.test"})
     assert response.headers["access-control-allow-origin"] == "http://example.test"
+
+
+def test_ci_has_chromium_so_the_browser_tests_really_ran():
+    """The browser tests skip without Chromium; in CI (.ci/run installs it) that must not happen."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    if not os.environ.get("CI"):
+        pytest.skip("only CI is required to have Chromium")
+    assert shutil.which("chromium") or Path("/usr/bin/chromium").exists()

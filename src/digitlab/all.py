@@ -23,7 +23,6 @@ from digitlab.lesson.tools import (
 )
 from digitlab.models import CNN, MLP, Linear, PixelSimilarity, predict_probs, to_probs
 from digitlab.models.baseline import l1_distance, l2_distance
-from digitlab.models.raw import RawLinear, RawMLP, init_params
 from digitlab.train.callbacks import Callback, CSVLogger, EarlyStopping, KeepBest
 from digitlab.train.learner import Learner
 from digitlab.train.losses import cross_entropy, log_softmax, mnist_loss, softmax
@@ -32,8 +31,8 @@ from digitlab.train.optim import SGD
 
 __all__ = [
     "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader", "DataLoaders", "Dataset", "EarlyStopping",
-    "F", "KeepBest", "LeakageWarning", "Learner", "Linear", "PixelSimilarity", "RawLinear", "RawMLP",
-    "accuracy", "cross_entropy", "first", "init_params", "l1_distance", "l2_distance", "load_source",
+    "F", "KeepBest", "LeakageWarning", "Learner", "Linear", "PixelSimilarity",
+    "accuracy", "cross_entropy", "first", "l1_distance", "l2_distance", "load_source",
     "log_softmax", "mnist_loss", "nn", "np", "plot_function", "plt", "predict_probs", "show_image",
     "show_images", "show_probs", "show_weights", "softmax", "tensor", "to_probs", "torch",
 ]  # fmt: skip

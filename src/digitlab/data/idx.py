@@ -59,14 +59,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     return parse_idx(read_bytes(path), str(path))
 
 
-def to_idx(array: np.ndarray) -> bytes:
-    """Encode an array as IDX bytes (for tests and for writing MNIST-style files)."""
-    codes = {np.dtype(v).newbyteorder("="): k for k, v in DTYPES.items()}
-    code = codes[array.dtype.newbyteorder("=")]
-    header = bytes([0, 0, code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
-    return header + array.astype(np.dtype(DTYPES[code])).tobytes()
-
-
 def read_idx_images(path: str | Path) -> np.ndarray:
     """Images as uint8 (N,28,28) or (N,H,W)."""
     arr = read_idx(path)

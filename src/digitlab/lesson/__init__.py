@@ -23,7 +23,7 @@ __all__ = ["run_lesson", "write_notebook"]
 RESULTS = (  # the numbers the lesson measures, by their names in the lesson's code
     "baseline_accuracy", "scratch_accuracy", "learner_linear_accuracy", "net_accuracy",
     "ten_valid_accuracy", "ten_train_accuracy", "ten_test_accuracy",
-    "linear_accuracy", "no_relu_accuracy", "relu_accuracy", "fold_gap",
+    "linear_accuracy", "no_relu_accuracy", "relu_accuracy", "fold_gap", "linear_layer_gap",
 )  # fmt: skip
 
 

@@ -26,28 +26,21 @@ def image_grid(
     titles: list[str] | None = None,
     cols: int = 10,
     cmap: str = "gray",
-    symmetric: bool = False,
     size: float = 1.1,
 ) -> bytes:
-    """A grid of 28x28 images (N,28,28); `symmetric` centres the colour map on zero (weights)."""
+    """A grid of 28x28 images (N,28,28), each with an optional title."""
     images = images.detach().float().cpu()
     n = len(images)
     cols = min(cols, n)
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(cols * size, rows * size * (1.25 if titles else 1)))
-    limit = images.abs().max().item() or 1.0
     for i, img in enumerate(images):
         ax = fig.add_subplot(rows, cols, i + 1)
-        kwargs = {"vmin": -limit, "vmax": limit} if symmetric else {}
-        ax.imshow(img.numpy(), cmap=cmap, **kwargs)
+        ax.imshow(img.numpy(), cmap=cmap)
         ax.set_axis_off()
         if titles:
             ax.set_title(titles[i], fontsize=8)
     return to_png(fig)
-
-
-def digit(image: torch.Tensor, title: str = "") -> bytes:
-    return image_grid(image.reshape(1, 28, 28), [title] if title else None, size=3)
 
 
 def mean_digits(means: torch.Tensor, classes: list[int]) -> bytes:
@@ -135,12 +128,6 @@ def draw_softmax(fig: Figure, probs: torch.Tensor, labels: torch.Tensor | None =
         ax.set_xlabel("class", fontsize=8)
         ax.set_title(f"label {int(labels[i])}" if labels is not None else f"sample {i}", fontsize=9)
     axes[0].set_ylabel("probability")
-
-
-def softmax_bars(probs: torch.Tensor, labels: torch.Tensor | None = None) -> bytes:
-    fig = Figure(figsize=(2.2 * min(len(probs), 6), 2.4), layout="constrained")
-    draw_softmax(fig, probs, labels)
-    return to_png(fig)
 
 
 def confusion_matrix(matrix: np.ndarray) -> bytes:
