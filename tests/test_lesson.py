@@ -129,7 +129,7 @@ def test_the_notebook_runs_top_to_bottom_in_a_kernel(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     kinds = [k for o in outputs for k in o.get("data", {})]
     assert kinds.count("image/png") == 7  # every figure inline, once
-    texts = [o.data["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
+    texts = [o.data["text/plain"] for o in outputs if list(o.get("data", {})) == ["text/plain"]]
     assert not [t for t in texts if t.startswith(("<Axes", "<Figure", "Text("))]  # no plotting reprs
     tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert len(tables) == 4 and all("<table>" in t and "train_loss" in t for t in tables)
