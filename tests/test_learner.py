@@ -12,7 +12,8 @@ from digitlab.data.augment import RandomAffine
 from digitlab.errors import TrainingDiverged
 from digitlab.models import build_model
 from digitlab.train import callbacks as cbs
-from digitlab.train.learner import EVENTS, Learner
+from digitlab.train.callbacks import EVENTS
+from digitlab.train.learner import Learner
 from digitlab.train.metrics import Metric, accuracy
 from digitlab.train.optim import SGD
 from digitlab.train.schedules import one_cycle

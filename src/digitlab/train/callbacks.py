@@ -35,8 +35,21 @@ class CancelBatchException(Exception):
     """Raised by a callback to skip the rest of a batch (no backward, no step)."""
 
 
+CANCEL = {"fit": CancelFitException, "epoch": CancelEpochException, "batch": CancelBatchException}
+# Every event a callback can handle, by stage. A misspelt method name is refused when added.
+EVENTS = [f"{when}_{stage}" for stage in CANCEL for when in ("before", "after", "after_cancel", "cleanup")]
+EVENTS += ["after_pred", "after_loss", "after_backward", "after_step"]
+
+
 class Callback:
     order = 0  # lower runs first
+
+
+def check_events(cb) -> None:
+    """Refuse a callback whose method looks like an event but is none (a typo would never run)."""
+    for name in dir(cb):
+        if name.startswith(("before_", "after_", "cleanup_")) and name not in EVENTS:
+            raise ValueError(f"{type(cb).__name__}.{name} is not an event; events: {EVENTS}")
 
 
 class Metrics(Callback):

@@ -10,27 +10,8 @@ from torch import nn
 
 from digitlab.data.loader import DataLoader, DataLoaders, warn_if_leaky
 from digitlab.models import batch_probs, to_classes
-from digitlab.train.callbacks import (
-    CancelBatchException,
-    CancelEpochException,
-    CancelFitException,
-    LRFinder,
-    Metrics,
-    NaNGuard,
-    OneCycle,
-    ProgressTable,
-    Recorder,
-)
+from digitlab.train import callbacks
 from digitlab.train.optim import SGD
-
-# Every event a callback can handle. A misspelt method name is refused at `Learner(...)`.
-EVENTS = [
-    f"{when}_{stage}"
-    for stage in ("fit", "epoch", "batch")
-    for when in ("before", "after", "after_cancel", "cleanup")
-]
-EVENTS += ["after_pred", "after_loss", "after_backward", "after_step"]
-CANCEL = {"fit": CancelFitException, "epoch": CancelEpochException, "batch": CancelBatchException}
 
 
 @dataclass
@@ -57,14 +38,14 @@ class Learner:
         self.device = torch.device(device) if device else next(model.parameters()).device
         self.model, self.autocast, self.opt = model.to(self.device), autocast, None
         metrics = [metrics] if callable(metrics) else list(metrics)
-        self.metrics = Metrics(metrics)
-        self.recorder, self.progress = Recorder(), ProgressTable(quiet=quiet)
-        self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
+        self.metrics = callbacks.Metrics(metrics)
+        self.recorder, self.progress = callbacks.Recorder(), callbacks.ProgressTable(quiet=quiet)
+        self.cbs = [self.metrics, self.recorder, self.progress, callbacks.NaNGuard()]
         self.add_cbs(cbs)
 
     def add_cbs(self, new) -> None:
         for cb in new:
-            self._check_events(cb)
+            callbacks.check_events(cb)
             self.cbs.append(cb)
 
     # --- the loop -----------------------------------------------------------------
@@ -131,13 +112,13 @@ class Learner:
             self.callback(f"before_{name}")
             yield
             self.callback(f"after_{name}")
-        except CANCEL[name]:
+        except callbacks.CANCEL[name]:
             self.callback(f"after_cancel_{name}")
         finally:
             self.callback(f"cleanup_{name}")
 
     def callback(self, event: str) -> None:
-        if event not in EVENTS:
+        if event not in callbacks.EVENTS:
             raise ValueError(f"unknown event {event!r}")
         for cb in sorted(self.cbs, key=lambda c: c.order):
             if (method := getattr(cb, event, None)) is not None:
@@ -147,24 +128,17 @@ class Learner:
                     e.add_note(f"in callback {type(cb).__name__}.{event}")
                     raise
 
-    @staticmethod
-    def _check_events(cb) -> None:
-        for name in dir(cb):
-            if name.startswith(("before_", "after_", "cleanup_")) and name not in EVENTS:
-                raise ValueError(f"{type(cb).__name__}.{name} is not an event; events: {EVENTS}")
-
     # --- recipes --------------------------------------------------------------------
     def fit_one_cycle(self, n_epoch: int, lr_max: float | None = None, cbs=()) -> None:
         """Warm the learning rate up, then anneal it: fast, stable training."""
         lr_max = lr_max or self.lr
-        self.fit(n_epoch, lr_max, [OneCycle(lr_max), *cbs])
+        self.fit(n_epoch, lr_max, [callbacks.OneCycle(lr_max), *cbs])
 
     def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1) -> None:
         """Train only the last layer for `freeze_epochs`, then every layer at half the rate."""
         self.freeze()
         self.fit_one_cycle(freeze_epochs, base_lr)
-        self.unfreeze()
-        self.opt = None  # a fresh optimizer that sees every parameter again
+        self.unfreeze()  # and a fresh optimizer that sees every parameter again
         self.fit_one_cycle(epochs, base_lr / 2)
 
     def freeze(self) -> None:
@@ -181,7 +155,7 @@ class Learner:
     def lr_find(self, start: float = 1e-7, end: float = 10.0, max_iter: int = 100) -> LRFindResult:
         """Sweep the learning rate over a few batches; the weights are restored after."""
         saved_model, saved_opt = copy.deepcopy(self.model.state_dict()), self.opt
-        finder, self.opt, quiet = LRFinder(start, end, max_iter), None, self.progress.quiet
+        finder, self.opt, quiet = callbacks.LRFinder(start, end, max_iter), None, self.progress.quiet
         self.progress.quiet = True
         try:
             self.fit(math.ceil(max_iter / len(self.dls.train)), start, [finder])
