@@ -130,3 +130,76 @@ def test_model_info_records_the_models_own_normalisation():
     info = ModelInfo.describe(model, settings={"seed": 1})
     assert info.normalization == {"mean": 0.2, "std": 0.4} and info.architecture == "cnn"
     assert ModelInfo.from_json(info.to_json(), "x") == info
+
+
+def _rewrite(folder, **changes):
+    info = {**json.loads((folder / "model.json").read_text()), **changes}
+    (folder / "model.json").write_text(json.dumps(info))
+    return info
+
+
+@pytest.mark.parametrize("name", ["../../../../etc/passwd", "/etc/shadow", "/dev/stdin", "/dev/zero", "", ".."])
+def test_the_weights_file_must_be_inside_the_model_folder(saved, name):
+    _, folder = saved
+    _rewrite(folder, weights_file=name)
+    with pytest.raises(DigitlabError, match="must name a file in the model's own folder"):
+        load_model(folder)
+
+
+def test_links_pipes_and_oversized_weights_are_refused_without_reading(saved, tmp_path):
+    import os
+
+    _, folder = saved
+    (folder / "link.safetensors").symlink_to("/etc/passwd")
+    _rewrite(folder, weights_file="link.safetensors")
+    with pytest.raises(DigitlabError, match="not a regular file"):
+        load_model(folder)
+    os.mkfifo(folder / "pipe.safetensors")  # reading it would wait forever
+    _rewrite(folder, weights_file="pipe.safetensors")
+    with pytest.raises(DigitlabError, match="not a regular file"):
+        load_model(folder)
+    with open(folder / "huge.safetensors", "wb") as f:
+        f.truncate(5 << 30)  # 5 GB, sparse: nothing is read
+    _rewrite(folder, weights_file="huge.safetensors")
+    with pytest.raises(DigitlabError, match="more than the model can hold"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"channels": [1, 8000, 8000]}, "channels must be a whole number 1..1024"),
+        ({"convs": 20000}, "convs must be a whole number 1..8"),
+        ({"channels": "abc"}, "channels must be three numbers"),
+        ({"std": 0}, "std must be a number"),
+        ({"dropout": float("nan")}, "dropout must be a number"),
+    ],
+)
+def test_a_model_config_is_bounded_before_anything_is_built(tmp_path, config, message):
+    model = build_model("cnn")
+    save_model(model, tmp_path, ModelInfo.describe(model))
+    info = json.loads((tmp_path / "model.json").read_text())
+    _rewrite(tmp_path, config={**info["config"], **config})
+    with pytest.raises(DigitlabError, match=message):
+        load_model(tmp_path)  # refused by the config check: no layer is built (memory: test_limits.py)
+
+
+@pytest.mark.parametrize("spoil", ["int8", "nan"])
+def test_wrongly_typed_or_non_finite_weights_are_refused_even_with_the_right_checksum(tmp_path, spoil):
+    import hashlib
+
+    from safetensors.torch import save
+
+    model = build_model("linear")
+    save_model(model, tmp_path, ModelInfo.describe(model))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    if spoil == "int8":
+        state["2.weight"] = state["2.weight"].to(torch.int8)
+    else:
+        state["2.weight"][0, 0] = float("nan")
+    data = save(state)
+    info = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / info["weights_file"]).write_bytes(data)
+    _rewrite(tmp_path, weights_sha256=hashlib.sha256(data).hexdigest())
+    with pytest.raises(DigitlabError, match="torch.int8|NaN or infinite"):
+        load_model(tmp_path)

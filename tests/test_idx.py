@@ -41,16 +41,69 @@ def test_real_bundled_files():
         (b"\x01\x02\x08\x01" + b"\x00" * 8, "bad magic"),
         (b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", "dtype code"),
         (b"\x00\x00\x08\x03\x00\x00\x00\x02", "truncated IDX header"),
-        (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "payload is 3 bytes"),
-        (b"\x00\x00\x08\x01\x00\x00\x00\x02abcd", "payload is 4 bytes"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "payload holds 3 bytes, not the 5 bytes"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x02abcd", "payload holds more than the 2 bytes"),
+        (b"\x00\x00\x08\x03" + bytes.fromhex("80000000" "80000000" "00000004"), "over the"),  # wraps in int64
+        (b"\x00\x00\x08\xff" + b"\xff" * 1020, "over the"),  # 255 dims
+        (b"\x00\x00\x08\x03" + bytes.fromhex("00000000" "ffffffff" "ffffffff"), "hold no items"),
     ],
 )
 def test_bad_bytes_are_named(tmp_path, data, message):
     path = tmp_path / "bad-idx"
     path.write_bytes(data)
     with pytest.raises(DigitlabError, match=message) as e:
-        read_idx(path)
-    assert str(path) in str(e.value)
+        read_idx_images(path)
+    assert str(e.value).startswith(str(path))
+
+
+@pytest.mark.parametrize(
+    "labels, shown",
+    [
+        (np.array([1, np.nan], ">f4"), "nan"),
+        (np.array([1, np.inf], ">f8"), "inf"),
+        (np.array([3.7, 1], ">f4"), "3.7"),
+        (np.array([2, -1], ">i2"), "-1"),
+        (np.array([], ">u1"), None),
+    ],
+)
+def test_labels_must_be_whole_numbers_0_to_9(tmp_path, labels, shown):
+    path = tmp_path / "labels"
+    path.write_bytes(to_idx(labels))
+    with pytest.raises(DigitlabError, match="hold no items" if shown is None else f"label {shown}") as e:
+        read_idx_labels(path)
+    assert str(e.value).startswith(str(path))
+    path.write_bytes(to_idx(np.array([1.0, 9.0], ">f4")))
+    assert read_idx_labels(path).tolist() == [1, 9]  # whole-valued floats are fine
+
+
+@pytest.mark.parametrize("side", [1, 32])
+def test_images_must_be_28_by_28(tmp_path, side):
+    path = tmp_path / "images"
+    path.write_bytes(to_idx(np.zeros((2, side, side), np.uint8)))
+    with pytest.raises(DigitlabError, match=f"images are {side}x{side}"):
+        read_idx_images(path)
+
+
+def test_a_gzip_bomb_is_stopped_after_what_the_header_declares(tmp_path):
+    """256 MiB of zeros behind a header declaring 10 images: refused after reading ~8 KB of it."""
+    import tracemalloc
+    import zlib
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"\x00" * (1 << 20)
+    with open(path, "wb") as f:
+        f.write(packer.compress(to_idx(np.zeros((10, 28, 28), np.uint8))))
+        for _ in range(256):
+            f.write(packer.compress(chunk))
+        f.write(packer.flush())
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    with pytest.raises(DigitlabError, match="more than the 7840 bytes"):
+        read_idx_images(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 << 20
 
 
 def test_truncated_gzip(tmp_path):

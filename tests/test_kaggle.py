@@ -111,3 +111,54 @@ def test_cache_notices_a_changed_file(sample, tmp_path):
     read_kaggle_csv(path)
     path.write_text(csv_text(images[:3], labels[:3]))
     assert len(read_kaggle_csv(path)[0]) == 3
+
+
+def test_cache_notices_an_edit_that_keeps_size_and_mtime(sample, tmp_path):
+    import os
+
+    images, labels = sample
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(images, labels))
+    stat = path.stat()
+    read_kaggle_csv(path)
+    edited = labels.copy()
+    edited[3] = (edited[3] + 1) % 10  # one digit changed: same size
+    path.write_text(csv_text(images, edited))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    np.testing.assert_array_equal(read_kaggle_csv(path)[1], edited)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: b"PK" + b"\x07" * 100,  # a zip header, then garbage
+        lambda data: b"",
+        lambda data: b"\x93NUMPY garbage",
+    ],
+)
+def test_a_damaged_cache_file_is_parsed_again(sample, tmp_path, damage):
+    from digitlab.data.cache import cache_dir, content_hash
+
+    images, labels = sample
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(images, labels))
+    read_kaggle_csv(path)
+    cached = cache_dir() / f"{content_hash(path)}.kaggle.npz"
+    cached.write_bytes(damage(cached.read_bytes()))
+    got_images, got_labels = read_kaggle_csv(path)
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+
+
+def test_cached_arrays_of_the_wrong_shape_are_parsed_again(sample, tmp_path):
+    from digitlab.data.cache import cache_dir, content_hash
+
+    images, labels = sample
+    path = tmp_path / "train.csv"
+    path.write_text(csv_text(images, labels))
+    cached = cache_dir() / f"{content_hash(path)}.kaggle.npz"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cached, images=np.zeros((2, 3), np.uint8), labels=np.array([1.5]))
+    np.testing.assert_array_equal(read_kaggle_csv(path)[1], labels)

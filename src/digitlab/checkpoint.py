@@ -8,9 +8,12 @@ An interrupted save therefore leaves the previous model whole.
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -24,6 +27,7 @@ from digitlab.models import MODELS, build_model, model_name
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1
 JSON_NAME = "model.json"
+MAX_JSON_BYTES = 16 << 20  # a model.json with a long history is tens of kilobytes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,22 +88,60 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo]:
     info = ModelInfo.from_json(_read_json(json_path), json_path)
     weights_path = json_path.parent / info.weights_file
     try:
-        data = weights_path.read_bytes()
-    except FileNotFoundError:
-        raise DigitlabError(f"{weights_path}: weights file named in {json_path.name} is missing") from None
+        model = build_model(info.architecture, **info.config)  # the config is bounded before building
+    except (TypeError, ValueError) as e:
+        what = f"field 'config' does not describe a {info.architecture}"
+        raise DigitlabError(f"{json_path}: {what} ({e})") from None
+    expected = model.state_dict()
+    data = _read_weights(json_path, info.weights_file, _max_weights_bytes(expected))
     if hashlib.sha256(data).hexdigest() != info.weights_sha256:
         raise DigitlabError(f"{weights_path}: weights do not match the checksum in {json_path.name}")
     try:
         state = load_safetensors(data)
     except (SafetensorError, ValueError) as e:
         raise DigitlabError(f"{weights_path}: not a valid safetensors file ({e})") from None
-    try:
-        model = build_model(info.architecture, **info.config)
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0]
-        raise DigitlabError(f"{weights_path}: weights do not fit {info.architecture} ({first})") from None
+    _check_tensors(state, expected, weights_path, info.architecture)
+    model.load_state_dict(state, strict=True)
     return model.eval(), info
+
+
+def _max_weights_bytes(expected: dict[str, torch.Tensor]) -> int:
+    """What a safetensors file of these tensors can weigh: the data plus a generous header."""
+    return sum(t.numel() * t.element_size() for t in expected.values()) + 64 * 1024 + 256 * len(expected)
+
+
+def _read_weights(json_path: Path, name: str, max_bytes: int) -> bytes:
+    """The weights file named in model.json: a regular file in the same folder, of a sane size."""
+    if not name or name != Path(name).name or name in (".", ".."):
+        raise DigitlabError(f"{json_path}: field 'weights_file' must name a file in the model's own folder")
+    path = json_path.parent / name
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DigitlabError(f"{path}: weights file is not a regular file (a link, device or pipe)")
+    if st.st_size > max_bytes:
+        raise DigitlabError(f"{path}: weights file is {st.st_size:,} bytes, more than the model can hold")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read(max_bytes + 1)
+
+
+def _check_tensors(state: dict, expected: dict, path: Path, architecture: str) -> None:
+    """Every tensor the model needs, of its shape and dtype, and finite."""
+    if set(state) != set(expected):
+        diff = sorted(set(state) ^ set(expected))[:3]
+        raise DigitlabError(f"{path}: weights do not fit {architecture} (tensors differ: {', '.join(diff)})")
+    for key, want in expected.items():
+        got = state[key]
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise DigitlabError(
+                f"{path}: weights do not fit {architecture} ({key} is {got.dtype} {tuple(got.shape)}, "
+                f"expected {want.dtype} {tuple(want.shape)})"
+            )
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise DigitlabError(f"{path}: tensor {key} holds NaN or infinite values")
 
 
 def _json_path(path: Path) -> Path:
@@ -119,6 +161,8 @@ def _json_path(path: Path) -> Path:
 
 
 def _read_json(path: Path) -> dict:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise DigitlabError(f"{path}: {path.stat().st_size:,} bytes is too large for a model JSON")
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

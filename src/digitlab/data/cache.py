@@ -1,18 +1,26 @@
-"""A binary cache for parsed files, keyed by the file's size, mtime and content hash.
+"""A cache for parsed files, addressed by the file's content: an edited file is never served stale.
 
-A second load of an unchanged file checks size and mtime only; a file whose mtime
-changed but whose bytes did not (a fresh copy, say) is recognised by its SHA-256.
+The key is a fast 64-bit hash of every byte (plus the size): the file's 8-byte words times
+fixed odd random weights, summed per 2 MB chunk and chained chunk by chunk. It reads a 77 MB
+CSV in about 17 ms here (SHA-256 takes 150 ms), sees any edit, including one that keeps the
+size and the modification time, and is not cryptographic: it guards against accidents, not
+against someone crafting a collision inside your own cache folder.
+
+A damaged cache file is never an error: it is ignored, and the source parsed again.
 """
 
-import hashlib
-import json
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from digitlab.fileio import atomic_write, write_text_atomic
+from digitlab.fileio import atomic_write
+
+CHUNK_WORDS = 1 << 18  # 2 MB of 8-byte words per step: few Python steps, each within the cache
+WEIGHTS = np.random.default_rng(20260101).integers(0, 2**63, CHUNK_WORDS, dtype=np.uint64) | np.uint64(1)
+MASK = (1 << 64) - 1
 
 
 def cache_dir() -> Path:
@@ -23,47 +31,46 @@ def cache_dir() -> Path:
     return Path(base) / "digitlab"
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+def content_hash(path: Path) -> str:
+    """A 64-bit hash of the file's bytes and its size, as 16 hex digits plus the size."""
+    size = path.stat().st_size
+    if size == 0:
+        return "0" * 16 + "-0"
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    n_words = size // 8
+    words = data[: n_words * 8].view(np.uint64)
+    product = np.empty(CHUNK_WORDS, np.uint64)
+    h = 0
+    for start in range(0, n_words, CHUNK_WORDS):
+        chunk = words[start : start + CHUNK_WORDS]
+        np.multiply(chunk, WEIGHTS[: len(chunk)], out=product[: len(chunk)])
+        h = (h * 0x100000001B3 + int(product[: len(chunk)].sum())) & MASK  # chain: order matters
+    tail = int.from_bytes(bytes(data[n_words * 8 :]), "little")
+    h = (h * 0x100000001B3 + tail) & MASK
+    del words, data
+    return f"{h:016x}-{size}"
 
 
 def cached_arrays(
-    path: Path, kind: str, parse: Callable[[Path], dict[str, np.ndarray]]
+    path: Path, kind: str, parse: Callable[[Path], dict[str, np.ndarray]], check: Callable[[dict], bool]
 ) -> dict[str, np.ndarray]:
-    """`parse(path)`, or the arrays it gave last time for the same file contents."""
-    stat = path.stat()
-    key = hashlib.sha256(f"{kind}:{path.resolve()}".encode()).hexdigest()[:24]
-    meta_path = cache_dir() / f"{key}.json"
-    meta = _read_meta(meta_path)
-    if meta and (meta["size"], meta["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
-        if arrays := _load(cache_dir() / f"{meta['sha256']}.{kind}.npz"):
-            return arrays
-    digest = file_sha256(path)
-    data_path = cache_dir() / f"{digest}.{kind}.npz"
+    """`parse(path)`, or the arrays it gave before for a file with exactly these bytes.
+
+    `check` says whether loaded arrays are sound; unsound or unreadable ones are parsed again.
+    """
+    data_path = cache_dir() / f"{content_hash(path)}.{kind}.npz"
     arrays = _load(data_path)
-    if arrays is None:
-        arrays = parse(path)
-        with atomic_write(data_path) as f:
-            np.savez(f, **arrays)
-    meta = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
-    write_text_atomic(meta_path, json.dumps(meta))
+    if arrays is not None and check(arrays):
+        return arrays
+    arrays = parse(path)
+    with atomic_write(data_path) as f:
+        np.savez(f, **arrays)
     return arrays
-
-
-def _read_meta(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _load(path: Path) -> dict[str, np.ndarray] | None:
     try:
-        with np.load(path) as npz:
+        with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
         return None

@@ -2,77 +2,104 @@
 
 Header: two zero bytes, a dtype code, the number of dimensions, then each dimension
 as a big-endian uint32. The payload must hold exactly prod(dims) items.
+
+The header is read first and the payload after it, never more than the header declares: a
+small gzip file that inflates to gigabytes is refused after a few megabytes, not after
+filling the memory.
 """
 
+import gzip
+import io
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from digitlab.errors import DigitlabError
 
 DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it is gzip (by its magic bytes, not its name)."""
-    data = path.read_bytes()
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        d = zlib.decompressobj(wbits=31)
-        out = d.decompress(data)
-        if not d.eof:
-            raise DigitlabError(f"{path}: truncated gzip stream")
-        return out
-    except zlib.error as e:
-        raise DigitlabError(f"{path}: corrupt gzip data ({e})") from None
+MAX_PAYLOAD = 1 << 30  # bytes one IDX file may declare: 20x MNIST's largest file (47 MB)
+SIDE = 28  # images must be MNIST-sized
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode IDX bytes into a native-endian numpy array, checking every header field."""
-    if len(data) < 4:
-        raise DigitlabError(f"{name}: too short for an IDX header ({len(data)} bytes)")
-    if data[0] != 0 or data[1] != 0:
-        raise DigitlabError(f"{name}: not an IDX file (bad magic number {data[:4].hex()})")
-    code, ndim = data[2], data[3]
+    """Decode IDX bytes (raw or gzipped) into a native-endian numpy array, checking every field."""
+    return _read(io.BytesIO(data), name)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file, raw or gzipped (known by its magic bytes, not its name)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DigitlabError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        return _read(f, str(path))
+
+
+def _read(f: BinaryIO, name: str) -> np.ndarray:
+    gzipped = f.read(2) == b"\x1f\x8b"
+    f.seek(0)
+    stream = gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f
+    try:
+        dtype, dims, size = _header(stream, name)
+        payload = stream.read(size + 1)  # one byte more tells "too long" from "just right"
+    except EOFError:
+        raise DigitlabError(f"{name}: truncated gzip stream") from None
+    except (OSError, zlib.error) as e:
+        raise DigitlabError(f"{name}: corrupt gzip data ({e})") from None
+    if len(payload) != size:
+        held = "more than" if len(payload) > size else f"{len(payload)} bytes, not"
+        raise DigitlabError(f"{name}: payload holds {held} the {size} bytes that dims {dims} declare")
+    return np.frombuffer(payload, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _header(stream: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    head = stream.read(4)
+    if len(head) < 4:
+        raise DigitlabError(f"{name}: too short for an IDX header ({len(head)} bytes)")
+    if head[0] != 0 or head[1] != 0:
+        raise DigitlabError(f"{name}: not an IDX file (bad magic number {head.hex()})")
+    code, ndim = head[2], head[3]
     if code not in DTYPES:
         raise DigitlabError(f"{name}: unknown IDX dtype code 0x{code:02x}")
     if ndim == 0:
         raise DigitlabError(f"{name}: IDX header has zero dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DigitlabError(f"{name}: truncated IDX header")
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DigitlabError(f"{name}: truncated IDX header ({ndim} dims declared)")
+    dims = tuple(int(d) for d in np.frombuffer(raw_dims, ">u4"))
     dtype = np.dtype(DTYPES[code])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise DigitlabError(f"{name}: payload is {len(data) - header} bytes but dims {dims} need {expected}")
-    return np.frombuffer(data, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file, raw or gzipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise DigitlabError(f"{path}: no such file")
-    return parse_idx(read_bytes(path), str(path))
+    if 0 in dims:
+        raise DigitlabError(f"{name}: dims {dims} hold no items")
+    size = dtype.itemsize * int(np.prod(dims, dtype=object))  # Python ints: no overflow
+    if size > MAX_PAYLOAD:
+        raise DigitlabError(f"{name}: dims {dims} declare {size:,} bytes, over the {MAX_PAYLOAD:,} limit")
+    return dtype, dims, size
 
 
 def read_idx_images(path: str | Path) -> np.ndarray:
-    """Images as uint8 (N,28,28) or (N,H,W)."""
+    """Images as uint8 (N,28,28), N >= 1."""
     arr = read_idx(path)
     if arr.ndim != 3 or arr.dtype != np.uint8:
         raise DigitlabError(f"{path}: expected uint8 images of 3 dims, got {arr.dtype} {arr.shape}")
+    if len(arr) == 0:
+        raise DigitlabError(f"{path}: holds no images")
+    if arr.shape[1:] != (SIDE, SIDE):
+        h, w = arr.shape[1:]
+        raise DigitlabError(f"{path}: images are {h}x{w}; digitlab reads {SIDE}x{SIDE} (MNIST-style) ones")
     return arr
 
 
 def read_idx_labels(path: str | Path) -> np.ndarray:
-    """Labels as int64 (N,), each 0..9."""
+    """Labels as int64 (N,), each a whole number 0..9."""
     arr = read_idx(path)
     if arr.ndim != 1:
         raise DigitlabError(f"{path}: expected 1-dim labels, got shape {arr.shape}")
-    bad = np.flatnonzero((arr < 0) | (arr > 9))
+    if len(arr) == 0:
+        raise DigitlabError(f"{path}: holds no labels")
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~np.isin(arr, np.arange(10)))  # NaN, inf, 3.7, -1 and 10 all fail
     if bad.size:
-        raise DigitlabError(f"{path}: label {int(arr[bad[0]])} at index {bad[0]} is not 0..9")
+        raise DigitlabError(f"{path}: label {arr[bad[0]]} at index {bad[0]} is not a whole number 0..9")
     return arr.astype(np.int64)

@@ -24,11 +24,18 @@ def read_kaggle_csv(path: str | Path, cache: bool = True) -> tuple[np.ndarray, n
     path = Path(path)
     if not path.is_file():
         raise DigitlabError(f"{path}: no such file")
-    if cache:
-        arrays = cached_arrays(path, "kaggle", _parse_file)
-    else:
-        arrays = _parse_file(path)
+    arrays = cached_arrays(path, "kaggle", _parse_file, _sound) if cache else _parse_file(path)
     return arrays["images"], arrays.get("labels")
+
+
+def _sound(arrays: dict[str, np.ndarray]) -> bool:
+    """Arrays as _parse_file makes them (a cache file may be damaged or from another version)."""
+    images, labels = arrays.get("images"), arrays.get("labels")
+    if images is None or images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        return False
+    if set(arrays) - {"images", "labels"}:
+        return False
+    return labels is None or (labels.dtype == np.int64 and labels.shape == (len(images),))
 
 
 def _parse_file(path: Path) -> dict[str, np.ndarray]:

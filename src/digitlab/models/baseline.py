@@ -7,6 +7,8 @@ and the CLI treat it like a trained network; "training" is computing the class m
 import torch
 from torch import nn
 
+from digitlab.models.layers import check_int
+
 
 def l1_distance(a: torch.Tensor, b: torch.Tensor, dims=(-1, -2)) -> torch.Tensor:
     """Mean absolute difference over the pixel dims (the lesson's `mnist_distance`)."""
@@ -26,7 +28,8 @@ class PixelSimilarity(nn.Module):
 
     def __init__(self, n_classes: int = 10, distance: str = "l1"):
         super().__init__()
-        if distance not in DISTANCES:
+        check_int("n_classes", n_classes, 1, 1000)
+        if not isinstance(distance, str) or distance not in DISTANCES:
             raise ValueError(f"distance must be one of {list(DISTANCES)}, got {distance!r}")
         self.config = {"n_classes": n_classes, "distance": distance}
         self.distance = DISTANCES[distance]

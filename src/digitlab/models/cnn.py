@@ -7,7 +7,7 @@ Sizes for the default channels (16, 32, 64):
 
 from torch import nn
 
-from digitlab.models.layers import Normalize
+from digitlab.models.layers import Normalize, check_float, check_int, check_normalization
 
 
 def conv_stage(c_in: int, c_out: int, convs: int) -> list[nn.Module]:
@@ -37,7 +37,11 @@ class CNN(nn.Sequential):
         mean: float = 0.0,
         std: float = 1.0,
     ):
-        c1, c2, c3 = channels
+        if not isinstance(channels, list | tuple) or len(channels) != 3:
+            raise ValueError(f"channels must be three numbers, got {channels!r:.40}")
+        c1, c2, c3 = (check_int("channels", c, 1, 1024) for c in channels)
+        check_int("convs", convs, 1, 8), check_float("dropout", dropout, 0.0, 0.99)
+        check_int("n_out", n_out, 1, 1000), check_normalization(mean, std)
         super().__init__(
             Normalize(mean, std),
             *conv_stage(1, c1, convs),  # (B,1,28,28) -> (B,c1,14,14)

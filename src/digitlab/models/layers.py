@@ -14,3 +14,22 @@ class Normalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+def check_int(name: str, value, low: int, high: int) -> int:
+    """A whole number in [low, high], or ValueError naming the setting (model files are untrusted)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number {low}..{high}, got {value!r:.40}")
+    return value
+
+
+def check_float(name: str, value, low: float, high: float) -> float:
+    """A finite number in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r:.40}")
+    return float(value)
+
+
+def check_normalization(mean, std) -> None:
+    check_float("mean", mean, -1e3, 1e3)
+    check_float("std", std, 1e-6, 1e3)

@@ -2,13 +2,14 @@
 
 from torch import nn
 
-from digitlab.models.layers import Normalize
+from digitlab.models.layers import Normalize, check_int, check_normalization
 
 
 class Linear(nn.Sequential):
     """(B,1,28,28) -> flatten (B,784) -> (B,n_out)."""
 
     def __init__(self, n_out: int = 10, mean: float = 0.0, std: float = 1.0):
+        check_int("n_out", n_out, 1, 1000), check_normalization(mean, std)
         super().__init__(Normalize(mean, std), nn.Flatten(), nn.Linear(28 * 28, n_out))
         self.config = {"n_out": n_out, "mean": mean, "std": std}
 

@@ -6,7 +6,7 @@ linear function: `relu=False` exists only to show that.
 
 from torch import nn
 
-from digitlab.models.layers import Normalize
+from digitlab.models.layers import Normalize, check_int, check_normalization
 
 
 class MLP(nn.Sequential):
@@ -15,6 +15,10 @@ class MLP(nn.Sequential):
     def __init__(
         self, hidden: int = 30, n_out: int = 10, relu: bool = True, mean: float = 0.0, std: float = 1.0
     ):
+        check_int("hidden", hidden, 1, 8192), check_int("n_out", n_out, 1, 1000)
+        check_normalization(mean, std)
+        if not isinstance(relu, bool):
+            raise ValueError(f"relu must be true or false, got {relu!r:.40}")
         activation = nn.ReLU() if relu else nn.Identity()
         super().__init__(
             Normalize(mean, std),
