@@ -138,7 +138,9 @@ def _rewrite(folder, **changes):
     return info
 
 
-@pytest.mark.parametrize("name", ["../../../../etc/passwd", "/etc/shadow", "/dev/stdin", "/dev/zero", "", ".."])
+@pytest.mark.parametrize(
+    "name", ["../../../../etc/passwd", "/etc/shadow", "/dev/stdin", "/dev/zero", "", ".."]
+)
 def test_the_weights_file_must_be_inside_the_model_folder(saved, name):
     _, folder = saved
     _rewrite(folder, weights_file=name)

@@ -43,9 +43,9 @@ def test_real_bundled_files():
         (b"\x00\x00\x08\x03\x00\x00\x00\x02", "truncated IDX header"),
         (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "payload holds 3 bytes, not the 5 bytes"),
         (b"\x00\x00\x08\x01\x00\x00\x00\x02abcd", "payload holds more than the 2 bytes"),
-        (b"\x00\x00\x08\x03" + bytes.fromhex("80000000" "80000000" "00000004"), "over the"),  # wraps in int64
+        (b"\x00\x00\x08\x03" + bytes.fromhex("800000008000000000000004"), "over the"),  # wraps in int64
         (b"\x00\x00\x08\xff" + b"\xff" * 1020, "over the"),  # 255 dims
-        (b"\x00\x00\x08\x03" + bytes.fromhex("00000000" "ffffffff" "ffffffff"), "hold no items"),
+        (b"\x00\x00\x08\x03" + bytes.fromhex("00000000ffffffffffffffff"), "hold no items"),
     ],
 )
 def test_bad_bytes_are_named(tmp_path, data, message):

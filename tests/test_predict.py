@@ -111,7 +111,7 @@ def test_predict_cli_json_order_bad_files_and_saved_inputs(trained_model, mnist,
 
 def test_predict_cli_text_output(trained_model, mnist, tmp_path):
     Image.fromarray(mnist.test.images[1].numpy()).save(tmp_path / "two.png")
-    result = cli("predict", str(trained_model), str(tmp_path / "two.png"))
+    result = cli("predict", trained_model, tmp_path / "two.png")
     assert result.returncode == 0 and result.stdout.startswith(f"{tmp_path / 'two.png'}: 2 (")
 
 
@@ -119,7 +119,30 @@ def test_huge_images_are_refused_before_decoding(tmp_path, trained_model):
     path = tmp_path / "huge.png"
     Image.new("1", (9000, 9000)).save(path)  # tiny file, 81 megapixels
     result = Predictor.load(trained_model).predict_file(path)
-    assert "pixel limit" in result.error
+    assert "over the limits (40,000,000 pixels" in result.error
+    tall = tmp_path / "tall.png"
+    Image.new("L", (1, 400_000), 255).save(tall)  # few pixels, but 400,000 rows to point at
+    assert "16,384 a side" in Predictor.load(trained_model).predict_file(tall).error
+
+
+def _float_tiff(path, values):
+    Image.fromarray(values.astype(np.float32), mode="F").save(path)
+
+
+def test_nan_pixels_fail_that_file_only_and_float_images_in_0_1_work(trained_model, mnist, tmp_path):
+    digit = mnist.test.images[0].numpy().astype(np.float32) / 255  # a 7, as floats in [0, 1]
+    _float_tiff(tmp_path / "a-unit.tiff", digit)
+    _float_tiff(tmp_path / "b-bytes.tiff", digit * 255)
+    nan = digit.copy()
+    nan[3, 3] = np.nan
+    _float_tiff(tmp_path / "c-nan.tiff", nan)
+    result = cli("predict", trained_model, tmp_path / "a-unit.tiff", tmp_path / "b-bytes.tiff",
+                 tmp_path / "c-nan.tiff", "--json")  # fmt: skip
+    assert result.returncode == 1
+    items = json.loads(result.stdout)  # strict JSON: no NaN anywhere
+    assert [i.get("digit") for i in items[:2]] == [7, 7]
+    assert "NaN or infinite" in items[2]["error"] and "c-nan.tiff" in items[2]["error"]
+    assert result.stderr.count("\n") == 1 and "c-nan.tiff" in result.stderr
 
 
 def test_predictor_probs_match_the_model(trained_model, mnist):

@@ -1,3 +1,4 @@
+import io
 import json
 
 import numpy as np
@@ -21,6 +22,7 @@ def client(predictor, tmp_path):
 
 
 png = png_bytes
+JSON = {"content-type": "application/json"}
 
 
 def test_page_static_files_health_model_and_docs(client, trained_model):
@@ -73,12 +75,45 @@ def test_blank_gives_null(client):
         ({"files": {"file": ("x.png", b"", "image/png")}}, 400),
         ({"files": {"other": ("x.png", b"abc", "image/png")}}, 400),
         ({"content": b"abc", "headers": {"content-type": "text/plain"}}, 400),
+        ({"json": {"pixels": ["255"] * 784}}, 422),
+        ({"json": {"pixels": [True] * 784}}, 422),
+        ({"json": {"pixels": [None] * 784}}, 422),
+        ({"json": {"pixels": [300] * 784}}, 422),
+        ({"json": {"pixels": [-1] * 784}}, 422),
+        ({"json": {"pixels": [[0] * 49] * 16}}, 422),  # 784 values, but not 28x28
+        ({"content": b'{"pixels": [' + b"1" + b"0" * 400 + b"]}", "headers": JSON}, 422),  # 10**400
+        ({"content": b'{"pixels": [1e400]}', "headers": JSON}, 422),  # a float overflowing to inf
+        ({"content": b'{"pixels": [' + b"9" * 5001 + b"]}", "headers": JSON}, 400),  # too long to convert
+        ({"content": b'{"pixels": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "headers": JSON}, 400),
     ],
 )
 def test_bad_requests(client, kwargs, status):
     response = client.post("/api/predict", **kwargs)
     assert response.status_code == status
     assert response.json()["detail"] and "/" not in response.json()["detail"].split(":")[0]
+
+
+def test_nan_tiff_and_decompression_bombs_are_4xx(client, tmp_path):
+    nan = np.zeros((28, 28), np.float32)
+    nan[5, 5] = np.nan
+    buf = io.BytesIO()
+    Image.fromarray(nan, mode="F").save(buf, format="TIFF")
+    response = client.post("/api/predict", files={"file": ("n.tiff", buf.getvalue(), "image/tiff")})
+    assert response.status_code == 422 and "NaN" in response.json()["detail"]
+    gif = io.BytesIO()
+    Image.new("P", (6000, 6000)).save(gif, format="GIF")  # 26 KB on the wire, 36 megapixels
+    response = client.post("/api/predict", files={"file": ("g.gif", gif.getvalue(), "image/gif")})
+    assert response.status_code == 400 and "over the limits" in response.json()["detail"]
+
+
+def test_a_big_photo_correction_is_stored_small(client, tmp_path, mnist):
+    photo = Image.fromarray(255 - mnist.test.images[0].numpy()).resize((3000, 3000)).convert("RGB")
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=95)
+    response = client.post("/api/samples", data={"digit": "7"}, files={"file": ("p.jpg", buf.getvalue())})
+    assert response.status_code == 200
+    (saved,) = (tmp_path / "saved" / "7").glob("*.png")
+    assert max(Image.open(saved).size) <= 280 and saved.stat().st_size < len(buf.getvalue())
 
 
 def test_bodies_over_the_limit_get_413(client):
@@ -126,3 +161,36 @@ def test_ci_has_chromium_so_the_browser_tests_really_ran():
     if not os.environ.get("CI"):
         pytest.skip("only CI is required to have Chromium")
     assert shutil.which("chromium") or Path("/usr/bin/chromium").exists()
+
+
+def test_a_connection_that_sends_headers_slowly_is_closed(predictor, monkeypatch):
+    """Slowloris: without a header timeout, such connections would be held open for ever."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from digitlab.web import server
+
+    monkeypatch.setattr(server, "HEADER_TIMEOUT", 0.5)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    srv = uvicorn.Server(server.server_config(create_app(predictor), "127.0.0.1", port))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.02)
+    try:
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")  # ...and the rest never comes
+        slow.settimeout(10)
+        assert slow.recv(1024) == b""  # the server hung up (a recv timeout would raise instead)
+        fine = socket.create_connection(("127.0.0.1", port))
+        fine.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        fine.settimeout(10)
+        assert fine.recv(1024).startswith(b"HTTP/1.1 200")
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

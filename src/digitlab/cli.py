@@ -134,7 +134,7 @@ def evaluate(
     if report:
         write_text_atomic(report, evaluation_report(result, dataset, info))
     if as_json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(result.to_json(), allow_nan=False))
         return
     out.print(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
     for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
@@ -164,7 +164,7 @@ def predict(
             guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
             out.print(f"{r.path}: {guess}")
     if as_json:
-        print(json.dumps([r.to_json() for r in results]))
+        print(json.dumps([r.to_json() for r in results], allow_nan=False))
     if any(r.error for r in results):
         sys.exit(1)
 
@@ -200,16 +200,16 @@ def serve(
 ):
     """The draw-a-digit web page and its JSON API (docs at /docs)."""
     import torch
-    import uvicorn
 
     from digitlab.predict import Predictor
+    from digitlab.web.server import serve
 
     torch.set_num_threads(1)  # one image per request, many requests in parallel threads: no oversubscription
     from digitlab.web.app import create_app
 
     app_ = create_app(Predictor.load(model), save_dir, cors_origin or None)
     out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    serve(app_, host, port)
 
 
 @app.command()

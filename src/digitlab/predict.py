@@ -1,5 +1,7 @@
 """One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
 
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +47,12 @@ class Predictor:
         return predict_probs(self.model, images.reshape(-1, 1, 28, 28).float() / 255)
 
     def predict_image(self, image: Image.Image, name: str = "") -> Prediction:
-        digit_image = to_mnist(image)
+        digit_image = to_mnist(image, name or "image")
         if digit_image is None:
             return Prediction(name, input=np.zeros((28, 28), np.uint8))
         probs = self.probs(digit_image[None])[0]
+        if not torch.isfinite(probs).all():  # cannot happen with checked weights; never print NaN
+            raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
         return Prediction(
             name,
             int(probs.argmax()),
@@ -71,11 +75,29 @@ class Predictor:
             if not path.is_dir():
                 results.append(self.predict_file(path))
                 continue
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            images = image_files(path, results)
             if not images:
                 results.append(Prediction(str(path), error=f"{path}: folder holds no images"))
             results += [self.predict_file(p) for p in images]
         return results
+
+
+def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
+    """Every image file below `folder`, sorted; a subfolder that cannot be read adds an error entry."""
+
+    def unreadable(error: OSError) -> None:
+        results.append(
+            Prediction(str(error.filename), error=f"{error.filename}: cannot read folder ({error.strerror})")
+        )
+        warnings.warn(f"{error.filename}: skipped, cannot read folder ({error.strerror})", stacklevel=2)
+
+    found = [
+        Path(root) / name
+        for root, _, names in os.walk(folder, onerror=unreadable)
+        for name in names
+        if Path(name).suffix.lower() in IMAGE_SUFFIXES
+    ]
+    return sorted(p for p in found if p.is_file())
 
 
 def save_inputs(results: list[Prediction], folder: str | Path) -> None:

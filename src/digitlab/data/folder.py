@@ -36,7 +36,7 @@ def _read_one(path: Path) -> np.ndarray | None:
         warnings.warn(f"{path}: skipped, not an image file", SkippedFileWarning, stacklevel=3)
         return None
     try:
-        digit = to_mnist(open_image(path))
+        digit = to_mnist(open_image(path), str(path))
     except DigitlabError as e:
         warnings.warn(f"{e}; skipped", SkippedFileWarning, stacklevel=3)
         return None

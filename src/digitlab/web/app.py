@@ -4,6 +4,8 @@ Nothing a request sends ever reaches a file path, and no error names one: upload
 from memory, and saved drawings get names made here.
 """
 
+import asyncio
+import io
 import json
 import uuid
 from importlib import resources
@@ -32,7 +34,10 @@ class PredictResponse(BaseModel):
 
 
 MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
+MAX_PIXELS = 16_000_000  # an upload may decode to this many pixels (a drawing needs far fewer)
 INLINE_PIXELS = 512 * 512  # images up to this size are predicted on the event loop itself
+BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
+SAVED_SIDE = 280  # saved corrections are kept at most this size, as the canvas sends them
 PUBLIC_INFO = (
     "architecture",
     "config",
@@ -74,14 +79,17 @@ def create_app(
         info = predictor.info.to_json()
         return {k: info[k] for k in PUBLIC_INFO}
 
+    big_decodes = asyncio.Semaphore(BIG_DECODES)
+
     @app.post("/api/predict", response_model=PredictResponse)
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
-        image = await _image_from_request(request)
-        if image.width * image.height <= INLINE_PIXELS:  # a drawing takes ~1.5 ms: a thread hop costs more
-            result = predictor.predict_image(image)
-        else:  # big photos go to a worker thread so they never stall the other requests
-            result = await run_in_threadpool(predictor.predict_image, image)
+        source = await _source_from_request(request)
+        if isinstance(source, Image.Image) or _pixels(source) <= INLINE_PIXELS:
+            result = _predict(predictor, source)  # a drawing takes ~1.5 ms: a thread hop costs more
+        else:  # big photos are decoded in worker threads, a few at a time: no stalls, bounded memory
+            async with big_decodes:
+                result = await run_in_threadpool(_predict, predictor, source)
         return JSONResponse(_response(result))  # plain json.dumps: FastAPI's encoder walks all 784 pixels
 
     @app.post("/api/samples")
@@ -98,8 +106,9 @@ def create_app(
         if upload is None or isinstance(upload, str):
             raise HTTPException(422, "field 'file' must be an image")
         image = _open_upload(await upload.read())
+        image.thumbnail((SAVED_SIDE, SAVED_SIDE))  # a 12-megapixel photo need not become a 30 MB PNG
         name = f"{uuid.uuid4().hex}.png"
-        write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(np.asarray(image.convert("RGBA"))))
+        write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
         return {"saved": f"{digit}/{name}"}
 
     return app
@@ -117,45 +126,66 @@ async def _body(request: Request) -> bytes:
     return request._body
 
 
-async def _image_from_request(request: Request) -> Image.Image:
+async def _source_from_request(request: Request) -> bytes | Image.Image:
+    """The upload's bytes (decoded later, where its size allows), or the image the JSON pixels make."""
     body = await _body(request)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
         upload = (await request.form()).get("file")
         if upload is None or isinstance(upload, str):
             raise HTTPException(400, "multipart upload needs a file in field 'file'")
-        return _open_upload(await upload.read())
+        return await upload.read()
     if kind.startswith("application/json"):
         return _image_from_pixels(body)
     if kind.startswith("image/"):
-        return _open_upload(body)
+        return body
     raise HTTPException(400, "send an image (multipart field 'file') or JSON {\"pixels\": [...]}")
+
+
+def _pixels(data: bytes) -> int:
+    """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 (open_image gives the real error message)
+        return 0
+
+
+def _predict(predictor: Predictor, source: bytes | Image.Image) -> Prediction:
+    image = source if isinstance(source, Image.Image) else _open_upload(source)
+    try:
+        return predictor.predict_image(image, "upload")
+    except DigitlabError as e:  # e.g. NaN pixels in a float TIFF
+        raise HTTPException(422, str(e)) from None
 
 
 def _open_upload(data: bytes) -> Image.Image:
     try:
-        return open_image(data, name="upload")
+        return open_image(data, name="upload", max_pixels=MAX_PIXELS)
     except DigitlabError as e:
         raise HTTPException(400, str(e)) from None
 
 
 def _image_from_pixels(body: bytes) -> Image.Image:
+    """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1."""
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise HTTPException(400, f"malformed JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # also integers too long to convert, and deep nesting
+        raise HTTPException(400, f"malformed JSON: {str(e)[:100]}") from None
     if not isinstance(payload, dict) or "pixels" not in payload:
         raise HTTPException(400, "JSON must be an object with a 'pixels' field")
-    try:
-        pixels = np.asarray(payload["pixels"], dtype=np.float32)
-    except (ValueError, TypeError):
-        raise HTTPException(422, "'pixels' must be numbers: 784 values or 28 rows of 28") from None
-    if pixels.size != 784 or pixels.ndim not in (1, 2) or not np.isfinite(pixels).all():
-        raise HTTPException(
-            422, f"'pixels' must be 784 values or 28 rows of 28, got shape {list(pixels.shape)}"
-        )
-    scale = 255.0 if pixels.max() <= 1.0 else 1.0  # accept [0,1] floats or 0..255
-    return Image.fromarray(np.clip(pixels.reshape(28, 28) * scale, 0, 255).astype(np.uint8))
+    rows = payload["pixels"]
+    if isinstance(rows, list) and len(rows) == 28 and all(isinstance(r, list) for r in rows):
+        rows = [v for r in rows if len(r) == 28 for v in r]
+    if not isinstance(rows, list) or len(rows) != 784:
+        raise HTTPException(422, "'pixels' must be 784 numbers, or 28 rows of 28 numbers")
+    if not all(type(v) in (int, float) for v in rows):
+        raise HTTPException(422, "'pixels' must hold numbers only (not strings, booleans or null)")
+    pixels = np.array(rows, dtype=np.float64)
+    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
+        raise HTTPException(422, "'pixels' values must be finite numbers from 0 to 255 (or 0 to 1)")
+    scale = 255.0 if pixels.max() <= 1.0 else 1.0  # [0,1] floats or 0..255
+    return Image.fromarray(np.round(pixels.reshape(28, 28) * scale).astype(np.uint8))
 
 
 def _response(result: Prediction) -> dict:
