@@ -2,7 +2,14 @@
 
 
 class DigitlabError(Exception):
-    """A problem with the user's input (a file, a row, a field, a setting); its message is the line."""
+    """A problem with the user's input (a file, a row, a field, a setting); its message is the line.
+
+    Messages quote untrusted text (a JSON key, a cell), so line breaks in them are escaped:
+    the error stays one line whatever the input holds.
+    """
+
+    def __str__(self) -> str:
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
 
 
 class TrainingDiverged(Exception):
