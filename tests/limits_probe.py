@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from digitlab.cli import main
 from digitlab.predict import Predictor

@@ -89,7 +89,14 @@ def test_idx_reader(seed, data):
 
 def image_seeds() -> list[bytes]:
     seeds = []
-    for fmt, mode in (("PNG", "L"), ("GIF", "P"), ("BMP", "RGB"), ("TIFF", "F"), ("PNG", "RGBA"), ("WEBP", "RGB")):
+    for fmt, mode in (
+        ("PNG", "L"),
+        ("GIF", "P"),
+        ("BMP", "RGB"),
+        ("TIFF", "F"),
+        ("PNG", "RGBA"),
+        ("WEBP", "RGB"),
+    ):
         buf = io.BytesIO()
         Image.new(mode, (12, 9)).save(buf, format=fmt)
         seeds.append(buf.getvalue())
@@ -170,7 +177,11 @@ def test_http_json(client, pixels):
 
 
 @SLOW
-@given(st.sampled_from(image_seeds()), st.sampled_from(["image/png", "application/json", "text/plain"]), st.data())
+@given(
+    st.sampled_from(image_seeds()),
+    st.sampled_from(["image/png", "application/json", "text/plain"]),
+    st.data(),
+)
 def test_http_bytes(client, seed, kind, data):
     body = mutated(seed, data.draw) if kind != "application/json" else data.draw(st.binary(max_size=200))
     response = client.post("/api/predict", content=body, headers={"content-type": kind})

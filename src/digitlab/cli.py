@@ -71,6 +71,7 @@ def train_cmd(
     device: str = typer.Option(DEFAULT.device, help="auto, cpu or cuda."),
     out_dir: Path = typer.Option(Path(DEFAULT.out), "--out", help="Folder for the model and report."),
     init: Path = typer.Option(DEFAULT.init, help="Start from this trained model (fine-tune it on --data)."),
+    tensorboard: Path = typer.Option(DEFAULT.tensorboard, help="Log to TensorBoard in this folder."),
 ):
     """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
     import time
@@ -81,7 +82,7 @@ def train_cmd(
     config = TrainConfig(
         data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
         valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
-        init=str(init) if init else None,
+        init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
     )  # fmt: skip
     _, evaluation = train_and_save(config)
     out.print(
@@ -147,6 +148,7 @@ def predict(
     paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
     save_inputs: Path = typer.Option(None, help="Write the 28x28 images the model saw here."),
+    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
 ):
     """Predict the digit in each image (photos, scans, drawings: any size, any background)."""
     import json
@@ -154,7 +156,7 @@ def predict(
     from digitlab.predict import Predictor
     from digitlab.predict import save_inputs as write_inputs
 
-    results = Predictor.load(model).predict_paths(paths)
+    results = Predictor.load(model, engine).predict_paths(paths)
     if save_inputs is not None:
         write_inputs(results, save_inputs)
     for r in results:
@@ -197,6 +199,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
+    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
 ):
     """The draw-a-digit web page and its JSON API (docs at /docs)."""
     import torch
@@ -207,9 +210,31 @@ def serve(
     torch.set_num_threads(1)  # one image per request, many requests in parallel threads: no oversubscription
     from digitlab.web.app import create_app
 
-    app_ = create_app(Predictor.load(model), save_dir, cors_origin or None)
+    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None)
     out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
     serve(app_, host, port)
+
+
+@app.command()
+def export(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    out_path: Path = typer.Option(..., "--out", help="The ONNX file to write (FILE.onnx)."),
+):
+    """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]), checked on the MNIST test set."""
+    from digitlab.checkpoint import load_model
+    from digitlab.data import load_source
+    from digitlab.export import MAX_PROB_DIFF, export_model
+
+    net, info = load_model(model)
+    test = load_source("mnist").test
+    check = export_model(net, info, out_path, test.floats(), test.labels)
+    out.print(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
+    out.print(
+        f"checked on {check.n:,} MNIST test images with ONNX Runtime: largest probability difference "
+        f"{check.max_prob_diff:.1e} (limit {MAX_PROB_DIFF:.0e}), predicted classes agree on "
+        f"{check.class_agreement:.2%}; accuracy PyTorch {check.torch_accuracy:.4f}, "
+        f"ONNX {check.onnx_accuracy:.4f}"
+    )
 
 
 @app.command()

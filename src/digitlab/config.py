@@ -41,6 +41,7 @@ class TrainConfig:
     device: str = "auto"  # auto picks CUDA when present
     out: str = "runs/train"
     init: str | None = None  # a model folder to start from (fine-tuning); its architecture wins
+    tensorboard: str | None = None  # a folder for TensorBoard logs (needs the tensorboard extra)
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None

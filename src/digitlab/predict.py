@@ -31,20 +31,38 @@ class Prediction:
         return {"path": self.path, "digit": self.digit, "confidence": self.confidence, "probs": self.probs}
 
 
-class Predictor:
-    """A loaded model and the metadata that came with it."""
+ENGINES = ("torch", "onnx")
 
-    def __init__(self, model: torch.nn.Module, info: ModelInfo):
-        self.model, self.info = model.eval(), info
+
+class Predictor:
+    """A loaded model, the metadata that came with it, and the engine that runs it.
+
+    `engine="onnx"` runs the same model with ONNX Runtime (the folder's `model.onnx` from
+    `digitlab export`, or a fresh export); preprocessing and output are the same for both.
+    """
+
+    def __init__(self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None):
+        if engine not in ENGINES:
+            raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
+        self.model, self.info, self.engine = model.eval(), info, engine
+        self.onnx = None
+        if engine == "onnx":
+            from digitlab.export import OnnxEngine
+
+            self.onnx = OnnxEngine.for_model(model, info, folder)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Predictor":
-        return cls(*load_model(path))
+    def load(cls, path: str | Path, engine: str = "torch") -> "Predictor":
+        model, info = load_model(path)
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        return cls(model, info, engine, folder)
 
     def probs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Probabilities (N,10) for MNIST-style uint8 images (N,28,28)."""
-        images = torch.as_tensor(images)
-        return predict_probs(self.model, images.reshape(-1, 1, 28, 28).float() / 255)
+        x = torch.as_tensor(images).reshape(-1, 1, 28, 28).float() / 255
+        if self.onnx is not None:
+            return torch.from_numpy(self.onnx.probs(x.numpy()))
+        return predict_probs(self.model, x)
 
     def predict_image(self, image: Image.Image, name: str = "") -> Prediction:
         digit_image = to_mnist(image, name or "image")

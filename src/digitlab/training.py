@@ -94,10 +94,14 @@ def _learner(model, splits: Splits, config: TrainConfig, quiet: bool, log: bool 
     def opt_func(params, lr):
         return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
+    cbs = [CSVLogger(Path(config.out) / "history.csv")] if log else []
+    if log and config.tensorboard:
+        from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
+
+        cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
     return Learner(
-        dls, model, F.cross_entropy, opt_func=opt_func, lr=config.lr, metrics=accuracy,
-        cbs=[CSVLogger(Path(config.out) / "history.csv")] if log else [], device=device,
-        autocast=device.type == "cuda", quiet=quiet,
+        dls, model, F.cross_entropy, opt_func=opt_func, lr=config.lr, metrics=accuracy, cbs=cbs,
+        device=device, autocast=device.type == "cuda", quiet=quiet,
     )  # fmt: skip
 
 

@@ -1,0 +1,75 @@
+"""TensorBoard logging for a Learner: `digitlab train --tensorboard DIR` (needs the tensorboard extra).
+
+Per training batch: loss and learning rate. Per epoch: the epoch table's numbers. At the end:
+the first layer's weights as one image, and the run's settings as hparams in the same run
+folder. TensorBoard is imported only when this callback is made.
+"""
+
+import math
+
+import torch
+
+from digitlab.errors import DigitlabError
+from digitlab.train.callbacks import Callback
+
+
+class TensorBoardLogger(Callback):
+    order = 30
+
+    def __init__(self, log_dir: str, hparams: dict | None = None):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise DigitlabError(
+                "--tensorboard needs the tensorboard extra: pip install 'digitlab[tensorboard]'"
+            ) from None
+        self.writer, self.hparams = SummaryWriter(log_dir), hparams or {}
+        self.step = 0
+
+    def after_batch(self, learn):
+        if learn.training:
+            self.writer.add_scalar("train/batch_loss", learn.loss.item(), self.step)
+            self.writer.add_scalar("train/lr", learn.opt.lr, self.step)
+            self.step += 1
+
+    def after_epoch(self, learn):
+        for key, value in learn.epoch_row.items():
+            if key not in ("epoch", "time"):
+                self.writer.add_scalar(f"epoch/{key}", value, learn.epoch)
+
+    def after_fit(self, learn):
+        layer = getattr(learn.model, "first_layer", None)
+        if layer is not None:
+            self.writer.add_image("first_layer_weights", weight_grid(layer.weight), self.step)
+        metrics = {f"final/{k}": v for k, v in learn.epoch_row.items() if k not in ("epoch", "time")}
+        self._hparams(metrics)
+
+    def cleanup_fit(self, learn):
+        self.writer.close()
+
+    def _hparams(self, metrics: dict) -> None:
+        """Settings and final numbers as hparams, written into this run's folder (not a new one)."""
+        from torch.utils.tensorboard.summary import hparams
+
+        settings = {
+            k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in self.hparams.items()
+        }
+        for summary in hparams(settings, metrics):
+            self.writer.file_writer.add_summary(summary)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, self.step)
+
+
+def weight_grid(weight: torch.Tensor, pad: int = 1) -> torch.Tensor:
+    """(units, ...) weights as one (1,H,W) image in [0,1], each unit on its own scale, in a square grid."""
+    w = weight.detach().float().cpu()
+    side = math.isqrt(w[0].numel())
+    w = w.reshape(len(w), side, side)
+    w = (w / w.abs().amax((1, 2), keepdim=True).clamp_min(1e-12) + 1) / 2  # per unit, into [0,1]
+    cols = math.ceil(math.sqrt(len(w)))
+    rows = math.ceil(len(w) / cols)
+    grid = torch.full((rows * (side + pad), cols * (side + pad)), 0.5)
+    for i, unit in enumerate(w):
+        r, c = divmod(i, cols)
+        grid[r * (side + pad) : r * (side + pad) + side, c * (side + pad) : c * (side + pad) + side] = unit
+    return grid.unsqueeze(0)
