@@ -56,6 +56,8 @@ def run_bench(
         say("inference and web load test ...")
         train_and_save(TrainConfig(preset="fast", epochs=1, out=model_dir), quiet=True)
         md.append(_serving_section(serving.inference(model_dir), serving.web_load(model_dir)))
+        say("engines: PyTorch against ONNX Runtime ...")
+        md.append(engines_section(model_dir, quick))
 
     if torch.cuda.is_available():
         say("GPU: fast preset and reference ...")
@@ -67,6 +69,50 @@ def run_bench(
     write_text_atomic(out, text)
     say(f"wrote {out}")
     return text
+
+
+def engines_section(model_dir, quick: bool = False, command: str = "") -> str:
+    """PyTorch and ONNX Runtime side by side: single images, batches, and the web API under load."""
+    r = serving.engines(model_dir, singles=200 if quick else 1000)
+    loads = {e: serving.web_load(model_dir, 200 if quick else 1000, engine=e) for e in ("torch", "onnx")}
+    rows = "\n".join(
+        f"| {e} | {r[e]['single_p50_ms']:.3f} | {r[e]['single_p99_ms']:.3f} | {r[e]['single_per_s']:,.0f} | "
+        f"{r[e]['batch_per_s']:,.0f} | {loads[e]['p50_ms']:.1f} | {loads[e]['p99_ms']:.1f} | "
+        f"{loads[e]['requests_per_s']:.0f} | {loads[e]['errors']} |"
+        for e in ("torch", "onnx")
+    )
+    ratio = r["torch"]["single_p50_ms"] / r["onnx"]["single_p50_ms"]
+    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    return (
+        "## Inference engines: PyTorch and ONNX Runtime\n\n" + run + "The same 1-epoch fast-preset CNN; "
+        "one 28x28 image per call (median and 99th percentile of "
+        f"{200 if quick else 1000} calls), batches of 1,000 (median of 5), and the web API "
+        "(`digitlab serve --engine ...`, 1,000 POSTs of a 280x280 drawing from 8 clients on 127.0.0.1; "
+        "the web figures include decoding and MNIST-style preprocessing, the same for both).\n\n"
+        "| engine | 1 image p50 ms | 1 image p99 ms | 1 image /s | batch images/s | web p50 ms | "
+        "web p99 ms | web req/s | errors |\n|---|---|---|---|---|---|---|---|---|\n"
+        f"{rows}\n\nONNX Runtime is **{ratio:.1f}x** faster than eager PyTorch for one image.\n"
+    )
+
+
+def update_engines(out: str | Path, quick: bool, console: Console) -> None:
+    """`digitlab bench --only engines`: train a 1-epoch fast model, measure, update that section."""
+    with tempfile.TemporaryDirectory() as model_dir:
+        console.print("engines: a 1-epoch fast model, then PyTorch against ONNX Runtime ...")
+        train_and_save(TrainConfig(preset="fast", epochs=1, out=model_dir), quiet=True)
+        command = "digitlab bench --only engines" + (" --quick" if quick else "")
+        update_section(out, engines_section(model_dir, quick, command))
+    console.print(f"updated {out}")
+
+
+def update_section(path: str | Path, section: str) -> None:
+    """Replace the section with the same `## ` heading in the markdown file (or append it)."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    heading = section.splitlines()[0]
+    parts = text.split("\n## ")
+    kept = [p for p in parts if "## " + p.splitlines()[0] != heading]
+    write_text_atomic(path, "\n## ".join(kept).rstrip("\n") + "\n\n" + section)
 
 
 def _csv_section(r: dict) -> str:

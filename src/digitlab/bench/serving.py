@@ -38,11 +38,13 @@ def inference(model_dir, repeats: int = 3, singles: int = 200) -> dict:
     }
 
 
-def web_load(model_dir, requests: int = 1000, clients: int = 8, timeout_s: float = 120) -> dict:
+def web_load(
+    model_dir, requests: int = 1000, clients: int = 8, timeout_s: float = 120, engine: str = "torch"
+) -> dict:
     """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "digitlab", "serve", str(model_dir), "--port", str(port)],
+        [sys.executable, "-m", "digitlab", "serve", str(model_dir), "--port", str(port), "--engine", engine],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -113,6 +115,30 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def engines(model_dir, singles: int = 1000, repeats: int = 5) -> dict:
+    """PyTorch against ONNX Runtime on the same model: one image at a time, and batches of 1,000."""
+    from digitlab.export import OnnxEngine, onnx_bytes
+    from digitlab.models import predict_probs
+
+    predictor = Predictor.load(model_dir)
+    onnx = OnnxEngine(onnx_bytes(predictor.model, predictor.info))
+    x = load_source("mnist").test.floats()
+    runs = {"torch": lambda xb: predict_probs(predictor.model, xb), "onnx": lambda xb: onnx.probs(xb.numpy())}
+    results = {}
+    for name, run in runs.items():
+        for i in range(50):  # warm up
+            run(x[i : i + 1])
+        single = np.array([timed(run, x[i % len(x)][None])[0] for i in range(singles)]) * 1000
+        batched = statistics.median(timed(run, x[:1000])[0] for _ in range(repeats))
+        results[name] = {
+            "single_p50_ms": float(np.percentile(single, 50)),
+            "single_p99_ms": float(np.percentile(single, 99)),
+            "single_per_s": 1000 / float(single.mean()),
+            "batch_per_s": 1000 / batched,
+        }
+    return results
 
 
 def _wait_healthy(port: int, timeout: float = 60) -> None:
