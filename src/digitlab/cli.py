@@ -72,17 +72,27 @@ def train_cmd(
     out_dir: Path = typer.Option(Path(DEFAULT.out), "--out", help="Folder for the model and report."),
     init: Path = typer.Option(DEFAULT.init, help="Start from this trained model (fine-tune it on --data)."),
     tensorboard: Path = typer.Option(DEFAULT.tensorboard, help="Log to TensorBoard in this folder."),
+    checkpoint_every: int = typer.Option(
+        DEFAULT.checkpoint_every, help="Batches between checkpoints in OUT/checkpoint (default: each epoch)."
+    ),
+    resume: Path = typer.Option(None, help="Continue the run stored in this OUT folder, with its settings."),
 ):
     """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
     import time
 
-    from digitlab.training import train_and_save
+    from digitlab.training import resume_and_save, train_and_save
 
     start = time.perf_counter()
+    if resume is not None:
+        _, evaluation = resume_and_save(resume)
+        out.print(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
+        out.print(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
+        return
     config = TrainConfig(
         data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
         valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
         init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
+        checkpoint_every=checkpoint_every,
     )  # fmt: skip
     _, evaluation = train_and_save(config)
     out.print(

@@ -42,6 +42,7 @@ class TrainConfig:
     out: str = "runs/train"
     init: str | None = None  # a model folder to start from (fine-tuning); its architecture wins
     tensorboard: str | None = None  # a folder for TensorBoard logs (needs the tensorboard extra)
+    checkpoint_every: int | None = None  # batches between checkpoints in OUT/checkpoint; None: each epoch
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None
@@ -66,7 +67,8 @@ class TrainConfig:
         return done
 
     def check(self) -> None:
-        for name in ("epochs", "batch_size") + (("patience",) if self.patience is not None else ()):
+        optional = tuple(n for n in ("patience", "checkpoint_every") if getattr(self, n) is not None)
+        for name in ("epochs", "batch_size", *optional):
             if getattr(self, name) < 1:
                 raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
@@ -76,6 +78,18 @@ class TrainConfig:
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TrainConfig":
+        """The config `to_json` wrote (a checkpoint's), checked again."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict):
+            raise DigitlabError(f"settings must be a JSON object, got {data!r:.40}")
+        if set(data) - known:
+            raise DigitlabError(f"settings {sorted(set(data) - known)} are unknown to this digitlab")
+        config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        config.check()
+        return config
 
 
 def pick_device(name: str) -> str:

@@ -16,7 +16,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file follows the umask
+        os.chmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; a normal file follows the umask
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -29,7 +29,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
 
 
 @functools.cache
-def _umask() -> int:
+def umask() -> int:
     """The process's umask (read once: os.umask can only be read by setting it)."""
     mask = os.umask(0o022)
     os.umask(mask)

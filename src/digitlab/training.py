@@ -1,5 +1,7 @@
 """A training run, as `digitlab train` does it: load, split, build, train, evaluate, save, report."""
 
+import dataclasses
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -7,16 +9,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from digitlab.checkpoint import ModelInfo, load_model, save_model
+from digitlab.checkpoint import ModelInfo, load_model, publish_run, remove_leftovers
 from digitlab.config import TrainConfig
 from digitlab.data import DataLoader, DataLoaders, Splits, load_source
 from digitlab.data.augment import RandomAffine
 from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, final_split
-from digitlab.fileio import write_text_atomic
-from digitlab.models import build_model
+from digitlab.models import build_model, model_name
 from digitlab.report.training import training_report
-from digitlab.train.callbacks import CSVLogger, EarlyStopping
+from digitlab.train import checkpointing
+from digitlab.train.callbacks import CSVLogger, EarlyStopping, history_csv
+from digitlab.train.checkpointing import Checkpoint
 from digitlab.train.learner import Learner, LRFindResult
 from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD
@@ -28,6 +31,7 @@ class TrainResult:
     learner: Learner | None  # None for the baseline, which is fitted, not trained
     splits: Splits
     config: TrainConfig  # resolved: exactly what ran
+    fingerprint: str  # SHA-256 of the training images and labels
     seconds: dict = field(default_factory=dict)
 
 
@@ -42,24 +46,47 @@ def load_splits(config: TrainConfig) -> Splits:
     return Splits(train_part, valid_part, source.test)
 
 
-def train(config: TrainConfig, quiet: bool = False) -> TrainResult:
-    """Load, split, build and train; the caller evaluates and saves."""
+def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None) -> TrainResult:
+    """Load, split, build and train (or go on from the checkpoint `resume`); the caller saves."""
     start = time.perf_counter()
-    init = load_model(config.init) if config.init else None
+    init = load_model(config.init) if config.init and resume is None else None
     config = config.resolve(init[1].architecture if init else None)
     torch.manual_seed(config.seed)
     splits = load_splits(config)
-    model = init[0] if init else _build(config, splits)
+    fingerprint = splits.train.fingerprint()
+    if resume is not None:
+        model = _model_to_resume(resume[1]["extra"], fingerprint, config)
+    else:
+        model = init[0] if init else _build(config, splits)
     seconds = {"load": time.perf_counter() - start}
     learner = None
     if config.model == "baseline":
         model.fit(splits.train.floats(), splits.train.labels)
     else:
-        learner = _learner(model, splits, config, quiet)
+        learner = _learner(model, splits, config, quiet, resume=resume, fingerprint=fingerprint)
         stop = [EarlyStopping(patience=config.patience)] if config.patience else []
-        learner.fit_one_cycle(config.epochs, config.lr, stop)
+        position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
+        learner.fit_one_cycle(config.epochs, config.lr, stop, position)
     seconds["train"] = time.perf_counter() - start - seconds["load"]
-    return TrainResult(model.eval(), learner, splits, config, seconds)
+    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
+
+
+def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
+    if extra.get("data_fingerprint") != fingerprint:
+        raise DigitlabError(f"{config.data}: the data differ from those the checkpoint was trained on")
+    try:
+        return build_model(extra["model"]["architecture"], **extra["model"]["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DigitlabError(f"{config.out}/checkpoint: its model description is damaged ({e})") from None
+
+
+def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, Evaluation]:
+    """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end."""
+    state = checkpointing.load(Path(out) / "checkpoint")
+    config = TrainConfig.from_json(state[1]["extra"].get("config"))
+    if Path(config.out).resolve() != Path(out).resolve():
+        config = dataclasses.replace(config, out=str(out))  # the folder was moved: it goes on there
+    return train_and_save(config, quiet, resume=state)
 
 
 def find_lr(config: TrainConfig) -> LRFindResult:
@@ -80,7 +107,15 @@ def _build(config: TrainConfig, splits: Splits) -> torch.nn.Module:
     return build_model(config.model, **({} if config.model == "baseline" else norm))
 
 
-def _learner(model, splits: Splits, config: TrainConfig, quiet: bool, log: bool = True) -> Learner:
+def _learner(
+    model,
+    splits: Splits,
+    config: TrainConfig,
+    quiet: bool,
+    log: bool = True,
+    resume=None,
+    fingerprint: str = "",
+) -> Learner:
     device = torch.device(config.device)
     x, y = splits.train.floats().to(device), splits.train.labels.to(device)
     augment = RandomAffine(seed=config.seed) if config.augment and config.model == "cnn" else None
@@ -94,7 +129,13 @@ def _learner(model, splits: Splits, config: TrainConfig, quiet: bool, log: bool 
     def opt_func(params, lr):
         return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
-    cbs = [CSVLogger(Path(config.out) / "history.csv")] if log else []
+    folder = Path(config.out) / "checkpoint"  # what a run writes as it goes lives here, not beside the model
+    cbs = [CSVLogger(folder / "history.csv")] if log else []
+    if log:
+        extra = {"config": config.to_json(), "data_fingerprint": fingerprint,
+                 "model": {"architecture": model_name(model), "config": model.config}}  # fmt: skip
+        generators = [augment.generator] if augment else []
+        cbs.append(Checkpoint(folder, config.checkpoint_every, generators, extra, resume_from=resume))
     if log and config.tensorboard:
         from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
 
@@ -105,10 +146,13 @@ def _learner(model, splits: Splits, config: TrainConfig, quiet: bool, log: bool 
     )  # fmt: skip
 
 
-def train_and_save(config: TrainConfig, quiet: bool = False) -> tuple[TrainResult, Evaluation]:
-    """Train, evaluate on the test split (or valid), write model files and report.html."""
+def train_and_save(
+    config: TrainConfig, quiet: bool = False, resume: tuple | None = None
+) -> tuple[TrainResult, Evaluation]:
+    """Train, evaluate on the test split (or valid), then publish the model, history.csv and report.html."""
     start = time.perf_counter()
-    result = train(config, quiet)
+    remove_leftovers(Path(config.out))
+    result = train(config, quiet, resume)
     split, data = final_split(result.splits)
     evaluation, _ = evaluate(result.model, data, split)
     result.seconds["evaluate"] = time.perf_counter() - start - sum(result.seconds.values())
@@ -121,11 +165,14 @@ def train_and_save(config: TrainConfig, quiet: bool = False) -> tuple[TrainResul
             f"{split}_accuracy": evaluation.accuracy,
             **({"valid_accuracy": recorder.rows[-1]["accuracy"]} if recorder else {}),
         },
-        data_fingerprint=result.splits.train.fingerprint(),
+        data_fingerprint=result.fingerprint,
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
     )
     out = Path(result.config.out)
-    save_model(result.model.cpu(), out, info)
     history = recorder.history() if recorder else None
-    write_text_atomic(out / "report.html", training_report(result.model, info, history, evaluation, data))
+    files = {"report.html": training_report(result.model, info, history, evaluation, data)}
+    if recorder:
+        files["history.csv"] = history_csv(recorder.rows)
+    publish_run(out, result.model.cpu(), info, files)
+    shutil.rmtree(out / "checkpoint", ignore_errors=True)  # the run is over: nothing to resume
     return result, evaluation

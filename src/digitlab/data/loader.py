@@ -64,11 +64,20 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator:
+        return (batch for _, batch in self.batches())
+
+    def batches(self, start: int = 0) -> Iterator:
+        """(index, batch) pairs of one epoch from batch `start` on; the epoch's order is drawn first.
+
+        `epoch_start_state` keeps the generator as it was before that draw: restoring it and
+        asking for `start=k` replays the same epoch from its k-th batch (resuming a run).
+        """
         n, bs = self.n_samples, self.batch_size
+        self.epoch_start_state = self.generator.get_state()
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for i in range(len(self)):
+        for i in range(start, len(self)):
             index = order[i * bs : (i + 1) * bs] if order is not None else slice(i * bs, (i + 1) * bs)
-            yield self._transformed(self._gather(index))
+            yield i, self._transformed(self._gather(index))
 
     def _gather(self, index):
         if self.tensors is None:  # the general path: item by item, then collate

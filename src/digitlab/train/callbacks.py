@@ -75,6 +75,16 @@ class Metrics(Callback):
         for m in self.metrics:
             m.update(learn.preds.detach(), learn.yb)
 
+    def state_dict(self) -> dict:
+        """The running training loss of the epoch in progress (what a mid-epoch resume needs)."""
+        return {
+            "train_total": torch.as_tensor(self.train_loss.total).float(),
+            "train_count": self.train_loss.count,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.train_loss.total, self.train_loss.count = state["train_total"], state["train_count"]
+
     def after_epoch(self, learn):
         learn.epoch_row = {
             "epoch": learn.epoch,
@@ -103,6 +113,14 @@ class Recorder(Callback):
 
     def after_epoch(self, learn):
         self.rows.append(dict(learn.epoch_row))
+
+    def state_dict(self) -> dict:
+        losses = torch.stack(self.batch_losses).float() if self.batch_losses else torch.zeros(0)
+        return {"rows": self.rows, "batch_losses": losses, "lrs": torch.tensor(self.lrs, dtype=torch.float64)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = [dict(r) for r in state["rows"]]
+        self.batch_losses, self.lrs = list(state["batch_losses"]), state["lrs"].tolist()
 
     @property
     def values(self) -> list[list[float]]:
@@ -214,16 +232,17 @@ class CSVLogger(Callback):
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def before_fit(self, learn):
-        self.rows = []
-
     def after_epoch(self, learn):
-        self.rows.append(dict(learn.epoch_row))
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(self.rows[0]))
-        writer.writeheader()
-        writer.writerows(self.rows)
-        write_text_atomic(self.path, buf.getvalue())
+        write_text_atomic(self.path, history_csv(learn.recorder.rows))
+
+
+def history_csv(rows: list[dict]) -> str:
+    """The epoch table as CSV text, header first."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 class OneCycle(Callback):
@@ -262,6 +281,17 @@ class KeepBest(Callback):
     def cleanup_fit(self, learn):
         if self.best_state is not None:
             learn.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        state = {"best": self.best, "best_epoch": self.best_epoch}
+        return {**state, "best_state": self.best_state} if self.best_state is not None else state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.best_state = (
+            state["best"],
+            state["best_epoch"],
+            state.get("best_state"),
+        )
 
 
 class EarlyStopping(KeepBest):

@@ -49,18 +49,21 @@ class Learner:
             self.cbs.append(cb)
 
     # --- the loop -----------------------------------------------------------------
-    def fit(self, n_epoch: int, lr: float | None = None, cbs=()) -> None:
-        """Train for `n_epoch` epochs, validating after each; `cbs` apply to this call only."""
+    def fit(self, n_epoch: int, lr: float | None = None, cbs=(), start: tuple[int, int] = (0, 0)) -> None:
+        """Train for `n_epoch` epochs, validating after each; `cbs` apply to this call only.
+
+        `start=(epoch, batch)` begins there instead (a resumed run; see train/checkpointing.py).
+        """
         if n_epoch < 1:
             raise ValueError(f"n_epoch must be >= 1, got {n_epoch}")
-        self.n_epoch, extra = n_epoch, list(cbs)
+        self.n_epoch, extra, (self.start_epoch, self.start_iter) = n_epoch, list(cbs), start
         self.add_cbs(extra)
         if self.opt is None:
             self.opt = self.opt_func(self.model.parameters(), lr or self.lr)
         self.opt.lr = lr or self.lr
         try:
             with self._stage("fit"):
-                for self.epoch in range(n_epoch):
+                for self.epoch in range(self.start_epoch, n_epoch):  # noqa: B020 (an attribute)
                     with self._stage("epoch"):
                         self._run_phase(training=True)
                         self._run_phase(training=False)
@@ -70,8 +73,10 @@ class Learner:
     def _run_phase(self, training: bool) -> None:
         self.training, self.dl = training, self.dls.train if training else self.dls.valid
         self.model.train(training)
+        first = self.start_iter if training and self.epoch == self.start_epoch else 0
         with torch.set_grad_enabled(training):
-            for self.iter, self.batch in enumerate(self.dl):  # noqa: B020 (attributes, not a rebinding)
+            batches = self.dl.batches(first) if hasattr(self.dl, "batches") else enumerate(self.dl)
+            for self.iter, self.batch in batches:  # noqa: B020 (attributes, not rebindings)
                 with self._stage("batch"):
                     self._one_batch()
 
@@ -129,10 +134,10 @@ class Learner:
                     raise
 
     # --- recipes --------------------------------------------------------------------
-    def fit_one_cycle(self, n_epoch: int, lr_max: float | None = None, cbs=()) -> None:
+    def fit_one_cycle(self, n_epoch: int, lr_max: float | None = None, cbs=(), start=(0, 0)) -> None:
         """Warm the learning rate up, then anneal it: fast, stable training."""
         lr_max = lr_max or self.lr
-        self.fit(n_epoch, lr_max, [callbacks.OneCycle(lr_max), *cbs])
+        self.fit(n_epoch, lr_max, [callbacks.OneCycle(lr_max), *cbs], start)
 
     def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1) -> None:
         """Train only the last layer for `freeze_epochs`, then every layer at half the rate."""

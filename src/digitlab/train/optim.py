@@ -35,6 +35,17 @@ class Optimizer:
     def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict) -> None:
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Per-parameter buffers (momentum) by position, as `{"3.velocity": tensor}`: what resume needs."""
+        return {f"{i}.{k}": v for i, p in enumerate(self.params) for k, v in self.state.get(p, {}).items()}
+
+    def load_state_dict(self, saved: dict[str, torch.Tensor]) -> None:
+        self.state = {}
+        for key, value in saved.items():
+            i, name = key.split(".", 1)
+            p = self.params[int(i)]
+            self.state.setdefault(p, {})[name] = value.to(p.device, p.dtype).clone()
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent: p -= lr * g.
