@@ -61,10 +61,12 @@ class PageParts(HTMLParser):
 def csv_text(images: np.ndarray, labels: np.ndarray | None, eol: str = "\n") -> str:
     """A Kaggle digit-recognizer CSV: `label,pixel0..pixel783` (no label column for a test file)."""
     header = ",".join((["label"] if labels is not None else []) + [f"pixel{i}" for i in range(784)])
-    rows = images.reshape(len(images), -1).tolist()
+    table = images.reshape(len(images), -1).astype(np.int64)
     if labels is not None:
-        rows = [[int(lbl), *r] for lbl, r in zip(labels, rows, strict=True)]
-    return eol.join([header] + [",".join(map(str, r)) for r in rows]) + eol
+        table = np.concatenate([np.asarray(labels, np.int64).reshape(-1, 1), table], axis=1)
+    body = io.StringIO()
+    np.savetxt(body, table, fmt="%d", delimiter=",", newline=eol)
+    return header + eol + body.getvalue()
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +124,16 @@ def mini_mnist_dir(tmp_path_factory, mnist):
 
 
 @pytest.fixture(scope="session")
+def tiny_mnist_dir(tmp_path_factory, mnist):
+    """1,200 training and 300 test images of real MNIST: for runs whose result is not the point."""
+    return write_idx_folder(
+        tmp_path_factory.mktemp("tiny-mnist"),
+        mnist.train.select(torch.arange(1200)),
+        mnist.test.select(torch.arange(300)),
+    )
+
+
+@pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, mini_mnist_dir):
     """A small CNN trained for real (a few seconds): shared by predict, evaluate, submit and web tests."""
     from digitlab.config import TrainConfig
@@ -129,6 +141,6 @@ def trained_model(tmp_path_factory, mini_mnist_dir):
 
     out = tmp_path_factory.mktemp("model")
     train_and_save(
-        TrainConfig(data=str(mini_mnist_dir), preset="fast", out=str(out), device="cpu"), quiet=True
+        TrainConfig(data=str(mini_mnist_dir), preset="fast", epochs=1, out=str(out), device="cpu"), quiet=True
     )
     return out

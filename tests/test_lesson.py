@@ -27,7 +27,7 @@ SECTIONS = [
 
 @pytest.fixture(scope="module")
 def lesson_run(tmp_path_factory):
-    """The whole lesson on all of MNIST, 0 versus 1 (about 17 s here)."""
+    """The whole lesson on all of MNIST, 0 versus 1."""
     out = tmp_path_factory.mktemp("lesson")
     console = Console(file=io.StringIO(), width=100)
     results = run_lesson((0, 1), out=out, console=console)

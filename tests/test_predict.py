@@ -9,7 +9,7 @@ from PIL import Image
 from digitlab.predict import Predictor
 from tests.conftest import cli
 
-N_RENDERED = 300
+N_RENDERED = 200
 
 
 def as_people_hand_it_over(digit: np.ndarray, rng: np.random.Generator, kind: str) -> Image.Image:

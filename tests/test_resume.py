@@ -13,26 +13,16 @@ import pytest
 import torch
 
 from digitlab.checkpoint import load_model
-from tests.conftest import cli, write_idx_folder
+from tests.conftest import cli
 
 FLAGS = ["--preset", "default", "--epochs", "2", "--batch-size", "64", "--checkpoint-every", "7"]
 KILL_DURING = Path(__file__).with_name("kill_during.py")
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, mnist):
-    """1,200 training and 300 test images: a run of 2 augmented epochs takes seconds."""
-    return write_idx_folder(
-        tmp_path_factory.mktemp("tiny"),
-        mnist.train.select(torch.arange(1200)),
-        mnist.test.select(torch.arange(300)),
-    )
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tiny_dir, tmp_path_factory):
+def uninterrupted(tiny_mnist_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("whole")
-    result = cli("train", "--data", tiny_dir, *FLAGS, "--out", out)
+    result = cli("train", "--data", tiny_mnist_dir, *FLAGS, "--out", out)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -76,8 +66,10 @@ def run_and_kill(args: list, when) -> None:
         process.wait()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_killed_at_a_random_moment_and_resumed_is_bit_identical(tiny_dir, uninterrupted, tmp_path, seed):
+@pytest.mark.parametrize("seed", [1])
+def test_killed_at_a_random_moment_and_resumed_is_bit_identical(
+    tiny_mnist_dir, uninterrupted, tmp_path, seed
+):
     out = tmp_path / "run"
     rng = random.Random(seed)
 
@@ -88,7 +80,8 @@ def test_killed_at_a_random_moment_and_resumed_is_bit_identical(tiny_dir, uninte
         time.sleep(rng.uniform(0, 1.5))  # mid-epoch, between checkpoints, or during one
 
     run_and_kill(
-        ["-m", "digitlab", "train", "--data", str(tiny_dir), *FLAGS, "--out", str(out)], after_a_checkpoint
+        ["-m", "digitlab", "train", "--data", str(tiny_mnist_dir), *FLAGS, "--out", str(out)],
+        after_a_checkpoint,
     )
     consistent(out)
     if (out / "checkpoint" / "checkpoint.json").exists():
@@ -98,20 +91,30 @@ def test_killed_at_a_random_moment_and_resumed_is_bit_identical(tiny_dir, uninte
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".tmp-")]
 
 
-@pytest.mark.parametrize("target, nth", [("checkpoint", 3), ("checkpoint", 5), ("model", 1), ("model", 3)])
-def test_killed_inside_a_write_and_resumed(tiny_dir, uninterrupted, tmp_path, target, nth):
+@pytest.mark.parametrize("target, nth", [("checkpoint", 3), ("checkpoint", 5), ("model", 1)])
+def test_killed_inside_a_write_and_resumed(tiny_mnist_dir, uninterrupted, tmp_path, target, nth):
     """SIGKILL halfway through the nth file write of a checkpoint, or of the final model folder."""
     out = tmp_path / "run"
-    args = [str(KILL_DURING), target, str(nth), "train", "--data", str(tiny_dir), *FLAGS, "--out", str(out)]
+    args = [
+        str(KILL_DURING),
+        target,
+        str(nth),
+        "train",
+        "--data",
+        str(tiny_mnist_dir),
+        *FLAGS,
+        "--out",
+        str(out),
+    ]
     run_and_kill(args, lambda process: process.wait(timeout=300))
     consistent(out)
     position = resume(out)
-    assert position == {"checkpoint": {3: (0, 7), 5: (0, 14)}, "model": {1: (2, 0), 3: (2, 0)}}[target][nth]
+    assert position == {"checkpoint": {3: (0, 7), 5: (0, 14)}, "model": {1: (2, 0)}}[target][nth]
     assert outcome(out) == outcome(uninterrupted)
     consistent(out)
 
 
-def test_a_finished_run_replaced_by_a_killed_one_keeps_the_old_model(tiny_dir, uninterrupted, tmp_path):
+def test_a_finished_run_replaced_by_a_killed_one_keeps_the_old_model(tiny_mnist_dir, uninterrupted, tmp_path):
     import shutil
 
     out = tmp_path / "run"
@@ -123,7 +126,7 @@ def test_a_finished_run_replaced_by_a_killed_one_keeps_the_old_model(tiny_dir, u
         "2",
         "train",
         "--data",
-        str(tiny_dir),
+        str(tiny_mnist_dir),
         *FLAGS,
         "--seed",
         "5",
@@ -135,7 +138,7 @@ def test_a_finished_run_replaced_by_a_killed_one_keeps_the_old_model(tiny_dir, u
     consistent(out)
 
 
-def test_resume_needs_a_checkpoint_of_this_version(tmp_path, tiny_dir):
+def test_resume_needs_a_checkpoint_of_this_version(tmp_path, tiny_mnist_dir):
     result = cli("train", "--resume", tmp_path)
     assert result.returncode == 1 and "no checkpoint to resume from" in result.stderr
     (tmp_path / "checkpoint").mkdir()
