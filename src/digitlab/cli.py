@@ -76,25 +76,42 @@ def train_cmd(
         DEFAULT.checkpoint_every, help="Batches between checkpoints in OUT/checkpoint (default: each epoch)."
     ),
     resume: Path = typer.Option(None, help="Continue the run stored in this OUT folder, with its settings."),
+    nproc: int = typer.Option(DEFAULT.nproc, min=1, help="Processes sharing each batch (torch.distributed)."),
+    nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
+    node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),
+    rdzv_endpoint: str = typer.Option(None, help="HOST:PORT where the machines meet (with --nnodes)."),
 ):
     """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
     import time
 
-    from digitlab.training import resume_and_save, train_and_save
+    from digitlab import distributed
+    from digitlab.training import resume_and_save, stored_config, train_and_save
 
     start = time.perf_counter()
     if resume is not None:
-        _, evaluation = resume_and_save(resume)
-        out.print(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
-        out.print(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
+        nproc = max(nproc, stored_config(resume).nproc)
+    if (nproc > 1 or nnodes > 1) and not distributed.launched():  # start the processes, each runs this
+        distributed.launch(
+            distributed.without_launcher_flags(sys.argv[1:]), nproc, nnodes, node_rank, rdzv_endpoint
+        )
+        return
+    nproc = distributed.world_size()
+    if resume is not None:
+        done = resume_and_save(resume)
+        if done is not None:  # rank 0
+            out.print(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
+            out.print(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
         return
     config = TrainConfig(
         data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
         valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
         init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
-        checkpoint_every=checkpoint_every,
+        checkpoint_every=checkpoint_every, nproc=nproc,
     )  # fmt: skip
-    _, evaluation = train_and_save(config)
+    done = train_and_save(config)
+    if done is None:  # not rank 0: rank 0 reports
+        return
+    evaluation = done[1]
     out.print(
         f"wrote {out_dir}/ (model.json, weights, history.csv, report.html) "
         f"in {time.perf_counter() - start:.1f} s"

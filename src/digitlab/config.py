@@ -43,6 +43,7 @@ class TrainConfig:
     init: str | None = None  # a model folder to start from (fine-tuning); its architecture wins
     tensorboard: str | None = None  # a folder for TensorBoard logs (needs the tensorboard extra)
     checkpoint_every: int | None = None  # batches between checkpoints in OUT/checkpoint; None: each epoch
+    nproc: int = 1  # processes sharing each batch (torch.distributed); batch_size stays the global batch
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None
@@ -68,7 +69,7 @@ class TrainConfig:
 
     def check(self) -> None:
         optional = tuple(n for n in ("patience", "checkpoint_every") if getattr(self, n) is not None)
-        for name in ("epochs", "batch_size", *optional):
+        for name in ("epochs", "batch_size", "nproc", *optional):
             if getattr(self, name) < 1:
                 raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:

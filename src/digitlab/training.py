@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from digitlab import distributed
 from digitlab.checkpoint import ModelInfo, load_model, publish_run, remove_leftovers
 from digitlab.config import TrainConfig
 from digitlab.data import DataLoader, DataLoaders, Splits, load_source
@@ -47,8 +48,12 @@ def load_splits(config: TrainConfig) -> Splits:
 
 
 def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None) -> TrainResult:
-    """Load, split, build and train (or go on from the checkpoint `resume`); the caller saves."""
+    """Load, split, build and train (or go on from the checkpoint `resume`); the caller saves.
+
+    Inside torch.distributed.run every process calls this; each trains on its slice of every batch.
+    """
     start = time.perf_counter()
+    rank, world = distributed.setup()
     init = load_model(config.init) if config.init and resume is None else None
     config = config.resolve(init[1].architecture if init else None)
     torch.manual_seed(config.seed)
@@ -63,7 +68,7 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
     if config.model == "baseline":
         model.fit(splits.train.floats(), splits.train.labels)
     else:
-        learner = _learner(model, splits, config, quiet, resume=resume, fingerprint=fingerprint)
+        learner = _learner(model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint)
         stop = [EarlyStopping(patience=config.patience)] if config.patience else []
         position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
         learner.fit_one_cycle(config.epochs, config.lr, stop, position)
@@ -80,7 +85,12 @@ def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torc
         raise DigitlabError(f"{config.out}/checkpoint: its model description is damaged ({e})") from None
 
 
-def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, Evaluation]:
+def stored_config(out: str | Path) -> TrainConfig:
+    """The settings of the run whose checkpoint is in OUT."""
+    return TrainConfig.from_json(checkpointing.load(Path(out) / "checkpoint")[1]["extra"].get("config"))
+
+
+def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, Evaluation] | None:
     """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end."""
     state = checkpointing.load(Path(out) / "checkpoint")
     config = TrainConfig.from_json(state[1]["extra"].get("config"))
@@ -116,27 +126,34 @@ def _learner(
     resume=None,
     fingerprint: str = "",
 ) -> Learner:
-    device = torch.device(config.device)
+    rank, world = distributed.setup()
+    shard = (rank, world)
+    device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
     x, y = splits.train.floats().to(device), splits.train.labels.to(device)
     augment = RandomAffine(seed=config.seed) if config.augment and config.model == "cnn" else None
+    valid = (splits.valid.floats().to(device), splits.valid.labels.to(device))
     dls = DataLoaders(
-        DataLoader((x, y), config.batch_size, shuffle=True, seed=config.seed, transform=augment),
-        DataLoader((splits.valid.floats().to(device), splits.valid.labels.to(device)), 1000),
+        DataLoader((x, y), config.batch_size, shuffle=True, seed=config.seed, transform=augment, shard=shard),
+        DataLoader(valid, 1000, shard=shard),
     )
     if config.model == "cnn":
         model = model.to(memory_format=torch.channels_last)
+    spec = {"architecture": model_name(model), "config": model.config}  # what resuming rebuilds
+    if world > 1:
+        model = distributed_model(model.to(device), device)
 
     def opt_func(params, lr):
         return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
     folder = Path(config.out) / "checkpoint"  # what a run writes as it goes lives here, not beside the model
-    cbs = [CSVLogger(folder / "history.csv")] if log else []
+    cbs = [CSVLogger(folder / "history.csv")] if log and rank == 0 else []
     if log:
         extra = {"config": config.to_json(), "data_fingerprint": fingerprint,
-                 "model": {"architecture": model_name(model), "config": model.config}}  # fmt: skip
+                 "model": spec}  # fmt: skip
         generators = [augment.generator] if augment else []
-        cbs.append(Checkpoint(folder, config.checkpoint_every, generators, extra, resume_from=resume))
-    if log and config.tensorboard:
+        every = config.checkpoint_every
+        cbs.append(Checkpoint(folder, every, generators, extra, resume_from=resume, write=rank == 0))
+    if log and config.tensorboard and rank == 0:
         from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
 
         cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
@@ -146,13 +163,35 @@ def _learner(
     )  # fmt: skip
 
 
+def distributed_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """The model wrapped for DistributedDataParallel; BatchNorm synchronised across GPUs.
+
+    PyTorch's SyncBatchNorm runs on GPUs only: on CPUs each process normalises with the
+    statistics of its own slice of the batch (the cost in accuracy is measured in BENCHMARKS.md).
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[device.index])
+    return DistributedDataParallel(model)
+
+
 def train_and_save(
     config: TrainConfig, quiet: bool = False, resume: tuple | None = None
-) -> tuple[TrainResult, Evaluation]:
-    """Train, evaluate on the test split (or valid), then publish the model, history.csv and report.html."""
+) -> tuple[TrainResult, Evaluation] | None:
+    """Train, evaluate on the test split (or valid), then publish the model, history.csv and report.html.
+
+    In distributed training only rank 0 evaluates and writes; the other processes return None.
+    """
     start = time.perf_counter()
-    remove_leftovers(Path(config.out))
+    rank, _ = distributed.setup()
+    if rank == 0:
+        remove_leftovers(Path(config.out))
     result = train(config, quiet, resume)
+    distributed.teardown()
+    if rank > 0:
+        return None
     split, data = final_split(result.splits)
     evaluation, _ = evaluate(result.model, data, split)
     result.seconds["evaluate"] = time.perf_counter() - start - sum(result.seconds.values())

@@ -46,12 +46,13 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        shard: tuple[int, int] = (0, 1),
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.tensors = _tensor_fields(dataset)
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
-        self.drop_last, self.transform, self.seed = drop_last, transform, seed
+        self.drop_last, self.transform, self.seed, self.shard = drop_last, transform, seed, shard
         seed = seed if seed is not None else int(torch.randint(2**62, (1,)))
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -77,7 +78,24 @@ class DataLoader:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for i in range(start, len(self)):
             index = order[i * bs : (i + 1) * bs] if order is not None else slice(i * bs, (i + 1) * bs)
-            yield i, self._transformed(self._gather(index))
+            yield i, self._sharded(self._transformed(self._gather(index)))
+
+    def _sharded(self, batch):
+        """This process's part of the batch (`shard=(rank, world)`: distributed training).
+
+        Every process draws and augments the same whole batch, so the random generators stay
+        in step everywhere, then keeps its contiguous slice.
+        """
+        rank, world = self.shard
+        if world == 1:
+            return batch
+        if isinstance(batch, tuple | list):
+            return type(batch)(field.tensor_split(world)[rank] for field in batch)
+        return batch.tensor_split(world)[rank]
+
+    def batch_len(self, i: int) -> int:
+        """Samples in the whole i-th batch, across every process."""
+        return min(self.batch_size, self.n_samples - i * self.batch_size)
 
     def _gather(self, index):
         if self.tensors is None:  # the general path: item by item, then collate

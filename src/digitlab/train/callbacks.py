@@ -313,11 +313,19 @@ class NaNGuard(Callback):
     order = -5
 
     def after_loss(self, learn):
-        if learn.training and not torch.isfinite(learn.loss).item():
+        if learn.training and not _finite_everywhere(learn.loss):
             raise TrainingDiverged(
                 f"training diverged: loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}"
                 f" (learning rate {learn.opt.lr:.3g}); try a lower learning rate"
             )
+
+
+def _finite_everywhere(loss: torch.Tensor) -> bool:
+    """Whether the loss is finite here and, in distributed training, in every process (all stop together)."""
+    finite = torch.isfinite(loss.detach()).all().to(torch.int32).reshape(1)
+    if torch.distributed.is_initialized():
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    return bool(finite.item())
 
 
 class LRFinder(Callback):

@@ -42,9 +42,11 @@ class Checkpoint(Callback):
 
     order = 50  # after the Recorder, KeepBest and EarlyStopping have done their part
 
-    def __init__(self, folder, every: int | None = None, generators=(), extra=None, resume_from=None):
+    def __init__(
+        self, folder, every: int | None = None, generators=(), extra=None, resume_from=None, write=True
+    ):
         self.folder, self.every, self.generators = Path(folder), every, list(generators)
-        self.extra, self.pending = extra or {}, resume_from
+        self.extra, self.pending, self.write = extra or {}, resume_from, write  # (write: rank 0 only)
 
     def before_fit(self, learn):
         if self.pending is not None:
@@ -60,11 +62,13 @@ class Checkpoint(Callback):
 
     def after_batch(self, learn):
         done = learn.iter + 1
-        if learn.training and self.every and done % self.every == 0 and done < len(learn.dls.train):
+        due = self.every and done % self.every == 0 and done < len(learn.dls.train)
+        if self.write and learn.training and due:
             save(self.folder, learn, (learn.epoch, done), self.generators, self.extra)
 
     def after_epoch(self, learn):
-        save(self.folder, learn, (learn.epoch + 1, 0), self.generators, self.extra)
+        if self.write:
+            save(self.folder, learn, (learn.epoch + 1, 0), self.generators, self.extra)
 
 
 def save(folder: Path, learn, position: tuple[int, int], generators, extra: dict) -> None:
@@ -87,7 +91,7 @@ def _collect(learn, position, generators) -> tuple[dict, dict]:
     # mid-epoch: the generator as it was before this epoch's order was drawn, to draw it again
     dl_state = dl.epoch_start_state if position[1] else dl.generator.get_state()
     tensors = {
-        **{f"model/{k}": v for k, v in learn.model.state_dict().items()},
+        **{f"model/{k}": v for k, v in unwrap(learn.model).state_dict().items()},
         **{f"opt/{k}": v for k, v in learn.opt.state_dict().items()},
         "rng/torch": torch.get_rng_state(),
         "rng/loader": dl_state,
@@ -146,7 +150,7 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 def restore(learn, state: tuple[dict, dict], generators=()) -> None:
     """Put a saved state back into a learner whose fit has just begun (its optimizer exists)."""
     tensors, meta = state
-    learn.model.load_state_dict(_prefixed(tensors, "model/"))
+    unwrap(learn.model).load_state_dict(_prefixed(tensors, "model/"))
     learn.opt.load_state_dict(_prefixed(tensors, "opt/"))
     torch.set_rng_state(tensors["rng/torch"])
     learn.dls.train.generator.set_state(tensors["rng/loader"])
@@ -167,6 +171,11 @@ def restore(learn, state: tuple[dict, dict], generators=()) -> None:
         if name in meta["callbacks"]:
             best = _prefixed(tensors, f"cb/{name}/")
             cb.load_state_dict({**meta["callbacks"][name], **({"best_state": best} if best else {})})
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
 
 
 def _prefixed(tensors: dict, prefix: str) -> dict:

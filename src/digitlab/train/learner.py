@@ -37,6 +37,7 @@ class Learner:
         self.dls, self.loss_func, self.opt_func, self.lr = dls, loss_func, opt_func, lr
         self.device = torch.device(device) if device else next(model.parameters()).device
         self.model, self.autocast, self.opt = model.to(self.device), autocast, None
+        self.world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), callbacks.ProgressTable(quiet=quiet)
@@ -102,7 +103,10 @@ class Learner:
         return self.loss_func(self.preds.float(), self.yb)
 
     def backward(self) -> None:
-        self.loss.backward()
+        if self.world == 1:
+            self.loss.backward()
+        else:  # DDP averages gradients over processes: weigh each by its slice's share of the batch
+            (self.loss * (len(self.yb) * self.world / self.dl.batch_len(self.iter))).backward()
 
     def step(self) -> None:
         self.opt.step()

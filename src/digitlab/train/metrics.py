@@ -38,7 +38,14 @@ class Metric:
         self.total, self.count = self.total + value * n, self.count + n
 
     def compute(self) -> float:
-        return float(self.total) / self.count if self.count else float("nan")
+        """The mean; in distributed training, over the samples of every process (sums and counts reduced)."""
+        total, count = float(self.total), self.count
+        if torch.distributed.is_initialized():
+            gpu = torch.distributed.get_backend() == "nccl"  # NCCL reduces GPU tensors only
+            both = torch.tensor([total, count], dtype=torch.float64, device="cuda" if gpu else "cpu")
+            torch.distributed.all_reduce(both)
+            total, count = both[0].item(), int(both[1].item())
+        return total / count if count else float("nan")
 
 
 def as_metric(metric) -> Metric:

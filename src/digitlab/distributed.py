@@ -1,0 +1,95 @@
+"""Training on several processes with PyTorch's own machinery: torch.distributed.run and DDP.
+
+`digitlab train --nproc N` starts N copies of itself with `torch.distributed.run` (the
+launcher behind `torchrun`); `torchrun --nproc-per-node N -m digitlab train ...` does the
+same, and `--nnodes`/`--node-rank`/`--rdzv-endpoint` spread a run over machines. Each copy
+finds its rank in the environment the launcher sets, and joins the process group: gloo on
+CPUs, NCCL on GPUs.
+"""
+
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+from digitlab.errors import DigitlabError
+
+TIMEOUT = datetime.timedelta(seconds=60)  # a process that waits longer on the others gives up
+
+
+def launched() -> bool:
+    """True inside a process started by torch.distributed.run / torchrun."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+LAUNCHER_FLAGS = ("--nproc", "--nnodes", "--node-rank", "--rdzv-endpoint")
+
+
+def without_launcher_flags(argv: list[str]) -> list[str]:
+    """The command line for each process: the launcher's own flags (and values) taken out."""
+    kept, skip = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in LAUNCHER_FLAGS:
+            skip = "=" not in arg
+        else:
+            kept.append(arg)
+    return kept
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def setup() -> tuple[int, int]:
+    """(rank, world size); joins the process group when there are several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=TIMEOUT)
+    return dist.get_rank(), world
+
+
+def teardown() -> None:
+    """Leave the process group together, once training is over."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def launch(
+    argv: list[str], nproc: int, nnodes: int = 1, node_rank: int = 0, endpoint: str | None = None
+) -> None:
+    """Run `digitlab ARGV` in `nproc` processes on this machine (of `nnodes` machines)."""
+    from torch.distributed import run
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    if nnodes == 1 and endpoint is None:
+        where = ["--standalone"]
+    else:
+        if endpoint is None:
+            raise DigitlabError("nnodes: training on several machines needs a rendezvous endpoint, HOST:PORT")
+        where = [
+            f"--nnodes={nnodes}",
+            f"--node-rank={node_rank}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={endpoint}",
+        ]
+    args = [*where, f"--nproc-per-node={nproc}", "--max-restarts=0", "--monitor-interval=1", "-m", "digitlab"]
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # cores shared out
+    try:
+        run.main([*args, *argv])
+    except ChildFailedError as e:
+        failures = "; ".join(
+            f"rank {rank}: {f.message or f'exit code {f.exitcode}'}" for rank, f in e.failures.items()
+        )
+        raise DigitlabError(
+            f"distributed training failed: {failures.splitlines()[0] if failures else e}"
+        ) from None

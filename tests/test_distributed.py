@@ -1,0 +1,132 @@
+"""Training on several processes (torch.distributed, gloo): the same training as one process."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from digitlab.checkpoint import load_model
+from tests.conftest import cli
+
+MLP = ["--model", "mlp", "--epochs", "3", "--batch-size", "60", "--checkpoint-every", "4"]  # 54 steps
+
+
+def digitlab(*args, **kwargs) -> subprocess.CompletedProcess:
+    """The real command in a subprocess: the launcher starts processes whose output is not ours to capture."""
+    command = [sys.executable, "-m", "digitlab", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def weights(folder: Path) -> list[torch.Tensor]:
+    return list(load_model(folder)[0].state_dict().values())
+
+
+@pytest.fixture(scope="module")
+def two_processes(tiny_mnist_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nproc2")
+    result = digitlab("train", "--data", tiny_mnist_dir, *MLP, "--nproc", "2", "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out, result.stdout
+
+
+def test_two_processes_with_global_batch_b_match_one_process_with_batch_b(
+    two_processes, tiny_mnist_dir, tmp_path
+):
+    out, stdout = two_processes
+    assert cli("train", "--data", tiny_mnist_dir, *MLP, "--out", tmp_path).returncode == 0
+    for a, b in zip(weights(out), weights(tmp_path), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    assert stdout.count("test accuracy:") == 1 and stdout.count("epoch  train_loss") == 1  # rank 0 speaks
+    assert len((out / "history.csv").read_text().splitlines()) == 4
+    assert sorted(p.name for p in out.iterdir()) == [
+        "current",
+        "history.csv",
+        "model.json",
+        "report.html",
+        "runs",
+    ]
+    assert load_model(out)[1].settings["nproc"] == 2
+
+
+def test_a_killed_rank_ends_the_run_cleanly_and_the_run_resumes(two_processes, tiny_mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "digitlab", "train", "--data", str(tiny_mnist_dir), *MLP, "--nproc", "2"]
+    launcher = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint" / "checkpoint.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ranks = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True).stdout.split()
+    assert len(ranks) == 2
+    subprocess.run(["kill", "-9", ranks[-1]])  # one rank dies
+    killed_at = time.monotonic()
+    _, stderr = launcher.communicate(timeout=90)
+    assert time.monotonic() - killed_at < 60 and launcher.returncode != 0
+    assert stderr.decode().strip().splitlines()[-1].startswith("error: distributed training failed")
+    result = digitlab("train", "--resume", out)  # relaunches 2 processes: the checkpoint says so
+    assert result.returncode == 0, result.stderr[-2000:]
+    for a, b in zip(weights(out), weights(two_processes[0]), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    flags = ["--nnodes", "2", "--nproc", "1", "--rdzv-endpoint", f"127.0.0.1:{port}", "--out", tmp_path / "m"]
+    base = [
+        sys.executable,
+        "-m",
+        "digitlab",
+        "train",
+        "--data",
+        str(tiny_mnist_dir),
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+    ]
+    machines = [
+        subprocess.Popen(
+            [*base, *map(str, flags), "--node-rank", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for i in range(2)
+    ]
+    outputs = [m.communicate(timeout=300) for m in machines]
+    assert [m.returncode for m in machines] == [0, 0], outputs[0][1][-1500:]
+    assert b"test accuracy:" in outputs[0][0] + outputs[1][0]
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["settings"]["nproc"] == 2
+
+
+def test_the_cnn_on_two_processes_lands_close_to_one(mini_mnist_dir, tmp_path):
+    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 0.3 points."""
+    flags = ["--preset", "fast", "--epochs", "1", "--valid-fraction", "0.5"]  # 6,000 images to train on
+    two = digitlab("train", "--data", mini_mnist_dir, *flags, "--nproc", "2", "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stderr[-2000:]
+    one = cli("train", "--data", mini_mnist_dir, *flags, "--out", tmp_path / "one")
+    accuracy = [float(r.stdout.strip().splitlines()[-1].split()[-1]) for r in (two, one)]
+    assert abs(accuracy[0] - accuracy[1]) <= 0.003, accuracy
+
+
+def test_launcher_flags_are_not_passed_on():
+    from digitlab.distributed import without_launcher_flags
+
+    argv = [
+        "train",
+        "--nproc",
+        "2",
+        "--nnodes=2",
+        "--rdzv-endpoint",
+        "h:1",
+        "--node-rank",
+        "1",
+        "--lr",
+        "0.1",
+    ]
+    assert without_launcher_flags(argv) == ["train", "--lr", "0.1"]
+    result = cli("train", "--nnodes", "2", "--nproc", "1")
+    assert result.returncode == 1 and "rendezvous endpoint" in result.stderr
