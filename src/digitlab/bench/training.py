@@ -2,6 +2,7 @@
 
 import statistics
 import tempfile
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -98,3 +99,33 @@ def _learner_loop(x, y, xv, yv, epochs):
     learn = Learner(dls, model, F.cross_entropy, opt_func=opt_fn, lr=0.05, metrics=accuracy, quiet=True)
     learn.fit(epochs)
     return [p.detach().clone() for p in model.parameters()], learn.epoch_row["accuracy"]
+
+
+def distributed_scaling(preset: str = "fast", repeats: int = 3, nprocs=(1, 2)) -> dict:
+    """Training images/s and test accuracy with 1 and 2 processes (the real command, alternating runs)."""
+    import json
+    import subprocess
+    import sys
+
+    runs = {n: [] for n in nprocs}
+    for seed in range(repeats):
+        for n in nprocs:
+            with tempfile.TemporaryDirectory() as out:
+                command = [sys.executable, "-m", "digitlab", "train", "--preset", preset, "--seed", str(seed)]
+                subprocess.run([*command, "--nproc", str(n), "--out", out], check=True, capture_output=True)
+                info = json.loads((Path(out) / "model.json").read_text())
+            images = 54_000 * len(info["history"])
+            runs[n].append(
+                {
+                    "images_per_s": images / info["seconds"]["train"],
+                    "accuracy": info["metrics"]["test_accuracy"],
+                }
+            )
+    return {
+        n: {
+            "images_per_s": statistics.median(r["images_per_s"] for r in rs),
+            "accuracy": statistics.mean(r["accuracy"] for r in rs),
+            "accuracies": [r["accuracy"] for r in rs],
+        }
+        for n, rs in runs.items()
+    }
