@@ -133,7 +133,7 @@ def test_cache_notices_an_edit_that_keeps_size_and_mtime(sample, tmp_path):
     "damage",
     [
         lambda data: data[: len(data) // 2],  # truncated
-        lambda data: b"PK" + b"\x07" * 100,  # a zip header, then garbage
+        lambda data: data[:20] + b"\x07" * 100,  # a header, then garbage
         lambda data: b"",
         lambda data: b"\x93NUMPY garbage",
     ],
@@ -145,7 +145,7 @@ def test_a_damaged_cache_file_is_parsed_again(sample, tmp_path, damage):
     path = tmp_path / "train.csv"
     path.write_text(csv_text(images, labels))
     read_kaggle_csv(path)
-    cached = cache_dir() / f"{content_hash(path)}.kaggle.npz"
+    cached = cache_dir() / f"{content_hash(path)}.kaggle.images.npy"
     cached.write_bytes(damage(cached.read_bytes()))
     got_images, got_labels = read_kaggle_csv(path)
     np.testing.assert_array_equal(got_images, images)
@@ -158,7 +158,8 @@ def test_cached_arrays_of_the_wrong_shape_are_parsed_again(sample, tmp_path):
     images, labels = sample
     path = tmp_path / "train.csv"
     path.write_text(csv_text(images, labels))
-    cached = cache_dir() / f"{content_hash(path)}.kaggle.npz"
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, images=np.zeros((2, 3), np.uint8), labels=np.array([1.5]))
+    stem = cache_dir() / f"{content_hash(path)}.kaggle"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    np.save(f"{stem}.images.npy", np.zeros((2, 3), np.uint8))
+    np.save(f"{stem}.labels.npy", np.array([1.5]))
     np.testing.assert_array_equal(read_kaggle_csv(path)[1], labels)

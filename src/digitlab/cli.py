@@ -269,7 +269,7 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="A smoke run in under 3 minutes."),
     out_path: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="Markdown file to write."),
     preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
-    only: str = typer.Option(None, help="Re-measure one section only, in place: engines or distributed."),
+    only: str = typer.Option(None, help="Re-measure one section in place: csv, engines or distributed."),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
     from digitlab.bench import run
@@ -277,12 +277,14 @@ def bench(
     if only is None:
         run.run_bench(quick, out_path, tuple(preset), out)
         return
-    if only == "engines":
+    if only == "csv":
+        run.update_csv(out_path, out)
+    elif only == "engines":
         run.update_engines(out_path, quick, out)
     elif only == "distributed":
         run.update_distributed(out_path, out)
     else:
-        raise DigitlabError(f"bench section {only!r} is unknown: choose engines or distributed")
+        raise DigitlabError(f"bench section {only!r} is unknown: choose csv, engines or distributed")
 
 
 @data_app.command("info")

@@ -10,8 +10,8 @@ A damaged cache file is never an error: it is ignored, and the source parsed aga
 """
 
 import os
-import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,45 +32,73 @@ def cache_dir() -> Path:
 
 
 def content_hash(path: Path) -> str:
-    """A 64-bit hash of the file's bytes and its size, as 16 hex digits plus the size."""
+    """A 64-bit hash of the file's bytes and its size, as 16 hex digits plus the size.
+
+    The two halves are hashed in two threads (numpy lets go of the GIL), then chained.
+    """
     size = path.stat().st_size
     if size == 0:
         return "0" * 16 + "-0"
     data = np.memmap(path, dtype=np.uint8, mode="r")
     n_words = size // 8
     words = data[: n_words * 8].view(np.uint64)
-    product = np.empty(CHUNK_WORDS, np.uint64)
-    h = 0
-    for start in range(0, n_words, CHUNK_WORDS):
-        chunk = words[start : start + CHUNK_WORDS]
-        np.multiply(chunk, WEIGHTS[: len(chunk)], out=product[: len(chunk)])
-        h = (h * 0x100000001B3 + int(product[: len(chunk)].sum())) & MASK  # chain: order matters
+    middle = (n_words // 2 // CHUNK_WORDS) * CHUNK_WORDS
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(_chained, [words[:middle], words[middle:]]))
     tail = int.from_bytes(bytes(data[n_words * 8 :]), "little")
-    h = (h * 0x100000001B3 + tail) & MASK
+    h = 0
+    for part in (*halves, tail):
+        h = (h * 0x100000001B3 + part) & MASK  # chain: order matters
     del words, data
     return f"{h:016x}-{size}"
 
 
+def _chained(words: np.ndarray) -> int:
+    """Chunk by chunk: the chunk's words times the weights, summed, chained onto the hash so far."""
+    product = np.empty(CHUNK_WORDS, np.uint64)
+    h = 0
+    for start in range(0, len(words), CHUNK_WORDS):
+        chunk = words[start : start + CHUNK_WORDS]
+        np.multiply(chunk, WEIGHTS[: len(chunk)], out=product[: len(chunk)])
+        h = (h * 0x100000001B3 + int(product[: len(chunk)].sum())) & MASK
+    return h
+
+
 def cached_arrays(
-    path: Path, kind: str, parse: Callable[[Path], dict[str, np.ndarray]], check: Callable[[dict], bool]
+    path: Path,
+    kind: str,
+    parse: Callable[[Path], dict[str, np.ndarray]],
+    check: Callable[[dict], bool],
+    names: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
     """`parse(path)`, or the arrays it gave before for a file with exactly these bytes.
 
-    `check` says whether loaded arrays are sound; unsound or unreadable ones are parsed again.
+    `names` are the arrays `parse` may return (one .npy file each); `check` says whether loaded
+    arrays are sound: unsound or unreadable ones are parsed again.
     """
-    data_path = cache_dir() / f"{content_hash(path)}.{kind}.npz"
-    arrays = _load(data_path)
+    stem = f"{content_hash(path)}.{kind}"
+    arrays = _load(stem, names)
     if arrays is not None and check(arrays):
         return arrays
     arrays = parse(path)
-    with atomic_write(data_path) as f:
-        np.savez(f, **arrays)
+    for name in reversed(names):  # the first is written last: when it is there, so are the others
+        if name in arrays:
+            with atomic_write(cache_dir() / f"{stem}.{name}.npy") as f:
+                np.save(f, arrays[name], allow_pickle=False)
     return arrays
 
 
-def _load(path: Path) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
-        return None
+def _load(stem: str, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, memory-mapped copy-on-write: no read until used, yet writable."""
+    arrays = {}
+    for name in names:
+        path = cache_dir() / f"{stem}.{name}.npy"
+        if not path.exists():
+            if name == names[0]:
+                return None
+            continue
+        try:
+            arrays[name] = np.load(path, mmap_mode="c", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+    return arrays or None

@@ -24,7 +24,11 @@ def read_kaggle_csv(path: str | Path, cache: bool = True) -> tuple[np.ndarray, n
     path = Path(path)
     if not path.is_file():
         raise DigitlabError(f"{path}: no such file")
-    arrays = cached_arrays(path, "kaggle", _parse_file, _sound) if cache else _parse_file(path)
+    arrays = (
+        cached_arrays(path, "kaggle", _parse_file, _sound, ("images", "labels"))
+        if cache
+        else _parse_file(path)
+    )
     return arrays["images"], arrays.get("labels")
 
 
