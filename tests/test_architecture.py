@@ -57,3 +57,12 @@ def test_the_library_imports_no_dev_package_and_no_optional_extra_until_asked():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_package_gives_the_learners_names_lazily():
+    code = (
+        "import sys, digitlab; light = 'torch' not in sys.modules; from digitlab import Learner, DataLoader; "
+    )
+    code += "print(light, Learner.__name__, DataLoader.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["True", "Learner", "DataLoader"], result.stderr

@@ -36,13 +36,6 @@ def test_split_is_seeded_disjoint_and_complete():
     assert len(rows) == 100
 
 
-def test_subset_and_relabel():
-    ds = make_dataset(40)
-    sub = ds.subset([7, 3])
-    assert set(sub.labels.tolist()) == {3, 7}
-    assert sub.subset([7, 3], relabel=True).labels.tolist() == [1 if y == 3 else 0 for y in sub.labels]
-
-
 def test_floats_and_normalisation_from_train_only():
     train = Dataset(torch.full((4, 28, 28), 255, dtype=torch.uint8), torch.zeros(4, dtype=torch.int64))
     valid = Dataset(torch.zeros((2, 28, 28), dtype=torch.uint8), torch.zeros(2, dtype=torch.int64))

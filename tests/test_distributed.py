@@ -104,7 +104,7 @@ def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
 
 def test_the_cnn_on_two_processes_lands_close_to_one(mini_mnist_dir, tmp_path):
     """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 0.3 points."""
-    flags = ["--preset", "fast", "--epochs", "1", "--valid-fraction", "0.5"]  # 6,000 images to train on
+    flags = ["--preset", "fast", "--epochs", "1", "--valid-fraction", "0.5", "--batch-size", "256"]
     two = digitlab("train", "--data", mini_mnist_dir, *flags, "--nproc", "2", "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr[-2000:]
     one = cli("train", "--data", mini_mnist_dir, *flags, "--out", tmp_path / "one")

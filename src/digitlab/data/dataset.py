@@ -34,17 +34,6 @@ class Dataset:
         labels = None if self.labels is None else self.labels[index]
         return Dataset(self.images[index], labels, self.name)
 
-    def subset(self, digits: list[int], relabel: bool = False) -> "Dataset":
-        """Only these classes; with `relabel`, labels become positions in `digits` (3,7 -> 0,1)."""
-        labels = self._require_labels()
-        keep = torch.isin(labels, torch.tensor(digits))
-        out = self.select(keep)
-        if relabel:
-            position = torch.full((10,), -1, dtype=torch.int64)
-            position[torch.tensor(digits)] = torch.arange(len(digits))
-            out.labels = position[out.labels]
-        return out
-
     def split(self, valid_fraction: float = 0.2, seed: int = 1337) -> tuple["Dataset", "Dataset"]:
         """A random train/valid split by fraction, reproducible from `seed`."""
         if not 0 < valid_fraction < 1:
