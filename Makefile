@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench fuzz lint install install-dev clean
+.PHONY: run test slow bench fuzz lint install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: install-dev
 
 bench: install-dev
 	$(VENV)/bin/digitlab bench --preset default --preset best  # about 55 minutes on 2 cores
+
+slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1)
+	$(PY) -m pytest -q -m slow
 
 fuzz: install-dev  # the fuzz suite with thousands of examples per input kind (about 10 minutes)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py

@@ -73,6 +73,7 @@ def test_a_killed_rank_ends_the_run_cleanly_and_the_run_resumes(two_processes, t
         assert torch.equal(a, b)
 
 
+@pytest.mark.slow  # 15 s of launchers: `make slow` runs it
 def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
