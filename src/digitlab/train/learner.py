@@ -12,6 +12,7 @@ from digitlab.data.loader import DataLoader, DataLoaders, warn_if_leaky
 from digitlab.models import batch_probs, to_classes
 from digitlab.train import callbacks
 from digitlab.train.optim import SGD
+from digitlab.train.progress import ProgressTable
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Learner:
         self.world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
-        self.recorder, self.progress = callbacks.Recorder(), callbacks.ProgressTable(quiet=quiet)
+        self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
         self.cbs = [self.metrics, self.recorder, self.progress, callbacks.NaNGuard()]
         self.add_cbs(cbs)
 
