@@ -24,8 +24,8 @@ from digitlab.errors import DigitlabError
 from digitlab.models import build_model
 from tests.conftest import cli, csv_text, to_idx
 
-settings.register_profile("test", max_examples=40, deadline=None, derandomize=True)
-settings.register_profile("fuzz", max_examples=3000, deadline=None)
+settings.register_profile("test", max_examples=40, deadline=None, derandomize=True, database=None)
+settings.register_profile("fuzz", max_examples=3000, deadline=None, database=None)  # nothing left in the repo
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
 SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
