@@ -9,11 +9,14 @@ import gzip
 import io
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from PIL import Image
 
 from digitlab.checkpoint import ModelInfo, load_model, save_model
@@ -24,6 +27,7 @@ from digitlab.errors import DigitlabError
 from digitlab.models import build_model
 from tests.conftest import cli, csv_text, to_idx
 
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "digitlab-hypothesis")  # not in the repository
 settings.register_profile("test", max_examples=40, deadline=None, derandomize=True, database=None)
 settings.register_profile("fuzz", max_examples=3000, deadline=None, database=None)  # nothing left in the repo
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
