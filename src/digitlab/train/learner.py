@@ -36,7 +36,9 @@ class Learner:
         if not isinstance(dls, DataLoaders):
             warn_if_leaky(dls.train, dls.valid)
         self.dls, self.loss_func, self.opt_func, self.lr = dls, loss_func, opt_func, lr
-        self.device = torch.device(device) if device else next(model.parameters()).device
+        self.device = (
+            torch.device(device) if device else next(iter(model.parameters()), torch.empty(0)).device
+        )
         self.model, self.autocast, self.opt = model.to(self.device), autocast, None
         self.world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
         metrics = [metrics] if callable(metrics) else list(metrics)
