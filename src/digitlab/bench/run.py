@@ -51,6 +51,9 @@ def run_bench(
         say(f"preset {preset}: 3 seeds ...")
         preset_results.append(training.preset_runs(preset, [0, 1, 2]))
     md.append(_presets_section(preset_results))
+    if not quick:
+        say("distributed: 1 against 2 processes ...")
+        md.append(distributed_section())
 
     with tempfile.TemporaryDirectory() as model_dir:
         say("inference and web load test ...")
