@@ -150,3 +150,17 @@ def test_predictor_probs_match_the_model(trained_model, mnist):
     images = mnist.test.images[:5]
     expected = predictor.model(images.unsqueeze(1).float() / 255).softmax(1)
     torch.testing.assert_close(predictor.probs(images), expected)
+
+
+@pytest.mark.parametrize("mode, suffix", [("RGB", "jpg"), ("RGBA", "png"), ("P", "png")])
+def test_large_images_keep_their_exif_orientation(tmp_path, mode, suffix):
+    """Big images are reduced before the EXIF rotation: every reduction path must carry it along."""
+    from digitlab.data.images import open_image, to_grayscale
+
+    image = Image.new(mode, (3000, 1000))
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees": a phone held upright
+    path = tmp_path / f"photo.{suffix}"
+    image.save(path, exif=exif.tobytes())
+    height, width = to_grayscale(open_image(path)).shape
+    assert height > width  # portrait after the rotation, as the photo was taken

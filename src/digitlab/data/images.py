@@ -111,6 +111,7 @@ def _reduced(image: Image.Image, size: int) -> Image.Image:
         for top in range(0, height, rows)
     ]
     out = Image.new(target, (strips[0].width, sum(s.height for s in strips)))
+    out.info = dict(image.info)  # the EXIF orientation comes along
     for i, strip in enumerate(strips):
         out.paste(strip, (0, i * strips[0].height))
     return out
