@@ -28,7 +28,7 @@ def test_export_checks_itself_against_pytorch(exported, trained_model):
     assert "checked on 10,000 MNIST test images" in stdout and "agree on 100.00%" in stdout
     difference = float(stdout.split("largest probability difference ")[1].split()[0])
     assert difference <= 1e-4
-    meta = onnx_metadata(out)
+    meta = onnx_metadata(out.read_bytes())
     _, info = load_model(trained_model)
     assert meta["source_weights_sha256"] == info.weights_sha256 and json.loads(meta["classes"]) == list(
         range(10)

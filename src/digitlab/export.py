@@ -10,8 +10,6 @@ import contextlib
 import io
 import json
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from torch import nn
 from digitlab import __version__
 from digitlab.checkpoint import ModelInfo
 from digitlab.errors import DigitlabError
+from digitlab.fileio import write_bytes_atomic
 from digitlab.models import predict_probs, to_probs
 
 MAX_PROB_DIFF = 1e-4  # the largest probability difference an export may show on the check
@@ -127,26 +126,18 @@ def export_model(model: nn.Module, info: ModelInfo, out: str | Path, images, lab
             f"{out}: not written: the ONNX model disagrees with PyTorch (largest probability difference "
             f"{check.max_prob_diff:.2e}, classes agree on {check.class_agreement:.2%} of {check.n} images)"
         )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, out)
+    write_bytes_atomic(out, data)
     return check
 
 
 class OnnxEngine:
     """Probabilities from an ONNX file with ONNX Runtime: the `--engine onnx` of predict and serve."""
 
-    def __init__(self, data: bytes, threads: int | None = None):
+    def __init__(self, data: bytes):
         require_onnx()
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
 
     @classmethod
     def for_model(cls, model: nn.Module, info: ModelInfo, folder: Path | None) -> "OnnxEngine":
@@ -154,7 +145,7 @@ class OnnxEngine:
         path = folder / "model.onnx" if folder is not None else None
         if path is not None and path.is_file():
             data = path.read_bytes()
-            if _source_hash(data) == info.weights_sha256:
+            if onnx_metadata(data).get("source_weights_sha256") == info.weights_sha256:
                 return cls(data)
         return cls(onnx_bytes(model, info))
 
@@ -163,16 +154,9 @@ class OnnxEngine:
         return self.session.run(["probs"], {"image": np.ascontiguousarray(images, np.float32)})[0]
 
 
-def _source_hash(data: bytes) -> str:
-    import onnx
-
-    proto = onnx.load_model_from_string(data)
-    return next((p.value for p in proto.metadata_props if p.key == "source_weights_sha256"), "")
-
-
-def onnx_metadata(path: str | Path) -> dict[str, str]:
+def onnx_metadata(data: bytes) -> dict[str, str]:
+    """The metadata an ONNX file carries (digitlab's: classes, normalisation, source weights)."""
     require_onnx()
     import onnx
 
-    proto = onnx.load(io.BytesIO(Path(path).read_bytes()))
-    return {p.key: p.value for p in proto.metadata_props}
+    return {p.key: p.value for p in onnx.load_model_from_string(data).metadata_props}

@@ -16,9 +16,6 @@ class Page:
     def text(self, text: str) -> None:
         self.parts.append(f"<p>{html.escape(text)}</p>")
 
-    def pre(self, text: str) -> None:
-        self.parts.append(f"<pre>{html.escape(text)}</pre>")
-
     def markdown(self, text: str) -> None:
         """Prose written in Markdown (code spans become monospace)."""
         from markdown_it import MarkdownIt
