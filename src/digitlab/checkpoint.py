@@ -168,10 +168,9 @@ def publish_run(folder: str | Path, model: nn.Module, info: ModelInfo, files: di
     Everything is written into a new folder under `runs/`, then the link `current` is pointed
     at it with one rename; `model.json` and each of `files` in `folder` are links through
     `current`. A reader, or a run killed at any moment, sees the whole previous model or the
-    whole new one, never a mix. Older runs and leftovers of killed runs are removed.
+    whole new one, never a mix. Older runs are removed (a killed run's leftovers: `remove_leftovers`).
     """
     folder = Path(folder)
-    remove_leftovers(folder)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mkdir(folder / "runs")))
     os.chmod(staging, 0o777 & ~umask())  # mkdtemp makes 0700; a run folder is as readable as any
     json_path = save_model(model, staging, info)

@@ -87,7 +87,7 @@ def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torc
 
 def stored_config(out: str | Path) -> TrainConfig:
     """The settings of the run whose checkpoint is in OUT."""
-    return TrainConfig.from_json(checkpointing.load(Path(out) / "checkpoint")[1]["extra"].get("config"))
+    return TrainConfig.from_json(checkpointing.load_metadata(Path(out) / "checkpoint")["extra"].get("config"))
 
 
 def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, Evaluation] | None:

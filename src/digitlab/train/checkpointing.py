@@ -122,6 +122,19 @@ def _collect(learn, position, generators) -> tuple[dict, dict]:
 
 def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, metadata) of the checkpoint in `folder`, checked; a clear error if there is none."""
+    folder, meta = Path(folder), load_metadata(folder)
+    tensors_path = folder / str(meta.get("tensors_file"))
+    data = tensors_path.read_bytes() if tensors_path.is_file() else b""
+    if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
+        raise DigitlabError(f"{tensors_path}: missing or damaged (checksum differs from {JSON_NAME})")
+    try:
+        return load_safetensors(data), meta
+    except (SafetensorError, ValueError) as e:
+        raise DigitlabError(f"{tensors_path}: not a valid safetensors file ({e})") from None
+
+
+def load_metadata(folder: str | Path) -> dict:
+    """checkpoint.json alone, checked (the run's settings and position, without the tensors)."""
     folder = Path(folder)
     path = folder / JSON_NAME
     if not path.is_file():
@@ -137,14 +150,7 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             f"{path}: written by digitlab {meta.get('digitlab_version')} (checkpoint format "
             f"{meta.get('format_version')}); this is digitlab {__version__}: resume it with that version"
         )
-    tensors_path = folder / str(meta.get("tensors_file"))
-    data = tensors_path.read_bytes() if tensors_path.is_file() else b""
-    if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
-        raise DigitlabError(f"{tensors_path}: missing or damaged (checksum differs from {JSON_NAME})")
-    try:
-        return load_safetensors(data), meta
-    except (SafetensorError, ValueError) as e:
-        raise DigitlabError(f"{tensors_path}: not a valid safetensors file ({e})") from None
+    return meta
 
 
 def restore(learn, state: tuple[dict, dict], generators=()) -> None:
