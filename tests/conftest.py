@@ -113,24 +113,22 @@ def write_idx_folder(folder, train, test=None):
     return folder
 
 
+def mnist_head_dir(tmp_path_factory, mnist, name: str, n_train: int, n_test: int):
+    """The first images of real MNIST as an IDX folder."""
+    train, test = mnist.train.select(torch.arange(n_train)), mnist.test.select(torch.arange(n_test))
+    return write_idx_folder(tmp_path_factory.mktemp(name), train, test)
+
+
 @pytest.fixture(scope="session")
 def mini_mnist_dir(tmp_path_factory, mnist):
-    """12,000 training and 2,000 test images of real MNIST as an IDX folder."""
-    return write_idx_folder(
-        tmp_path_factory.mktemp("mini-mnist"),
-        mnist.train.select(torch.arange(12000)),
-        mnist.test.select(torch.arange(2000)),
-    )
+    """12,000 training and 2,000 test images: enough to learn for real."""
+    return mnist_head_dir(tmp_path_factory, mnist, "mini-mnist", 12000, 2000)
 
 
 @pytest.fixture(scope="session")
 def tiny_mnist_dir(tmp_path_factory, mnist):
-    """1,200 training and 300 test images of real MNIST: for runs whose result is not the point."""
-    return write_idx_folder(
-        tmp_path_factory.mktemp("tiny-mnist"),
-        mnist.train.select(torch.arange(1200)),
-        mnist.test.select(torch.arange(300)),
-    )
+    """1,200 training and 300 test images: for runs whose result is not the point."""
+    return mnist_head_dir(tmp_path_factory, mnist, "tiny-mnist", 1200, 300)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,12 @@ SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder 
 
 
 DEFAULT = TrainConfig()  # the one place train's defaults are written
+# Options that `train` and `lr-find` share:
+DATA = typer.Option(DEFAULT.data, help=SRC_HELP)
+MODEL = typer.Option(DEFAULT.model, help="baseline, linear, mlp or cnn.")
+PRESET = typer.Option(DEFAULT.preset, help="fast, default or best (CNN size, epochs, lr).")
+BATCH_SIZE = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's).")
+SEED = typer.Option(DEFAULT.seed, help="Seed for initialisation, split, order and augmentation.")
 
 
 class State:
@@ -57,13 +63,13 @@ def lesson(
 
 @app.command("train")
 def train_cmd(
-    data: str = typer.Option(DEFAULT.data, help=SRC_HELP),
-    model: str = typer.Option(DEFAULT.model, help="baseline, linear, mlp or cnn."),
-    preset: str = typer.Option(DEFAULT.preset, help="fast, default or best (CNN size, epochs, lr)."),
+    data: str = DATA,
+    model: str = MODEL,
+    preset: str = PRESET,
     epochs: int = typer.Option(DEFAULT.epochs, help="Epochs (default: the preset's)."),
     lr: float = typer.Option(DEFAULT.lr, help="Peak learning rate (default: the preset's)."),
-    batch_size: int = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's)."),
-    seed: int = typer.Option(DEFAULT.seed, help="Seed for initialisation, split, order and augmentation."),
+    batch_size: int = BATCH_SIZE,
+    seed: int = SEED,
     valid_fraction: float = typer.Option(
         DEFAULT.valid_fraction, help="Training data held out for validation."
     ),
@@ -121,11 +127,11 @@ def train_cmd(
 
 @app.command("lr-find")
 def lr_find(
-    data: str = typer.Option(DEFAULT.data, help=SRC_HELP),
-    model: str = typer.Option(DEFAULT.model, help="baseline, linear, mlp or cnn."),
-    preset: str = typer.Option(DEFAULT.preset, help="fast, default or best (the CNN's size)."),
-    batch_size: int = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's)."),
-    seed: int = typer.Option(DEFAULT.seed, help="Seed for initialisation and order."),
+    data: str = DATA,
+    model: str = MODEL,
+    preset: str = PRESET,
+    batch_size: int = BATCH_SIZE,
+    seed: int = SEED,
     plot: Path = typer.Option(Path("runs/lr-find.png"), help="PNG of loss against learning rate."),
 ):
     """Sweep the learning rate over ~100 batches and suggest one (then train with --lr)."""
