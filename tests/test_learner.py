@@ -130,8 +130,10 @@ def test_get_preds_in_order_even_from_a_shuffled_loader():
     probs, targets = learn.get_preds(learn.dls.train)
     assert torch.equal(targets, learn.dls.train.tensors[1])
     torch.testing.assert_close(probs.sum(1), torch.ones(len(probs)))
+    order = learn.dls.train.generator.get_state()
     classes, p = learn.predict(learn.dls.valid.tensors[0][0])
     assert classes.shape == (1,) and p.shape == (1, 10)
+    assert torch.equal(order, learn.dls.train.generator.get_state())  # predicting draws no batch
 
 
 def test_fine_tune_freezes_then_unfreezes():

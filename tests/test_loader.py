@@ -93,3 +93,9 @@ def test_validating_on_the_training_data_warns_loudly():
     assert xb.shape == (8, 784)
     train, valid = dls
     assert train is dls.train and valid is dls.valid
+
+
+def test_sample_shape_of_any_dataset():
+    assert DataLoader((torch.zeros(5, 1, 28, 28), torch.zeros(5))).sample_shape() == (1, 28, 28)
+    assert DataLoader([(torch.zeros(784), 1)] * 3).sample_shape() == (784,)
+    assert DataLoader(range(4)).sample_shape() == ()

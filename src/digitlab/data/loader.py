@@ -117,6 +117,13 @@ class DataLoader:
         """The first batch: handy to look at shapes."""
         return next(iter(self))
 
+    def sample_shape(self) -> torch.Size:
+        """The shape of one input sample (no batch drawn: the random generators are left alone)."""
+        if self.tensors is not None:
+            return self.tensors[0].shape[1:]
+        item = self.dataset[0]
+        return torch.as_tensor(item[0] if isinstance(item, tuple | list) else item).shape
+
     def ordered(self) -> "DataLoader":
         """The same data in its stored order, every sample, no augmentation (for predictions)."""
         return DataLoader(self.dataset, self.batch_size)

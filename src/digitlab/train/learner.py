@@ -188,6 +188,5 @@ class Learner:
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Classes and probabilities for one sample or a batch of samples shaped like the data's."""
-        sample_shape = self.dls.train.one_batch()[0].shape[1:]
-        probs = batch_probs(self.model, x.reshape(-1, *sample_shape).float())
+        probs = batch_probs(self.model, x.reshape(-1, *self.dls.valid.sample_shape()).float())
         return to_classes(probs), probs
