@@ -233,6 +233,9 @@ def serve(
     save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
     engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
+    batch_ms: float = typer.Option(
+        2.0, min=0, max=1000, help="Milliseconds concurrent requests wait to share one model call (0: none)."
+    ),
 ):
     """The draw-a-digit web page and its JSON API (docs at /docs)."""
     import torch
@@ -240,10 +243,10 @@ def serve(
     from digitlab.predict import Predictor
     from digitlab.web.server import serve
 
-    torch.set_num_threads(1)  # one image per request, many requests in parallel threads: no oversubscription
+    torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
     from digitlab.web.app import create_app
 
-    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None)
+    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000)
     out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
     serve(app_, host, port)
 

@@ -65,10 +65,19 @@ class Predictor:
         return predict_probs(self.model, x)
 
     def predict_image(self, image: Image.Image, name: str = "") -> Prediction:
-        digit_image = to_mnist(image, name or "image")
+        digit_image = self.prepare(image, name)
         if digit_image is None:
+            return self.prediction(name, None, None)
+        return self.prediction(name, self.probs(digit_image[None])[0], digit_image)
+
+    def prepare(self, image: Image.Image, name: str = "") -> np.ndarray | None:
+        """The 28x28 MNIST-style digit the model will see; None for an image that holds no digit."""
+        return to_mnist(image, name or "image")
+
+    def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:
+        """The answer for one image from its probabilities (the web server computes them in batches)."""
+        if probs is None or digit_image is None:
             return Prediction(name, input=np.zeros((28, 28), np.uint8))
-        probs = self.probs(digit_image[None])[0]
         if not torch.isfinite(probs).all():  # cannot happen with checked weights; never print NaN
             raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
         return Prediction(

@@ -24,6 +24,7 @@ from digitlab.data.images import open_image, png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.predict import Prediction, Predictor
+from digitlab.web.batching import Batcher
 
 
 class PredictResponse(BaseModel):
@@ -37,6 +38,7 @@ MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
 MAX_PIXELS = 16_000_000  # an upload may decode to this many pixels (a drawing needs far fewer)
 INLINE_PIXELS = 512 * 512  # images up to this size are predicted on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
+BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
 SAVED_SIDE = 280  # saved corrections are kept at most this size, as the canvas sends them
 PUBLIC_INFO = (
     "architecture",
@@ -50,8 +52,12 @@ PUBLIC_INFO = (
 
 
 def create_app(
-    predictor: Predictor, save_dir: str | Path | None = None, cors_origins: list[str] | None = None
+    predictor: Predictor,
+    save_dir: str | Path | None = None,
+    cors_origins: list[str] | None = None,
+    batch_window: float = BATCH_WINDOW,
 ) -> FastAPI:
+    """The app; `batch_window` seconds collect concurrent requests into one model call (0: one call each)."""
     app = FastAPI(title="digitlab", description="Draw a digit and watch the model guess.")
     static = Path(str(resources.files("digitlab") / "web" / "static"))
     if cors_origins:
@@ -80,16 +86,27 @@ def create_app(
         return {k: info[k] for k in PUBLIC_INFO}
 
     big_decodes = asyncio.Semaphore(BIG_DECODES)
+    batcher = Batcher(predictor, batch_window) if batch_window > 0 else None
 
     @app.post("/api/predict", response_model=PredictResponse)
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
         source = await _source_from_request(request)
         if isinstance(source, Image.Image) or _pixels(source) <= INLINE_PIXELS:
-            result = _predict(predictor, source)  # a drawing takes ~1.5 ms: a thread hop costs more
+            digit = _prepare(predictor, source)  # a drawing takes ~1 ms: a thread hop costs more
         else:  # big photos are decoded in worker threads, a few at a time: no stalls, bounded memory
             async with big_decodes:
-                result = await run_in_threadpool(_predict, predictor, source)
+                digit = await run_in_threadpool(_prepare, predictor, source)
+        if digit is None:
+            probs = None
+        elif batcher is None:
+            probs = predictor.probs(digit[None])[0]
+        else:
+            probs = await batcher.probs(digit)
+        try:
+            result = predictor.prediction("upload", probs, digit)
+        except DigitlabError as e:
+            raise HTTPException(422, str(e)) from None
         return JSONResponse(_response(result))  # plain json.dumps: FastAPI's encoder walks all 784 pixels
 
     @app.post("/api/samples")
@@ -151,10 +168,10 @@ def _pixels(data: bytes) -> int:
         return 0
 
 
-def _predict(predictor: Predictor, source: bytes | Image.Image) -> Prediction:
+def _prepare(predictor: Predictor, source: bytes | Image.Image) -> np.ndarray | None:
     image = source if isinstance(source, Image.Image) else _open_upload(source)
     try:
-        return predictor.predict_image(image, "upload")
+        return predictor.prepare(image, "upload")
     except DigitlabError as e:  # e.g. NaN pixels in a float TIFF
         raise HTTPException(422, str(e)) from None
 
