@@ -8,7 +8,7 @@ from rich.console import Console
 from torch import nn
 
 from digitlab.data import DataLoader, DataLoaders
-from digitlab.data.augment import RandomAffine
+from digitlab.data.augment import RandomAffine, max_filter3, restroke
 from digitlab.errors import TrainingDiverged
 from digitlab.models import build_model
 from digitlab.train import callbacks as cbs
@@ -318,6 +318,31 @@ def test_random_affine_keeps_shape_and_ink_and_is_seeded():
     ink = a.sum((1, 2, 3)) / x.sum((1, 2, 3))
     assert ((ink > 0.7) & (ink < 1.4)).all()  # a small warp: the digit stays about as big
     assert torch.equal(RandomAffine(degrees=0, shift=0, zoom=0)(x), x)
+
+
+def test_max_filter_equals_max_pool_and_restroke_thickens_and_thins():
+    x = torch.rand(6, 1, 28, 28) * (torch.rand(6, 1, 28, 28) > 0.7)
+    assert torch.equal(max_filter3(x), F.max_pool2d(x, 3, stride=1, padding=1))
+    digit = torch.zeros(3, 1, 28, 28)
+    digit[:, :, 8:20, 12:15] = 1.0  # a 3-pixel-wide stroke
+    out = restroke(digit, torch.tensor([1.0, -1.0, 0.0]))
+    assert out[0].sum() == 14 * 5 and out[1].sum() == 10 * 1  # one pixel more / less on each side
+    assert torch.equal(out[2], digit[2])
+    half = restroke(digit, torch.tensor([0.5, -0.5, 0.0]))
+    assert torch.allclose(half[:2], (digit[:2] + out[:2]) / 2)
+
+
+def test_stroke_augmentation_changes_ink_of_about_half_the_images():
+    x = torch.zeros(400, 1, 28, 28)
+    x[:, :, 8:20, 12:15] = 1.0
+    plain = RandomAffine(degrees=0, shift=0, zoom=0, seed=3)(x)
+    stroked = RandomAffine(degrees=0, shift=0, zoom=0, stroke=1.0, seed=3)(x)
+    assert torch.allclose(plain, x, atol=1e-5)
+    ink = stroked.sum((1, 2, 3)) / x.sum((1, 2, 3))
+    changed = (ink - 1).abs() > 1e-3
+    assert 0.4 < changed.float().mean() < 0.6
+    assert (ink > 1).sum() > 2 * (ink < 1).sum()  # thicker more often than thinner
+    assert ink.max() > 1.5 and 0.5 < ink.min() < 1
 
 
 def test_quiet_learner_prints_nothing_and_a_loud_one_prints_the_table_once():

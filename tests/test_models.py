@@ -47,3 +47,15 @@ def test_probabilities_for_ten_classes_and_for_one_binary_output():
     assert binary.shape == (7, 1) and ((0 < binary) & (binary < 1)).all()
     assert to_classes(torch.tensor([[0.2], [0.7]])).tolist() == [0, 1]
     assert to_classes(torch.tensor([[0.2, 0.5, 0.3]])).tolist() == [1]
+
+
+def test_strided_stem_gives_the_same_shapes_with_fewer_activations():
+    pooled, strided = build_model("cnn"), build_model("cnn", strided_stem=True)
+    x = torch.rand(2, 1, 28, 28)
+    assert strided(x).shape == pooled(x).shape == (2, 10)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in list(strided)[:3])  # stage 1 steps instead
+    assert strided.first_layer.stride == (2, 2) and pooled.first_layer.stride == (1, 1)
+    assert build_model("cnn", **strided.config).config["strided_stem"] is True
+    with pytest.raises(ValueError, match="strided_stem"):
+        build_model("cnn", strided_stem="yes")
+    assert not any(isinstance(m, torch.nn.Dropout) for m in build_model("cnn", dropout=0.0).modules())

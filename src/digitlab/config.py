@@ -16,13 +16,20 @@ MODEL_NAMES = (
     "cnn",
 )  # digitlab.models.MODELS (not imported: the CLI stays light)
 
-# Each preset: the CNN's channels and convolutions per stage, epochs, batch size, peak learning
-# rate of the one-cycle schedule, and whether batches are augmented. Measured in BENCHMARKS.md.
+# Each preset: the CNN's channels and convolutions per stage, whether its first stage steps 2 pixels
+# at a time (instead of pooling), dropout before the head, epochs, batch size, peak learning rate
+# of the one-cycle schedule, whether batches are augmented and how much stroke widths vary.
+# Measured in BENCHMARKS.md.
+# fmt: off
 PRESETS = {
-    "fast": dict(channels=(16, 32, 64), convs=1, epochs=2, batch_size=128, lr=0.1, augment=False),
-    "default": dict(channels=(16, 32, 64), convs=1, epochs=15, batch_size=128, lr=0.1, augment=True),
-    "best": dict(channels=(32, 64, 128), convs=2, epochs=25, batch_size=128, lr=0.1, augment=True),
+    "fast": dict(channels=(16, 24, 48), convs=1, strided_stem=True, dropout=0.0,
+                 epochs=1, batch_size=128, lr=0.1, augment=True, stroke=1.0),
+    "default": dict(channels=(16, 32, 64), convs=1, strided_stem=False, dropout=0.1,
+                    epochs=15, batch_size=128, lr=0.1, augment=True, stroke=0.0),
+    "best": dict(channels=(32, 64, 128), convs=2, strided_stem=False, dropout=0.1,
+                 epochs=25, batch_size=128, lr=0.1, augment=True, stroke=0.0),
 }
+# fmt: on
 # Linear models and the MLP have no BatchNorm: they want a gentler peak learning rate.
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
@@ -47,7 +54,10 @@ class TrainConfig:
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None
+    strided_stem: bool | None = None
+    dropout: float | None = None
     augment: bool | None = None
+    stroke: float | None = None
 
     def resolve(self, architecture: str | None = None) -> "TrainConfig":
         """The complete settings: the preset's values under the explicit ones, the device picked.

@@ -113,7 +113,10 @@ def find_lr(config: TrainConfig) -> LRFindResult:
 def _build(config: TrainConfig, splits: Splits) -> torch.nn.Module:
     norm = {"mean": splits.mean, "std": splits.std}
     if config.model == "cnn":
-        return build_model("cnn", channels=config.channels, convs=config.convs, **norm)
+        return build_model(
+            "cnn", channels=config.channels, convs=config.convs, strided_stem=config.strided_stem,
+            dropout=config.dropout, **norm,
+        )  # fmt: skip
     return build_model(config.model, **({} if config.model == "baseline" else norm))
 
 
@@ -130,7 +133,9 @@ def _learner(
     shard = (rank, world)
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
     x, y = splits.train.floats().to(device), splits.train.labels.to(device)
-    augment = RandomAffine(seed=config.seed) if config.augment and config.model == "cnn" else None
+    augment = None
+    if config.augment and config.model == "cnn":
+        augment = RandomAffine(stroke=config.stroke, seed=config.seed)
     valid = (splits.valid.floats().to(device), splits.valid.labels.to(device))
     dls = DataLoaders(
         DataLoader((x, y), config.batch_size, shuffle=True, seed=config.seed, transform=augment, shard=shard),

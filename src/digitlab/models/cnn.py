@@ -10,23 +10,29 @@ from torch import nn
 from digitlab.models.layers import Normalize, check_float, check_int, check_normalization
 
 
-def conv_stage(c_in: int, c_out: int, convs: int) -> list[nn.Module]:
+def conv_stage(c_in: int, c_out: int, convs: int, strided: bool = False) -> list[nn.Module]:
     """`convs` 3x3 convolutions, then a 2x2 max-pool that halves the resolution.
 
     The last convolution pools *before* its BatchNorm and ReLU: the same kind of function,
     but those two memory-bound ops then touch 4x fewer values (about twice the speed on a CPU).
+    `strided`: the last convolution itself steps 2 pixels at a time instead (no pool): it
+    computes 4x fewer outputs, which on the full-size first stage saves about a fifth of training.
     """
     layers = []
     for i in range(convs):
-        layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False))
-        if i == convs - 1:
+        stride = 2 if strided and i == convs - 1 else 1
+        layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, stride, padding=1, bias=False))
+        if i == convs - 1 and not strided:
             layers.append(nn.MaxPool2d(2))
         layers += [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
     return layers
 
 
 class CNN(nn.Sequential):
-    """Three stages of `convs` 3x3 convolutions each, every stage halving the resolution."""
+    """Three stages of `convs` 3x3 convolutions each, every stage halving the resolution.
+
+    `strided_stem`: the first stage halves the resolution with a stride-2 convolution (faster).
+    """
 
     def __init__(
         self,
@@ -36,19 +42,22 @@ class CNN(nn.Sequential):
         n_out: int = 10,
         mean: float = 0.0,
         std: float = 1.0,
+        strided_stem: bool = False,
     ):
         if not isinstance(channels, list | tuple) or len(channels) != 3:
             raise ValueError(f"channels must be three numbers, got {channels!r:.40}")
         c1, c2, c3 = (check_int("channels", c, 1, 1024) for c in channels)
         check_int("convs", convs, 1, 8), check_float("dropout", dropout, 0.0, 0.99)
         check_int("n_out", n_out, 1, 1000), check_normalization(mean, std)
+        if not isinstance(strided_stem, bool):
+            raise ValueError(f"strided_stem must be true or false, got {strided_stem!r:.40}")
         super().__init__(
             Normalize(mean, std),
-            *conv_stage(1, c1, convs),  # (B,1,28,28) -> (B,c1,14,14)
+            *conv_stage(1, c1, convs, strided=strided_stem),  # (B,1,28,28) -> (B,c1,14,14)
             *conv_stage(c1, c2, convs),  # -> (B,c2,7,7)
             *conv_stage(c2, c3, convs),  # -> (B,c3,3,3)
             nn.Flatten(),
-            nn.Dropout(dropout),
+            nn.Dropout(dropout) if dropout else nn.Identity(),  # drawing the mask costs ~4% of training
             nn.Linear(c3 * 3 * 3, n_out),
         )
         self.config = {
@@ -58,6 +67,7 @@ class CNN(nn.Sequential):
             "n_out": n_out,
             "mean": mean,
             "std": std,
+            "strided_stem": strided_stem,
         }
 
     @property

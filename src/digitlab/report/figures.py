@@ -4,7 +4,6 @@ import io
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 
@@ -76,13 +75,6 @@ def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int =
     fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="weight / unit's largest |weight|")
 
 
-def first_layer_weights(weight: torch.Tensor, count: int = 30) -> bytes:
-    n = min(count, len(weight))
-    fig = Figure(figsize=(12, 1.5 * math.ceil(n / 10) + 0.5))
-    draw_weights(fig, weight, count)
-    return to_png(fig)
-
-
 def loss_curves(history: dict[str, list[float]]) -> bytes:
     """Training loss per batch and validation loss (and metrics) per epoch."""
     fig = Figure(figsize=(9, 3.2))
@@ -128,25 +120,3 @@ def draw_softmax(fig: Figure, probs: torch.Tensor, labels: torch.Tensor | None =
         ax.set_xlabel("class", fontsize=8)
         ax.set_title(f"label {int(labels[i])}" if labels is not None else f"sample {i}", fontsize=9)
     axes[0].set_ylabel("probability")
-
-
-def confusion_matrix(matrix: np.ndarray) -> bytes:
-    """Rows are true labels, columns predictions; counts written in every cell."""
-    fig = Figure(figsize=(5.5, 5))
-    ax = fig.add_subplot()
-    ax.imshow(np.log1p(matrix), cmap="Blues")
-    n = len(matrix)
-    for r in range(n):
-        for c in range(n):
-            ax.text(
-                c,
-                r,
-                str(int(matrix[r, c])),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if r == c else "black",
-            )
-    ax.set_xticks(range(n)), ax.set_yticks(range(n))
-    ax.set_xlabel("predicted"), ax.set_ylabel("actual")
-    return to_png(fig)

@@ -2,6 +2,7 @@
 
 import base64
 import html
+import math
 
 
 class Page:
@@ -46,6 +47,37 @@ class Page:
             f"<figcaption>{html.escape(alt)}</figcaption></figure>"
         )
 
+    def gallery(self, items: list[tuple[bytes, str]], caption: str, width: int = 56) -> None:
+        """Small PNG images side by side, each with its own label, shown `width` pixels wide, unsmoothed."""
+        cells = "".join(
+            f'<figure class="cell"><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
+            f'width="{width}" alt="{html.escape(label)}"><figcaption>{html.escape(label)}</figcaption>'
+            "</figure>"
+            for png, label in items
+        )
+        cap = f"<figcaption>{html.escape(caption)}</figcaption>"
+        self.parts.append(f'<figure><div class="gallery">{cells}</div>{cap}</figure>')
+
+    def matrix(self, counts: list[list[int]], caption: str, rows: str, cols: str) -> None:
+        """A table of counts, each cell shaded by its count (log scale): a confusion matrix."""
+        top = max(max(r) for r in counts) or 1
+        head = f"<th>{html.escape(rows)} \\ {html.escape(cols)}</th>" + "".join(
+            f"<th>{c}</th>" for c in range(len(counts[0]))
+        )
+
+        def cell(n: int) -> str:
+            shade = math.log1p(n) / math.log1p(top)
+            ink = "#fff" if shade > 0.6 else "#222"
+            return f'<td style="background:rgba(31,119,180,{shade:.2f});color:{ink}">{n}</td>'
+
+        body = "".join(
+            f"<tr><th>{r}</th>" + "".join(map(cell, row)) + "</tr>" for r, row in enumerate(counts)
+        )
+        self.parts.append(
+            f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
+
     def render(self) -> str:
         return (
             f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -69,4 +101,6 @@ figure{margin:1rem 0}figcaption{color:#555;font-size:.9rem}pre{background:#f5f5f
 overflow-x:auto}pre.code{background:#eef3f8;border-left:3px solid #4a78a8}code{font-family:ui-monospace,
 SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}p code,li code{background:#f0f0f0;padding:0 .2em}
 figure.output pre{background:#fafafa;border:1px solid #e3e3e3}
+.gallery{display:flex;flex-wrap:wrap;gap:.4rem}.gallery img{image-rendering:pixelated;border:1px solid #ddd}
+figure.cell{margin:0;text-align:center}figure.cell figcaption{font-size:.75rem}
 """

@@ -1,9 +1,12 @@
 """The HTML reports: what a trained model is, how it trained, and where it goes wrong."""
 
+import math
+
 import torch
 
 from digitlab.checkpoint import ModelInfo
 from digitlab.data import Dataset
+from digitlab.data.images import png_bytes
 from digitlab.evaluation import Evaluation
 from digitlab.report import figures
 from digitlab.report.html import Page
@@ -20,15 +23,40 @@ def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str
         ],
         "per-class precision and recall",
     )
-    page.image(figures.confusion_matrix(torch.tensor(evaluation.confusion).numpy()), "confusion matrix")
+    page.matrix(
+        evaluation.confusion, "confusion matrix: counts (shaded on a log scale)", "actual", "predicted"
+    )
     if evaluation.top_losses:
         top = evaluation.top_losses
-        titles = [f"{t['label']}→{t['predicted']} {t['probability']:.2f}" for t in top]
-        images = data.images[torch.tensor([t["index"] for t in top])]
-        page.image(
-            figures.image_grid(images, titles, cols=8),
+        images = data.images[torch.tensor([t["index"] for t in top])].numpy()
+        page.gallery(
+            [
+                (png_bytes(img), f"{t['label']}→{t['predicted']} {t['probability']:.2f}")
+                for img, t in zip(images, top, strict=True)
+            ],
             "top losses: label→prediction and the probability given to the prediction",
         )
+
+
+def weight_images(weight: torch.Tensor, count: int = 30) -> list[tuple[bytes, str]]:
+    """The first `count` units of a first layer (out, 784) or (out,1,k,k) as red/white/blue PNGs.
+
+    Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a unit
+    with small weights is as readable as one with large weights; its caption gives the scale.
+    """
+    w = weight.detach().float().cpu()[:count]
+    side = math.isqrt(w[0].numel())
+    w = w.reshape(-1, side, side)
+    peak = w.abs().amax((1, 2), keepdim=True).clamp_min(1e-12)
+    v = (w / peak).unsqueeze(-1)  # per unit, in [-1, 1]
+    white = torch.ones(3)
+    red, blue = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])
+    rgb = torch.where(v > 0, white + v * (red - white), white - v * (blue - white))  # matplotlib's "bwr"
+    pixels = (rgb * 255).round().to(torch.uint8).numpy()
+    return [
+        (png_bytes(p), f"unit {i} |w|max {float(m):.2g}")
+        for i, (p, m) in enumerate(zip(pixels, peak.flatten(), strict=True))
+    ]
 
 
 def training_report(
@@ -54,7 +82,10 @@ def training_report(
     if layer is not None:
         weight = layer.weight
         page.heading("What the first layer learnt")
-        page.image(figures.first_layer_weights(weight.float().cpu()), "first-layer weights or filters")
+        page.gallery(
+            weight_images(weight),
+            "first-layer weights or filters: red positive, blue negative, white zero, scaled per unit",
+        )
     return page.render()
 
 
