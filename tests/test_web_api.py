@@ -194,3 +194,60 @@ def test_a_connection_that_sends_headers_slowly_is_closed(predictor, monkeypatch
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+class CountingPredictor(Predictor):
+    """The same model, counting the images of every model call."""
+
+    def __init__(self, predictor: Predictor):
+        super().__init__(predictor.model, predictor.info)
+        self.calls: list[int] = []
+
+    def probs(self, images):
+        self.calls.append(len(images))
+        return super().probs(images)
+
+
+def post_concurrently(app, bodies: list[dict]) -> list:
+    import asyncio
+
+    import httpx
+
+    async def run():
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # errors become 500s
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await asyncio.gather(*(c.post("/api/predict", json=b) for b in bodies))
+
+    return asyncio.run(run())
+
+
+def test_concurrent_requests_share_model_calls_and_get_their_own_answers(predictor, mnist):
+    counting = CountingPredictor(predictor)
+    images = mnist.test.images[:40].numpy()
+    bodies = [{"pixels": img.reshape(-1).tolist()} for img in images]
+    responses = post_concurrently(create_app(counting, batch_window=0.05), bodies)
+    assert all(r.status_code == 200 for r in responses)
+    for r, img in zip(responses, images, strict=True):  # as one request alone would get it
+        alone = predictor.predict_image(Image.fromarray(img))
+        assert r.json()["digit"] == alone.digit
+        np.testing.assert_allclose(r.json()["probs"], alone.probs, atol=2e-6)
+    assert sum(counting.calls) == 40 and len(counting.calls) < 10 and max(counting.calls) > 1, counting.calls
+
+
+def test_without_a_batch_window_every_request_calls_the_model_itself(predictor, mnist):
+    counting = CountingPredictor(predictor)
+    bodies = [{"pixels": img.reshape(-1).tolist()} for img in mnist.test.images[:6].numpy()]
+    responses = post_concurrently(create_app(counting, batch_window=0), bodies)
+    assert [r.status_code for r in responses] == [200] * 6 and counting.calls == [1] * 6
+
+
+def test_a_failing_batch_fails_each_of_its_requests_alone(predictor, mnist):
+    class Broken(CountingPredictor):
+        def probs(self, images):
+            raise RuntimeError("model failure")
+
+    bodies = [{"pixels": img.reshape(-1).tolist()} for img in mnist.test.images[:5].numpy()]
+    responses = post_concurrently(create_app(Broken(predictor), batch_window=0.05), bodies)
+    assert [r.status_code for r in responses] == [500] * 5
+    blank = post_concurrently(create_app(Broken(predictor)), [{"pixels": [0] * 784}])[0]
+    assert blank.status_code == 200 and blank.json()["digit"] is None  # no digit: no model call

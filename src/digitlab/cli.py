@@ -278,22 +278,27 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="A smoke run in under 3 minutes."),
     out_path: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="Markdown file to write."),
     preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
-    only: str = typer.Option(None, help="Re-measure one section in place: csv, engines or distributed."),
+    only: str = typer.Option(
+        None, help="Re-measure one section in place: csv, engines, distributed, speed, robustness or web."
+    ),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
     from digitlab.bench import run
 
+    sections = {
+        "csv": lambda: run.update_csv(out_path, out),
+        "engines": lambda: run.update_engines(out_path, quick, out),
+        "distributed": lambda: run.update_distributed(out_path, out),
+        "speed": lambda: run.update_speed(out_path, out),
+        "robustness": lambda: run.update_robustness(out_path, out),
+        "web": lambda: run.update_batching(out_path, out),
+    }
     if only is None:
         run.run_bench(quick, out_path, tuple(preset), out)
-        return
-    if only == "csv":
-        run.update_csv(out_path, out)
-    elif only == "engines":
-        run.update_engines(out_path, quick, out)
-    elif only == "distributed":
-        run.update_distributed(out_path, out)
+    elif only in sections:
+        sections[only]()
     else:
-        raise DigitlabError(f"bench section {only!r} is unknown: choose csv, engines or distributed")
+        raise DigitlabError(f"bench section {only!r} is unknown: choose {', '.join(sections)}")
 
 
 @data_app.command("info")

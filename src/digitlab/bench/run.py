@@ -1,6 +1,7 @@
 """Runs every benchmark in one process, side by side, and writes BENCHMARKS.md."""
 
 import datetime
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -149,6 +150,107 @@ def update_engines(out: str | Path, quick: bool, console: Console) -> None:
         train_and_save(TrainConfig(preset="fast", epochs=1, out=model_dir), quiet=True)
         command = "digitlab bench --only engines" + (" --quick" if quick else "")
         update_section(out, engines_section(model_dir, quick, command))
+    console.print(f"updated {out}")
+
+
+def speed_section(seeds: int = 10, command: str = "") -> str:
+    """The whole `digitlab train --preset fast` command against the reference recipe, one after the other."""
+    fast = training.whole_command_runs("fast", list(range(seeds)))
+    ref = reference.time_to_accuracy()
+    reached = sum(r["accuracy"] >= 0.99 for r in fast["runs"])
+    per_seed = ", ".join(f"{r['accuracy']:.4f}" for r in fast["runs"])
+    ratio = ref["seconds"] / fast["median_s"]
+    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    return (
+        "## Time to 99.0%: the whole command\n\n" + run + "`digitlab train --preset fast --seed S` run as a "
+        "user runs it and timed from outside (interpreter start-up, imports, loading MNIST, training, the "
+        "test evaluation, saving the model and writing report.html), against PyTorch's examples/mnist "
+        "recipe (seed 1, `digitlab.bench.reference`) trained epoch by epoch until its test accuracy "
+        "reaches 99.0% (its time includes loading and its per-epoch tests).\n\n"
+        "| recipe | wall seconds | training seconds | test accuracy |\n|---|---|---|---|\n"
+        f"| digitlab `train --preset fast` (median of {seeds} seeds) | {fast['median_s']:.1f} | "
+        f"{fast['median_train_s']:.1f} | mean {fast['mean_acc']:.4f}, min {fast['min_acc']:.4f}, "
+        f"**{reached}/{seeds} seeds >= 0.99** |\n"
+        f"| PyTorch examples/mnist recipe | {ref['seconds']:.1f} | | {ref['accuracy']:.4f} after "
+        f"{ref['epochs']} epochs ({', '.join(f'{a:.4f}' for a in ref['history'])}) |\n\n"
+        f"Ratio: the whole digitlab command is **{ratio:.1f}x** faster than the reference's time to "
+        f"99.0%. Per seed: {per_seed}.\n"
+    )
+
+
+def update_speed(out: str | Path, console: Console) -> None:
+    console.print("speed: 10 fast-preset commands, then the reference recipe to 99.0% ...")
+    update_section(out, speed_section(command="digitlab bench --only speed"))
+    console.print(f"updated {out}")
+
+
+def batching_section(model_dir, command: str = "") -> str:
+    r = serving.batching(model_dir)
+    rows = "\n".join(
+        f"| {n} | {'off (one model call per request)' if ms == 0 else f'{ms:g} ms window'} | "
+        f"{v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_per_s']:.0f} | {v['errors']} |"
+        for (n, ms), v in r.items()
+    )
+    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    return (
+        "## Web server under load: request batching\n\n" + run + "`digitlab serve` with the fast preset's "
+        "model; 1,000 POSTs of a 280x280 PNG drawing per run from N concurrent keep-alive clients (threads "
+        "on the same 2-core machine, so the clients take CPU from the server); batching off is what the "
+        "server did before (`--batch-ms 0`), on is the default (`--batch-ms 2`: digits arriving within "
+        "2 ms share one model call, run in a worker thread). Runs alternate; per setting the run with "
+        "the median p99 of 3 is shown.\n\n"
+        "| clients | batching | p50 ms | p99 ms | requests/s | errors |\n|---|---|---|---|---|---|\n"
+        f"{rows}\n"
+    )
+
+
+def update_batching(out: str | Path, console: Console) -> None:
+    with tempfile.TemporaryDirectory() as model_dir:
+        console.print("web: a fast model, then the server with and without batching at 8 and 50 clients ...")
+        train_and_save(TrainConfig(preset="fast", out=model_dir), quiet=True)
+        update_section(out, batching_section(model_dir, "digitlab bench --only web"))
+    console.print(f"updated {out}")
+
+
+def robustness_section(n: int = 2000, command: str = "") -> str:
+    """`fast` (3 seeds) against `default` (seed 0) on test digits re-rendered as people hand them over."""
+    from digitlab.bench import robustness
+    from digitlab.data import load_source
+    from digitlab.predict import Predictor
+
+    test = load_source("mnist").test
+    images, labels = test.images[-n:].numpy(), test.labels[-n:].numpy()
+    sets = robustness.rendered_sets(images)
+    rows, scores = [], {}
+    for preset, seed in [("default", 0), ("fast", 0), ("fast", 1), ("fast", 2)]:
+        with tempfile.TemporaryDirectory() as model_dir:
+            train_and_save(TrainConfig(preset=preset, seed=seed, out=model_dir), quiet=True)
+            predictor = Predictor.load(model_dir)
+            acc = {"mnist": float((predictor.probs(images).argmax(1).numpy() == labels).mean())}
+            acc |= robustness.accuracies(predictor, sets, labels)
+        scores[(preset, seed)] = acc
+        rows.append(f"| {preset} | {seed} | " + " | ".join(f"{acc[k]:.4f}" for k in acc) + " |")
+    fast_mean = {k: statistics.mean(scores[("fast", s)][k] for s in range(3)) for k in scores[("default", 0)]}
+    gaps = ", ".join(f"{k} {100 * (fast_mean[k] - v):+.2f}" for k, v in scores[("default", 0)].items())
+    kinds = " | ".join(["MNIST", *robustness.KINDS])
+    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    return (
+        "## Handwriting unlike MNIST's: fast against default\n\n" + run + f"The last {n:,} official test "
+        "digits, each re-rendered four ways by `digitlab.bench.robustness` (photo: dark ink on noisy paper, "
+        "large and off-centre, JPEG; canvas: a drawing app's transparent export; thick and thin: a canvas "
+        "drawn with a pen 4/3 of an MNIST pixel wider or narrower), predicted through the same path as "
+        "`digitlab predict` (MNIST-style centring and scaling first). Models trained here, in this run.\n\n"
+        f"| preset | seed | {kinds} |\n|---|---|"
+        + "---|" * (len(robustness.KINDS) + 1)
+        + "\n"
+        + "\n".join(rows)
+        + f"\n\nfast (mean of 3 seeds) minus default, in points: {gaps}.\n"
+    )
+
+
+def update_robustness(out: str | Path, console: Console) -> None:
+    console.print("robustness: default and 3 fast models on re-rendered test digits ...")
+    update_section(out, robustness_section(command="digitlab bench --only robustness"))
     console.print(f"updated {out}")
 
 

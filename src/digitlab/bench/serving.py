@@ -39,12 +39,18 @@ def inference(model_dir, repeats: int = 3, singles: int = 200) -> dict:
 
 
 def web_load(
-    model_dir, requests: int = 1000, clients: int = 8, timeout_s: float = 120, engine: str = "torch"
+    model_dir,
+    requests: int = 1000,
+    clients: int = 8,
+    timeout_s: float = 120,
+    engine: str = "torch",
+    batch_ms: float = 2.0,
 ) -> dict:
     """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections."""
     port = _free_port()
+    command = ["serve", str(model_dir), "--port", str(port), "--engine", engine, "--batch-ms", str(batch_ms)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "digitlab", "serve", str(model_dir), "--port", str(port), "--engine", engine],
+        [sys.executable, "-m", "digitlab", *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,6 +106,18 @@ def web_load(
         "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()),
     }
+
+
+def batching(model_dir, requests: int = 1000, clients=(8, 50), repeats: int = 3) -> dict:
+    """The web API with and without request batching, alternating, at each number of clients.
+
+    Per setting the run with the median p99 of `repeats` runs is kept.
+    """
+    runs = {(n, ms): [] for n in clients for ms in (0.0, 2.0)}
+    for _ in range(repeats):
+        for n, ms in runs:
+            runs[(n, ms)].append(web_load(model_dir, requests, n, batch_ms=ms))
+    return {key: sorted(rs, key=lambda r: r["p99_ms"])[len(rs) // 2] for key, rs in runs.items()}
 
 
 def _multipart(png: bytes) -> tuple[bytes, str]:

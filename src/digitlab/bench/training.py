@@ -38,6 +38,37 @@ def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int 
     }
 
 
+def whole_command_runs(preset: str, seeds: list[int]) -> dict:
+    """`digitlab train --preset PRESET` as a user runs it, timed from outside: interpreter start-up,
+    imports, loading, training, the test evaluation, saving and the report."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    runs = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as out:
+            command = [sys.executable, "-m", "digitlab", "train", "--preset", preset, "--seed", str(seed)]
+            start = time.perf_counter()
+            subprocess.run([*command, "--out", out], check=True, capture_output=True)
+            seconds = time.perf_counter() - start
+            info = json.loads((Path(out) / "model.json").read_text())
+        accuracy = info["metrics"]["test_accuracy"]
+        runs.append({"seed": seed, "seconds": seconds, "accuracy": accuracy, **info["seconds"]})
+    accs = [r["accuracy"] for r in runs]
+    return {
+        "preset": preset,
+        "device": "cpu",
+        "runs": runs,
+        "median_s": statistics.median(r["seconds"] for r in runs),
+        "median_train_s": statistics.median(r["train"] for r in runs),
+        "mean_acc": statistics.mean(accs),
+        "min_acc": min(accs),
+        "max_acc": max(accs),
+    }
+
+
 def learner_overhead(epochs: int = 1, repeats: int = 3, limit: int | None = None) -> dict:
     """The same CNN, optimizer, data order and epochs: a hand-written loop against the Learner."""
     source = load_source("mnist")
