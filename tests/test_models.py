@@ -4,9 +4,12 @@ import torch
 from digitlab.models import MODELS, PixelSimilarity, build_model, model_name
 
 
+EXAMPLE_CONFIGS = {"ensemble": {"members": [{"architecture": "cnn", "config": {}}] * 2}}
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_model_contract(name):
-    model = build_model(name)
+    model = build_model(name, **EXAMPLE_CONFIGS.get(name, {}))
     assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
     assert model_name(model) == name
     assert type(build_model(name, **model.config)) is type(model)

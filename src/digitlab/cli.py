@@ -176,6 +176,24 @@ def evaluate(
 
 
 @app.command()
+def ensemble(
+    models: list[Path] = typer.Argument(..., help="Two or more folders that `train` wrote."),
+    out_path: Path = typer.Option(..., "--out", help="The model folder to write."),
+    data: str = typer.Option("mnist", help=SRC_HELP + " (scored on its test split)"),
+):
+    """Join trained models into one that averages their probabilities (a model folder like any other)."""
+    from digitlab.ensembling import make_ensemble
+
+    result = make_ensemble(models, out_path, data)
+    split = result.evaluation.split
+    for path, acc, seconds in result.members:
+        out.print(f"  {path}: {split} accuracy {acc:.4f} ({seconds:.2f} s)")
+    out.print(f"wrote {out_path}/ (model.json, weights, report.html)")
+    n = result.evaluation.n
+    out.print(f"{split} accuracy: {result.evaluation.accuracy:.4f} ({result.seconds:.2f} s for {n:,} images)")
+
+
+@app.command()
 def predict(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),

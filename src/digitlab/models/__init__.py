@@ -4,14 +4,22 @@ from torch import nn
 
 from digitlab.models.baseline import PixelSimilarity
 from digitlab.models.cnn import CNN
+from digitlab.models.ensemble import Ensemble
 from digitlab.models.linear import Linear
 from digitlab.models.mlp import MLP
 from digitlab.models.outputs import batch_probs, predict_probs, to_classes, to_probs
 
-MODELS: dict[str, type[nn.Module]] = {"baseline": PixelSimilarity, "linear": Linear, "mlp": MLP, "cnn": CNN}
+MODELS: dict[str, type[nn.Module]] = {
+    "baseline": PixelSimilarity,
+    "linear": Linear,
+    "mlp": MLP,
+    "cnn": CNN,
+    "ensemble": Ensemble,
+}
 
 __all__ = [
     "CNN",
+    "Ensemble",
     "MLP",
     "MODELS",
     "Linear",

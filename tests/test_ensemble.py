@@ -1,0 +1,100 @@
+"""Ensembles: one model averaging its members' probabilities, accepted by every command."""
+
+import json
+
+import pytest
+import torch
+
+from digitlab.checkpoint import load_model
+from digitlab.models import Ensemble, build_model, predict_probs
+from digitlab.predict import Predictor
+from tests.conftest import cli
+
+
+@pytest.fixture(scope="module")
+def linear_model(tmp_path_factory, tiny_mnist_dir):
+    out = tmp_path_factory.mktemp("linear")
+    result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1", "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def ensemble_dir(trained_model, linear_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ensemble")
+    result = cli("ensemble", trained_model, linear_model, "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_the_ensemble_averages_its_members_probabilities():
+    torch.manual_seed(0)
+    members = [build_model("cnn", strided_stem=True), build_model("mlp"), build_model("linear")]
+    ensemble = Ensemble.of(members)
+    x = torch.rand(7, 1, 28, 28)
+    mean = torch.stack([predict_probs(m, x) for m in members]).mean(0)
+    torch.testing.assert_close(predict_probs(ensemble, x), mean, atol=1e-6, rtol=1e-5)
+    copies = Ensemble.of([members[0], members[0]])
+    torch.testing.assert_close(predict_probs(copies, x), predict_probs(members[0], x), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "members, match",
+    [
+        ([{"architecture": "cnn", "config": {}}], "2 to 16"),
+        ([{"architecture": "cnn", "config": {}}] * 17, "2 to 16"),
+        ([{"architecture": "baseline", "config": {}}] * 2, "linear, mlp, cnn"),
+        ([{"architecture": "ensemble", "config": {}}] * 2, "linear, mlp, cnn"),
+        ([{"architecture": "cnn", "config": []}] * 2, "config"),
+        ("cnn", "2 to 16"),
+    ],
+)
+def test_bad_member_lists_are_refused(members, match):
+    with pytest.raises(ValueError, match=match):
+        Ensemble(members)
+
+
+def test_ensemble_command_writes_a_model_folder_scored_on_the_test_set(
+    ensemble_dir, trained_model, linear_model
+):
+    out, stdout = ensemble_dir
+    model, info = load_model(out)
+    assert info.architecture == "ensemble" and len(model.members) == 2
+    assert str(trained_model) in stdout and "test accuracy:" in stdout.splitlines()[-1]
+    members = info.metrics["member_accuracies"]
+    assert info.metrics["test_accuracy"] >= min(members) and len(members) == 2
+    assert (out / "report.html").is_file()
+    for member, path in zip(model.members, (trained_model, linear_model), strict=True):
+        alone, _ = load_model(path)
+        for a, b in zip(member.state_dict().values(), alone.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_every_command_accepts_an_ensemble(ensemble_dir, mnist, tmp_path):
+    out, _ = ensemble_dir
+    evaluated = cli("evaluate", out, "--json")
+    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["accuracy"] == pytest.approx(
+        load_model(out)[1].metrics["test_accuracy"]
+    )
+    from PIL import Image
+
+    Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "seven.png")
+    predicted = cli("predict", out, tmp_path / "seven.png", "--json")
+    assert predicted.returncode == 0 and json.loads(predicted.stdout)[0]["digit"] == 7
+    assert Predictor.load(out).predict_image(Image.open(tmp_path / "seven.png")).digit == 7
+
+
+def test_ensemble_errors_are_one_line(trained_model, tmp_path):
+    alone = cli("ensemble", trained_model, "--out", tmp_path / "e")
+    assert alone.returncode != 0 and "2 to 16" in alone.stderr and len(alone.stderr.strip().splitlines()) == 1
+    missing = cli("ensemble", trained_model, tmp_path / "nothing", "--out", tmp_path / "e")
+    assert missing.returncode != 0 and "nothing" in missing.stderr and "Traceback" not in missing.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_an_ensemble_exports_to_onnx(ensemble_dir, tmp_path):
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    out, _ = ensemble_dir
+    result = cli("export", out, "--out", tmp_path / "ensemble.onnx")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ensemble.onnx").stat().st_size > 0
