@@ -104,13 +104,16 @@ def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
 
 
 def test_the_cnn_on_two_processes_lands_close_to_one(mini_mnist_dir, tmp_path):
-    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 0.3 points."""
-    flags = ["--preset", "fast", "--epochs", "1", "--valid-fraction", "0.5", "--batch-size", "256"]
+    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 0.5 points.
+
+    (10 of the 2,000 test images: one epoch of an augmented CNN on 6,000 images varies that much.)
+    """
+    flags = ["--preset", "default", "--epochs", "1", "--valid-fraction", "0.5", "--batch-size", "256"]
     two = digitlab("train", "--data", mini_mnist_dir, *flags, "--nproc", "2", "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr[-2000:]
     one = cli("train", "--data", mini_mnist_dir, *flags, "--out", tmp_path / "one")
     accuracy = [float(r.stdout.strip().splitlines()[-1].split()[-1]) for r in (two, one)]
-    assert abs(accuracy[0] - accuracy[1]) <= 0.003, accuracy
+    assert abs(accuracy[0] - accuracy[1]) <= 0.005, accuracy
 
 
 def test_launcher_flags_are_not_passed_on():
