@@ -98,3 +98,9 @@ def test_an_ensemble_exports_to_onnx(ensemble_dir, tmp_path):
     result = cli("export", out, "--out", tmp_path / "ensemble.onnx")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ensemble.onnx").stat().st_size > 0
+
+
+def test_an_ensemble_is_not_fine_tuned(ensemble_dir, tmp_path):
+    out, _ = ensemble_dir
+    result = cli("train", "--init", out, "--out", tmp_path / "t")
+    assert result.returncode != 0 and "train its members" in result.stderr

@@ -3,7 +3,6 @@ import torch
 
 from digitlab.models import MODELS, PixelSimilarity, build_model, model_name
 
-
 EXAMPLE_CONFIGS = {"ensemble": {"members": [{"architecture": "cnn", "config": {}}] * 2}}
 
 

@@ -297,7 +297,8 @@ def bench(
     out_path: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="Markdown file to write."),
     preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
     only: str = typer.Option(
-        None, help="Re-measure one section in place: csv, engines, distributed, speed, robustness or web."
+        None,
+        help="Re-measure one section in place: csv, engines, distributed, speed, robustness, web, ensemble.",
     ),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
@@ -310,6 +311,7 @@ def bench(
         "speed": lambda: run.update_speed(out_path, out),
         "robustness": lambda: run.update_robustness(out_path, out),
         "web": lambda: run.update_batching(out_path, out),
+        "ensemble": lambda: run.update_ensemble(out_path, out),
     }
     if only is None:
         run.run_bench(quick, out_path, tuple(preset), out)

@@ -67,6 +67,8 @@ class TrainConfig:
         if self.preset not in PRESETS:
             raise DigitlabError(f"preset {self.preset!r} is unknown: choose one of {', '.join(PRESETS)}")
         model = architecture or self.model
+        if model == "ensemble":
+            raise DigitlabError("an ensemble is not trained: train its members, then join them again")
         if model not in MODEL_NAMES:
             raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
         preset = {**PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}

@@ -9,7 +9,7 @@ import torch
 from rich.console import Console
 
 from digitlab.bench import csv_speed, reference, serving, training
-from digitlab.bench.timing import machine
+from digitlab.bench.timing import machine, timed
 from digitlab.config import TrainConfig
 from digitlab.fileio import write_text_atomic
 from digitlab.training import train_and_save
@@ -251,6 +251,40 @@ def robustness_section(n: int = 2000, command: str = "") -> str:
 def update_robustness(out: str | Path, console: Console) -> None:
     console.print("robustness: default and 3 fast models on re-rendered test digits ...")
     update_section(out, robustness_section(command="digitlab bench --only robustness"))
+    console.print(f"updated {out}")
+
+
+def ensemble_section(preset: str = "fast", seeds: int = 5, command: str = "") -> str:
+    """Ensembles of 3 and of `seeds` models of one preset against its members, on the test set."""
+    from digitlab.ensembling import make_ensemble
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        members = [Path(tmp) / f"seed{s}" for s in range(seeds)]
+        configs = [TrainConfig(preset=preset, seed=s, out=str(m)) for s, m in enumerate(members)]
+        train_s = [timed(train_and_save, config, quiet=True)[0] for config in configs]
+        for n in (3, seeds):
+            r = make_ensemble(members[:n], Path(tmp) / f"ensemble{n}")
+            accs = [a for _, a, _ in r.members]
+            single_s = statistics.median(s for *_, s in r.members)
+            rows.append(
+                f"| {n} | {statistics.mean(accs):.4f} ({min(accs):.4f}-{max(accs):.4f}) | "
+                f"**{r.evaluation.accuracy:.4f}** | {sum(train_s[:n]):.0f} | {r.seconds:.2f} "
+                f"({r.seconds / single_s:.1f}x one member) |"
+            )
+    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    return (
+        "## Ensembles\n\n" + run + f"`digitlab ensemble` over {preset}-preset models trained with seeds "
+        f"0, 1, ...; test accuracy on the 10,000 official test images; prediction time for all of them "
+        "(batches of 1,000) against the median member's.\n\n"
+        "| models | members' accuracy: mean (range) | ensemble accuracy | training seconds (sum) | "
+        "prediction seconds |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def update_ensemble(out: str | Path, console: Console) -> None:
+    console.print("ensembles: 5 fast models, then ensembles of 3 and 5 ...")
+    update_section(out, ensemble_section(command="digitlab bench --only ensemble"))
     console.print(f"updated {out}")
 
 
