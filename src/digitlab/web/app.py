@@ -36,7 +36,7 @@ class PredictResponse(BaseModel):
 
 MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
 MAX_PIXELS = 16_000_000  # an upload may decode to this many pixels (a drawing needs far fewer)
-INLINE_PIXELS = 512 * 512  # images up to this size are predicted on the event loop itself
+INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
 BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
 SAVED_SIDE = 280  # saved corrections are kept at most this size, as the canvas sends them
