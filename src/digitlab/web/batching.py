@@ -5,7 +5,7 @@ Under load, calling the model once per request wastes most of its time on per-ca
 the batcher and waits; the first digit of a batch starts a timer of `window` seconds, and when
 it fires (or `max_batch` digits are waiting) the model runs once, in a worker thread, so the event
 loop goes on decoding the next requests meanwhile. One model call runs at a time: digits that
-arrive during a call form the next batch.
+arrive during a call form the next batch, so one task does all the model calls.
 """
 
 import asyncio
@@ -22,39 +22,38 @@ class Batcher:
         self.predictor, self.window, self.max_batch = predictor, window, max_batch
         self.pending: list[tuple[np.ndarray, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
-        self.model_free = asyncio.Lock()
+        self.worker: asyncio.Task | None = None  # the one task calling the model, while it runs
 
     async def probs(self, digit_image: np.ndarray) -> torch.Tensor:
         """The ten probabilities for one MNIST-style digit, computed in a batch with its neighbours."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending.append((digit_image, future))
-        if len(self.pending) >= self.max_batch:
-            self._flush()
-        elif self.timer is None:
-            self.timer = loop.call_later(self.window, self._flush)
+        if self.worker is None:  # a running worker takes this digit with its next batch
+            if len(self.pending) >= self.max_batch:
+                self._start()
+            elif self.timer is None:
+                self.timer = loop.call_later(self.window, self._start)
         return await future
 
-    def _flush(self) -> None:
+    def _start(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        asyncio.get_running_loop().create_task(self._run())
+        self.worker = asyncio.get_running_loop().create_task(self._work())
 
-    async def _run(self) -> None:
-        async with self.model_free:
+    async def _work(self) -> None:
+        """Batches until none is waiting: the digits that arrive during a model call form the next."""
+        while self.pending:
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
-            if self.pending and self.timer is None:  # more than one batch waited: the rest go next
-                self._flush()
-            if not batch:
-                return
             try:
                 probs = await run_in_threadpool(self.predictor.probs, np.stack([d for d, _ in batch]))
-            except Exception as e:  # noqa: BLE001 (every waiting request gets the error)
+            except Exception as e:  # noqa: BLE001 (every request of the batch gets the error)
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(e)
-                return
-        for (_, future), p in zip(batch, probs, strict=True):
-            if not future.done():  # a client that went away cancelled its future
-                future.set_result(p)
+                continue
+            for (_, future), p in zip(batch, probs, strict=True):
+                if not future.done():  # a client that went away cancelled its future
+                    future.set_result(p)
+        self.worker = None
