@@ -1,7 +1,11 @@
 """Training benchmarks: presets over seeds, and the Learner's overhead against a plain loop."""
 
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -18,52 +22,47 @@ from digitlab.training import train_and_save
 
 
 def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int | None = None) -> dict:
-    """Wall time (load, train, test evaluation, saving) and test accuracy for each seed."""
+    """Wall time (load, train, test evaluation, saving) and test accuracy for each seed, in this process."""
     runs = []
     for seed in seeds:
         with tempfile.TemporaryDirectory() as out:
             config = TrainConfig(preset=preset, seed=seed, device=device, out=out, epochs=epochs)
-            seconds, (_, evaluation) = timed(train_and_save, config, quiet=True)
-            runs.append({"seed": seed, "seconds": seconds, "accuracy": evaluation.accuracy})
+            seconds, (result, evaluation) = timed(train_and_save, config, quiet=True)
+            runs.append({"seed": seed, "seconds": seconds, "accuracy": evaluation.accuracy, **result.seconds})
+    return _summary(preset, device, runs)
+
+
+def whole_command_runs(preset: str, seeds: list[int]) -> dict:
+    """`digitlab train --preset PRESET` as a user runs it, timed from outside: interpreter start-up,
+    imports, loading, training, the test evaluation, saving and the report."""
+    runs = []
+    for seed in seeds:
+        seconds, info = train_command(preset, seed)
+        accuracy = info["metrics"]["test_accuracy"]
+        runs.append({"seed": seed, "seconds": seconds, "accuracy": accuracy, **info["seconds"]})
+    return _summary(preset, "cpu", runs)
+
+
+def train_command(preset: str, seed: int, *flags: str) -> tuple[float, dict]:
+    """Wall seconds of one `digitlab train` in a fresh interpreter, and the model.json it wrote."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "digitlab", "train", "--preset", preset, "--seed", str(seed), *flags]
+        start = time.perf_counter()
+        subprocess.run([*command, "--out", out], check=True, capture_output=True)
+        seconds = time.perf_counter() - start
+        return seconds, json.loads((Path(out) / "model.json").read_text())
+
+
+def _summary(preset: str, device: str, runs: list[dict]) -> dict:
     accs = [r["accuracy"] for r in runs]
     return {
         "preset": preset,
         "device": device,
         "runs": runs,
         "median_s": statistics.median(r["seconds"] for r in runs),
-        "mean_acc": statistics.mean(accs),
-        "std_acc": statistics.pstdev(accs),
-        "min_acc": min(accs),
-        "max_acc": max(accs),
-    }
-
-
-def whole_command_runs(preset: str, seeds: list[int]) -> dict:
-    """`digitlab train --preset PRESET` as a user runs it, timed from outside: interpreter start-up,
-    imports, loading, training, the test evaluation, saving and the report."""
-    import json
-    import subprocess
-    import sys
-    import time
-
-    runs = []
-    for seed in seeds:
-        with tempfile.TemporaryDirectory() as out:
-            command = [sys.executable, "-m", "digitlab", "train", "--preset", preset, "--seed", str(seed)]
-            start = time.perf_counter()
-            subprocess.run([*command, "--out", out], check=True, capture_output=True)
-            seconds = time.perf_counter() - start
-            info = json.loads((Path(out) / "model.json").read_text())
-        accuracy = info["metrics"]["test_accuracy"]
-        runs.append({"seed": seed, "seconds": seconds, "accuracy": accuracy, **info["seconds"]})
-    accs = [r["accuracy"] for r in runs]
-    return {
-        "preset": preset,
-        "device": "cpu",
-        "runs": runs,
-        "median_s": statistics.median(r["seconds"] for r in runs),
         "median_train_s": statistics.median(r["train"] for r in runs),
         "mean_acc": statistics.mean(accs),
+        "std_acc": statistics.pstdev(accs),
         "min_acc": min(accs),
         "max_acc": max(accs),
     }
@@ -134,17 +133,10 @@ def _learner_loop(x, y, xv, yv, epochs):
 
 def distributed_scaling(preset: str = "fast", repeats: int = 3, nprocs=(1, 2)) -> dict:
     """Training images/s and test accuracy with 1 and 2 processes (the real command, alternating runs)."""
-    import json
-    import subprocess
-    import sys
-
     runs = {n: [] for n in nprocs}
     for seed in range(repeats):
         for n in nprocs:
-            with tempfile.TemporaryDirectory() as out:
-                command = [sys.executable, "-m", "digitlab", "train", "--preset", preset, "--seed", str(seed)]
-                subprocess.run([*command, "--nproc", str(n), "--out", out], check=True, capture_output=True)
-                info = json.loads((Path(out) / "model.json").read_text())
+            _, info = train_command(preset, seed, "--nproc", str(n))
             images = 54_000 * len(info["history"])
             runs[n].append(
                 {
