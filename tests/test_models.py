@@ -61,3 +61,14 @@ def test_strided_stem_gives_the_same_shapes_with_fewer_activations():
     with pytest.raises(ValueError, match="strided_stem"):
         build_model("cnn", strided_stem="yes")
     assert not any(isinstance(m, torch.nn.Dropout) for m in build_model("cnn", dropout=0.0).modules())
+
+
+def test_unit_images_scale_each_unit_by_its_own_largest_weight():
+    from digitlab.models.layers import unit_images
+
+    weight = torch.randn(5, 784) * torch.tensor([1.0, 10.0, 0.1, 3.0, 0.5])[:, None]
+    scaled, peak = unit_images(weight, count=4)
+    assert scaled.shape == (4, 28, 28)
+    torch.testing.assert_close(peak, weight[:4].abs().amax(1))
+    torch.testing.assert_close(scaled.abs().amax((1, 2)), torch.ones(4))
+    assert unit_images(torch.randn(16, 1, 3, 3))[0].shape == (16, 3, 3)

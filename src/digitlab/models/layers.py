@@ -1,4 +1,6 @@
-"""Small layers the models share."""
+"""Small layers the models share, and a look at what a first layer learnt."""
+
+import math
 
 import torch
 from torch import nn
@@ -33,3 +35,16 @@ def check_float(name: str, value, low: float, high: float) -> float:
 def check_normalization(mean, std) -> None:
     check_float("mean", mean, -1e3, 1e3)
     check_float("std", std, 1e-6, 1e3)
+
+
+def unit_images(weight: torch.Tensor, count: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` units of a first layer, (out, 784) or (out,1,k,k), as square images.
+
+    Returns (units, side, side) in [-1, 1], each unit divided by its own largest |weight| so a
+    unit with small weights is as readable as one with large weights, and those largest values.
+    """
+    w = weight.detach().float().cpu()[:count]
+    side = math.isqrt(w[0].numel())
+    w = w.reshape(-1, side, side)
+    peak = w.abs().amax((1, 2)).clamp_min(1e-12)
+    return w / peak.view(-1, 1, 1), peak

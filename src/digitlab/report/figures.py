@@ -8,6 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 from digitlab.fileio import write_bytes_atomic
+from digitlab.models.layers import unit_images
 
 
 def to_png(fig: Figure) -> bytes:
@@ -61,17 +62,14 @@ def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int =
     unit with small weights is as readable as one with large weights; the colour bar shows
     that scale as a fraction of each unit's largest weight.
     """
-    w = weight.detach().float().cpu()[:count]
-    side = int(math.isqrt(w[0].numel()))
-    w = w.reshape(-1, side, side)
-    scaled = w / w.abs().amax((1, 2), keepdim=True).clamp_min(1e-12)  # per unit, into [-1, 1]
-    rows = math.ceil(len(w) / cols)
-    axes = fig.subplots(rows, min(cols, len(w)), squeeze=False)
+    scaled, peak = unit_images(weight, count)
+    rows = math.ceil(len(scaled) / cols)
+    axes = fig.subplots(rows, min(cols, len(scaled)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
-        if i < len(w):
+        if i < len(scaled):
             shown = ax.imshow(scaled[i].numpy(), cmap="bwr", vmin=-1, vmax=1)
-            ax.set_title(f"unit {i}\n|w|max {w[i].abs().max():.2g}", fontsize=7)
+            ax.set_title(f"unit {i}\n|w|max {peak[i]:.2g}", fontsize=7)
     fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="weight / unit's largest |weight|")
 
 

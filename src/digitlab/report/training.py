@@ -1,13 +1,12 @@
 """The HTML reports: what a trained model is, how it trained, and where it goes wrong."""
 
-import math
-
 import torch
 
 from digitlab.checkpoint import ModelInfo
 from digitlab.data import Dataset
 from digitlab.data.images import png_bytes
 from digitlab.evaluation import Evaluation
+from digitlab.models.layers import unit_images
 from digitlab.report import figures
 from digitlab.report.html import Page
 
@@ -44,18 +43,15 @@ def weight_images(weight: torch.Tensor, count: int = 30) -> list[tuple[bytes, st
     Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a unit
     with small weights is as readable as one with large weights; its caption gives the scale.
     """
-    w = weight.detach().float().cpu()[:count]
-    side = math.isqrt(w[0].numel())
-    w = w.reshape(-1, side, side)
-    peak = w.abs().amax((1, 2), keepdim=True).clamp_min(1e-12)
-    v = (w / peak).unsqueeze(-1)  # per unit, in [-1, 1]
+    scaled, peak = unit_images(weight, count)
+    v = scaled.unsqueeze(-1)
     white = torch.ones(3)
     red, blue = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])
     rgb = torch.where(v > 0, white + v * (red - white), white - v * (blue - white))  # matplotlib's "bwr"
     pixels = (rgb * 255).round().to(torch.uint8).numpy()
     return [
         (png_bytes(p), f"unit {i} |w|max {float(m):.2g}")
-        for i, (p, m) in enumerate(zip(pixels, peak.flatten(), strict=True))
+        for i, (p, m) in enumerate(zip(pixels, peak, strict=True))
     ]
 
 

@@ -10,6 +10,7 @@ import math
 import torch
 
 from digitlab.errors import DigitlabError
+from digitlab.models.layers import unit_images
 from digitlab.train.callbacks import Callback
 
 
@@ -62,10 +63,8 @@ class TensorBoardLogger(Callback):
 
 def weight_grid(weight: torch.Tensor, pad: int = 1) -> torch.Tensor:
     """(units, ...) weights as one (1,H,W) image in [0,1], each unit on its own scale, in a square grid."""
-    w = weight.detach().float().cpu()
-    side = math.isqrt(w[0].numel())
-    w = w.reshape(len(w), side, side)
-    w = (w / w.abs().amax((1, 2), keepdim=True).clamp_min(1e-12) + 1) / 2  # per unit, into [0,1]
+    w = (unit_images(weight)[0] + 1) / 2  # per unit, into [0,1]
+    side = w.shape[-1]
     cols = math.ceil(math.sqrt(len(w)))
     rows = math.ceil(len(w) / cols)
     grid = torch.full((rows * (side + pad), cols * (side + pad)), 0.5)
