@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from digitlab.bench.robustness import accuracies, rendered_sets
+from digitlab.data.images import median3
 from digitlab.predict import Predictor
 from tests.conftest import cli
 
@@ -21,6 +22,14 @@ def test_rendered_digits_are_recognised_almost_as_well_as_mnist(trained_model, m
     assert set(rendered) == {"photo", "canvas", "thick", "thin"}
     for kind, acc in rendered.items():  # a fine pen is the hardest (a 12,000-image model here)
         assert acc >= mnist_acc - (0.12 if kind == "thin" else 0.03), (kind, acc, mnist_acc)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (31, 17), (64, 64)])
+def test_median3_is_pils_median_filter(shape):
+    gray = np.random.default_rng(sum(shape)).random(shape, dtype=np.float32)
+    gray[: shape[0] // 2] = 0.5  # ties too
+    pil = np.asarray(Image.fromarray(gray, mode="F").filter(ImageFilter.MedianFilter(3)), np.float32)
+    np.testing.assert_array_equal(median3(gray), pil)
 
 
 def test_rendered_sets_are_reproducible_and_change_the_pen():

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitlab.errors import DigitlabError
 
@@ -132,7 +132,7 @@ def to_mnist(image: Image.Image, name: str = "image") -> np.ndarray | None:
     """The 28x28 uint8 MNIST-style version of `image`, or None when it holds no digit."""
     gray = _shrink(to_grayscale(image, name), WORKING_SIZE)
     if min(gray.shape) >= 64 and _border_noise(gray) > 0.02:  # a noisy photo or scan: drop speckles
-        gray = np.asarray(Image.fromarray(gray, mode="F").filter(ImageFilter.MedianFilter(3)), np.float32)
+        gray = median3(gray)
     ink = _ink(gray)
     if ink is None:
         return None
@@ -151,6 +151,24 @@ def _shrink(gray: np.ndarray, size: int) -> np.ndarray:
         (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX
     )
     return np.asarray(small, np.float32)
+
+
+# The compare-and-swap pairs of a sorting network that leaves the median of 9 values in position 4.
+MEDIAN9_SWAPS = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8),
+                 (0, 3), (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))  # fmt: skip
+
+
+def median3(gray: np.ndarray) -> np.ndarray:
+    """Each pixel's 3x3 median (edges repeated), as whole-image minima and maxima.
+
+    The same values as PIL's `MedianFilter(3)`, which on float images is about 5x slower.
+    """
+    h, w = gray.shape
+    padded = np.pad(gray, 1, mode="edge")
+    v = [padded[i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    for a, b in MEDIAN9_SWAPS:
+        v[a], v[b] = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
+    return v[4]
 
 
 def _border_noise(gray: np.ndarray) -> float:
