@@ -82,10 +82,10 @@ def launch(
             "--rdzv-backend=c10d",
             f"--rdzv-endpoint={endpoint}",
         ]
-    args = [*where, f"--nproc-per-node={nproc}", "--max-restarts=0", "--monitor-interval=1", "-m", "digitlab"]
+    args = [*where, f"--nproc-per-node={nproc}", "--max-restarts=0", "--monitor-interval=0.1"]
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # cores shared out
     try:
-        run.main([*args, *argv])
+        run.main([*args, "-m", "digitlab", *argv])
     except ChildFailedError as e:
         failures = "; ".join(
             f"rank {rank}: {f.message or f'exit code {f.exitcode}'}" for rank, f in e.failures.items()
