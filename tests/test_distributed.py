@@ -103,6 +103,7 @@ def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
     assert json.loads((tmp_path / "m" / "model.json").read_text())["settings"]["nproc"] == 2
 
 
+@pytest.mark.slow  # 21 s: a real epoch of the CNN twice; `make slow` runs it
 def test_the_cnn_on_two_processes_lands_close_to_one(mini_mnist_dir, tmp_path):
     """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 0.5 points.
 

@@ -298,7 +298,8 @@ def bench(
     preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
     only: str = typer.Option(
         None,
-        help="Re-measure one section in place: csv, engines, distributed, speed, robustness, web, ensemble.",
+        help="Re-measure one section in place: csv, engines, distributed, speed, robustness, web, ensemble,"
+        " budget.",
     ),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
@@ -312,6 +313,7 @@ def bench(
         "robustness": lambda: run.update_robustness(out_path, out),
         "web": lambda: run.update_batching(out_path, out),
         "ensemble": lambda: run.update_ensemble(out_path, out),
+        "budget": lambda: run.update_budget(out_path, out),
     }
     if only is None:
         run.run_bench(quick, out_path, tuple(preset), out)
