@@ -61,6 +61,8 @@ def run_bench(
         md.append(robustness_section())
         say("ensembles: 5 fast models, then ensembles of 3 and 5 ...")
         md.append(ensemble_section())
+        say("budget: what ten minutes of training buy against the best target ...")
+        md.append(budget_section())
 
     with tempfile.TemporaryDirectory() as model_dir:
         say("inference and web load test ...")
