@@ -97,7 +97,7 @@ def engines_section(model_dir, quick: bool = False, command: str = "") -> str:
         for e in ("torch", "onnx")
     )
     ratio = r["torch"]["single_p50_ms"] / r["onnx"]["single_p50_ms"]
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         "## Inference engines: PyTorch and ONNX Runtime\n\n" + run + "The same 1-epoch fast-preset CNN; "
         "one 28x28 image per call (median and 99th percentile of "
@@ -130,7 +130,7 @@ def distributed_section(preset: str = "fast", repeats: int = 3, command: str = "
     rows = "\n".join(
         f"| {n} | {r[n]['images_per_s']:,.0f} | {r[n]['accuracy']:.4f} ({seeds[n]}) |" for n in (1, 2)
     )
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         "## Distributed training: 1 against 2 processes\n\n" + run + f"`digitlab train --preset {preset} "
         f"--nproc N` on all of MNIST (global batch 128 either way), seeds 0..{repeats - 1}, runs "
@@ -171,7 +171,7 @@ def speed_section(fast: dict, ref: dict, command: str = "") -> str:
     reached = sum(r["accuracy"] >= 0.99 for r in fast["runs"])
     per_seed = ", ".join(f"{r['accuracy']:.4f}" for r in fast["runs"])
     ratio = ref["seconds"] / fast["median_s"]
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         "## Time to 99.0%: the whole command\n\n" + run + "`digitlab train --preset fast --seed S` run as a "
         "user runs it and timed from outside (interpreter start-up, imports, loading MNIST, training, the "
@@ -203,7 +203,7 @@ def batching_section(model_dir, command: str = "") -> str:
         f"{v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_per_s']:.0f} | {v['errors']} |"
         for (n, ms), v in r.items()
     )
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         "## Web server under load: request batching\n\n" + run + "`digitlab serve` with the fast preset's "
         "model; 1,000 POSTs of a 280x280 PNG drawing per run from N concurrent keep-alive clients (threads "
@@ -245,7 +245,7 @@ def robustness_section(n: int = 2000, command: str = "") -> str:
     fast_mean = {k: statistics.mean(scores[("fast", s)][k] for s in range(3)) for k in scores[("default", 0)]}
     gaps = ", ".join(f"{k} {100 * (fast_mean[k] - v):+.2f}" for k, v in scores[("default", 0)].items())
     kinds = " | ".join(["MNIST", *robustness.KINDS])
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         "## Handwriting unlike MNIST's: fast against default\n\n" + run + f"The last {n:,} official test "
         "digits, each re-rendered four ways by `digitlab.bench.robustness` (photo: dark ink on noisy paper, "
@@ -284,7 +284,7 @@ def ensemble_section(preset: str = "fast", seeds: int = 5, command: str = "") ->
                 f"**{r.evaluation.accuracy:.4f}** | {sum(train_s[:n]):.0f} | {r.seconds:.2f} "
                 f"({r.seconds / single_s:.1f}x one member) |"
             )
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         "## Ensembles\n\n" + run + f"`digitlab ensemble` over {preset}-preset models trained with seeds "
         f"0, 1, ...; test accuracy on the 10,000 official test images; prediction time for all of them "
@@ -311,27 +311,21 @@ def budget_section(command: str = "") -> str:
     wide = budget.train_recipe((24, 48, 96), 16, seed=0)
     small = [budget.train_recipe((16, 32, 64), 10, seed=s) for s in range(3)]
     targets = wide["targets"]
-
-    def row(name: str, seconds: float, probs: dict) -> str:
-        return (
-            f"| {name} | {seconds:.0f} | "
-            + " | ".join(f"{budget.hits(probs[k], targets):.4f}" for k in KINDS)
-            + " |"
-        )
-
+    models = [("CNN 24-48-96, 16 epochs, seed 0", wide["seconds"], wide["probs"])]
+    models += [(f"CNN 16-32-64, 10 epochs, seed {s}", r["seconds"], r["probs"]) for s, r in enumerate(small)]
     joined = {k: sum(r["probs"][k] for r in small) for k in KINDS}
-    runs = [(wide["seconds"], wide["probs"]), *((r["seconds"], r["probs"]) for r in small)]
-    runs.append((sum(r["seconds"] for r in small), joined))
-    best = max(budget.hits(probs[k], targets) for seconds, probs in runs if seconds <= BUDGET for k in KINDS)
-    rows = [row("CNN 24-48-96, 16 epochs, seed 0", wide["seconds"], wide["probs"])]
-    rows += [row(f"CNN 16-32-64, 10 epochs, seed {s}", r["seconds"], r["probs"]) for s, r in enumerate(small)]
-    rows.append(row("the three 16-32-64 models as an ensemble", sum(r["seconds"] for r in small), joined))
-    gains = {
-        k: statistics.mean(budget.hits(r["probs"][k], targets) - budget.hits(r["probs"]["raw"], targets)
-                           for r in [wide, *small])
-        for k in ("ema", "raw+tta")
-    }  # fmt: skip
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    models.append(("the three 16-32-64 models as an ensemble", sum(r["seconds"] for r in small), joined))
+    scores = [
+        (name, seconds, {k: budget.hits(probs[k], targets) for k in KINDS}) for name, seconds, probs in models
+    ]
+    rows = [
+        f"| {name} | {seconds:.0f} | " + " | ".join(f"{a[k]:.4f}" for k in KINDS) + " |"
+        for name, seconds, a in scores
+    ]
+    best = max(a[k] for _, seconds, a in scores if seconds <= BUDGET for k in KINDS)
+    singles = [a for _, _, a in scores[:-1]]
+    gains = {k: statistics.mean(a[k] - a["raw"] for a in singles) for k in ("ema", "raw+tta")}
+    run = command_line(command)
     return (
         "## The best preset's target: 99.75% within 10 minutes a seed\n\n"
         + run
@@ -354,6 +348,11 @@ def update_budget(out: str | Path, console: Console) -> None:
     console.print(f"updated {out}")
 
 
+def command_line(command: str) -> str:
+    """The line that opens a section re-measured on its own: the command, the date and the machine."""
+    return f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+
+
 def update_section(path: str | Path, section: str) -> None:
     """Replace the section with the same `## ` heading in the markdown file (or append it)."""
     path = Path(path)
@@ -365,7 +364,7 @@ def update_section(path: str | Path, section: str) -> None:
 
 
 def _csv_section(r: dict, command: str = "") -> str:
-    run = f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    run = command_line(command)
     return (
         f"## Kaggle CSV parsing\n\n{run}{r['rows']:,}-row train.csv ({r['megabytes']:.0f} MB) made from the "
         f"bundled MNIST; medians of {r['repeats']} runs in one process. The cached load hashes every "
