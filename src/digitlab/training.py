@@ -101,13 +101,18 @@ def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, 
 
 def find_lr(config: TrainConfig) -> LRFindResult:
     """The learning-rate sweep on the model and data that `train` with `config` would use."""
-    config = config.resolve()
-    if config.model == "baseline":
+    if config.resolve().model == "baseline":
         raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
+    return quiet_learner(config)[0].lr_find()
+
+
+def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
+    """The Learner `train` with `config` would build (model, data, optimizer, augmentation), and the
+    data split, with no progress table and no files: for sweeps and experiments."""
+    config = config.resolve()
     torch.manual_seed(config.seed)
     splits = load_splits(config)
-    learner = _learner(_build(config, splits), splits, config, quiet=True, log=False)
-    return learner.lr_find()
+    return _learner(_build(config, splits), splits, config, quiet=True, log=False), splits
 
 
 def _build(config: TrainConfig, splits: Splits) -> torch.nn.Module:

@@ -14,14 +14,8 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitlab.config import TrainConfig
-from digitlab.data import DataLoader, DataLoaders
-from digitlab.data.augment import RandomAffine
-from digitlab.models import CNN
 from digitlab.train.callbacks import Callback
-from digitlab.train.learner import Learner
-from digitlab.train.metrics import accuracy
-from digitlab.train.optim import SGD
-from digitlab.training import load_splits
+from digitlab.training import quiet_learner
 
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dx, dy) in pixels
 
@@ -39,32 +33,19 @@ class EMA(Callback):
 def train_recipe(
     channels: tuple[int, int, int], epochs: int, seed: int, label_smoothing: float = 0.1, ema: float = 0.999
 ) -> dict:
-    """One CNN trained like the presets (augmented, one-cycle SGD) plus label smoothing and EMA.
+    """One CNN trained as `digitlab train` trains the default preset's, plus label smoothing and EMA.
 
     Returns the test targets, the four kinds of test probabilities and the training seconds.
     """
-    torch.manual_seed(seed)
     start = time.perf_counter()
-    splits = load_splits(TrainConfig(seed=seed))
-    model = CNN(channels, mean=splits.mean, std=splits.std).to(memory_format=torch.channels_last)
-    dls = DataLoaders(
-        DataLoader(
-            (splits.train.floats(), splits.train.labels), 128, shuffle=True, seed=seed,
-            transform=RandomAffine(seed=seed),
-        ),
-        DataLoader((splits.valid.floats(), splits.valid.labels), 1000),
-    )  # fmt: skip
-    average = EMA(model, ema)
-    learn = Learner(
-        dls, model, functools.partial(F.cross_entropy, label_smoothing=label_smoothing),
-        opt_func=lambda params, lr: SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4),
-        metrics=accuracy, cbs=[average], quiet=True,
-    )  # fmt: skip
-    learn.fit_one_cycle(epochs, 0.1)
+    learn, splits = quiet_learner(TrainConfig(channels=channels, epochs=epochs, seed=seed))
+    learn.loss_func = functools.partial(F.cross_entropy, label_smoothing=label_smoothing)
+    average = EMA(learn.model, ema)
+    learn.fit_one_cycle(epochs, cbs=[average])
     seconds = time.perf_counter() - start
     x, y = splits.test.floats(), splits.test.labels
     probs = {}
-    for name, net in (("raw", model), ("ema", average.average.module)):
+    for name, net in (("raw", learn.model), ("ema", average.average.module)):
         probs[name] = shifted_probs(net, x, SHIFTS[:1])
         probs[f"{name}+tta"] = shifted_probs(net, x, SHIFTS)
     return {"targets": y, "probs": probs, "seconds": seconds}
@@ -79,7 +60,3 @@ def shifted_probs(model: torch.nn.Module, x: torch.Tensor, shifts) -> torch.Tens
         moved = torch.roll(F.pad(x, (1, 1, 1, 1)), (dy, dx), (2, 3))[..., 1:-1, 1:-1]
         total = total + torch.cat([model(b).float().softmax(-1) for b in moved.split(1000)])
     return total / len(shifts)
-
-
-def hits(probs: torch.Tensor, targets: torch.Tensor) -> float:
-    return (probs.argmax(-1) == targets).float().mean().item()

@@ -307,6 +307,7 @@ KINDS = ("raw", "ema", "raw+tta", "ema+tta")  # the columns: as trained, EMA, TT
 def budget_section(command: str = "") -> str:
     """Two ways to spend ten minutes of training, each scored raw, with EMA, TTA and both."""
     from digitlab.bench import budget
+    from digitlab.train.metrics import accuracy
 
     wide = budget.train_recipe((24, 48, 96), 16, seed=0)
     small = [budget.train_recipe((16, 32, 64), 10, seed=s) for s in range(3)]
@@ -316,7 +317,8 @@ def budget_section(command: str = "") -> str:
     joined = {k: sum(r["probs"][k] for r in small) for k in KINDS}
     models.append(("the three 16-32-64 models as an ensemble", sum(r["seconds"] for r in small), joined))
     scores = [
-        (name, seconds, {k: budget.hits(probs[k], targets) for k in KINDS}) for name, seconds, probs in models
+        (name, seconds, {k: float(accuracy(probs[k], targets)) for k in KINDS})
+        for name, seconds, probs in models
     ]
     rows = [
         f"| {name} | {seconds:.0f} | " + " | ".join(f"{a[k]:.4f}" for k in KINDS) + " |"
