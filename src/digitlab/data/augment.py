@@ -15,6 +15,8 @@ import torch.nn.functional as F
 class RandomAffine:
     """Callable on (B,1,H,W) float batches; reproducible from `seed`.
 
+    The random numbers come from a generator on the CPU, so a seed gives the same warps on any device.
+
     `stroke` in [0, 1]: how far an image's strokes may move towards a pen one pixel thicker on
     each side (and half as far towards one thinner); half the images keep theirs, so the model
     still sees MNIST's own pen. 0 leaves every stroke alone.
@@ -40,14 +42,22 @@ class RandomAffine:
             ],
             1,
         )
-        theta = theta.to(xb.device, xb.dtype)
+        theta = to_device(theta, xb.device).to(xb.dtype)
         grid = F.affine_grid(theta, list(xb.shape), align_corners=False)
         xb = F.grid_sample(xb, grid, align_corners=False, padding_mode="zeros")
         if not self.stroke:
             return xb
         # half the images keep their pen; the others get one up to `stroke` thicker or half that thinner
         amount = (u[:, 4] * 0.75 + 0.25) * self.stroke * (u[:, 5] > 0)
-        return restroke(xb, amount.to(xb.device, xb.dtype))
+        return restroke(xb, to_device(amount, xb.device).to(xb.dtype))
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor copied to `device`. To a GPU it goes through pinned memory without waiting:
+    a plain copy would stop the CPU until the GPU had finished everything queued before it."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def restroke(xb: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:

@@ -76,6 +76,10 @@ class DataLoader:
         n, bs = self.n_samples, self.batch_size
         self.epoch_start_state = self.generator.get_state()
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        if (
+            order is not None and self.tensors is not None
+        ):  # to the data's device once an epoch, not per batch
+            order = order.to(self.tensors[0].device)
         for i in range(start, len(self)):
             index = order[i * bs : (i + 1) * bs] if order is not None else slice(i * bs, (i + 1) * bs)
             yield i, self._sharded(self._transformed(self._gather(index)))
@@ -101,8 +105,6 @@ class DataLoader:
         if self.tensors is None:  # the general path: item by item, then collate
             positions = index.tolist() if isinstance(index, torch.Tensor) else range(len(self.dataset))[index]
             return collate([self.dataset[j] for j in positions])
-        if isinstance(index, torch.Tensor):
-            index = index.to(self.tensors[0].device)
         fields = tuple(t[index] for t in self.tensors)  # slices are views: no copy at all
         return fields if isinstance(self.dataset, tuple) else fields[0]
 

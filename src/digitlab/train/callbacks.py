@@ -214,15 +214,37 @@ class EarlyStopping(KeepBest):
 
 
 class NaNGuard(Callback):
-    """Stops with a clear message as soon as the training loss is NaN or infinite."""
+    """Stops with a clear message once a training loss is NaN or infinite.
+
+    Each loss is read one batch late, when the next batch's loss has been computed (or the epoch
+    ends): reading a value off a GPU waits for it, and while the guard reads the last batch's loss
+    the GPU is already busy with this one's. The model goes no further than one more batch.
+    """
 
     order = -5
 
+    def before_fit(self, learn):
+        self.pending = None  # (loss, epoch, batch, learning rate) of the last training batch
+
     def after_loss(self, learn):
-        if learn.training and not _finite_everywhere(learn.loss):
+        self._check()
+        if learn.training:
+            self.pending = (learn.loss.detach(), learn.epoch, learn.iter, learn.opt.lr)
+
+    def after_epoch(self, learn):
+        self._check()
+
+    def after_fit(self, learn):
+        self._check()
+
+    def _check(self):
+        if self.pending is None:
+            return
+        (loss, epoch, batch, lr), self.pending = self.pending, None
+        if not _finite_everywhere(loss):
             raise TrainingDiverged(
-                f"training diverged: loss is {learn.loss.item()} at epoch {learn.epoch}, batch {learn.iter}"
-                f" (learning rate {learn.opt.lr:.3g}); try a lower learning rate"
+                f"training diverged: loss is {loss.item()} at epoch {epoch}, batch {batch}"
+                f" (learning rate {lr:.3g}); try a lower learning rate"
             )
 
 
