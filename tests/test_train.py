@@ -77,7 +77,7 @@ def test_cli_defaults_are_the_dataclass_defaults():
     for name, param in inspect.signature(train_cmd).parameters.items():
         if name in ("resume", "nnodes", "node_rank", "rdzv_endpoint"):  # the launcher's, not settings
             continue
-        field = "out" if name == "out_dir" else name
+        field = {"out_dir": "out", "compile_model": "compile"}.get(name, name)
         assert str(param.default.default) == str(getattr(defaults, field)), name
 
 

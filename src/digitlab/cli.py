@@ -83,6 +83,9 @@ def train_cmd(
     ),
     resume: Path = typer.Option(None, help="Continue the run stored in this OUT folder, with its settings."),
     nproc: int = typer.Option(DEFAULT.nproc, min=1, help="Processes sharing each batch (torch.distributed)."),
+    compile_model: bool = typer.Option(
+        DEFAULT.compile, "--compile", help="torch.compile the model (compilation timed apart from training)."
+    ),
     nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
     node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),
     rdzv_endpoint: str = typer.Option(None, help="HOST:PORT where the machines meet (with --nnodes)."),
@@ -112,7 +115,7 @@ def train_cmd(
         data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
         valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
         init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
-        checkpoint_every=checkpoint_every, nproc=nproc,
+        checkpoint_every=checkpoint_every, nproc=nproc, compile=compile_model,
     )  # fmt: skip
     done = train_and_save(config)
     if done is None:  # not rank 0: rank 0 reports

@@ -51,6 +51,7 @@ class TrainConfig:
     tensorboard: str | None = None  # a folder for TensorBoard logs (needs the tensorboard extra)
     checkpoint_every: int | None = None  # batches between checkpoints in OUT/checkpoint; None: each epoch
     nproc: int = 1  # processes sharing each batch (torch.distributed); batch_size stays the global batch
+    compile: bool = False  # torch.compile the model for training (on a GPU with CUDA graphs)
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None

@@ -1,5 +1,6 @@
 """A training run, as `digitlab train` does it: load, split, build, train, evaluate, save, report."""
 
+import copy
 import dataclasses
 import shutil
 import time
@@ -20,7 +21,7 @@ from digitlab.models import build_model, model_name
 from digitlab.report.training import training_report
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import CSVLogger, EarlyStopping, history_csv
-from digitlab.train.checkpointing import Checkpoint
+from digitlab.train.checkpointing import Checkpoint, unwrap
 from digitlab.train.learner import Learner, LRFindResult
 from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD
@@ -69,11 +70,36 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
         model.fit(splits.train.floats(), splits.train.labels)
     else:
         learner = _learner(model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint)
+        if (config.compile or config.device == "cuda") and world == 1:
+            warm_up(learner)
+            seconds["warmup"] = time.perf_counter() - start - seconds["load"]
         stop = [EarlyStopping(patience=config.patience)] if config.patience else []
         position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
         learner.fit_one_cycle(config.epochs, config.lr, stop, position)
-    seconds["train"] = time.perf_counter() - start - seconds["load"]
+    seconds["train"] = time.perf_counter() - start - sum(seconds.values())
     return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
+
+
+def warm_up(learn: Learner) -> None:
+    """Run each batch shape of training (forward and backward) and of validation once, then put
+    the weights, BatchNorm statistics and random generators back as they were.
+
+    A GPU picks its convolution kernels, and torch.compile compiles, the first time it meets a
+    shape; done here, that time is measured apart from training ("warmup" in model.json's seconds).
+    """
+    model, device = learn.model, learn.device
+    saved = copy.deepcopy(unwrap(model).state_dict())
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for training, dl in ((True, learn.dls.train), (False, learn.dls.valid)):
+            model.train(training)
+            x, y = dl.tensors  # the first images of each size: the loaders' generators are left alone
+            for n in sorted({dl.batch_len(0), dl.batch_len(len(dl) - 1)}):
+                with torch.set_grad_enabled(training), learn.autocast_context():
+                    loss = learn.loss_func(model(x[:n]).float(), y[:n])
+                if training:
+                    loss.backward()
+    model.zero_grad(set_to_none=True)
+    unwrap(model).load_state_dict(saved)
 
 
 def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
@@ -149,6 +175,8 @@ def _learner(
     if config.model == "cnn":
         model = model.to(memory_format=torch.channels_last)
     spec = {"architecture": model_name(model), "config": model.config}  # what resuming rebuilds
+    if config.compile:  # the Learner trains the compiled wrapper; the weights are the model's own
+        model = torch.compile(model.to(device), dynamic=False)
     if world > 1:
         model = distributed_model(model.to(device), device)
 

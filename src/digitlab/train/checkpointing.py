@@ -180,8 +180,10 @@ def restore(learn, state: tuple[dict, dict], generators=()) -> None:
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
-    return getattr(model, "module", model)
+    """The model inside its DistributedDataParallel and torch.compile wrappers (or the model itself)."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = model.module if hasattr(model, "module") else model._orig_mod
+    return model
 
 
 def _prefixed(tensors: dict, prefix: str) -> dict:

@@ -86,7 +86,7 @@ class Learner:
 
     def _one_batch(self) -> None:
         self.xb, self.yb = (t.to(self.device, non_blocking=True) for t in self.batch)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        with self.autocast_context():
             self.preds = self.predict_batch()
             self.callback("after_pred")
             self.loss = self.get_loss()
@@ -98,6 +98,10 @@ class Learner:
         self.step()
         self.callback("after_step")
         self.zero_grad()
+
+    def autocast_context(self):
+        """bf16 arithmetic where `autocast` was asked for (GPUs), full precision elsewhere."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
 
     def predict_batch(self) -> torch.Tensor:
         return self.model(self.xb)

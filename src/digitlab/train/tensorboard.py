@@ -12,6 +12,7 @@ import torch
 from digitlab.errors import DigitlabError
 from digitlab.models.layers import unit_images
 from digitlab.train.callbacks import Callback
+from digitlab.train.checkpointing import unwrap
 
 
 class TensorBoardLogger(Callback):
@@ -39,7 +40,7 @@ class TensorBoardLogger(Callback):
                 self.writer.add_scalar(f"epoch/{key}", value, learn.epoch)
 
     def after_fit(self, learn):
-        layer = getattr(getattr(learn.model, "module", learn.model), "first_layer", None)
+        layer = getattr(unwrap(learn.model), "first_layer", None)
         if layer is not None:
             self.writer.add_image("first_layer_weights", weight_grid(layer.weight), self.step)
         metrics = {f"final/{k}": v for k, v in learn.epoch_row.items() if k not in ("epoch", "time")}
