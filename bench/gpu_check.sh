@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# One short check of the CUDA path on a lent GPU machine (PyTorch preinstalled there, no network).
-# Usage: OUT=/some/dir bash bench/gpu_check.sh [presets...]   -- writes $OUT/gpu.log
+# The GPU check of issue #15 on a lent machine (PyTorch preinstalled there, no network), in calls
+# short enough for its limits; each call continues $OUT/gpu-runs.jsonl and rewrites the section:
+#   OUT=/dir bash bench/gpu_check.sh fast reference default   # about 4 minutes on an H100
+#   OUT=/dir bash bench/gpu_check.sh best ensemble            # about 5 minutes
+# $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
-exec > >(tee "$OUT/gpu.log") 2>&1
-python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
-run() {  # preset seed: train on CUDA, then print wall seconds, the stages' seconds and the accuracy
-  local start=$(date +%s%N)
-  python3 -m digitlab train --preset "$1" --device cuda --seed "$2" --out "$OUT/$1$2" > "$OUT/$1$2.out"
-  local wall=$(( ($(date +%s%N) - start) / 1000000 ))
-  echo "$1 seed $2: wall ${wall} ms, $(tail -1 "$OUT/$1$2.out"), stages $(python3 -c "import json; print(json.load(open('$OUT/$1$2/model.json'))['seconds'])")"
-}
-for s in 0 1 2; do run fast $s; done
-echo "fast seed 0 reloaded and evaluated on the CPU: $(python3 -m digitlab evaluate "$OUT/fast0" | head -1)"
-run default 0
-run best 2
+[ -f "$OUT/BENCHMARKS.md" ] || cp BENCHMARKS.md "$OUT/BENCHMARKS.md"
+[ -f "$OUT/gpu-runs.jsonl" ] || cp bench/gpu-runs.jsonl "$OUT/" 2>/dev/null  # carried from an earlier call
+exec > >(tee -a "$OUT/gpu.log") 2>&1
+python3 - "$OUT" "$@" <<'PY'
+import sys
+import torch
+from digitlab.bench import gpu, run
+from digitlab.bench.timing import machine
+
+out, parts = sys.argv[1], tuple(sys.argv[2:]) or gpu.PARTS
+print("torch", torch.__version__, torch.cuda.get_device_name(0), "parts", parts)
+rows = gpu.run(parts=parts, log=f"{out}/gpu-runs.jsonl")
+command = "OUT=... bash bench/gpu_check.sh " + " ".join(parts)
+run.update_section(f"{out}/BENCHMARKS.md", gpu.section(rows, command) + f"\nMachine: {machine()}.\n")
+print(gpu.section(rows, command))
+PY

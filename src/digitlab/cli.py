@@ -302,7 +302,7 @@ def bench(
     only: str = typer.Option(
         None,
         help="Re-measure one section in place: csv, engines, distributed, speed, robustness, web, ensemble,"
-        " budget.",
+        " budget, gpu.",
     ),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
@@ -317,6 +317,7 @@ def bench(
         "web": lambda: run.update_batching(out_path, out),
         "ensemble": lambda: run.update_ensemble(out_path, out),
         "budget": lambda: run.update_budget(out_path, out),
+        "gpu": lambda: run.update_gpu(out_path, out),
     }
     if only is None:
         run.run_bench(quick, out_path, tuple(preset), out)

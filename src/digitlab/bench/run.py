@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from digitlab.bench import csv_speed, reference, serving, training
+from digitlab.bench import csv_speed, gpu, reference, serving, training
 from digitlab.bench.timing import machine, timed
 from digitlab.config import TrainConfig
+from digitlab.errors import DigitlabError
 from digitlab.fileio import write_text_atomic
 from digitlab.training import train_and_save
 
@@ -75,10 +76,8 @@ def run_bench(
             md.append(batching_section(model_dir))
 
     if torch.cuda.is_available():
-        say("GPU: fast preset and reference ...")
-        gpu_fast = training.preset_runs("fast", [0, 1, 2], device="cuda")
-        gpu_ref = reference.time_to_accuracy(device="cuda")
-        md.append("## GPU\n\n" + _time_to_99_section(gpu_fast, gpu_ref, quick=False, level=3))
+        say("GPU: every preset, eager and compiled, and the reference ...")
+        md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS)))
 
     text = "\n".join(md)
     write_text_atomic(out, text)
@@ -350,6 +349,19 @@ def update_budget(out: str | Path, console: Console) -> None:
     console.print(f"updated {out}")
 
 
+def update_gpu(out: str | Path, console: Console) -> None:
+    """`digitlab bench --only gpu`: issue #15's targets on this machine's GPU; each run is also
+    logged, as it ends, to gpu-runs.jsonl beside OUT."""
+    if not torch.cuda.is_available():
+        raise DigitlabError("bench --only gpu needs a CUDA device, and torch sees none")
+    console.print("GPU: fast, the reference, default, best and an ensemble of 5 best ...")
+    log = Path(out).parent / "gpu-runs.jsonl"
+    log.unlink(missing_ok=True)  # a fresh measurement (bench/gpu_check.sh continues one over calls)
+    rows = gpu.run(log=log)
+    update_section(out, gpu.section(rows, command="digitlab bench --only gpu") + f"\nMachine: {machine()}.\n")
+    console.print(f"updated {out}")
+
+
 def command_line(command: str) -> str:
     """The line that opens a section re-measured on its own: the command, the date and the machine."""
     return f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
@@ -379,7 +391,7 @@ def _csv_section(r: dict, command: str = "") -> str:
     )
 
 
-def _time_to_99_section(fast: dict, ref: dict, quick: bool, level: int = 2) -> str:
+def _time_to_99_section(fast: dict, ref: dict, quick: bool) -> str:
     reached = sum(r["accuracy"] >= 0.99 for r in fast["runs"])
     if quick:  # one epoch on a tenth of the data: extrapolate to one full epoch, a lower bound
         ref_seconds = ref["seconds"] * 10
@@ -396,7 +408,7 @@ def _time_to_99_section(fast: dict, ref: dict, quick: bool, level: int = 2) -> s
         )
     ratio = ref_seconds / fast["median_s"]
     return (
-        f"{'#' * level} Time to 99.0% test accuracy ({fast['device']})\n\n"
+        f"## Time to 99.0% test accuracy ({fast['device']})\n\n"
         "| recipe | wall seconds | test accuracy |\n|---|---|---|\n"
         f"| digitlab `--preset fast` (median of {len(fast['runs'])} seeds) | {fast['median_s']:.1f} | "
         f"mean {fast['mean_acc']:.4f}, min {fast['min_acc']:.4f}, "

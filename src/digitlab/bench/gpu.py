@@ -1,0 +1,206 @@
+"""The GPU section: each preset trained on the card as `digitlab train --device cuda` trains it,
+eager and compiled, with warm-up (kernel choice, compilation) timed apart from training, the
+PyTorch examples/mnist recipe on the same card, and the checks a GPU run owes: the same seed
+gives the same weights, and a model trained there scores the same when reloaded on the CPU.
+
+Every run is appended to a JSON-lines log as it ends, so a run stopped by a time limit keeps
+what it measured, and the parts can be measured in several calls that continue one log.
+The targets are issue #15's, for one H100.
+"""
+
+import hashlib
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from digitlab.bench import reference
+from digitlab.bench.budget import SHIFTS, shifted_probs
+from digitlab.checkpoint import load_model
+from digitlab.config import TrainConfig
+from digitlab.data import load_source
+from digitlab.evaluation import evaluate
+from digitlab.training import train_and_save
+
+# preset: (test accuracy at least, training seconds at most)
+TARGETS = {"fast": (0.99, 1.0), "default": (0.995, 5.0), "best": (0.9975, 30.0)}
+ENSEMBLE_TARGET = (0.998, 180.0)  # 5 `best` models and test-time shifts, all seconds together
+PARTS = ("fast", "reference", "default", "best", "ensemble")
+
+
+def run(
+    device: str = "cuda",
+    parts: tuple[str, ...] = PARTS,
+    log: str | Path | None = None,
+    data: str = "mnist",
+    epochs: int | None = None,
+    seeds: int = 3,
+) -> list[dict]:
+    """Measure `parts` in order and return every row of `log`; a log that exists is continued (its
+    rows count as measured). `data`, `epochs` and `seeds` shrink the runs for a smoke test on a CPU."""
+    rows = (
+        [json.loads(line) for line in Path(log).read_text().splitlines()]
+        if log and Path(log).exists()
+        else []
+    )
+
+    def keep(row: dict) -> dict:
+        rows.append(row)
+        if log:
+            with open(log, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        return row
+
+    with tempfile.TemporaryDirectory(prefix="digitlab-gpu-") as work:
+
+        def train(preset: str, seed: int, compile: bool, again: bool = False) -> dict:
+            out = f"{work}/{preset}-{seed}-{'compiled' if compile else 'eager'}{'-again' if again else ''}"
+            config = TrainConfig(
+                data=data, preset=preset, seed=seed, device=device, compile=compile, epochs=epochs, out=out
+            )
+            if compile:  # each run compiles its own model (Inductor's kernels stay cached on disk)
+                torch._dynamo.reset()
+            return keep({**_train_run(config), "again": again})
+
+        if "fast" in parts:
+            eager = [train("fast", seed, False) for seed in range(seeds)]
+            for seed in range(seeds):
+                train("fast", seed, True)
+            same = train("fast", 0, False, again=True)["digest"] == eager[0]["digest"]
+            keep({"check": "same seed, same weights", "preset": "fast", "same": same})
+            keep(_cpu_reload(eager[0], data))
+        if "reference" in parts:
+            ref = reference.time_to_accuracy(device=device, max_epochs=1 if epochs else 14)
+            keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
+        if "default" in parts:
+            for compile in (False, True):
+                train("default", 0, compile)
+        if "best" in parts or "ensemble" in parts:
+            compile = _faster_mode(rows, "default")
+            best = [
+                train("best", seed, compile)
+                for seed in range(max(seeds, 5) if "ensemble" in parts else seeds)
+            ]
+            if "ensemble" in parts:
+                keep(_ensemble(best, data, device))
+    return rows
+
+
+def _train_run(config: TrainConfig) -> dict:
+    start = time.perf_counter()
+    result, evaluation = train_and_save(config, quiet=True)
+    digest = hashlib.sha256()
+    for tensor in result.model.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return {
+        "preset": config.preset,
+        "seed": config.seed,
+        "compile": config.compile,
+        "wall": time.perf_counter() - start,
+        **{k: round(v, 3) for k, v in result.seconds.items()},
+        "accuracy": evaluation.accuracy,
+        "digest": digest.hexdigest()[:16],
+        "out": config.out,
+    }
+
+
+def _cpu_reload(row: dict, data: str) -> dict:
+    """The saved model loaded on the CPU and scored again on the same test images."""
+    model, _ = load_model(row["out"])
+    test = load_source(data).test
+    evaluation, _ = evaluate(model, test, "test")
+    return {
+        "check": "reloaded on the CPU",
+        "preset": row["preset"],
+        "gpu": row["accuracy"],
+        "cpu": evaluation.accuracy,
+    }
+
+
+def _faster_mode(rows: list[dict], preset: str) -> bool:
+    """Whether compiled training was faster than eager for `preset` (False when not measured)."""
+    times = {r["compile"]: r["train"] for r in rows if r.get("preset") == preset and "train" in r}
+    return len(times) == 2 and times[True] < times[False]
+
+
+def _ensemble(members: list[dict], data: str, device: str) -> dict:
+    """The members' mean probabilities with test-time shifts: seconds are their training plus this."""
+    start = time.perf_counter()
+    test = load_source(data).test
+    x = test.floats().to(device)
+    probs = 0
+    for row in members:
+        model = load_model(row["out"])[0].to(device)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            probs = probs + shifted_probs(model, x, SHIFTS)
+    accuracy = (probs.argmax(1).cpu() == test.labels).float().mean().item()
+    predict = time.perf_counter() - start
+    whole_runs = sum(r["wall"] for r in members)  # loading, warm-up, training, evaluating, saving
+    return {
+        "ensemble": len(members),
+        "accuracy": accuracy,
+        "predict": predict,
+        "seconds": whole_runs + predict,
+    }
+
+
+def _mode(compile: bool) -> str:
+    return "compiled" if compile else "eager"
+
+
+def section(rows: list[dict], command: str = "") -> str:
+    """The markdown section for BENCHMARKS.md, each target checked."""
+    trained = [r for r in rows if "digest" in r]
+    table = "\n".join(
+        f"| {r['preset']} | {_mode(r['compile'])} | {r['seed']} | {r.get('warmup', 0):.2f} | "
+        f"{r['train']:.2f} | {r['wall']:.1f} | {r['accuracy']:.4f} |"
+        for r in trained
+    )
+    lines = [
+        line for preset in TARGETS for compile in (False, True) if (line := _target(trained, preset, compile))
+    ]
+    lines += [_finding(r) for r in rows if "digest" not in r]
+    head = f"Command: `{command}`.\n\n" if command else ""
+    return (
+        f"## GPU: the presets against issue #15's targets\n\n{head}"
+        "Each run is `digitlab train --device cuda --preset P --seed S [--compile]`, in one process; "
+        "warm-up is each batch shape run once before training (kernel choice, compilation), train the "
+        "training stage alone, wall the whole call (loading, warm-up, training, the test evaluation, "
+        "saving the model and its report).\n\n"
+        "| preset | mode | seed | warm-up s | train s | wall s | test accuracy |\n"
+        f"|---|---|---|---|---|---|---|\n{table}\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+def _target(trained: list[dict], preset: str, compile: bool) -> str:
+    runs = [r for r in trained if r["preset"] == preset and r["compile"] == compile and not r["again"]]
+    if not runs:
+        return ""
+    level, limit = TARGETS[preset]
+    mean, slowest = statistics.mean(r["accuracy"] for r in runs), max(r["train"] for r in runs)
+    met = "met" if mean >= level and slowest <= limit else "not met"
+    return (
+        f"- `{preset}` {_mode(compile)}: mean {mean:.4f} over {len(runs)} seed(s), slowest training "
+        f"{slowest:.2f} s (target >= {level:.4f} in <= {limit:.0f} s): **{met}**"
+    )
+
+
+def _finding(r: dict) -> str:
+    if "ensemble" in r:
+        level, limit = ENSEMBLE_TARGET
+        met = "met" if r["accuracy"] >= level and r["seconds"] <= limit else "not met"
+        return (
+            f"- an ensemble of {r['ensemble']} `best` models with test-time shifts: {r['accuracy']:.4f}, "
+            f"{r['seconds']:.0f} s in all (target >= {level:.4f} in <= {limit:.0f} s): **{met}**"
+        )
+    if r.get("check") == "same seed, same weights":
+        return f"- the same seed twice (fast, eager): {'identical' if r['same'] else 'different'} weights"
+    if r.get("check") == "reloaded on the CPU":
+        return f"- a GPU-trained fast model reloaded on the CPU: {r['cpu']:.4f} (on the GPU {r['gpu']:.4f})"
+    return (
+        f"- PyTorch's examples/mnist recipe on the same card: {r['accuracy']:.4f} after {r['epochs']} "
+        f"epoch(s), {r['seconds']:.1f} s in all"
+    )

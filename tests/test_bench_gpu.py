@@ -1,0 +1,36 @@
+"""The GPU benchmark's logic, run on a CPU with tiny data: which runs, which checks, which verdicts."""
+
+import json
+
+from digitlab.bench import gpu
+
+
+def test_the_fast_part_trains_checks_and_logs_each_run(eager_compile, tiny_mnist_dir, tmp_path):
+    log = tmp_path / "gpu-runs.jsonl"
+    rows = gpu.run(device="cpu", parts=("fast",), log=log, data=str(tiny_mnist_dir), epochs=1, seeds=2)
+    trained = [r for r in rows if "digest" in r]
+    assert [(r["seed"], r["compile"], r["again"]) for r in trained] == [
+        (0, False, False), (1, False, False), (0, True, False), (1, True, False), (0, False, True)
+    ]  # fmt: skip
+    assert all(r["train"] > 0 and 0 <= r["accuracy"] <= 1 for r in trained)
+    same, reload = rows[-2], rows[-1]
+    assert same["same"] is True  # the seed fixes everything, augmentation included
+    assert reload["cpu"] == reload["gpu"]
+    assert [json.loads(line) for line in log.read_text().splitlines()] == rows  # kept as each ended
+    text = gpu.section(rows)
+    assert text.count("| fast |") == 5 and "identical weights" in text
+    assert gpu.run(device="cpu", parts=(), log=log) == rows  # a log that exists is continued
+
+
+def _row(preset: str, accuracy: float, train: float, seed: int = 0) -> dict:
+    return dict(preset=preset, seed=seed, compile=False, again=False, train=train, wall=train + 1,
+                accuracy=accuracy, digest="0")  # fmt: skip
+
+
+def test_a_target_is_met_only_by_the_mean_accuracy_within_the_slowest_time():
+    met = gpu.section([_row("fast", 0.991, 0.9), _row("fast", 0.990, 0.95, seed=1)])
+    assert "mean 0.9905 over 2 seed(s), slowest training 0.95 s" in met and "**met**" in met
+    assert "**not met**" in gpu.section([_row("fast", 0.995, 0.9), _row("fast", 0.995, 1.1, seed=1)])
+    assert "**not met**" in gpu.section([_row("default", 0.9949, 1.0)])
+    ensemble = {"ensemble": 5, "accuracy": 0.9981, "predict": 1.0, "seconds": 181.0}
+    assert "181 s in all (target >= 0.9980 in <= 180 s): **not met**" in gpu.section([ensemble])
