@@ -2,10 +2,13 @@
 
 import json
 
+import torch
+
 from digitlab.bench import gpu
 
 
-def test_the_fast_part_trains_checks_and_logs_each_run(eager_compile, tiny_mnist_dir, tmp_path):
+def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_dir, tmp_path):
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: model)  # test_compile.py tests compiling
     log = tmp_path / "gpu-runs.jsonl"
     rows = gpu.run(device="cpu", parts=("fast",), log=log, data=str(tiny_mnist_dir), epochs=1, seeds=2)
     trained = [r for r in rows if "digest" in r]
