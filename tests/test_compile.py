@@ -5,11 +5,26 @@ import torch
 
 from digitlab.checkpoint import load_model
 from digitlab.config import TrainConfig
+from digitlab.train.learner import Learner
 from digitlab.training import quiet_learner, train, train_and_save, warm_up
 
 
 def _weights(learn) -> list[torch.Tensor]:
     return [t.detach().clone() for t in learn.model.state_dict().values()]
+
+
+def test_training_asks_cudnn_for_deterministic_algorithms_and_puts_the_flag_back(
+    monkeypatch, tiny_mnist_dir, tmp_path
+):
+    seen, fit_one_cycle = [], Learner.fit_one_cycle
+
+    def watched(self, *args):
+        seen.append(torch.backends.cudnn.deterministic)
+        fit_one_cycle(self, *args)
+
+    monkeypatch.setattr(Learner, "fit_one_cycle", watched)
+    train(TrainConfig(data=str(tiny_mnist_dir), model="linear", epochs=1, out=str(tmp_path)), quiet=True)
+    assert seen == [True] and torch.backends.cudnn.deterministic is False
 
 
 def test_warm_up_leaves_nothing_the_run_depends_on(tiny_mnist_dir, tmp_path):

@@ -1,5 +1,6 @@
 """A training run, as `digitlab train` does it: load, split, build, train, evaluate, save, report."""
 
+import contextlib
 import copy
 import dataclasses
 import shutil
@@ -70,14 +71,27 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
         model.fit(splits.train.floats(), splits.train.labels)
     else:
         learner = _learner(model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint)
-        if (config.compile or config.device == "cuda") and world == 1:
-            warm_up(learner)
-            seconds["warmup"] = time.perf_counter() - start - seconds["load"]
-        stop = [EarlyStopping(patience=config.patience)] if config.patience else []
-        position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
-        learner.fit_one_cycle(config.epochs, config.lr, stop, position)
+        with deterministic_cudnn():
+            if (config.compile or config.device == "cuda") and world == 1:
+                warm_up(learner)
+                seconds["warmup"] = time.perf_counter() - start - seconds["load"]
+            stop = [EarlyStopping(patience=config.patience)] if config.patience else []
+            position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
+            learner.fit_one_cycle(config.epochs, config.lr, stop, position)
     seconds["train"] = time.perf_counter() - start - sum(seconds.values())
     return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
+
+
+@contextlib.contextmanager
+def deterministic_cudnn():
+    """Only cuDNN's deterministic algorithms inside (the flag is put back after): by default some of
+    its convolution gradients add up in a varying order, and a seed would not fix a GPU run's weights."""
+    before = torch.backends.cudnn.deterministic
+    torch.backends.cudnn.deterministic = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic = before
 
 
 def warm_up(learn: Learner) -> None:
