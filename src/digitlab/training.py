@@ -95,25 +95,31 @@ def deterministic_cudnn():
 
 
 def warm_up(learn: Learner) -> None:
-    """Run each batch shape of training (forward and backward) and of validation once, then put
-    the weights, BatchNorm statistics and random generators back as they were.
+    """Run each batch shape of training (augmentation, forward, backward, an optimizer step) and
+    of validation once, then put the weights, BatchNorm statistics and random generators back.
 
-    A GPU picks its convolution kernels, and torch.compile compiles, the first time it meets a
-    shape; done here, that time is measured apart from training ("warmup" in model.json's seconds).
+    A GPU loads and picks its kernels, and torch.compile compiles, the first time it meets an
+    operation and shape; done here, that is timed apart from training (model.json's seconds.warmup).
     """
-    model, device = learn.model, learn.device
+    model, device, augment = learn.model, learn.device, learn.dls.train.transform
     saved = copy.deepcopy(unwrap(model).state_dict())
+    drawn = augment.generator.get_state() if augment else None
+    opt = learn.opt_func(model.parameters(), learn.lr)  # thrown away, with the velocities it makes
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         for training, dl in ((True, learn.dls.train), (False, learn.dls.valid)):
             model.train(training)
             x, y = dl.tensors  # the first images of each size: the loaders' generators are left alone
             for n in sorted({dl.batch_len(0), dl.batch_len(len(dl) - 1)}):
+                xb = augment(x[:n]) if training and augment else x[:n]
                 with torch.set_grad_enabled(training), learn.autocast_context():
-                    loss = learn.loss_func(model(x[:n]).float(), y[:n])
+                    loss = learn.loss_func(model(xb).float(), y[:n])
                 if training:
                     loss.backward()
+                    opt.step()
     model.zero_grad(set_to_none=True)
     unwrap(model).load_state_dict(saved)
+    if augment:
+        augment.generator.set_state(drawn)
 
 
 def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
