@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check of issue #15 on a lent machine (PyTorch preinstalled there, no network), in calls
 # short enough for its limits; each call continues $OUT/gpu-runs.jsonl and rewrites the section:
-#   OUT=/dir bash bench/gpu_check.sh fast reference default   # about 4 minutes on an H100
-#   OUT=/dir bash bench/gpu_check.sh best ensemble            # about 5 minutes
+#   OUT=/dir bash bench/gpu_check.sh fast reference default   # estimated 4-6 minutes on an H100
+#   OUT=/dir bash bench/gpu_check.sh best ensemble            # estimated 3-6 minutes
+# Between calls, copy the returned gpu-runs.jsonl to bench/gpu-runs.jsonl (it travels with the tree).
 # $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1

@@ -8,25 +8,32 @@ from digitlab.bench import gpu
 
 
 def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_dir, tmp_path):
-    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: model)  # test_compile.py tests compiling
+    def compile(model, **kwargs):  # compiling itself is test_compile.py's subject
+        if torch._inductor.config.triton.cudagraphs:
+            raise RuntimeError("no CUDA graphs on a CPU")
+        return model
+
+    monkeypatch.setattr(torch, "compile", compile)
     log = tmp_path / "gpu-runs.jsonl"
     rows = gpu.run(device="cpu", parts=("fast",), log=log, data=str(tiny_mnist_dir), epochs=1, seeds=2)
-    trained = [r for r in rows if "digest" in r]
-    assert [(r["seed"], r["compile"], r["again"]) for r in trained] == [
-        (0, False, False), (1, False, False), (0, True, False), (1, True, False), (0, False, True)
+    assert [(r["seed"], r["mode"], "digest" in r) for r in rows if "mode" in r] == [
+        (0, "eager", True), (1, "eager", True), (0, "compiled", True), (1, "compiled", True),
+        (0, "graphs", False), (1, "graphs", False), (0, "eager", True),
     ]  # fmt: skip
-    assert all(r["train"] > 0 and 0 <= r["accuracy"] <= 1 for r in trained)
+    trained = [r for r in rows if "digest" in r]
+    assert all(r["train"] > 0 and 0 <= r["accuracy"] <= 1 for r in trained) and trained[-1]["again"]
     same, reload = rows[-2], rows[-1]
     assert same["same"] is True  # the seed fixes everything, augmentation included
     assert reload["cpu"] == reload["gpu"]
     assert [json.loads(line) for line in log.read_text().splitlines()] == rows  # kept as each ended
     text = gpu.section(rows)
     assert text.count("| fast |") == 5 and "identical weights" in text
+    assert "`fast` graphs, seed 1, failed: RuntimeError: no CUDA graphs on a CPU" in text  # and it went on
     assert gpu.run(device="cpu", parts=(), log=log) == rows  # a log that exists is continued
 
 
 def _row(preset: str, accuracy: float, train: float, seed: int = 0) -> dict:
-    return dict(preset=preset, seed=seed, compile=False, again=False, train=train, wall=train + 1,
+    return dict(preset=preset, seed=seed, mode="eager", again=False, train=train, wall=train + 1,
                 accuracy=accuracy, digest="0")  # fmt: skip
 
 
