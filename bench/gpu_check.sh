@@ -5,22 +5,30 @@
 #   OUT=/dir bash bench/gpu_check.sh best ensemble            # estimated 3-6 minutes
 # Between calls, copy the returned gpu-runs.jsonl to bench/gpu-runs.jsonl (it travels with the tree).
 # $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.
+# A dry run of the procedure on a CPU: DEVICE=cpu DATA=<small IDX folder> EPOCHS=1 SEEDS=1 OUT=... bash ...
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
 [ -f "$OUT/BENCHMARKS.md" ] || cp BENCHMARKS.md "$OUT/BENCHMARKS.md"
-[ -f "$OUT/gpu-runs.jsonl" ] || cp bench/gpu-runs.jsonl "$OUT/" 2>/dev/null  # carried from an earlier call
+[ -f "$OUT/gpu-runs.jsonl" ] || [ ! -f bench/gpu-runs.jsonl ] || cp bench/gpu-runs.jsonl "$OUT/"
 exec > >(tee -a "$OUT/gpu.log") 2>&1
 python3 - "$OUT" "$@" <<'PY'
+import os
 import sys
+
 import torch
+
 from digitlab.bench import gpu, run
 from digitlab.bench.timing import machine
 
 out, parts = sys.argv[1], tuple(sys.argv[2:]) or gpu.PARTS
-print("torch", torch.__version__, torch.cuda.get_device_name(0), "parts", parts)
-rows = gpu.run(parts=parts, log=f"{out}/gpu-runs.jsonl")
+device = os.environ.get("DEVICE", "cuda")
+print("torch", torch.__version__, machine(), "parts", parts)
+rows = gpu.run(
+    device, parts, f"{out}/gpu-runs.jsonl", data=os.environ.get("DATA", "mnist"),
+    epochs=int(os.environ["EPOCHS"]) if "EPOCHS" in os.environ else None, seeds=int(os.environ.get("SEEDS", 3)),
+)
 command = "OUT=... bash bench/gpu_check.sh " + " ".join(parts)
 run.update_section(f"{out}/BENCHMARKS.md", gpu.section(rows, command) + f"\nMachine: {machine()}.\n")
 print(gpu.section(rows, command))

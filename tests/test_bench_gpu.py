@@ -42,5 +42,7 @@ def test_a_target_is_met_only_by_the_mean_accuracy_within_the_slowest_time():
     assert "mean 0.9905 over 2 seed(s), slowest training 0.95 s" in met and "**met**" in met
     assert "**not met**" in gpu.section([_row("fast", 0.995, 0.9), _row("fast", 0.995, 1.1, seed=1)])
     assert "**not met**" in gpu.section([_row("default", 0.9949, 1.0)])
+    best = [_row("best", 0.9976, 20.0, seed) for seed in range(3)] + [_row("best", 0.99, 40.0, seed=4)]
+    assert "mean 0.9976 over 3 seed(s), slowest training 20.00 s" in gpu.section(best)  # seeds 0-2
     ensemble = {"ensemble": 5, "accuracy": 0.9981, "predict": 1.0, "seconds": 181.0}
     assert "181 s in all (target >= 0.9980 in <= 180 s): **not met**" in gpu.section([ensemble])
