@@ -6,7 +6,8 @@ import torch
 from digitlab.checkpoint import load_model
 from digitlab.config import TrainConfig
 from digitlab.train.learner import Learner
-from digitlab.training import quiet_learner, train, train_and_save, warm_up
+from digitlab.train.warmup import warm_up
+from digitlab.training import quiet_learner, train, train_and_save
 
 
 def _weights(learn) -> list[torch.Tensor]:

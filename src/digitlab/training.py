@@ -1,7 +1,6 @@
 """A training run, as `digitlab train` does it: load, split, build, train, evaluate, save, report."""
 
 import contextlib
-import copy
 import dataclasses
 import shutil
 import time
@@ -22,10 +21,11 @@ from digitlab.models import build_model, model_name
 from digitlab.report.training import training_report
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import CSVLogger, EarlyStopping, history_csv
-from digitlab.train.checkpointing import Checkpoint, unwrap
+from digitlab.train.checkpointing import Checkpoint
 from digitlab.train.learner import Learner, LRFindResult
 from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD
+from digitlab.train.warmup import warm_up
 
 
 @dataclass
@@ -92,34 +92,6 @@ def deterministic_cudnn():
         yield
     finally:
         torch.backends.cudnn.deterministic = before
-
-
-def warm_up(learn: Learner) -> None:
-    """Run each batch shape of training (augmentation, forward, backward, an optimizer step) and
-    of validation once, then put the weights, BatchNorm statistics and random generators back.
-
-    A GPU loads and picks its kernels, and torch.compile compiles, the first time it meets an
-    operation and shape; done here, that is timed apart from training (model.json's seconds.warmup).
-    """
-    model, device, augment = learn.model, learn.device, learn.dls.train.transform
-    saved = copy.deepcopy(unwrap(model).state_dict())
-    drawn = augment.generator.get_state() if augment else None
-    opt = learn.opt_func(model.parameters(), learn.lr)  # thrown away, with the velocities it makes
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        for training, dl in ((True, learn.dls.train), (False, learn.dls.valid)):
-            model.train(training)
-            x, y = dl.tensors  # the first images of each size: the loaders' generators are left alone
-            for n in sorted({dl.batch_len(0), dl.batch_len(len(dl) - 1)}):
-                xb = augment(x[:n]) if training and augment else x[:n]
-                with torch.set_grad_enabled(training), learn.autocast_context():
-                    loss = learn.loss_func(model(xb).float(), y[:n])
-                if training:
-                    loss.backward()
-                    opt.step()
-    model.zero_grad(set_to_none=True)
-    unwrap(model).load_state_dict(saved)
-    if augment:
-        augment.generator.set_state(drawn)
 
 
 def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:

@@ -1,0 +1,41 @@
+"""Warm-up before training: the first use of each operation and shape, done before the clock starts.
+
+On a GPU the first call of a kernel loads it and cuDNN picks its algorithms per shape; with
+torch.compile the first call per shape compiles. Timed apart, training time is training time.
+"""
+
+import copy
+
+import torch
+
+from digitlab.train.checkpointing import unwrap
+from digitlab.train.learner import Learner
+
+
+def warm_up(learn: Learner) -> None:
+    """Run each batch shape of training (augmentation, forward, backward, an optimizer step) and
+    of validation once, then put the weights, BatchNorm statistics and random generators back.
+
+    For a Learner whose loaders hold tensors (as `digitlab train` builds them); the sizes are the
+    loaders' first and last batches'.
+    """
+    model, device, augment = learn.model, learn.device, learn.dls.train.transform
+    saved = copy.deepcopy(unwrap(model).state_dict())
+    generator = getattr(augment, "generator", None)  # the augmentation's own random numbers
+    drawn = generator.get_state() if generator is not None else None
+    opt = learn.opt_func(model.parameters(), learn.lr)  # thrown away, with the velocities it makes
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for training, dl in ((True, learn.dls.train), (False, learn.dls.valid)):
+            model.train(training)
+            x, y = dl.tensors  # the first images of each size: the loaders' generators are left alone
+            for n in sorted({dl.batch_len(0), dl.batch_len(len(dl) - 1)}):
+                xb = augment(x[:n]) if training and augment else x[:n]
+                with torch.set_grad_enabled(training), learn.autocast_context():
+                    loss = learn.loss_func(model(xb).float(), y[:n])
+                if training:
+                    loss.backward()
+                    opt.step()
+    model.zero_grad(set_to_none=True)
+    unwrap(model).load_state_dict(saved)
+    if generator is not None:
+        generator.set_state(drawn)
