@@ -22,14 +22,18 @@ def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_d
     ]  # fmt: skip
     trained = [r for r in rows if "digest" in r]
     assert all(r["train"] > 0 and 0 <= r["accuracy"] <= 1 for r in trained) and trained[-1]["again"]
-    same, reload = rows[-2], rows[-1]
+    same, reload, done = rows[-3:]
+    assert done == {"done": "fast", "part": "fast"}
     assert same["same"] is True  # the seed fixes everything, augmentation included
     assert reload["cpu"] == reload["gpu"]
     assert [json.loads(line) for line in log.read_text().splitlines()] == rows  # kept as each ended
     text = gpu.section(rows)
     assert text.count("| fast |") == 5 and "identical weights" in text
     assert "`fast` graphs, seed 1, failed: RuntimeError: no CUDA graphs on a CPU" in text  # and it went on
-    assert gpu.run(device="cpu", parts=(), log=log) == rows  # a log that exists is continued
+    with log.open("a") as f:  # a part that a time limit stopped: its rows go, and it would run again
+        f.write(json.dumps({"part": "default", "preset": "default", "seed": 0, "mode": "eager"}) + "\n")
+    assert gpu.run(device="cpu", parts=("fast",), log=log) == rows  # finished: kept, not run again
+    assert [json.loads(line) for line in log.read_text().splitlines()] == rows
 
 
 def _row(preset: str, accuracy: float, train: float, seed: int = 0) -> dict:
