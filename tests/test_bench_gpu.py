@@ -50,3 +50,31 @@ def test_a_target_is_met_only_by_the_mean_accuracy_within_the_slowest_time():
     assert "mean 0.9976 over 3 seed(s), slowest training 20.00 s" in gpu.section(best)  # seeds 0-2
     ensemble = {"ensemble": 5, "accuracy": 0.9981, "predict": 1.0, "seconds": 181.0}
     assert "181 s in all (target >= 0.9980 in <= 180 s): **not met**" in gpu.section([ensemble])
+
+
+def test_best_and_ensemble_share_their_models_in_one_call_and_not_across_calls(monkeypatch, tmp_path):
+    """The order of parts and calls only (each training replaced by a row of numbers)."""
+
+    def trained(config) -> dict:
+        return dict(preset=config.preset, seed=config.seed, train=1.0, wall=2.0, accuracy=0.998, digest="0",
+                    out=config.out)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+
+    def ensemble(members, data, device) -> dict:
+        return {"ensemble": len(members), "accuracy": 0.998, "predict": 1.0, "seconds": 100.0}
+
+    monkeypatch.setattr(gpu, "_ensemble", ensemble)
+
+    def trainings(rows) -> list[tuple]:
+        return [(r["part"], r["seed"]) for r in rows if "digest" in r and r["preset"] == "best"]
+
+    together = gpu.run(device="cpu", parts=("best", "ensemble"), log=tmp_path / "one.jsonl")
+    assert trainings(together) == [("best", s) for s in range(5)]
+    assert [r["ensemble"] for r in together if "ensemble" in r] == [5]
+    log = tmp_path / "two.jsonl"
+    gpu.run(device="cpu", parts=("best",), log=log)
+    apart = gpu.run(device="cpu", parts=("best", "ensemble"), log=log)  # best is done: not again
+    assert trainings(apart) == [("best", s) for s in range(3)] + [("ensemble", s) for s in range(5)]
+    assert [r["ensemble"] for r in apart if "ensemble" in r] == [5]
+    assert "mean 0.9980 over 3 seed(s)" in gpu.section(apart)  # the ensemble's members are not counted

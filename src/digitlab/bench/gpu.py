@@ -97,15 +97,14 @@ def run(
             elif part == "default":
                 for mode in MODES:
                     train("default", 0, mode)
-            elif part == "best" or (part == "ensemble" and "best" not in parts):
-                with_ensemble = "ensemble" in parts and "ensemble" not in done
+            elif part in ("best", "ensemble"):  # asked for together, the same models serve both
+                ensemble = "ensemble" in parts and "ensemble" not in done
                 mode = _fastest_mode(rows, "default")
-                best = [
-                    train("best", seed, mode) for seed in range(max(seeds, 5) if with_ensemble else seeds)
-                ]
-                if with_ensemble:  # the same models, two more seeds: one call measures both
+                best = [train("best", seed, mode) for seed in range(max(seeds, 5) if ensemble else seeds)]
+                if ensemble:
                     keep(_ensemble([r for r in best if "digest" in r], data, device))
-                    keep({"done": "ensemble"})
+                    if part == "best":
+                        keep({"done": "ensemble"})
             keep({"done": part})
     return rows
 
