@@ -76,10 +76,8 @@ class DataLoader:
         n, bs = self.n_samples, self.batch_size
         self.epoch_start_state = self.generator.get_state()
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        if (
-            order is not None and self.tensors is not None
-        ):  # to the data's device once an epoch, not per batch
-            order = order.to(self.tensors[0].device)
+        if order is not None and self.tensors is not None:
+            order = order.to(self.tensors[0].device)  # once an epoch, not once a batch
         for i in range(start, len(self)):
             index = order[i * bs : (i + 1) * bs] if order is not None else slice(i * bs, (i + 1) * bs)
             yield i, self._sharded(self._transformed(self._gather(index)))

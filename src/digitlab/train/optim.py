@@ -74,14 +74,12 @@ class SGD(Optimizer):
 
     def _update(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict]) -> None:
         if self.momentum:
-            going = [(s["velocity"], g) for s, g in zip(states, grads, strict=True) if "velocity" in s]
-            if going:  # v = momentum * v + g
-                velocities, their_grads = map(list, zip(*going, strict=True))
-                torch._foreach_mul_(velocities, self.momentum)
-                torch._foreach_add_(velocities, their_grads)
-            for s, g in zip(states, grads, strict=True):
-                s.setdefault("velocity", g.clone())  # a parameter's first step: v = g
+            for s, p in zip(states, params, strict=True):
+                if "velocity" not in s:  # starting at 0 makes the first v exactly g, as in torch.optim
+                    s["velocity"] = torch.zeros_like(p)
             velocities = [s["velocity"] for s in states]
+            torch._foreach_mul_(velocities, self.momentum)  # v = momentum * v + g
+            torch._foreach_add_(velocities, grads)
             # Nesterov looks ahead along v: g + momentum * v; plain momentum steps along v
             grads = (
                 torch._foreach_add(grads, velocities, alpha=self.momentum) if self.nesterov else velocities
