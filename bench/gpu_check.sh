@@ -31,6 +31,7 @@ rows = gpu.run(
     epochs=int(os.environ["EPOCHS"]) if "EPOCHS" in os.environ else None, seeds=int(os.environ.get("SEEDS", 3)),
 )
 command = "OUT=... bash bench/gpu_check.sh " + " ".join(parts)
-run.update_section(f"{out}/BENCHMARKS.md", gpu.section(rows, command) + f"\nMachine: {machine()}.\n")
-print(gpu.section(rows, command))
+section = gpu.section(rows, command)
+run.update_section(f"{out}/BENCHMARKS.md", section)
+print(section)
 PY

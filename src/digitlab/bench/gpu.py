@@ -20,6 +20,7 @@ import torch
 
 from digitlab.bench import reference
 from digitlab.bench.budget import SHIFTS, shifted_probs
+from digitlab.bench.timing import command_line
 from digitlab.checkpoint import load_model
 from digitlab.config import TrainConfig
 from digitlab.data import load_source
@@ -187,9 +188,8 @@ def section(rows: list[dict], command: str = "") -> str:
     )
     lines = [line for preset in TARGETS for mode in MODES if (line := _target(trained, preset, mode))]
     lines += [_finding(r) for r in rows if "digest" not in r and "done" not in r]
-    head = f"Command: `{command}`.\n\n" if command else ""
     return (
-        f"## GPU: the presets against issue #15's targets\n\n{head}"
+        f"## GPU: the presets against issue #15's targets\n\n{command_line(command)}"
         "Each run is `digitlab train --device cuda --preset P --seed S [--compile]`, in one process "
         "(graphs: `--compile` with Inductor's CUDA graphs); "
         "warm-up is each batch shape run once before training (kernel choice, compilation), train the "

@@ -9,7 +9,7 @@ import torch
 from rich.console import Console
 
 from digitlab.bench import csv_speed, gpu, reference, serving, training
-from digitlab.bench.timing import machine, timed
+from digitlab.bench.timing import command_line, machine, timed
 from digitlab.config import TrainConfig
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_text_atomic
@@ -76,7 +76,7 @@ def run_bench(
             md.append(batching_section(model_dir))
 
     if torch.cuda.is_available():
-        say("GPU: every preset, eager and compiled, and the reference ...")
+        say("GPU: every preset in each mode (eager, compiled, CUDA graphs), and the reference ...")
         md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS)))
 
     text = "\n".join(md)
@@ -358,13 +358,8 @@ def update_gpu(out: str | Path, console: Console) -> None:
     log = Path(out).parent / "gpu-runs.jsonl"
     log.unlink(missing_ok=True)  # a fresh measurement (bench/gpu_check.sh continues one over calls)
     rows = gpu.run(log=log)
-    update_section(out, gpu.section(rows, command="digitlab bench --only gpu") + f"\nMachine: {machine()}.\n")
+    update_section(out, gpu.section(rows, command="digitlab bench --only gpu"))
     console.print(f"updated {out}")
-
-
-def command_line(command: str) -> str:
-    """The line that opens a section re-measured on its own: the command, the date and the machine."""
-    return f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
 
 
 def update_section(path: str | Path, section: str) -> None:

@@ -1,5 +1,6 @@
 """Small helpers: repeated timings and their medians, and a description of the machine."""
 
+import datetime
 import os
 import platform
 import statistics
@@ -34,3 +35,8 @@ def machine() -> str:
     if torch.cuda.is_available():
         text += f"; GPU: {torch.cuda.get_device_name(0)}"
     return text
+
+
+def command_line(command: str) -> str:
+    """The line that opens a section re-measured on its own: the command, the date and the machine."""
+    return f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
