@@ -154,12 +154,3 @@ def trained_model(tmp_path_factory, mini_mnist_dir):
         TrainConfig(data=str(mini_mnist_dir), preset="fast", epochs=1, out=str(out), device="cpu"), quiet=True
     )
     return out
-
-
-@pytest.fixture
-def eager_compile(monkeypatch):
-    """torch.compile with its 'eager' backend: Dynamo traces the model (the wrapper, its guards and
-    recompiles are real) but nothing is code-generated, so a test takes seconds, not a minute."""
-    import functools
-
-    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))

@@ -1,5 +1,7 @@
 """torch.compile for training, and the warm-up that keeps compiling out of the training time."""
 
+import functools
+
 import pytest
 import torch
 
@@ -40,6 +42,13 @@ def test_warm_up_leaves_nothing_the_run_depends_on(tiny_mnist_dir, tmp_path):
     plain, _ = quiet_learner(config)
     plain.fit(1)
     assert all(torch.equal(a, b) for a, b in zip(_weights(plain), _weights(warmed), strict=True))
+
+
+@pytest.fixture
+def eager_compile(monkeypatch):
+    """torch.compile with its 'eager' backend: Dynamo traces the model (the wrapper, its guards and
+    recompiles are real) but nothing is code-generated, so a test takes seconds, not a minute."""
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
 
 
 def test_a_compiled_run_saves_the_plain_model(eager_compile, tiny_mnist_dir, tmp_path):
