@@ -66,3 +66,11 @@ def test_the_package_gives_the_learners_names_lazily():
     code += "print(light, Learner.__name__, DataLoader.__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["True", "Learner", "DataLoader"], result.stderr
+
+
+def test_importing_a_submodule_leaves_the_learners_namespace_alone():
+    """`from digitlab import distributed` must not load digitlab.all (pyplot, the lesson) on the way."""
+    code = "import sys; from digitlab import distributed, training; "
+    code += "print(training.__name__, 'digitlab.all' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["digitlab.training", "False", "False"], result.stderr
