@@ -19,11 +19,13 @@ LIMIT_MB = 300
 def make_bombs(folder: Path, mnist) -> None:
     Image.fromarray(mnist.test.images[0].numpy()).save(folder / "seven.png")
     Image.new("P", (6000, 6000)).save(folder / "gif-6000x6000.gif")  # 26 KB
-    Image.new("RGBA", (6000, 6000), (0, 0, 0, 0)).save(folder / "rgba-6000x6000.png")  # 144 MB decoded
+    Image.new("RGBA", (6000, 6000), (0, 0, 0, 0)).save(
+        folder / "rgba-6000x6000.png", compress_level=1
+    )  # 144 MB decoded
     Image.new("RGB", (7000, 5000), (255, 255, 255)).save(folder / "jpeg-7000x5000.jpg")
     bomb = folder / "bomb"
     bomb.mkdir()
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # level 1: 2 MB on disk, 3x faster to make than 9
     with open(bomb / "train-images-idx3-ubyte.gz", "wb") as f:  # 60,000 images declared, 400 MB inside
         f.write(packer.compress(to_idx(np.zeros((60000, 28, 28), np.uint8))))
         for _ in range(400):
