@@ -60,17 +60,13 @@ def test_the_library_imports_no_dev_package_and_no_optional_extra_until_asked():
 
 
 def test_the_package_gives_the_learners_names_lazily():
-    code = (
-        "import sys, digitlab; light = 'torch' not in sys.modules; from digitlab import Learner, DataLoader; "
+    """`import digitlab` stays light, and `from digitlab import training` (a submodule) must not load
+    digitlab.all (pyplot, the lesson) on the way; `from digitlab import Learner` then does."""
+    code = "import sys, digitlab; light = 'torch' not in sys.modules; "
+    code += "from digitlab import distributed, training; "
+    code += "alone = not {'digitlab.all', 'matplotlib.pyplot'} & set(sys.modules); "
+    code += (
+        "from digitlab import Learner, DataLoader; print(light, alone, Learner.__name__, DataLoader.__name__)"
     )
-    code += "print(light, Learner.__name__, DataLoader.__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.split() == ["True", "Learner", "DataLoader"], result.stderr
-
-
-def test_importing_a_submodule_leaves_the_learners_namespace_alone():
-    """`from digitlab import distributed` must not load digitlab.all (pyplot, the lesson) on the way."""
-    code = "import sys; from digitlab import distributed, training; "
-    code += "print(training.__name__, 'digitlab.all' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.split() == ["digitlab.training", "False", "False"], result.stderr
+    assert result.stdout.split() == ["True", "True", "Learner", "DataLoader"], result.stderr
