@@ -16,20 +16,20 @@ def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_d
     monkeypatch.setattr(torch, "compile", compile)
     log = tmp_path / "gpu-runs.jsonl"
     rows = gpu.run(device="cpu", parts=("fast",), log=log, data=str(tiny_mnist_dir), epochs=1, seeds=2)
-    assert [(r["seed"], r["mode"], "digest" in r) for r in rows if "mode" in r] == [
-        (0, "eager", True), (1, "eager", True), (0, "compiled", True), (1, "compiled", True),
-        (0, "graphs", False), (1, "graphs", False), (0, "eager", True),
-    ]  # fmt: skip
+    runs = [(r["seed"], r["mode"], "digest" in r) for r in rows if "mode" in r and "check" not in r]
+    assert runs[:3] == [(0, "eager", True), (0, "compiled", True), (0, "graphs", False)]  # and it went on
+    fastest = min(rows[:2], key=lambda r: r["train"])["mode"]  # graphs failed: eager or compiled
+    assert runs[3:] == [(1, fastest, True), (0, fastest, True)]  # the other seed, then seed 0 again
     trained = [r for r in rows if "digest" in r]
     assert all(r["train"] > 0 and 0 <= r["accuracy"] <= 1 for r in trained) and trained[-1]["again"]
     same, reload, done = rows[-3:]
     assert done == {"done": "fast", "part": "fast"}
-    assert same["same"] is True  # the seed fixes everything, augmentation included
+    assert same["same"] is True and same["mode"] == fastest  # the seed fixes everything, augmentation too
     assert reload["cpu"] == reload["gpu"]
     assert [json.loads(line) for line in log.read_text().splitlines()] == rows  # kept as each ended
     text = gpu.section(rows)
-    assert text.count("| fast |") == 5 and "identical weights" in text
-    assert "`fast` graphs, seed 1, failed: RuntimeError: no CUDA graphs on a CPU" in text  # and it went on
+    assert text.count("| fast |") == 4 and f"(fast, {fastest}): identical weights" in text
+    assert "`fast` graphs, seed 0, failed: RuntimeError: no CUDA graphs on a CPU" in text
     with log.open("a") as f:  # a part that a time limit stopped: its rows go, and it would run again
         f.write(json.dumps({"part": "default", "preset": "default", "seed": 0, "mode": "eager"}) + "\n")
     assert gpu.run(device="cpu", parts=("fast",), log=log) == rows  # finished: kept, not run again
@@ -50,6 +50,33 @@ def test_a_target_is_met_only_by_the_mean_accuracy_within_the_slowest_time():
     assert "mean 0.9976 over 3 seed(s), slowest training 20.00 s" in gpu.section(best)  # seeds 0-2
     ensemble = {"ensemble": 5, "accuracy": 0.9981, "predict": 1.0, "seconds": 181.0}
     assert "181 s in all (target >= 0.9980 in <= 180 s): **not met**" in gpu.section([ensemble])
+
+
+def test_the_other_seeds_and_default_run_in_the_mode_that_trained_fast_fastest(monkeypatch, tmp_path):
+    """Device time is scarce: seed 0 tries every mode; the rest follow the fastest (default: and eager)."""
+    seconds = {"eager": 3.0, "compiled": 2.0, "graphs": 1.0}
+
+    def trained(config) -> dict:
+        mode = (
+            "graphs"
+            if torch._inductor.config.triton.cudagraphs
+            else "compiled"
+            if config.compile
+            else "eager"
+        )
+        return dict(preset=config.preset, seed=config.seed, train=seconds[mode], wall=9.0, accuracy=0.99,
+                    digest="0", out=config.out)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+    monkeypatch.setattr(
+        gpu, "_cpu_reload", lambda row, data: {"check": "reloaded on the CPU", "preset": "fast"}
+    )
+    rows = gpu.run(device="cpu", parts=("fast", "default"), seeds=3)
+    runs = [(r["preset"], r["seed"], r["mode"]) for r in rows if "digest" in r]
+    assert runs == [
+        ("fast", 0, "eager"), ("fast", 0, "compiled"), ("fast", 0, "graphs"), ("fast", 1, "graphs"),
+        ("fast", 2, "graphs"), ("fast", 0, "graphs"), ("default", 0, "eager"), ("default", 0, "graphs"),
+    ]  # fmt: skip
 
 
 def test_best_and_ensemble_share_their_models_in_one_call_and_not_across_calls(monkeypatch, tmp_path):
