@@ -125,6 +125,29 @@ def test_learner_equals_a_hand_written_loop():
         torch.testing.assert_close(a, b)
 
 
+def test_bf16_autocast_the_gpu_path_runs_on_a_cpu_too():
+    """Every CUDA run trains under bf16 autocast: low-precision activations, float32 weights and loss."""
+
+    class Dtypes(cbs.Callback):
+        def __init__(self):
+            self.preds, self.losses = set(), set()
+
+        def after_loss(self, learn):
+            self.preds.add(learn.preds.dtype)
+            self.losses.add(learn.loss.dtype)
+
+    seen = Dtypes()
+    torch.manual_seed(0)
+    model = build_model("cnn", channels=(4, 8, 8), dropout=0.0)
+    learn, _ = quiet_learner(model, cbs=[seen], autocast=True)
+    learn.fit(4, 0.1)  # float32 gets there in 2 epochs, bf16 in 3
+    assert seen.preds == {torch.bfloat16} and seen.losses == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in learn.model.parameters())
+    assert learn.recorder.history()["accuracy"][-1] > 0.9
+    probs, _ = learn.get_preds()
+    assert probs.dtype == torch.float32  # predictions outside training are full precision
+
+
 def test_get_preds_in_order_even_from_a_shuffled_loader():
     learn, _ = quiet_learner()
     probs, targets = learn.get_preds(learn.dls.train)
