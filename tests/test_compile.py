@@ -35,7 +35,10 @@ def test_warm_up_leaves_nothing_the_run_depends_on(tiny_mnist_dir, tmp_path):
     config = TrainConfig(data=str(tiny_mnist_dir), preset="default", epochs=1, out=str(tmp_path))
     warmed, _ = quiet_learner(config)
     before = _weights(warmed)
+    sizes = []
+    warmed.model.register_forward_pre_hook(lambda module, args: sizes.append((module.training, len(args[0]))))
     warm_up(warmed)
+    assert sizes == [(True, 56)] * 3 + [(True, 128)] * 3 + [(False, 120)] * 3  # each shape 3 times in a row
     assert all(torch.equal(a, b) for a, b in zip(before, _weights(warmed), strict=True))
     assert all(p.grad is None for p in warmed.model.parameters())
     warmed.fit(1)

@@ -1,7 +1,9 @@
 """Warm-up before training: the first use of each operation and shape, done before the clock starts.
 
 On a GPU the first call of a kernel loads it and cuDNN picks its algorithms per shape; with
-torch.compile the first call per shape compiles. Timed apart, training time is training time.
+torch.compile the first call per shape compiles, and with its CUDA graphs a shape runs plainly
+once, is recorded the second time and replayed from the third. Timed apart, training time is
+training time.
 """
 
 import copy
@@ -11,10 +13,12 @@ import torch
 from digitlab.train.checkpointing import unwrap
 from digitlab.train.learner import Learner
 
+CALLS = 3  # per shape: enough for CUDA graphs to be replaying when training starts
+
 
 def warm_up(learn: Learner) -> None:
     """Run each batch shape of training (augmentation, forward, backward, an optimizer step) and
-    of validation once, then put the weights, BatchNorm statistics and random generators back.
+    of validation `CALLS` times, then put the weights, BatchNorm statistics and random generators back.
 
     For a Learner whose loaders hold tensors (as `digitlab train` builds them); the sizes are the
     loaders' first and last batches'.
@@ -28,7 +32,8 @@ def warm_up(learn: Learner) -> None:
         for training, dl in ((True, learn.dls.train), (False, learn.dls.valid)):
             model.train(training)
             x, y = dl.tensors  # the first images of each size: the loaders' generators are left alone
-            for n in sorted({dl.batch_len(0), dl.batch_len(len(dl) - 1)}):
+            sizes = {dl.batch_len(0), dl.batch_len(len(dl) - 1)}  # e.g. {128, 112}: full and last batch
+            for n in sorted([*sizes] * CALLS):  # each size CALLS times in a row
                 xb = augment(x[:n]) if training and augment else x[:n]
                 with torch.set_grad_enabled(training), learn.autocast_context():
                     loss = learn.loss_func(model(xb).float(), y[:n])
