@@ -58,25 +58,31 @@ def test_the_other_seeds_and_default_run_in_the_mode_that_trained_fast_fastest(m
 
     def trained(config) -> dict:
         mode = (
-            "graphs"
+            "eager"
+            if not config.compile
+            else "graphs"
             if torch._inductor.config.triton.cudagraphs
             else "compiled"
-            if config.compile
-            else "eager"
         )
         return dict(preset=config.preset, seed=config.seed, train=seconds[mode], wall=9.0, accuracy=0.99,
-                    digest="0", out=config.out)  # fmt: skip
+                    digest="0", out=config.out, batch_size=config.batch_size)  # fmt: skip
 
     monkeypatch.setattr(gpu, "_train_run", trained)
-    monkeypatch.setattr(
-        gpu, "_cpu_reload", lambda row, data: {"check": "reloaded on the CPU", "preset": "fast"}
-    )
+    reload = {"check": "reloaded on the CPU", "gpu": 0.99, "cpu": 0.99}
+    monkeypatch.setattr(gpu, "_cpu_reload", lambda row, data: reload)
     rows = gpu.run(device="cpu", parts=("fast", "default"), seeds=3)
-    runs = [(r["preset"], r["seed"], r["mode"]) for r in rows if "digest" in r]
+    runs = [(r["preset"], r["seed"], r["mode"], r["batch_size"]) for r in rows if "digest" in r]
     assert runs == [
-        ("fast", 0, "eager"), ("fast", 0, "compiled"), ("fast", 0, "graphs"), ("fast", 1, "graphs"),
-        ("fast", 2, "graphs"), ("fast", 0, "graphs"), ("default", 0, "eager"), ("default", 0, "graphs"),
+        ("fast", 0, "eager", None), ("fast", 0, "compiled", None), ("fast", 0, "graphs", None),
+        ("fast", 1, "graphs", None), ("fast", 2, "graphs", None), ("fast", 0, "graphs", None),
+        ("default", 0, "eager", None), ("default", 0, "graphs", None),
+        ("default", 0, "graphs", 512),  # the larger-batch variant, in default's fastest mode
     ]  # fmt: skip
+    assert rows[-2]["variant"] == "batch size 512, lr 0.4"
+    text = gpu.section(rows)
+    assert "| default (batch size 512, lr 0.4) | graphs | 0 |" in text
+    assert "- `default` graphs: mean 0.9900 over 1 seed(s)" in text  # the preset's own runs only
+    assert "- `default (batch size 512, lr 0.4)` graphs: mean 0.9900 over 1 seed(s)" in text
 
 
 def test_best_and_ensemble_share_their_models_in_one_call_and_not_across_calls(monkeypatch, tmp_path):
