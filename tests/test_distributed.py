@@ -118,16 +118,18 @@ def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
 
 @pytest.mark.slow  # 21 s: a real epoch of the CNN twice; `make slow` runs it
 def test_the_cnn_on_two_processes_lands_close_to_one(mini_mnist_dir, tmp_path):
-    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 0.5 points.
+    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 1 point.
 
-    (10 of the 2,000 test images: one epoch of an augmented CNN on 6,000 images varies that much.)
+    One epoch of an augmented CNN on 6,000 images varies that much by seed alone: one process scored
+    0.9475, 0.9365 and 0.942 with seeds 0-2, two processes 0.942, 0.942 and 0.938. A broken
+    BatchNorm or gradient average costs far more.
     """
     flags = ["--preset", "default", "--epochs", "1", "--valid-fraction", "0.5", "--batch-size", "256"]
     two = digitlab("train", "--data", mini_mnist_dir, *flags, "--nproc", "2", "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr[-2000:]
     one = cli("train", "--data", mini_mnist_dir, *flags, "--out", tmp_path / "one")
     accuracy = [float(r.stdout.strip().splitlines()[-1].split()[-1]) for r in (two, one)]
-    assert abs(accuracy[0] - accuracy[1]) <= 0.005, accuracy
+    assert abs(accuracy[0] - accuracy[1]) <= 0.01, accuracy
 
 
 def test_launcher_flags_are_not_passed_on():
