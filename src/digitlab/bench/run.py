@@ -76,7 +76,7 @@ def run_bench(
             md.append(batching_section(model_dir))
 
     if torch.cuda.is_available():
-        say("GPU: each preset eager, compiled and with CUDA graphs, and the reference ...")
+        say("GPU: issue #15's targets (fast, the reference, default, best, an ensemble) ...")
         md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS)))
 
     text = "\n".join(md)
