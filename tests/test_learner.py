@@ -220,6 +220,14 @@ def test_nan_guard_stops_with_a_message():
         learn.fit(1, 0.1)
 
 
+def test_nan_guard_names_the_batch_and_stops_one_batch_later():
+    learn, _ = quiet_learner()
+    learn.dls.train.tensors[0][:, 0, 0, 0] = float("nan")  # every image: the first batch diverges
+    with pytest.raises(TrainingDiverged, match="at epoch 0, batch 0 "):
+        learn.fit(1, 0.1)
+    assert (learn.epoch, learn.iter, learn.training) == (0, 1, True)  # read while batch 1 ran
+
+
 def test_csv_logger(tmp_path):
     learn, _ = quiet_learner(cbs=[cbs.CSVLogger(tmp_path / "history.csv")])
     learn.fit(2, 0.1)

@@ -9,6 +9,7 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -216,20 +217,22 @@ class EarlyStopping(KeepBest):
 class NaNGuard(Callback):
     """Stops with a clear message once a training loss is NaN or infinite.
 
-    Each loss is read one batch late, when the next batch's loss has been computed (or the epoch
-    ends): reading a value off a GPU waits for it, and while the guard reads the last batch's loss
-    the GPU is already busy with this one's. The model goes no further than one more batch.
+    Each loss is checked one batch late, when the next batch's loss has been computed (or the epoch
+    ends). On a GPU its verdict is queued for the host right behind the loss, so by the time it is
+    read the GPU is long past it: the CPU never waits for the batch in flight. The model goes no
+    further than one more batch.
     """
 
     order = -5
 
     def before_fit(self, learn):
-        self.pending = None  # (loss, epoch, batch, learning rate) of the last training batch
+        self.pending = None  # (verdict, loss, epoch, batch, learning rate) of the last training batch
 
     def after_loss(self, learn):
         self._check()
         if learn.training:
-            self.pending = (learn.loss.detach(), learn.epoch, learn.iter, learn.opt.lr)
+            loss = learn.loss.detach()
+            self.pending = (_finite_everywhere(loss), loss, learn.epoch, learn.iter, learn.opt.lr)
 
     def after_epoch(self, learn):
         self._check()
@@ -240,20 +243,32 @@ class NaNGuard(Callback):
     def _check(self):
         if self.pending is None:
             return
-        (loss, epoch, batch, lr), self.pending = self.pending, None
-        if not _finite_everywhere(loss):
+        (verdict, loss, epoch, batch, lr), self.pending = self.pending, None
+        if not verdict():
             raise TrainingDiverged(
                 f"training diverged: loss is {loss.item()} at epoch {epoch}, batch {batch}"
                 f" (learning rate {lr:.3g}); try a lower learning rate"
             )
 
 
-def _finite_everywhere(loss: torch.Tensor) -> bool:
-    """Whether the loss is finite here and, in distributed training, in every process (all stop together)."""
-    finite = torch.isfinite(loss.detach()).all().to(torch.int32).reshape(1)
+def _finite_everywhere(loss: torch.Tensor) -> Callable[[], bool]:
+    """Whether the loss is finite here and, in distributed training, in every process (all stop
+    together): queued now, read when called."""
+    finite = torch.isfinite(loss).all().to(torch.int32).reshape(1)
     if torch.distributed.is_initialized():
         torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-    return bool(finite.item())
+    if finite.device.type != "cuda":
+        return lambda: bool(finite.item())
+    # .item() now would wait for everything queued so far; a copy queued now, into pinned memory,
+    # waits only for this loss, and the event says when it has landed
+    host, landed = finite.to("cpu", non_blocking=True), torch.cuda.Event()
+    landed.record()
+
+    def read() -> bool:
+        landed.synchronize()
+        return bool(host.item())
+
+    return read
 
 
 class LRFinder(Callback):
