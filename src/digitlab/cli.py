@@ -308,23 +308,10 @@ def bench(
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
     from digitlab.bench import run
 
-    sections = {
-        "csv": lambda: run.update_csv(out_path, out),
-        "engines": lambda: run.update_engines(out_path, quick, out),
-        "distributed": lambda: run.update_distributed(out_path, out),
-        "speed": lambda: run.update_speed(out_path, out),
-        "robustness": lambda: run.update_robustness(out_path, out),
-        "web": lambda: run.update_batching(out_path, out),
-        "ensemble": lambda: run.update_ensemble(out_path, out),
-        "budget": lambda: run.update_budget(out_path, out),
-        "gpu": lambda: run.update_gpu(out_path, out),
-    }
     if only is None:
         run.run_bench(quick, out_path, tuple(preset), out)
-    elif only in sections:
-        sections[only]()
     else:
-        raise DigitlabError(f"bench section {only!r} is unknown: choose {', '.join(sections)}")
+        run.update_only(only, out_path, quick, out)
 
 
 @data_app.command("info")

@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
-from digitlab.bench.timing import timed
+from digitlab.bench.timing import command_line, timed
 from digitlab.data import load_source
 from digitlab.data.images import open_image, png_bytes
 from digitlab.predict import Predictor
@@ -135,30 +135,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def engines(model_dir, singles: int = 1000, repeats: int = 5) -> dict:
-    """PyTorch against ONNX Runtime on the same model: one image at a time, and batches of 1,000."""
-    from digitlab.export import OnnxEngine, onnx_bytes
-    from digitlab.models import predict_probs
-
-    predictor = Predictor.load(model_dir)
-    onnx = OnnxEngine(onnx_bytes(predictor.model, predictor.info))
-    x = load_source("mnist").test.floats()
-    runs = {"torch": lambda xb: predict_probs(predictor.model, xb), "onnx": lambda xb: onnx.probs(xb.numpy())}
-    results = {}
-    for name, run in runs.items():
-        for i in range(50):  # warm up
-            run(x[i : i + 1])
-        single = np.array([timed(run, x[i % len(x)][None])[0] for i in range(singles)]) * 1000
-        batched = statistics.median(timed(run, x[:1000])[0] for _ in range(repeats))
-        results[name] = {
-            "single_p50_ms": float(np.percentile(single, 50)),
-            "single_p99_ms": float(np.percentile(single, 99)),
-            "single_per_s": 1000 / float(single.mean()),
-            "batch_per_s": 1000 / batched,
-        }
-    return results
-
-
 def _wait_healthy(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -170,3 +146,36 @@ def _wait_healthy(port: int, timeout: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the server on port {port} did not start")
+
+
+def section(inf: dict, load: dict) -> str:
+    return (
+        "## Inference and the web API\n\nA 1-epoch fast-preset CNN.\n\n"
+        "- batched prediction (10,000 test images, batches of 1,000): "
+        f"**{inf['batched_images_per_s']:,.0f}** images/s\n"
+        f"- one 280x280 PNG drawing, decode + MNIST-style preprocessing + prediction: p50 "
+        f"{inf['single_p50_ms']:.1f} ms, p99 {inf['single_p99_ms']:.1f} ms ({inf['singles']} runs)\n"
+        f"- load test on 127.0.0.1: {load['requests']:,} POST /api/predict requests of that drawing from "
+        f"{load['clients']} concurrent clients: {load['errors']} errors, {load['requests_per_s']:.0f} req/s, "
+        f"p50 {load['p50_ms']:.1f} ms, **p99 {load['p99_ms']:.1f} ms**, max {load['max_ms']:.1f} ms\n"
+    )
+
+
+def batching_section(model_dir, command: str = "") -> str:
+    r = batching(model_dir)
+    rows = "\n".join(
+        f"| {n} | {'off (one model call per request)' if ms == 0 else f'{ms:g} ms window'} | "
+        f"{v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_per_s']:.0f} | {v['errors']} |"
+        for (n, ms), v in r.items()
+    )
+    run = command_line(command)
+    return (
+        "## Web server under load: request batching\n\n" + run + "`digitlab serve` with the fast preset's "
+        "model; 1,000 POSTs of a 280x280 PNG drawing per run from N concurrent keep-alive clients (threads "
+        "on the same 2-core machine, so the clients take CPU from the server); batching off is what the "
+        "server did before (`--batch-ms 0`), on is the default (`--batch-ms 2`: digits arriving within "
+        "2 ms share one model call, run in a worker thread). Runs alternate; per setting the run with "
+        "the median p99 of 3 is shown.\n\n"
+        "| clients | batching | p50 ms | p99 ms | requests/s | errors |\n|---|---|---|---|---|---|\n"
+        f"{rows}\n"
+    )
