@@ -71,7 +71,7 @@ def test_the_models_learning_rate_follows_the_trained_architecture():
 def test_cli_defaults_are_the_dataclass_defaults():
     import inspect
 
-    from digitlab.cli import train_cmd
+    from digitlab.cli.training import train_cmd
 
     defaults = TrainConfig()
     for name, param in inspect.signature(train_cmd).parameters.items():

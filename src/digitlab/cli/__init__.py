@@ -1,0 +1,71 @@
+"""The `digitlab` command: parses flags, calls the library, formats the output. Nothing more.
+
+Each command is a plain function in the module of its group; they are all registered here, in the
+order `digitlab --help` lists them.
+"""
+
+import sys
+import warnings
+
+import typer
+
+from digitlab.cli import data, models, tools, training
+from digitlab.errors import DigitlabError, TrainingDiverged
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Handwritten digit recognition built from scratch on PyTorch.",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Inspect, show and download data sources.")
+
+
+class State:
+    debug = False  # set by --debug, read by main()
+
+
+@app.callback()
+def root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")):
+    """digitlab: the fast.ai MNIST lesson, done right, and a digit recogniser that works."""
+    State.debug = debug
+
+
+app.command()(training.lesson)
+app.command("train")(training.train_cmd)
+app.command("lr-find")(training.lr_find)
+app.command()(models.evaluate)
+app.command()(models.ensemble)
+app.command()(models.predict)
+app.command()(models.submit)
+app.command()(tools.serve)
+app.command()(models.export)
+app.command()(tools.bench)
+app.add_typer(data_app, name="data")
+data_app.command("info")(data.data_info)
+data_app.command("show")(data.data_show)
+data_app.command("download")(data.data_download)
+
+
+def _format_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
+
+
+def main() -> None:
+    """Entry point: one-line errors and exit status 1, tracebacks only with --debug."""
+    warnings.formatwarning = _format_warning
+    try:
+        app()
+    except (DigitlabError, TrainingDiverged, OSError) as e:
+        if State.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # a bug: still one line, and the way to see more
+        if State.debug:
+            raise
+        print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,78 @@
+"""`data info`, `data show` and `data download`: look at a data source before training on it."""
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from digitlab.cli.common import DEFAULT, SRC_HELP, out
+from digitlab.errors import DigitlabError
+
+
+def data_info(
+    src: str = typer.Argument("mnist", help=SRC_HELP),
+    valid_fraction: float = typer.Option(DEFAULT.valid_fraction, help="Fraction held out, as `train` does."),
+    seed: int = typer.Option(DEFAULT.seed, help="Seed of the split, as `train` does."),
+):
+    """Counts per class, split sizes, shape, pixel range and mean."""
+    from digitlab.data import load_source
+
+    source = load_source(src)
+    out.print(f"source: {source.name}")
+    for name, ds in (("train", source.train), ("test", source.test)):
+        if ds is None:
+            continue
+        s = ds.summary()
+        out.print(
+            f"{name}: {s['n']:,} images {s['height']}x{s['width']} uint8, labelled: {s['labelled']}, "
+            f"pixel range {s['min']}..{s['max']}, mean {s['mean']:.2f} ({s['mean'] / 255:.4f} as float)"
+        )
+        if name == "train" and ds.labels is not None:
+            train, valid = ds.split(valid_fraction, seed)
+            out.print(
+                f"  split as `train` makes it (valid {valid_fraction:.0%}, seed {seed}): "
+                f"train {len(train):,} / valid {len(valid):,}"
+            )
+        if ds.labels is not None:
+            table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
+            table.add_row("count", *[str(c) for c in ds.class_counts()])
+            out.print(table)
+
+
+def data_show(
+    src: str = typer.Argument("mnist", help=SRC_HELP),
+    out_path: Path = typer.Option(..., "--out", help="PNG file to write."),
+    count: int = typer.Option(40, min=1, help="How many images."),
+    seed: int = typer.Option(0, help="Which random sample to show."),
+    means: bool = typer.Option(False, help="Show each class's mean image instead (the lesson's baseline)."),
+):
+    """Save a labelled grid of sample images, or of the mean image of each class."""
+    import torch
+
+    from digitlab.data import load_source
+    from digitlab.report.figures import class_means, image_grid, save_png
+
+    ds = load_source(src).train
+    if len(ds) == 0:
+        raise DigitlabError(f"{src}: holds no images")
+    if means:
+        if ds.labels is None:
+            raise DigitlabError(f"{src}: has no labels, so no class means")
+        save_png(class_means(ds.images, ds.labels), out_path)
+        out.print(f"wrote {out_path} (the mean image of each class)")
+        return
+    pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
+    titles = [str(int(ds.labels[i])) for i in pick] if ds.labels is not None else None
+    save_png(image_grid(ds.images[pick], titles), out_path)
+    out.print(f"wrote {out_path} ({len(pick)} images)")
+
+
+def data_download(
+    name: str = typer.Argument(..., help="mnist or fashion-mnist"),
+    to: Path = typer.Option(..., "--to", help="Folder for the four IDX files."),
+):
+    """Fetch the original files from known mirrors and verify their checksums."""
+    from digitlab.data.download import download
+
+    for path in download(name, to):
+        out.print(f"ok {path}")

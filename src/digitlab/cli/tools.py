@@ -1,0 +1,51 @@
+"""`serve` and `bench`: the web page for a trained model, and the benchmarks."""
+
+from pathlib import Path
+
+import typer
+
+from digitlab.cli.common import out
+
+
+def serve(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 exposes it to the network)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
+    cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
+    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
+    batch_ms: float = typer.Option(
+        2.0, min=0, max=1000, help="Milliseconds concurrent requests wait to share one model call (0: none)."
+    ),
+):
+    """The draw-a-digit web page and its JSON API (docs at /docs)."""
+    import torch
+
+    from digitlab.predict import Predictor
+    from digitlab.web.server import serve
+
+    torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
+    from digitlab.web.app import create_app
+
+    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000)
+    out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
+    serve(app_, host, port)
+
+
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="A smoke run in under 3 minutes."),
+    out_path: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="Markdown file to write."),
+    preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
+    only: str = typer.Option(
+        None,
+        help="Re-measure one section in place: csv, engines, distributed, speed, robustness, web, ensemble,"
+        " budget, gpu.",
+    ),
+):
+    """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
+    from digitlab.bench import run
+
+    if only is None:
+        run.run_bench(quick, out_path, tuple(preset), out)
+    else:
+        run.update_only(only, out_path, quick, out)
