@@ -13,6 +13,7 @@ from digitlab.errors import TrainingDiverged
 from digitlab.models import build_model
 from digitlab.train import callbacks as cbs
 from digitlab.train.callbacks import EVENTS
+from digitlab.train.guards import EarlyStopping
 from digitlab.train.learner import Learner
 from digitlab.train.metrics import Metric, accuracy
 from digitlab.train.optim import SGD
@@ -198,7 +199,7 @@ def test_early_stopping_restores_the_best_weights():
         def after_epoch(self, learn):
             learn.epoch_row["valid_loss"] = float(learn.epoch)
 
-    stopper = cbs.EarlyStopping(patience=2)
+    stopper = EarlyStopping(patience=2)
     learn, _ = quiet_learner(cbs=[Worsen(), stopper])
     snapshots = []
 

@@ -23,7 +23,8 @@ from digitlab.lesson.tools import (
 )
 from digitlab.models import CNN, MLP, Linear, PixelSimilarity, predict_probs, to_probs
 from digitlab.models.baseline import l1_distance, l2_distance
-from digitlab.train.callbacks import Callback, CSVLogger, EarlyStopping, KeepBest
+from digitlab.train.callbacks import Callback, CSVLogger
+from digitlab.train.guards import EarlyStopping, KeepBest
 from digitlab.train.learner import Learner
 from digitlab.train.losses import cross_entropy, log_softmax, mnist_loss, softmax
 from digitlab.train.metrics import accuracy

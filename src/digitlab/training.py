@@ -20,8 +20,9 @@ from digitlab.evaluation import Evaluation, evaluate, final_split
 from digitlab.models import build_model, model_name
 from digitlab.report.training import training_report
 from digitlab.train import checkpointing
-from digitlab.train.callbacks import CSVLogger, EarlyStopping, history_csv
+from digitlab.train.callbacks import CSVLogger, history_csv
 from digitlab.train.checkpointing import Checkpoint
+from digitlab.train.guards import EarlyStopping
 from digitlab.train.learner import Learner, LRFindResult
 from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD

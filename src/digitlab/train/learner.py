@@ -11,6 +11,7 @@ from torch import nn
 from digitlab.data.loader import DataLoader, DataLoaders, warn_if_leaky
 from digitlab.models import batch_probs, to_classes
 from digitlab.train import callbacks
+from digitlab.train.guards import NaNGuard
 from digitlab.train.optim import SGD
 from digitlab.train.progress import ProgressTable
 
@@ -44,7 +45,7 @@ class Learner:
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
-        self.cbs = [self.metrics, self.recorder, self.progress, callbacks.NaNGuard()]
+        self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
         self.add_cbs(cbs)
 
     def add_cbs(self, new) -> None:

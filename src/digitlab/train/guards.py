@@ -1,0 +1,115 @@
+"""Callbacks that guard a run: keep the best epoch's weights, stop when validation stops improving,
+stop when the loss is no longer a number."""
+
+import copy
+from collections.abc import Callable
+
+import torch
+
+from digitlab.errors import TrainingDiverged
+from digitlab.train.callbacks import Callback, CancelFitException
+
+
+class KeepBest(Callback):
+    """Remembers the weights of the best epoch and puts them back when training ends."""
+
+    order = 40
+
+    def __init__(self, monitor: str = "valid_loss", mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.mode = monitor, mode
+
+    def before_fit(self, learn):
+        self.best, self.best_epoch, self.best_state = None, None, None
+
+    def after_epoch(self, learn):
+        value = learn.epoch_row[self.monitor]
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.best_epoch = value, learn.epoch
+            self.best_state = copy.deepcopy(learn.model.state_dict())
+
+    def cleanup_fit(self, learn):
+        if self.best_state is not None:
+            learn.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        state = {"best": self.best, "best_epoch": self.best_epoch}
+        return {**state, "best_state": self.best_state} if self.best_state is not None else state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.best_state = (
+            state["best"],
+            state["best_epoch"],
+            state.get("best_state"),
+        )
+
+
+class EarlyStopping(KeepBest):
+    """Stops when the monitored value has not improved for `patience` epochs; restores the best."""
+
+    def __init__(self, monitor: str = "valid_loss", mode: str = "min", patience: int = 3):
+        super().__init__(monitor, mode)
+        self.patience = patience
+
+    def after_epoch(self, learn):
+        super().after_epoch(learn)
+        if learn.epoch - self.best_epoch >= self.patience:
+            raise CancelFitException()
+
+
+class NaNGuard(Callback):
+    """Stops with a clear message once a training loss is NaN or infinite.
+
+    Each loss is checked one batch late, when the next batch's loss has been computed (or the epoch
+    ends). On a GPU its verdict is queued for the host right behind the loss, so by the time it is
+    read the GPU is long past it: the CPU never waits for the batch in flight. The model goes no
+    further than one more batch.
+    """
+
+    order = -5
+
+    def before_fit(self, learn):
+        self.pending = None  # (verdict, loss, epoch, batch, learning rate) of the last training batch
+
+    def after_loss(self, learn):
+        self._check()
+        if learn.training:
+            loss = learn.loss.detach()
+            self.pending = (_finite_everywhere(loss), loss, learn.epoch, learn.iter, learn.opt.lr)
+
+    def after_epoch(self, learn):
+        self._check()
+
+    def after_fit(self, learn):
+        self._check()
+
+    def _check(self):
+        if self.pending is None:
+            return
+        (verdict, loss, epoch, batch, lr), self.pending = self.pending, None
+        if not verdict():
+            raise TrainingDiverged(
+                f"training diverged: loss is {loss.item()} at epoch {epoch}, batch {batch}"
+                f" (learning rate {lr:.3g}); try a lower learning rate"
+            )
+
+
+def _finite_everywhere(loss: torch.Tensor) -> Callable[[], bool]:
+    """Whether the loss is finite here and, in distributed training, in every process (all stop
+    together): queued now, read when called."""
+    finite = torch.isfinite(loss).all().to(torch.int32).reshape(1)
+    if torch.distributed.is_initialized():
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    if finite.device.type != "cuda":
+        return lambda: bool(finite.item())
+    # .item() now would wait for everything queued so far; a copy queued now, into pinned memory,
+    # waits only for this loss, and the event says when it has landed
+    host, landed = finite.to("cpu", non_blocking=True), torch.cuda.Event()
+    landed.record()
+
+    def read() -> bool:
+        landed.synchronize()
+        return bool(host.item())
+
+    return read
