@@ -3,6 +3,7 @@
 # short enough for its limits; each call continues $OUT/gpu-runs.jsonl and rewrites the section:
 #   OUT=/dir bash bench/gpu_check.sh fast reference default   # estimated 4-6 minutes on an H100
 #   OUT=/dir bash bench/gpu_check.sh best ensemble            # estimated 3-6 minutes
+#   OUT=/dir bash bench/gpu_check.sh best-longer              # optional: best for 40 epochs, 3 seeds
 # Between calls, copy the returned gpu-runs.jsonl to bench/gpu-runs.jsonl (it travels with the tree):
 # the parts it finished are kept and skipped; a part a time limit cut short runs again in full.
 # $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from digitlab.bench import gpu
@@ -111,3 +112,25 @@ def test_best_and_ensemble_share_their_models_in_one_call_and_not_across_calls(m
     assert trainings(apart) == [("best", s) for s in range(3)] + [("ensemble", s) for s in range(5)]
     assert [r["ensemble"] for r in apart if "ensemble" in r] == [5]
     assert "mean 0.9980 over 3 seed(s)" in gpu.section(apart)  # the ensemble's members are not counted
+
+
+def test_best_longer_trains_three_seeds_for_40_epochs_in_the_mode_default_ran_fastest(monkeypatch):
+    def trained(config) -> dict:
+        mode = "compiled" if config.compile else "eager"
+        return dict(preset=config.preset, seed=config.seed, train={"eager": 3.0, "compiled": 2.0}[mode],
+                    wall=9.0, accuracy=0.9976, digest="0", out=config.out, epochs=config.epochs)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+    monkeypatch.setattr(gpu, "MODES", ("eager", "compiled"))
+    monkeypatch.setattr(
+        gpu, "_cpu_reload", lambda row, data: {"check": "reloaded on the CPU", "gpu": 1, "cpu": 1}
+    )
+    rows = gpu.run(device="cpu", parts=("fast", "default", "best-longer"), seeds=3)
+    longer = [
+        (r["seed"], r["mode"], r["epochs"]) for r in rows if r.get("part") == "best-longer" and "digest" in r
+    ]
+    assert longer == [(0, "compiled", 40), (1, "compiled", 40), (2, "compiled", 40)]
+    assert "- `best (epochs 40)` compiled: mean 0.9976 over 3 seed(s)" in gpu.section(rows)
+    assert "best (epochs 40) | compiled | 2 |" in gpu.section(rows)
+    with pytest.raises(ValueError, match="unknown parts \\['bset'\\]"):
+        gpu.run(device="cpu", parts=("bset",))
