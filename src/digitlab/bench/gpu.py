@@ -218,7 +218,8 @@ def section(rows: list[dict], command: str = "") -> str:
     return (
         f"## GPU: the presets against issue #15's targets\n\n{command_line(command)}"
         "Each run is `digitlab train --device cuda --preset P --seed S [--compile]`, in one process "
-        "(graphs: `--compile` with Inductor's CUDA graphs); "
+        "(graphs: `--compile` with Inductor's CUDA graphs; a variant in brackets adds its flags, such as "
+        "`--batch-size 512 --lr 0.4`); "
         "warm-up is each batch shape run 3 times before training (kernel choice, compilation, recording "
         "CUDA graphs), train the training stage alone, wall the whole call (loading, warm-up, training, "
         "the test evaluation, saving the model and its report).\n\n"
