@@ -78,6 +78,20 @@ def test_event_order():
     ]
 
 
+def test_the_callbacks_that_run_follow_the_list_between_fits():
+    """Each event's handlers are looked up once per list of callbacks, not at every batch: a change
+    to the list, through add_cbs, a fit's own callbacks or a plain list edit, still counts."""
+    once, kept = RecordEvents(), RecordEvents()
+    learn = Learner(make_dls(n=8, bs=8), build_model("linear"), F.cross_entropy, quiet=True)
+    learn.fit(1, 0.1, cbs=[once])  # for this call only
+    learn.add_cbs([kept])
+    learn.fit(1, 0.1)
+    assert once.events.count("before_fit") == 1 and kept.events.count("before_fit") == 1
+    learn.cbs.remove(kept)
+    learn.fit(1, 0.1)
+    assert kept.events.count("before_fit") == 1
+
+
 def test_misspelt_event_is_refused():
     class Typo(cbs.Callback):
         def before_epoc(self, learn):

@@ -2,6 +2,7 @@
 stop when the loss is no longer a number."""
 
 import copy
+import math
 from collections.abc import Callable
 
 import torch
@@ -98,18 +99,25 @@ class NaNGuard(Callback):
 def _finite_everywhere(loss: torch.Tensor) -> Callable[[], bool]:
     """Whether the loss is finite here and, in distributed training, in every process (all stop
     together): queued now, read when called."""
-    finite = torch.isfinite(loss).all().to(torch.int32).reshape(1)
     if torch.distributed.is_initialized():
+        finite = torch.isfinite(loss).to(torch.int32).reshape(1)
         torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-    if finite.device.type != "cuda":
-        return lambda: bool(finite.item())
-    # .item() now would wait for everything queued so far; a copy queued now, into pinned memory,
-    # waits only for this loss, and the event says when it has landed
-    host, landed = finite.to("cpu", non_blocking=True), torch.cuda.Event()
+        flag = _read_later(finite)
+        return lambda: flag() == 1
+    value = _read_later(loss)  # one process: the loss itself, checked on the host
+    return lambda: math.isfinite(value())
+
+
+def _read_later(t: torch.Tensor) -> Callable[[], float]:
+    """The number in `t`, read when called. On a GPU, `.item()` now would wait for everything queued
+    so far; a copy queued now, into pinned memory, waits only for `t`, and an event says when it landed."""
+    if t.device.type != "cuda":
+        return t.item
+    host, landed = t.to("cpu", non_blocking=True), torch.cuda.Event()
     landed.record()
 
-    def read() -> bool:
+    def read() -> float:
         landed.synchronize()
-        return bool(host.item())
+        return host.item()
 
     return read

@@ -46,6 +46,7 @@ class Learner:
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
         self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
+        self._handlers_for, self._by_event = None, {}
         self.add_cbs(cbs)
 
     def add_cbs(self, new) -> None:
@@ -102,7 +103,9 @@ class Learner:
 
     def autocast_context(self):
         """bf16 arithmetic where `autocast` was asked for (GPUs), full precision elsewhere."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def predict_batch(self) -> torch.Tensor:
         return self.model(self.xb)
@@ -137,13 +140,22 @@ class Learner:
     def callback(self, event: str) -> None:
         if event not in callbacks.EVENTS:
             raise ValueError(f"unknown event {event!r}")
-        for cb in sorted(self.cbs, key=lambda c: c.order):
-            if (method := getattr(cb, event, None)) is not None:
-                try:
-                    method(self)
-                except Exception as e:
-                    e.add_note(f"in callback {type(cb).__name__}.{event}")
-                    raise
+        for cb, method in self._handlers(event):
+            try:
+                method(self)
+            except Exception as e:
+                e.add_note(f"in callback {type(cb).__name__}.{event}")
+                raise
+
+    def _handlers(self, event: str) -> list:
+        """(callback, its method for `event`) in `order`: looked up once while `cbs` stays the same,
+        not at every event of every batch (on a GPU the host's time per batch is the speed limit)."""
+        if self._handlers_for != self.cbs:
+            self._handlers_for, self._by_event = list(self.cbs), {}
+        if event not in self._by_event:
+            ordered = sorted(self.cbs, key=lambda c: c.order)
+            self._by_event[event] = [(cb, m) for cb in ordered if (m := getattr(cb, event, None)) is not None]
+        return self._by_event[event]
 
     # --- recipes --------------------------------------------------------------------
     def fit_one_cycle(self, n_epoch: int, lr_max: float | None = None, cbs=(), start=(0, 0)) -> None:

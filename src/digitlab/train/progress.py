@@ -47,7 +47,7 @@ class ProgressTable(Callback):
 
     def before_fit(self, learn):
         self.rows, self.notebook, self.display = [], _in_notebook(), None
-        live = not self.quiet and not self.notebook and self.console.is_terminal
+        self.live = not self.quiet and not self.notebook and self.console.is_terminal
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -55,7 +55,7 @@ class ProgressTable(Callback):
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
-            disable=not live,
+            disable=not self.live,
         )
         self.bar.start()
 
@@ -65,7 +65,8 @@ class ProgressTable(Callback):
         )
 
     def after_batch(self, learn):
-        self.bar.advance(self.task)
+        if self.live:  # a bar nobody sees costs a lock and a clock read per batch
+            self.bar.advance(self.task)
 
     def after_epoch(self, learn):
         self.bar.remove_task(self.task)
