@@ -61,7 +61,8 @@ def run_bench(
         md.append(training.speed_section(fast, reference.time_to_accuracy()))
 
     say("learner overhead ...")
-    md.append(overhead.section(overhead.learner_overhead(1, 1 if quick else 3, 8000 if quick else None)))
+    cnn = overhead.learner_overhead(1, 1 if quick else 3, 8000 if quick else None)
+    md.append(overhead.section(cnn, overhead.host_time_per_step(repeats=1 if quick else 5)))
 
     preset_results = [fast]
     for preset in presets if not quick else ():
@@ -135,6 +136,12 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "engines": (
         "engines: a 1-epoch fast model, then PyTorch against ONNX Runtime ...",
         lambda command, quick, out: _with_fast_model(lambda model: engines.section(model, quick, command)),
+    ),
+    "overhead": (
+        "overhead: the Learner against a plain loop, with the CNN and per step with a tiny model ...",
+        lambda command, quick, out: overhead.section(
+            overhead.learner_overhead(), overhead.host_time_per_step(), command
+        ),
     ),
     "distributed": (
         "distributed: fast preset, 1 and 2 processes, 3 seeds ...",

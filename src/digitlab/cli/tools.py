@@ -38,8 +38,8 @@ def bench(
     preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
     only: str = typer.Option(
         None,
-        help="Re-measure one section in place: csv, engines, distributed, speed, robustness, web, ensemble,"
-        " budget, gpu.",
+        help="Re-measure one section in place: csv, engines, overhead, distributed, speed, robustness, web,"
+        " ensemble, budget, gpu.",
     ),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
