@@ -36,3 +36,13 @@ def test_an_unknown_section_is_one_line_naming_the_choices(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "'nope'" in result.stderr and ", ".join(ONLY) in result.stderr
     assert not (tmp_path / "BENCHMARKS.md").exists()
+
+
+def test_the_gpu_section_without_a_gpu_is_one_line_and_measures_nothing(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = cli("bench", "--only", "gpu", "--out", tmp_path / "BENCHMARKS.md")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "error: bench --only gpu needs a CUDA device, and torch sees none\n"
+    assert not list(tmp_path.iterdir())

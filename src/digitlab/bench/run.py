@@ -98,6 +98,8 @@ def update_only(name: str, out: str | Path, quick: bool = False, console: Consol
     """`digitlab bench --only NAME`: measure that section again and replace it in `out`."""
     if name not in ONLY:
         raise DigitlabError(f"bench section {name!r} is unknown: choose {', '.join(ONLY)}")
+    if name == "gpu" and not torch.cuda.is_available():
+        raise DigitlabError("bench --only gpu needs a CUDA device, and torch sees none")
     console = console or Console(highlight=False, soft_wrap=True)
     message, measure = ONLY[name]
     console.print(message)
@@ -120,8 +122,6 @@ def _train_fast_model(model_dir: str) -> None:
 def _gpu_section(command: str, out: str | Path) -> str:
     """Issue #15's targets on this machine's GPU; each run is also logged, as it ends, to
     gpu-runs.jsonl beside `out`."""
-    if not torch.cuda.is_available():
-        raise DigitlabError("bench --only gpu needs a CUDA device, and torch sees none")
     log = Path(out).parent / "gpu-runs.jsonl"
     log.unlink(missing_ok=True)  # a fresh measurement (bench/gpu_check.sh continues one over calls)
     return gpu.section(gpu.run(log=log), command)
