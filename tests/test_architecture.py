@@ -1,9 +1,12 @@
 """The package's layers only point down: data -> models -> train -> the application -> cli."""
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import digitlab
 
@@ -46,27 +49,36 @@ def test_the_check_catches_an_upward_import(tmp_path):
     assert [layer_of(m) for m, _ in imports_of(bad)] == [APP] and layer_of("digitlab.train.learner") == 3
 
 
-def test_the_library_imports_no_dev_package_and_no_optional_extra_until_asked():
-    code = (
-        "import sys, digitlab.cli, digitlab.bench.run, digitlab.all; "
-        "import digitlab.training, digitlab.predict; "
-        "dev = ('pandas', 'pytest', 'hypothesis', 'nbclient', 'playwright', 'tensorboard', 'onnx'); "
-        "bad = [m for m in dev if m in sys.modules]; "
-        "print(bad)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+# What a fresh interpreter has loaded at each step, one import after another (one interpreter for
+# both tests below: starting one and importing torch costs seconds):
+# `import digitlab` alone; then two submodules; then the learner's names; then everything.
+IMPORTS = """
+import json, sys
+import digitlab
+light = "torch" not in sys.modules
+from digitlab import distributed, training
+alone = not {"digitlab.all", "matplotlib.pyplot"} & set(sys.modules)
+from digitlab import Learner, DataLoader
+names = [Learner.__name__, DataLoader.__name__]
+import digitlab.cli, digitlab.bench.run, digitlab.all, digitlab.predict
+dev = ("pandas", "pytest", "hypothesis", "nbclient", "playwright", "tensorboard", "onnx")
+loaded = [m for m in dev if m in sys.modules]
+print(json.dumps({"light": light, "alone": alone, "names": names, "dev": loaded}))
+"""
+
+
+@pytest.fixture(scope="module")
+def imported():
+    result = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    return json.loads(result.stdout)
 
 
-def test_the_package_gives_the_learners_names_lazily():
+def test_the_library_imports_no_dev_package_and_no_optional_extra_until_asked(imported):
+    assert imported["dev"] == []
+
+
+def test_the_package_gives_the_learners_names_lazily(imported):
     """`import digitlab` stays light, and `from digitlab import training` (a submodule) must not load
     digitlab.all (pyplot, the lesson) on the way; `from digitlab import Learner` then does."""
-    code = "import sys, digitlab; light = 'torch' not in sys.modules; "
-    code += "from digitlab import distributed, training; "
-    code += "alone = not {'digitlab.all', 'matplotlib.pyplot'} & set(sys.modules); "
-    code += (
-        "from digitlab import Learner, DataLoader; print(light, alone, Learner.__name__, DataLoader.__name__)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.split() == ["True", "True", "Learner", "DataLoader"], result.stderr
+    assert imported["light"] and imported["alone"] and imported["names"] == ["Learner", "DataLoader"]
