@@ -60,7 +60,7 @@ def host_time_per_step(steps: int = 400, repeats: int = 5) -> dict:
         times = {"plain": [], "learner": []}
         for _ in range(repeats + 1):  # the first round warms up
             for name, loop in (("plain", _plain_loop), ("learner", _learner_loop)):
-                times[name].append(timed(loop, x, y, xv, yv, 1, _tiny_and_opt)[0] / steps * 1e6)
+                times[name].append(timed(loop, x, y, xv, yv, 1, _tiny)[0] / steps * 1e6)
     finally:
         torch.set_num_threads(threads)
     return {
@@ -70,21 +70,24 @@ def host_time_per_step(steps: int = 400, repeats: int = 5) -> dict:
     }
 
 
-def _cnn_and_opt():
+def _cnn() -> torch.nn.Module:
     torch.manual_seed(0)
-    model = CNN(mean=0.1307, std=0.3081).to(memory_format=torch.channels_last)
-    return model, lambda params, lr=0.05: SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return CNN(mean=0.1307, std=0.3081).to(memory_format=torch.channels_last)
 
 
-def _tiny_and_opt():
+def _tiny() -> torch.nn.Module:
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 10))
-    return model, lambda params, lr=0.05: SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 10))
 
 
-def _plain_loop(x, y, xv, yv, epochs, make=_cnn_and_opt):
-    model, opt_fn = make()
-    opt = opt_fn(model.parameters())
+def _opt_func(params, lr: float = 0.05) -> SGD:
+    """The optimizer both loops use, as `digitlab train` makes it."""
+    return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def _plain_loop(x, y, xv, yv, epochs, make=_cnn):
+    model = make()
+    opt = _opt_func(model.parameters())
     train_dl, valid_dl = DataLoader((x, y), 128, shuffle=True, seed=0), DataLoader((xv, yv), 1000)
     for _ in range(epochs):
         model.train()
@@ -102,10 +105,10 @@ def _plain_loop(x, y, xv, yv, epochs, make=_cnn_and_opt):
     return [p.detach().clone() for p in model.parameters()], correct / len(xv)
 
 
-def _learner_loop(x, y, xv, yv, epochs, make=_cnn_and_opt):
-    model, opt_fn = make()
+def _learner_loop(x, y, xv, yv, epochs, make=_cnn):
+    model = make()
     dls = DataLoaders(DataLoader((x, y), 128, shuffle=True, seed=0), DataLoader((xv, yv), 1000))
-    learn = Learner(dls, model, F.cross_entropy, opt_func=opt_fn, lr=0.05, metrics=accuracy, quiet=True)
+    learn = Learner(dls, model, F.cross_entropy, opt_func=_opt_func, lr=0.05, metrics=accuracy, quiet=True)
     learn.fit(epochs)
     return [p.detach().clone() for p in model.parameters()], learn.epoch_row["accuracy"]
 

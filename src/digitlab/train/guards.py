@@ -63,9 +63,9 @@ class NaNGuard(Callback):
     """Stops with a clear message once a training loss is NaN or infinite.
 
     Each loss is checked one batch late, when the next batch's loss has been computed (or the epoch
-    ends). On a GPU its verdict is queued for the host right behind the loss, so by the time it is
-    read the GPU is long past it: the CPU never waits for the batch in flight. The model goes no
-    further than one more batch.
+    ends). On a GPU the loss (in distributed training, the processes' shared verdict) is copied to
+    the host right behind it, so by the time it is read the GPU is long past it: the CPU never waits
+    for the batch in flight. The model goes no further than one more batch.
     """
 
     order = -5
