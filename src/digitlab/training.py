@@ -18,7 +18,6 @@ from digitlab.data.augment import RandomAffine
 from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, final_split
 from digitlab.models import build_model, model_name
-from digitlab.report.training import training_report
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import CSVLogger, history_csv
 from digitlab.train.checkpointing import Checkpoint
@@ -240,6 +239,8 @@ def train_and_save(
     )
     out = Path(result.config.out)
     history = recorder.history() if recorder else None
+    from digitlab.report.training import training_report  # matplotlib: only the writing process needs it
+
     files = {"report.html": training_report(result.model, info, history, evaluation, data)}
     if recorder:
         files["history.csv"] = history_csv(recorder.rows)
