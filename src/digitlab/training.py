@@ -8,23 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from digitlab import distributed
 from digitlab.checkpoint import ModelInfo, load_model, publish_run, remove_leftovers
 from digitlab.config import TrainConfig
-from digitlab.data import DataLoader, DataLoaders, Splits, load_source
-from digitlab.data.augment import RandomAffine
+from digitlab.data import Splits, load_source
 from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, final_split
-from digitlab.models import build_model, model_name
+from digitlab.learner_setup import build_learner, build_model_for
+from digitlab.models import build_model
 from digitlab.train import checkpointing
-from digitlab.train.callbacks import CSVLogger, history_csv
-from digitlab.train.checkpointing import Checkpoint
+from digitlab.train.callbacks import history_csv
 from digitlab.train.guards import EarlyStopping
 from digitlab.train.learner import Learner, LRFindResult
-from digitlab.train.metrics import accuracy
-from digitlab.train.optim import SGD
 from digitlab.train.warmup import warm_up
 
 
@@ -64,13 +60,15 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
     if resume is not None:
         model = _model_to_resume(resume[1]["extra"], fingerprint, config)
     else:
-        model = init[0] if init else _build(config, splits)
+        model = init[0] if init else build_model_for(config, splits)
     seconds = {"load": time.perf_counter() - start}
     learner = None
     if config.model == "baseline":
         model.fit(splits.train.floats(), splits.train.labels)
     else:
-        learner = _learner(model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint)
+        learner = build_learner(
+            model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint
+        )
         with deterministic_cudnn():
             if (config.compile or config.device == "cuda") and world == 1:
                 warm_up(learner)
@@ -130,81 +128,7 @@ def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
     config = config.resolve()
     torch.manual_seed(config.seed)
     splits = load_splits(config)
-    return _learner(_build(config, splits), splits, config, quiet=True, log=False), splits
-
-
-def _build(config: TrainConfig, splits: Splits) -> torch.nn.Module:
-    norm = {"mean": splits.mean, "std": splits.std}
-    if config.model == "cnn":
-        return build_model(
-            "cnn", channels=config.channels, convs=config.convs, strided_stem=config.strided_stem,
-            dropout=config.dropout, **norm,
-        )  # fmt: skip
-    return build_model(config.model, **({} if config.model == "baseline" else norm))
-
-
-def _learner(
-    model,
-    splits: Splits,
-    config: TrainConfig,
-    quiet: bool,
-    log: bool = True,
-    resume=None,
-    fingerprint: str = "",
-) -> Learner:
-    rank, world = distributed.setup()
-    shard = (rank, world)
-    device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
-    x, y = splits.train.floats().to(device), splits.train.labels.to(device)
-    augment = None
-    if config.augment and config.model == "cnn":
-        augment = RandomAffine(stroke=config.stroke, seed=config.seed)
-    valid = (splits.valid.floats().to(device), splits.valid.labels.to(device))
-    dls = DataLoaders(
-        DataLoader((x, y), config.batch_size, shuffle=True, seed=config.seed, transform=augment, shard=shard),
-        DataLoader(valid, 1000, shard=shard),
-    )
-    if config.model == "cnn":
-        model = model.to(memory_format=torch.channels_last)
-    spec = {"architecture": model_name(model), "config": model.config}  # what resuming rebuilds
-    if config.compile:  # the Learner trains the compiled wrapper; the weights are the model's own
-        model = torch.compile(model.to(device), dynamic=False)
-    if world > 1:
-        model = distributed_model(model.to(device), device)
-
-    def opt_func(params, lr):
-        return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-
-    folder = Path(config.out) / "checkpoint"  # what a run writes as it goes lives here, not beside the model
-    cbs = [CSVLogger(folder / "history.csv")] if log and rank == 0 else []
-    if log:
-        extra = {"config": config.to_json(), "data_fingerprint": fingerprint,
-                 "model": spec}  # fmt: skip
-        generators = [augment.generator] if augment else []
-        every = config.checkpoint_every
-        cbs.append(Checkpoint(folder, every, generators, extra, resume_from=resume, write=rank == 0))
-    if log and config.tensorboard and rank == 0:
-        from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
-
-        cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
-    return Learner(
-        dls, model, F.cross_entropy, opt_func=opt_func, lr=config.lr, metrics=accuracy, cbs=cbs,
-        device=device, autocast=device.type == "cuda", quiet=quiet,
-    )  # fmt: skip
-
-
-def distributed_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """The model wrapped for DistributedDataParallel; BatchNorm synchronised across GPUs.
-
-    PyTorch's SyncBatchNorm runs on GPUs only: on CPUs each process normalises with the
-    statistics of its own slice of the batch (the cost in accuracy is measured in BENCHMARKS.md).
-    """
-    from torch.nn.parallel import DistributedDataParallel
-
-    if device.type == "cuda":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DistributedDataParallel(model, device_ids=[device.index])
-    return DistributedDataParallel(model)
+    return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), splits
 
 
 def train_and_save(

@@ -1,0 +1,98 @@
+"""The parts of a training run, built from its `TrainConfig`: the model, the data on the device,
+the optimizer, the run's callbacks and the Learner that holds them. `training.py` runs them.
+"""
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from digitlab import distributed
+from digitlab.config import TrainConfig
+from digitlab.data import DataLoader, DataLoaders, Splits
+from digitlab.data.augment import RandomAffine
+from digitlab.models import build_model, model_name
+from digitlab.train.callbacks import CSVLogger
+from digitlab.train.checkpointing import Checkpoint
+from digitlab.train.learner import Learner
+from digitlab.train.metrics import accuracy
+from digitlab.train.optim import SGD
+
+
+def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
+    """A fresh model of the config's architecture, normalising inputs by the training split's statistics."""
+    norm = {"mean": splits.mean, "std": splits.std}
+    if config.model == "cnn":
+        return build_model(
+            "cnn", channels=config.channels, convs=config.convs, strided_stem=config.strided_stem,
+            dropout=config.dropout, **norm,
+        )  # fmt: skip
+    return build_model(config.model, **({} if config.model == "baseline" else norm))
+
+
+def build_learner(
+    model,
+    splits: Splits,
+    config: TrainConfig,
+    quiet: bool,
+    log: bool = True,
+    resume=None,
+    fingerprint: str = "",
+) -> Learner:
+    """The Learner of a run: data on the device, the model prepared, and (with `log`) the run's files."""
+    rank, world = distributed.setup()
+    device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
+    augment = None
+    if config.augment and config.model == "cnn":
+        augment = RandomAffine(stroke=config.stroke, seed=config.seed)
+    dls = _loaders(splits, config, device, augment, shard=(rank, world))
+    if config.model == "cnn":
+        model = model.to(memory_format=torch.channels_last)
+    spec = {"architecture": model_name(model), "config": model.config}  # what resuming rebuilds
+    if config.compile:  # the Learner trains the compiled wrapper; the weights are the model's own
+        model = torch.compile(model.to(device), dynamic=False)
+    if world > 1:
+        model = distributed.wrap_model(model.to(device), device)
+    cbs = _run_callbacks(config, spec, fingerprint, augment, resume, writer=rank == 0) if log else []
+    return Learner(
+        dls, model, F.cross_entropy, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
+        device=device, autocast=device.type == "cuda", quiet=quiet,
+    )  # fmt: skip
+
+
+def sgd_nesterov(params, lr: float) -> SGD:
+    """The optimizer of every run: digitlab's SGD with Nesterov momentum and weight decay."""
+    return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def _loaders(splits: Splits, config: TrainConfig, device: torch.device, augment, shard) -> DataLoaders:
+    """Both splits held on `device` (no copies per batch); training batches shuffled and augmented."""
+    train_xy = (splits.train.floats().to(device), splits.train.labels.to(device))
+    valid_xy = (splits.valid.floats().to(device), splits.valid.labels.to(device))
+    return DataLoaders(
+        DataLoader(
+            train_xy, config.batch_size, shuffle=True, seed=config.seed, transform=augment, shard=shard
+        ),
+        DataLoader(valid_xy, 1000, shard=shard),
+    )
+
+
+def _run_callbacks(config: TrainConfig, spec: dict, fingerprint: str, augment, resume, writer: bool) -> list:
+    """history.csv and the checkpoint under OUT/checkpoint, and TensorBoard when asked for.
+
+    Every process keeps a Checkpoint (they save in step); only the `writer` writes files.
+    """
+    folder = Path(config.out) / "checkpoint"  # what a run writes as it goes lives here, not beside the model
+    extra = {"config": config.to_json(), "data_fingerprint": fingerprint, "model": spec}
+    generators = [augment.generator] if augment else []
+    checkpoint = Checkpoint(
+        folder, config.checkpoint_every, generators, extra, resume_from=resume, write=writer
+    )
+    if not writer:
+        return [checkpoint]
+    cbs = [CSVLogger(folder / "history.csv"), checkpoint]
+    if config.tensorboard:
+        from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
+
+        cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
+    return cbs
