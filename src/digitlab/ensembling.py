@@ -4,12 +4,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitlab.checkpoint import ModelInfo, load_model, publish_run, remove_leftovers
+from digitlab.checkpoint import ModelInfo, load_model
 from digitlab.data import load_source
 from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, evaluation_data
 from digitlab.models import Ensemble
 from digitlab.models.ensemble import MAX_MEMBERS, MEMBER_KINDS
+from digitlab.publishing import publish_run, remove_leftovers
 from digitlab.report.html import Page
 from digitlab.report.training import add_evaluation
 

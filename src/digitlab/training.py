@@ -10,13 +10,14 @@ from pathlib import Path
 import torch
 
 from digitlab import distributed
-from digitlab.checkpoint import ModelInfo, load_model, publish_run, remove_leftovers
+from digitlab.checkpoint import ModelInfo, load_model
 from digitlab.config import TrainConfig
 from digitlab.data import Splits, load_source
 from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, final_split
 from digitlab.learner_setup import build_learner, build_model_for
 from digitlab.models import build_model
+from digitlab.publishing import publish_run, remove_leftovers
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import history_csv
 from digitlab.train.guards import EarlyStopping
