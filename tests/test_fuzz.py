@@ -20,8 +20,9 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from PIL import Image
 
 from digitlab.checkpoint import ModelInfo, load_model, save_model
+from digitlab.data.decode import open_image
 from digitlab.data.idx import parse_idx
-from digitlab.data.images import open_image, to_mnist
+from digitlab.data.images import to_mnist
 from digitlab.data.kaggle import parse_kaggle_csv
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model

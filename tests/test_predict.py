@@ -157,7 +157,7 @@ def test_predictor_probs_match_the_model(trained_model, mnist):
 @pytest.mark.parametrize("mode, suffix", [("RGB", "jpg"), ("RGBA", "png"), ("P", "png")])
 def test_large_images_keep_their_exif_orientation(tmp_path, mode, suffix):
     """Big images are reduced before the EXIF rotation: every reduction path must carry it along."""
-    from digitlab.data.images import open_image, to_grayscale
+    from digitlab.data.decode import open_image, to_grayscale
 
     image = Image.new(mode, (3000, 1000))
     exif = image.getexif()

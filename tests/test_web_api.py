@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitlab.data.images import png_bytes
+from digitlab.data.decode import png_bytes
 from digitlab.predict import Predictor
 from digitlab.web.app import MAX_BODY, create_app
 

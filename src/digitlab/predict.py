@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from digitlab.checkpoint import ModelInfo, load_model
-from digitlab.data.images import IMAGE_SUFFIXES, open_image, png_bytes, to_mnist
+from digitlab.data.decode import IMAGE_SUFFIXES, open_image, png_bytes
+from digitlab.data.images import to_mnist
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.models import predict_probs

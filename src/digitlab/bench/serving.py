@@ -14,7 +14,7 @@ from PIL import Image
 
 from digitlab.bench.timing import command_line, timed
 from digitlab.data import load_source
-from digitlab.data.images import open_image, png_bytes
+from digitlab.data.decode import open_image, png_bytes
 from digitlab.predict import Predictor
 
 

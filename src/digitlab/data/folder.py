@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab.data.images import IMAGE_SUFFIXES, open_image, to_mnist
+from digitlab.data.decode import IMAGE_SUFFIXES, open_image
+from digitlab.data.images import to_mnist
 from digitlab.errors import DigitlabError
 
 

@@ -4,7 +4,7 @@ import torch
 
 from digitlab.checkpoint import ModelInfo
 from digitlab.data import Dataset
-from digitlab.data.images import png_bytes
+from digitlab.data.decode import png_bytes
 from digitlab.evaluation import Evaluation
 from digitlab.models.layers import unit_images
 from digitlab.report import figures

@@ -20,7 +20,7 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from digitlab.data.images import open_image, png_bytes
+from digitlab.data.decode import open_image, png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.predict import Prediction, Predictor
