@@ -5,8 +5,6 @@ from memory, and saved drawings get names made here.
 """
 
 import asyncio
-import io
-import json
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -20,11 +18,12 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from digitlab.data.decode import open_image, png_bytes
+from digitlab.data.decode import png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.predict import Prediction, Predictor
 from digitlab.web.batching import Batcher
+from digitlab.web.uploads import MAX_BODY, open_upload, pixel_count, read_body, read_source
 
 
 class PredictResponse(BaseModel):
@@ -34,8 +33,6 @@ class PredictResponse(BaseModel):
     input: list[list[int]]  # the 28x28 image the model saw, 0..255
 
 
-MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
-MAX_PIXELS = 16_000_000  # an upload may decode to this many pixels (a drawing needs far fewer)
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
 BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
@@ -91,8 +88,8 @@ def create_app(
     @app.post("/api/predict", response_model=PredictResponse)
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
-        source = await _source_from_request(request)
-        if isinstance(source, Image.Image) or _pixels(source) <= INLINE_PIXELS:
+        source = await read_source(request)
+        if isinstance(source, Image.Image) or pixel_count(source) <= INLINE_PIXELS:
             digit = _prepare(predictor, source)  # a drawing takes ~1 ms: a thread hop costs more
         else:  # big photos are decoded in worker threads, a few at a time: no stalls, bounded memory
             async with big_decodes:
@@ -114,7 +111,7 @@ def create_app(
         """Keep a drawing with its correct digit in SAVE_DIR/<digit>/, for fine-tuning later."""
         if save_dir is None:
             raise HTTPException(404, "saving is off: start the server with --save-dir")
-        await _body(request)
+        await read_body(request)
         form = await request.form()
         digit = str(form.get("digit", ""))
         if digit not in {str(d) for d in range(10)}:
@@ -122,7 +119,7 @@ def create_app(
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise HTTPException(422, "field 'file' must be an image")
-        image = _open_upload(await upload.read())
+        image = open_upload(await upload.read())
         image.thumbnail((SAVED_SIDE, SAVED_SIDE))  # a 12-megapixel photo need not become a 30 MB PNG
         name = f"{uuid.uuid4().hex}.png"
         write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
@@ -131,78 +128,12 @@ def create_app(
     return app
 
 
-async def _body(request: Request) -> bytes:
-    """The whole body, refusing more than MAX_BODY even when no length was announced."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPException(413, f"request body over {MAX_BODY} bytes")
-        chunks.append(chunk)
-    request._body = b"".join(chunks)  # starlette reuses it for request.form()
-    return request._body
-
-
-async def _source_from_request(request: Request) -> bytes | Image.Image:
-    """The upload's bytes (decoded later, where its size allows), or the image the JSON pixels make."""
-    body = await _body(request)
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data"):
-        upload = (await request.form()).get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(400, "multipart upload needs a file in field 'file'")
-        return await upload.read()
-    if kind.startswith("application/json"):
-        return _image_from_pixels(body)
-    if kind.startswith("image/"):
-        return body
-    raise HTTPException(400, "send an image (multipart field 'file') or JSON {\"pixels\": [...]}")
-
-
-def _pixels(data: bytes) -> int:
-    """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.width * image.height
-    except Exception:  # noqa: BLE001 (open_image gives the real error message)
-        return 0
-
-
 def _prepare(predictor: Predictor, source: bytes | Image.Image) -> np.ndarray | None:
-    image = source if isinstance(source, Image.Image) else _open_upload(source)
+    image = source if isinstance(source, Image.Image) else open_upload(source)
     try:
         return predictor.prepare(image, "upload")
     except DigitlabError as e:  # e.g. NaN pixels in a float TIFF
         raise HTTPException(422, str(e)) from None
-
-
-def _open_upload(data: bytes) -> Image.Image:
-    try:
-        return open_image(data, name="upload", max_pixels=MAX_PIXELS)
-    except DigitlabError as e:
-        raise HTTPException(400, str(e)) from None
-
-
-def _image_from_pixels(body: bytes) -> Image.Image:
-    """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as e:  # also integers too long to convert, and deep nesting
-        raise HTTPException(400, f"malformed JSON: {str(e)[:100]}") from None
-    if not isinstance(payload, dict) or "pixels" not in payload:
-        raise HTTPException(400, "JSON must be an object with a 'pixels' field")
-    rows = payload["pixels"]
-    if isinstance(rows, list) and len(rows) == 28 and all(isinstance(r, list) for r in rows):
-        rows = [v for r in rows if len(r) == 28 for v in r]
-    if not isinstance(rows, list) or len(rows) != 784:
-        raise HTTPException(422, "'pixels' must be 784 numbers, or 28 rows of 28 numbers")
-    if not all(type(v) in (int, float) for v in rows):
-        raise HTTPException(422, "'pixels' must hold numbers only (not strings, booleans or null)")
-    pixels = np.array(rows, dtype=np.float64)
-    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
-        raise HTTPException(422, "'pixels' values must be finite numbers from 0 to 255 (or 0 to 1)")
-    scale = 255.0 if pixels.max() <= 1.0 else 1.0  # [0,1] floats or 0..255
-    return Image.fromarray(np.round(pixels.reshape(28, 28) * scale).astype(np.uint8))
 
 
 def _response(result: Prediction) -> dict:

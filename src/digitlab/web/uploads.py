@@ -1,0 +1,83 @@
+"""What a request sends, read safely: a body of bounded size, an upload's bytes, or 28x28 pixels as JSON.
+
+Every failure is an HTTP error with one clear line; no file path is ever taken from a request.
+"""
+
+import io
+import json
+
+import numpy as np
+from fastapi import HTTPException, Request
+from PIL import Image
+
+from digitlab.data.decode import open_image
+from digitlab.errors import DigitlabError
+
+MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
+MAX_PIXELS = 16_000_000  # an upload may decode to this many pixels (a drawing needs far fewer)
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body, refusing more than MAX_BODY even when no length was announced."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, f"request body over {MAX_BODY} bytes")
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # starlette reuses it for request.form()
+    return request._body
+
+
+async def read_source(request: Request) -> bytes | Image.Image:
+    """The upload's bytes (decoded later, where its size allows), or the image the JSON pixels make."""
+    body = await read_body(request)
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        upload = (await request.form()).get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(400, "multipart upload needs a file in field 'file'")
+        return await upload.read()
+    if kind.startswith("application/json"):
+        return _image_from_pixels(body)
+    if kind.startswith("image/"):
+        return body
+    raise HTTPException(400, "send an image (multipart field 'file') or JSON {\"pixels\": [...]}")
+
+
+def pixel_count(data: bytes) -> int:
+    """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 (open_image gives the real error message)
+        return 0
+
+
+def open_upload(data: bytes) -> Image.Image:
+    try:
+        return open_image(data, name="upload", max_pixels=MAX_PIXELS)
+    except DigitlabError as e:
+        raise HTTPException(400, str(e)) from None
+
+
+def _image_from_pixels(body: bytes) -> Image.Image:
+    """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as e:  # also integers too long to convert, and deep nesting
+        raise HTTPException(400, f"malformed JSON: {str(e)[:100]}") from None
+    if not isinstance(payload, dict) or "pixels" not in payload:
+        raise HTTPException(400, "JSON must be an object with a 'pixels' field")
+    rows = payload["pixels"]
+    if isinstance(rows, list) and len(rows) == 28 and all(isinstance(r, list) for r in rows):
+        rows = [v for r in rows if len(r) == 28 for v in r]
+    if not isinstance(rows, list) or len(rows) != 784:
+        raise HTTPException(422, "'pixels' must be 784 numbers, or 28 rows of 28 numbers")
+    if not all(type(v) in (int, float) for v in rows):
+        raise HTTPException(422, "'pixels' must hold numbers only (not strings, booleans or null)")
+    pixels = np.array(rows, dtype=np.float64)
+    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
+        raise HTTPException(422, "'pixels' values must be finite numbers from 0 to 255 (or 0 to 1)")
+    scale = 255.0 if pixels.max() <= 1.0 else 1.0  # [0,1] floats or 0..255
+    return Image.fromarray(np.round(pixels.reshape(28, 28) * scale).astype(np.uint8))
