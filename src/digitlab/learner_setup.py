@@ -31,15 +31,19 @@ def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
 
 
 def build_learner(
-    model,
+    model: torch.nn.Module,
     splits: Splits,
     config: TrainConfig,
     quiet: bool,
     log: bool = True,
-    resume=None,
+    resume: tuple | None = None,
     fingerprint: str = "",
 ) -> Learner:
-    """The Learner of a run: data on the device, the model prepared, and (with `log`) the run's files."""
+    """The Learner of a run: both splits held on the device, the model channels-last and compiled or
+    wrapped for DDP as the config says, and with `log` the callbacks that write history and checkpoints.
+
+    `resume` is a loaded checkpoint to go on from; `fingerprint` identifies the training data in it.
+    """
     rank, world = distributed.setup()
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
     augment = None
@@ -65,7 +69,13 @@ def sgd_nesterov(params, lr: float) -> SGD:
     return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
 
-def _loaders(splits: Splits, config: TrainConfig, device: torch.device, augment, shard) -> DataLoaders:
+def _loaders(
+    splits: Splits,
+    config: TrainConfig,
+    device: torch.device,
+    augment: RandomAffine | None,
+    shard: tuple[int, int],
+) -> DataLoaders:
     """Both splits held on `device` (no copies per batch); training batches shuffled and augmented."""
     train_xy = (splits.train.floats().to(device), splits.train.labels.to(device))
     valid_xy = (splits.valid.floats().to(device), splits.valid.labels.to(device))
