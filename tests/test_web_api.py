@@ -8,7 +8,8 @@ from PIL import Image
 
 from digitlab.data.decode import png_bytes
 from digitlab.predict import Predictor
-from digitlab.web.app import MAX_BODY, create_app
+from digitlab.web.app import create_app
+from digitlab.web.uploads import MAX_BODY
 
 
 @pytest.fixture(scope="module")
