@@ -12,10 +12,12 @@ import torch.nn.functional as F
 
 from digitlab.bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
+from digitlab.learner_setup import sgd_nesterov
 from digitlab.models import CNN
 from digitlab.train.learner import Learner
 from digitlab.train.metrics import accuracy
-from digitlab.train.optim import SGD
+
+LR = 0.05  # both loops, with the optimizer `digitlab train` uses
 
 
 def learner_overhead(epochs: int = 1, repeats: int = 3, limit: int | None = None) -> dict:
@@ -80,14 +82,9 @@ def _tiny() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 10))
 
 
-def _opt_func(params, lr: float = 0.05) -> SGD:
-    """The optimizer both loops use, as `digitlab train` makes it."""
-    return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-
-
 def _plain_loop(x, y, xv, yv, epochs, make=_cnn):
     model = make()
-    opt = _opt_func(model.parameters())
+    opt = sgd_nesterov(model.parameters(), LR)
     train_dl, valid_dl = DataLoader((x, y), 128, shuffle=True, seed=0), DataLoader((xv, yv), 1000)
     for _ in range(epochs):
         model.train()
@@ -108,7 +105,7 @@ def _plain_loop(x, y, xv, yv, epochs, make=_cnn):
 def _learner_loop(x, y, xv, yv, epochs, make=_cnn):
     model = make()
     dls = DataLoaders(DataLoader((x, y), 128, shuffle=True, seed=0), DataLoader((xv, yv), 1000))
-    learn = Learner(dls, model, F.cross_entropy, opt_func=_opt_func, lr=0.05, metrics=accuracy, quiet=True)
+    learn = Learner(dls, model, F.cross_entropy, opt_func=sgd_nesterov, lr=LR, metrics=accuracy, quiet=True)
     learn.fit(epochs)
     return [p.detach().clone() for p in model.parameters()], learn.epoch_row["accuracy"]
 
