@@ -1,6 +1,8 @@
-"""`digitlab bench --only NAME`: one section measured again and replaced in place, the rest kept."""
+"""`digitlab bench`: a full run keeps what was measured apart; `--only NAME` replaces one section in place."""
 
-from digitlab.bench import csv_speed
+from pathlib import Path
+
+from digitlab.bench import csv_speed, run
 from digitlab.bench.run import ONLY, update_section
 from tests.conftest import cli
 
@@ -46,3 +48,36 @@ def test_the_gpu_section_without_a_gpu_is_one_line_and_measures_nothing(tmp_path
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == "error: bench --only gpu needs a CUDA device, and torch sees none\n"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_full_run_keeps_the_sections_measured_apart_and_drops_its_own_old_ones(tmp_path):
+    old = tmp_path / "BENCHMARKS.md"
+    old.write_text(
+        "# Benchmarks\n\n- command: digitlab bench\n- machine: an old one\n\n"
+        "## Presets\n\nold presets\n\n"  # measured by every full run: replaced
+        "## GPU check\n\nCommand: `bash bench/gpu_check.sh`, an H100\n\n| gpu | table |\n\n"  # apart: kept
+        "## Kaggle CSV parsing\n\nCommand: `digitlab bench --only csv`\n\nold csv\n\n"  # measured again
+        "## Dropped\n\nthe old header's machine, no command of its own\n"
+    )
+    new = "# Benchmarks\n\n- command: digitlab bench\n- machine: this one\n\n## Presets\n\nnew presets\n\n"
+    new += "## Kaggle CSV parsing\n\nnew csv\n"
+    text = run.with_sections_measured_apart(new, old)
+    assert text.startswith("# Benchmarks\n\n- command: digitlab bench\n- machine: this one\n- kept from")
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        "## Presets",
+        "## Kaggle CSV parsing",
+        "## GPU check",
+    ]
+    assert "new presets" in text and "new csv" in text and "| gpu | table |" in text
+    assert "old presets" not in text and "old csv" not in text and "Dropped" not in text
+    assert run.with_sections_measured_apart(new, tmp_path / "absent.md") == new
+
+
+def test_a_quick_run_writes_beside_the_runs_not_over_the_records(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(run, "run_bench", lambda quick, out, presets, console: calls.append((quick, out)))
+    monkeypatch.chdir(tmp_path)
+    assert cli("bench", "--quick").returncode == 0 and cli("bench").returncode == 0
+    assert cli("bench", "--quick", "--out", "mine.md").returncode == 0
+    assert calls == [(True, run.QUICK_OUT), (False, Path("BENCHMARKS.md")), (True, Path("mine.md"))]
+    assert run.QUICK_OUT.parts[0] == "runs"  # git ignores runs/

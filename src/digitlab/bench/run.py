@@ -1,7 +1,9 @@
 """Runs every benchmark in one process, side by side, and writes BENCHMARKS.md; or measures one
 section again (`digitlab bench --only NAME`) and replaces it in place.
 
-Each topic module measures and writes its own section; this one only orders them.
+Each topic module measures and writes its own section; this one only orders them. A full run
+replaces the file but keeps the sections it does not measure that name their own command (a lent
+GPU's, a sweep run by hand): those were measured apart and cannot be measured again here.
 """
 
 import datetime
@@ -30,6 +32,8 @@ from digitlab.config import TrainConfig
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_text_atomic
 from digitlab.training import train_and_save
+
+QUICK_OUT = Path("runs/bench/BENCHMARKS.md")  # a smoke run's figures stay out of the project's records
 
 
 def run_bench(
@@ -88,10 +92,31 @@ def run_bench(
         say("GPU: issue #15's targets (fast, the reference, default, best, an ensemble) ...")
         md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS)))
 
-    text = "\n".join(md)
+    text = with_sections_measured_apart("\n".join(md), out)
     write_text_atomic(out, text)
     say(f"wrote {out}")
     return text
+
+
+def with_sections_measured_apart(text: str, old_path: str | Path) -> str:
+    """`text`, then the sections of the file at `old_path` that `text` lacks and that start with their
+    own "Command:" line. The others came from the full run `text` replaces (its header's machine)."""
+    old = Path(old_path).read_text() if Path(old_path).exists() else ""
+    measured = {section.splitlines()[0] for section in text.split("\n## ")[1:]}
+    kept = [
+        "## " + section.rstrip("\n")
+        for section in old.split("\n## ")[1:]
+        if section.splitlines()[0] not in measured
+        and section.split("\n", 1)[-1].lstrip().startswith("Command:")  # the text under its heading
+    ]
+    if not kept:
+        return text
+    header, rest = text.split("\n## ", 1)
+    note = (
+        "- kept from the file this run replaced: the sections it did not measure that start with their own"
+        ' "Command:" line, measured apart on the machine they name (compare figures only within a section)\n'
+    )
+    return header.rstrip("\n") + "\n" + note + "\n## " + rest.rstrip("\n") + "\n\n" + "\n\n".join(kept) + "\n"
 
 
 def update_only(name: str, out: str | Path, quick: bool = False, console: Console | None = None) -> None:

@@ -34,7 +34,11 @@ def serve(
 
 def bench(
     quick: bool = typer.Option(False, "--quick", help="A smoke run in under 3 minutes."),
-    out_path: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="Markdown file to write."),
+    out_path: Path = typer.Option(
+        None,
+        "--out",
+        help="Markdown file to write (BENCHMARKS.md; with --quick runs/bench/BENCHMARKS.md).",
+    ),
     preset: list[str] = typer.Option(["default"], help="Presets to run over 3 seeds (fast always runs)."),
     only: str = typer.Option(
         None,
@@ -45,7 +49,8 @@ def bench(
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
     from digitlab.bench import run
 
+    records = Path("BENCHMARKS.md")
     if only is None:
-        run.run_bench(quick, out_path, tuple(preset), out)
+        run.run_bench(quick, out_path or (run.QUICK_OUT if quick else records), tuple(preset), out)
     else:
-        run.update_only(only, out_path, quick, out)
+        run.update_only(only, out_path or records, quick, out)
