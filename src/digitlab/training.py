@@ -42,7 +42,11 @@ def load_splits(config: TrainConfig) -> Splits:
         raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
     train_part, valid_part = source.train.split(config.valid_fraction, seed=config.seed)
     if len(train_part) == 0 or len(valid_part) == 0:
-        raise DigitlabError(f"{config.data}: {len(source.train)} images are too few to split for validation")
+        n = len(source.train)
+        raise DigitlabError(
+            f"{config.data}: {n} image{'s' if n != 1 else ''} with labels, too few to split for validation"
+            f" (valid_fraction {config.valid_fraction})"
+        )
     return Splits(train_part, valid_part, source.test)
 
 
