@@ -52,3 +52,29 @@ def test_the_installed_command_exits_non_zero_with_one_line(tmp_path):
         text=True,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["train", "--nproc", "0"], ["'--nproc'", "digitlab train --help"]),
+        (["train", "--epochs", "x"], ["'--epochs'", "digitlab train --help"]),
+        (["train", "--bogus"], ["--bogus", "digitlab train --help"]),
+        (["evaluate"], ["'model'", "digitlab evaluate --help"]),
+        (["nosuchcommand"], ["'nosuchcommand'", "digitlab --help"]),
+    ],
+)
+def test_a_flag_that_does_not_parse_is_one_line_too(args, names):
+    """Click's usage errors: one line naming the flag and where the flags are listed, exit status 2."""
+    result = cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert all(name in result.stderr for name in names), result.stderr
+
+
+def test_help_still_shows_and_exits_zero_and_no_command_shows_the_commands():
+    result = cli("train", "--help")
+    assert result.returncode == 0 and "--preset" in result.stdout and result.stderr == ""
+    result = cli()
+    assert result.returncode == 2 and "lesson" in result.stdout and "train" in result.stdout
+    assert result.stderr == ""

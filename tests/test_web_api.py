@@ -10,6 +10,7 @@ from digitlab.data.decode import png_bytes
 from digitlab.predict import Predictor
 from digitlab.web.app import create_app
 from digitlab.web.uploads import MAX_BODY
+from tests.conftest import cli
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +253,23 @@ def test_a_failing_batch_fails_each_of_its_requests_alone(predictor, mnist):
     assert [r.status_code for r in responses] == [500] * 5
     blank = post_concurrently(create_app(Broken(predictor)), [{"pixels": [0] * 784}])[0]
     assert blank.status_code == 200 and blank.json()["digit"] is None  # no digit: no model call
+
+
+def test_serve_on_a_port_in_use_or_out_of_range_is_one_line_before_anything_else(trained_model):
+    """Left to uvicorn, a port in use was a log line after "serving on", and 99999 hung without a word."""
+    import socket
+
+    import torch
+
+    threads = torch.get_num_threads()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", trained_model, "--port", port)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == f"error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+    result = cli("serve", trained_model, "--port", 99999)
+    assert result.returncode == 1 and result.stderr.startswith("error: cannot serve on 127.0.0.1:99999: ")
+    assert result.stderr.count("\n") == 1
+    assert torch.get_num_threads() == threads  # it failed before changing anything

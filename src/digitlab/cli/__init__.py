@@ -55,7 +55,13 @@ def main() -> None:
     """Entry point: one-line errors and exit status 1, tracebacks only with --debug."""
     warnings.formatwarning = _format_warning
     try:
-        app()
+        code = app(standalone_mode=False)  # Click's own errors come back here, to be said in one line
+    except typer.TyperException as e:  # Click's usage errors: a flag or argument that does not parse
+        if type(e).__name__ != "NoArgsIsHelpError":  # (`digitlab` alone: the help is already shown)
+            command = getattr(e, "ctx", None) and e.ctx.command_path
+            hint = f" (see {command} --help)" if command else ""
+            print(f"error: {e.format_message()}{hint}", file=sys.stderr)
+        sys.exit(e.exit_code)
     except (DigitlabError, TrainingDiverged, OSError) as e:
         if State.debug:
             raise
@@ -69,3 +75,5 @@ def main() -> None:
             raise
         print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
         sys.exit(1)
+    if isinstance(code, int):  # --help, or a command that ends with typer.Exit(code)
+        sys.exit(code)

@@ -10,7 +10,7 @@ from digitlab.cli.common import out
 def serve(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 exposes it to the network)."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
     save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
     engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
@@ -22,14 +22,15 @@ def serve(
     import torch
 
     from digitlab.predict import Predictor
-    from digitlab.web.server import serve
+    from digitlab.web.server import listen, serve
 
+    sock = listen(host, port)  # first: a port in use fails at once, with nothing else changed
     torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
     from digitlab.web.app import create_app
 
     app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000)
-    out.print(f"serving on http://{host}:{port}/  (API docs: /docs; Ctrl+C stops)")
-    serve(app_, host, port)
+    out.print(f"serving on http://{host}:{sock.getsockname()[1]}/  (API docs: /docs; Ctrl+C stops)")
+    serve(app_, sock)
 
 
 def bench(

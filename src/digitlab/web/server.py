@@ -7,9 +7,12 @@ connections at once is capped (uvicorn answers 503 past the cap).
 """
 
 import asyncio
+import socket
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from digitlab.errors import DigitlabError
 
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive
 KEEP_ALIVE = 5  # seconds an idle connection stays open
@@ -58,5 +61,23 @@ def server_config(app, host: str, port: int) -> uvicorn.Config:
     )  # fmt: skip
 
 
-def serve(app, host: str, port: int) -> None:
-    uvicorn.Server(server_config(app, host, port)).run()
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` before the server says it is serving. Left to uvicorn, a port in
+    use is a log line after "serving on", and a port past 65535 hangs the server without a word."""
+    sock = None
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
+        sock.bind((host, port))
+        return sock
+    except (OSError, OverflowError) as e:  # in use, not this machine's, no such name, out of range
+        if sock is not None:
+            sock.close()
+        raise DigitlabError(f"cannot serve on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def serve(app, sock: socket.socket) -> None:
+    """Serve `app` on the socket `listen` bound until Ctrl+C."""
+    host, port = sock.getsockname()[:2]
+    uvicorn.Server(server_config(app, host, port)).run(sockets=[sock])
