@@ -22,3 +22,25 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temp(tmp_path):
         f.write("new, half")
         raise RuntimeError("killed")
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_a_failed_write_names_the_file_asked_for_not_the_temp_file(tmp_path):
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        write_text_atomic(folder, "x")
+    assert e.value.filename == str(folder) and os.listdir(tmp_path) == ["taken"]  # no temp file left
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(NotADirectoryError) as e:  # mkdir says "File exists", which misleads
+        write_text_atomic(a_file / "out.txt", "x")
+    assert e.value.filename == str(a_file)
+    with pytest.raises(LookupError), atomic_write(tmp_path / "g.txt", "w"):  # not ours to rename
+        raise LookupError("the caller's own error")
+
+
+def test_the_command_line_says_which_file_could_not_be_written(tmp_path):
+    from tests.conftest import cli
+
+    result = cli("data", "show", "mnist", "--out", tmp_path, "--count", "4")
+    assert result.returncode == 1 and result.stderr == f"error: {tmp_path}: Is a directory\n"

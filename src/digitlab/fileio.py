@@ -1,6 +1,7 @@
 """Atomic file writes: a reader never sees a half-written file."""
 
 import contextlib
+import errno
 import functools
 import os
 import tempfile
@@ -11,10 +12,19 @@ from typing import IO
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
-    """Write to a temp file beside `path`, then rename it over `path` only if all went well."""
+    """Write to a temp file beside `path`, then rename it over `path` only if all went well.
+
+    A failure to write names `path`, the file asked for, not the temp file nobody asked for.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # a file stands where a folder must be
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), e.filename) from None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # a folder we may not write to
+        raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         os.chmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; a normal file follows the umask
         with os.fdopen(fd, mode) as f:
@@ -22,9 +32,11 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):  # the disk full, `path` a folder, ...
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
 
 

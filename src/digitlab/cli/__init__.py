@@ -65,7 +65,8 @@ def main() -> None:
     except (DigitlabError, TrainingDiverged, OSError) as e:
         if State.debug:
             raise
-        print(f"error: {e}", file=sys.stderr)
+        named = isinstance(e, OSError) and e.filename and e.strerror  # "x.onnx: Permission denied"
+        print(f"error: {f'{e.filename}: {e.strerror}' if named else e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
