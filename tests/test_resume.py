@@ -143,6 +143,11 @@ def test_a_finished_run_replaced_by_a_killed_one_keeps_the_old_model(tiny_mnist_
 def test_resume_needs_a_checkpoint_of_this_version(tmp_path, tiny_mnist_dir):
     result = cli("train", "--resume", tmp_path)
     assert result.returncode == 1 and "no checkpoint to resume from" in result.stderr
+    (tmp_path / "finished").mkdir()
+    (tmp_path / "finished" / "model.json").write_text("{}")  # a run that ended removed its checkpoint
+    result = cli("train", "--resume", tmp_path / "finished")
+    finished = f"{tmp_path / 'finished'}: its run has finished (its model is model.json): nothing to resume"
+    assert result.returncode == 1 and result.stderr == f"error: {finished}\n"
     (tmp_path / "checkpoint").mkdir()
     info = {"format": "digitlab-checkpoint", "format_version": 1, "digitlab_version": "0.0.1"}
     (tmp_path / "checkpoint" / "checkpoint.json").write_text(json.dumps(info))

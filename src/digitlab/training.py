@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from digitlab import distributed
-from digitlab.checkpoint import ModelInfo, load_model
+from digitlab.checkpoint import JSON_NAME, ModelInfo, load_model
 from digitlab.config import TrainConfig
 from digitlab.data import Splits, load_source
 from digitlab.errors import DigitlabError
@@ -108,16 +108,24 @@ def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torc
 
 def stored_config(out: str | Path) -> TrainConfig:
     """The settings of the run whose checkpoint is in OUT."""
-    return TrainConfig.from_json(checkpointing.load_metadata(Path(out) / "checkpoint")["extra"].get("config"))
+    return TrainConfig.from_json(checkpointing.load_metadata(_checkpoint_of(out))["extra"].get("config"))
 
 
 def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, Evaluation] | None:
     """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end."""
-    state = checkpointing.load(Path(out) / "checkpoint")
+    state = checkpointing.load(_checkpoint_of(out))
     config = TrainConfig.from_json(state[1]["extra"].get("config"))
     if Path(config.out).resolve() != Path(out).resolve():
         config = dataclasses.replace(config, out=str(out))  # the folder was moved: it goes on there
     return train_and_save(config, quiet, resume=state)
+
+
+def _checkpoint_of(out: str | Path) -> Path:
+    """OUT/checkpoint; a run that finished removed it, and says so rather than that a file is missing."""
+    folder = Path(out) / "checkpoint"
+    if not folder.exists() and (Path(out) / JSON_NAME).exists():
+        raise DigitlabError(f"{out}: its run has finished (its model is {JSON_NAME}): nothing to resume")
+    return folder
 
 
 def find_lr(config: TrainConfig) -> LRFindResult:
