@@ -29,7 +29,8 @@ def serve(
     from digitlab.web.app import create_app
 
     app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000)
-    out.print(f"serving on http://{host}:{sock.getsockname()[1]}/  (API docs: /docs; Ctrl+C stops)")
+    address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
+    out.print(f"serving on http://{address}:{sock.getsockname()[1]}/  (API docs: /docs; Ctrl+C stops)")
     serve(app_, sock)
 
 

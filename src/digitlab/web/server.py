@@ -66,8 +66,7 @@ def listen(host: str, port: int) -> socket.socket:
     use is a log line after "serving on", and a port past 65535 hangs the server without a word."""
     sock = None
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)  # as uvicorn picks
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
         sock.bind((host, port))
         return sock
