@@ -25,6 +25,8 @@ def test_data_show_writes_a_png_of_samples_or_class_means(tmp_path):
     assert cli("data", "show", "mnist", "--out", means, "--means").returncode == 0
     assert Image.open(means).size[0] > 300
     assert cli("data", "show", "mnist", "--out", out, "--count", "0").returncode == 2  # a usage error
+    too_many = cli("data", "show", "mnist", "--out", out, "--count", "100000")  # minutes and gigabytes
+    assert too_many.returncode == 2 and "'--count'" in too_many.stderr and "200" in too_many.stderr
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):

@@ -145,3 +145,18 @@ def test_lesson_reads_a_kaggle_csv(mnist, tmp_path):
     assert "3,000 labelled images -> 2,400 to train on, 600 held out" in result.stdout
     assert "this data source has no labelled test set" in result.stdout
     assert cli("lesson", "--pair", "4", "4").returncode == 1
+
+
+def test_too_little_data_or_no_labels_is_one_line_and_writes_nothing(mnist, tmp_path):
+    from tests.conftest import csv_text
+
+    out = tmp_path / "out"
+    result = cli("lesson", "--subset", "60", "--out", out)  # its 20% held out hold no 0
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: mnist: the lesson's held-out images hold no 0 (60 labelled")
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text(csv_text(mnist.train.images[:50].numpy(), None))
+    result = cli("lesson", "--data", test_csv, "--out", out)
+    no_labels = f"{test_csv}: has no labels; the lesson needs labelled images (train.csv)"
+    assert result.returncode == 1 and result.stderr == f"error: {no_labels}\n"
+    assert not out.exists()

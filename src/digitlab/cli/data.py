@@ -42,7 +42,7 @@ def data_info(
 def data_show(
     src: str = typer.Argument("mnist", help=SRC_HELP),
     out_path: Path = typer.Option(..., "--out", help="PNG file to write."),
-    count: int = typer.Option(40, min=1, help="How many images."),
+    count: int = typer.Option(40, min=1, max=200, help="How many images (a grid of 200 takes about 10 s)."),
     seed: int = typer.Option(0, help="Which random sample to show."),
     means: bool = typer.Option(False, help="Show each class's mean image instead (the lesson's baseline)."),
 ):

@@ -48,7 +48,11 @@ def run_lesson(
         if cell.kind == "markdown":
             _show_prose(cell, console, page, title)
             continue
-        output = run_cell(cell.source, namespace)
+        try:
+            output = run_cell(cell.source, namespace)
+        except Exception:
+            _blame_the_data(namespace, data, pair)  # one clear line when too little data is the cause
+            raise
         _show_code(cell, output, console, page)
     results = {k: namespace[k] for k in RESULTS if k in namespace}
     results["seconds"] = time.perf_counter() - start
@@ -60,6 +64,22 @@ def run_lesson(
     )
     console.print(f"in {out}/ (try: digitlab predict {out} some-digit.png).")
     return results
+
+
+def _blame_the_data(namespace: dict, data: str, pair: tuple[int, int]) -> None:
+    """A cell failed: raise a DigitlabError saying so when the data is why (no labels, or a digit of
+    the pair missing from one side of the lesson's split); return when it is not."""
+    source, train, valid = (namespace.get(name) for name in ("source", "train", "valid"))
+    if source is not None and source.train.labels is None:
+        raise DigitlabError(f"{data}: has no labels; the lesson needs labelled images (train.csv)") from None
+    for split, side in ((train, "training"), (valid, "held-out")):
+        missing = [d for d in pair if split is not None and not (split.labels == d).any()]
+        if missing:
+            n = len(train) + len(valid)
+            raise DigitlabError(
+                f"{data}: the lesson's {side} images hold no {missing[0]} ({n:,} labelled in all); it needs "
+                f"more images of {pair[0]} and {pair[1]}: more data, or another --pair"
+            ) from None
 
 
 def _show_prose(cell: Cell, console: Console, page: Page, title: str) -> None:
