@@ -73,9 +73,10 @@ def _blame_the_data(namespace: dict, data: str, pair: tuple[int, int]) -> None:
     if source is not None and source.train.labels is None:
         raise DigitlabError(f"{data}: has no labels; the lesson needs labelled images (train.csv)") from None
     for split, side in ((train, "training"), (valid, "held-out")):
-        missing = [d for d in pair if split is not None and not (split.labels == d).any()]
+        labels = getattr(split, "labels", None)
+        missing = [d for d in pair if labels is not None and not (labels == d).any()]
         if missing:
-            n = len(train) + len(valid)
+            n = sum(len(s) for s in (train, valid) if s is not None)
             raise DigitlabError(
                 f"{data}: the lesson's {side} images hold no {missing[0]} ({n:,} labelled in all); it needs "
                 f"more images of {pair[0]} and {pair[1]}: more data, or another --pair"
