@@ -51,7 +51,8 @@ class TrainConfig:
     tensorboard: str | None = None  # a folder for TensorBoard logs (needs the tensorboard extra)
     checkpoint_every: int | None = None  # batches between checkpoints in OUT/checkpoint; None: each epoch
     nproc: int = 1  # processes sharing each batch (torch.distributed); batch_size stays the global batch
-    compile: bool = False  # torch.compile the model for training (on a GPU with CUDA graphs)
+    compile: bool = False  # torch.compile the model for training
+    cuda_graphs: bool = False  # each training step recorded once as a CUDA graph and replayed (GPU only)
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None
@@ -89,6 +90,11 @@ class TrainConfig:
             raise DigitlabError(f"lr must be positive, got {self.lr}")
         if not 0 < self.valid_fraction < 1:
             raise DigitlabError(f"valid_fraction must be between 0 and 1, got {self.valid_fraction}")
+        if self.cuda_graphs:
+            if self.device not in ("cuda", "auto"):
+                raise DigitlabError(f"cuda_graphs needs a CUDA GPU, and the device is {self.device!r}")
+            if self.compile or self.nproc > 1:
+                raise DigitlabError("cuda_graphs trains in one process without compile: drop one of them")
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

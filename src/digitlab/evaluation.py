@@ -1,5 +1,6 @@
 """Scores of a model on labelled data: accuracy, per-class precision and recall, confusion, top losses."""
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -50,9 +51,24 @@ def evaluation_data(source: Source) -> tuple[str, Dataset]:
 def evaluate(
     model: torch.nn.Module, data: Dataset, split: str, n_top: int = 16
 ) -> tuple[Evaluation, torch.Tensor]:
-    """The scores, and the probabilities they came from (N, classes)."""
-    probs = predict_probs(model, data.floats())
+    """The scores, and the probabilities they came from (N, classes).
+
+    In full float32 on a GPU too: by default its convolutions round inputs to TF32 (10-bit
+    mantissas), which can flip a borderline image, and a score should not depend on the device."""
+    with full_float32():
+        probs = predict_probs(model, data.floats())
     return score(probs, data.labels, split, n_top), probs
+
+
+@contextlib.contextmanager
+def full_float32():
+    """TF32 off for cuDNN and matrix products inside (the settings are put back after)."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def score(probs: torch.Tensor, targets: torch.Tensor, split: str, n_top: int = 16) -> Evaluation:

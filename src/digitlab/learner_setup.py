@@ -14,6 +14,7 @@ from digitlab.data.augment import RandomAffine
 from digitlab.models import build_model, model_name
 from digitlab.train.callbacks import CSVLogger
 from digitlab.train.checkpointing import Checkpoint
+from digitlab.train.cuda_graphs import GraphedSteps
 from digitlab.train.learner import Learner
 from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD
@@ -49,7 +50,8 @@ def build_learner(
     augment = None
     if config.augment and config.model == "cnn":
         augment = RandomAffine(stroke=config.stroke, seed=config.seed)
-    dls = _loaders(splits, config, device, augment, shard=(rank, world))
+    # with CUDA graphs the recorded step augments, from numbers the same generator draws
+    dls = _loaders(splits, config, device, None if config.cuda_graphs else augment, shard=(rank, world))
     if config.model == "cnn":
         model = model.to(memory_format=torch.channels_last)
     spec = {"architecture": model_name(model), "config": model.config}  # what resuming rebuilds
@@ -58,10 +60,13 @@ def build_learner(
     if world > 1:
         model = distributed.wrap_model(model.to(device), device)
     cbs = _run_callbacks(config, spec, fingerprint, augment, resume, writer=rank == 0) if log else []
-    return Learner(
+    learn = Learner(
         dls, model, F.cross_entropy, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
         device=device, autocast=device.type == "cuda", quiet=quiet,
     )  # fmt: skip
+    if config.cuda_graphs:
+        learn.graph_steps = GraphedSteps(augment)
+    return learn
 
 
 def sgd_nesterov(params, lr: float) -> SGD:

@@ -82,6 +82,9 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
             position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
             learner.fit_one_cycle(config.epochs, config.lr, stop, position)
     seconds["train"] = time.perf_counter() - start - sum(seconds.values())
+    if learner is not None and learner.graph_steps is not None:  # recording is warm-up, not training
+        seconds["warmup"] = seconds.get("warmup", 0.0) + learner.graph_steps.seconds
+        seconds["train"] -= learner.graph_steps.seconds
     return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
 
 

@@ -1,6 +1,6 @@
 """The GPU section: each preset trained on the card as `digitlab train --device cuda` trains it,
-with warm-up (kernel choice, compilation) timed apart from training: `fast` seed 0 eager, compiled
-and compiled with CUDA graphs, its other seeds and `default` in the fastest of those (and eager),
+with warm-up (kernel choice, compilation, recording) timed apart from training: `fast` seed 0 eager,
+compiled and replayed from CUDA graphs, its other seeds and `default` in the fastest of those (and eager),
 `best` in the mode fastest for `default`; the PyTorch examples/mnist recipe on the same card; and
 the checks a GPU run owes: the same seed gives the same weights, and a model trained there scores
 the same when reloaded on the CPU.
@@ -32,14 +32,17 @@ from digitlab.training import train_and_save
 TARGETS = {"fast": (0.99, 1.0), "default": (0.995, 5.0), "best": (0.9975, 30.0)}
 ENSEMBLE_TARGET = (0.998, 180.0)  # 5 `best` models and test-time shifts, all seconds together
 PARTS = ("fast", "reference", "default", "best", "ensemble")
-# eager PyTorch; torch.compile (`train --compile`); torch.compile with CUDA graphs (one launch replays
-# a whole forward or backward pass: what mode="reduce-overhead" turns on)
+# eager PyTorch; torch.compile (`train --compile`); each whole training step recorded once as a CUDA
+# graph and replayed, one launch a step (`train --cuda-graphs`)
 MODES = ("eager", "compiled", "graphs")
 # Settings a GPU may want instead of a preset's own, trained beside it: `default` with 4x fewer, larger
 # steps (its accuracy measured on a CPU: BENCHMARKS.md, "Larger batches for the GPU"); `best` for longer,
 # the lever left for its accuracy (25 epochs score 0.9972 on a CPU), in an optional part of its own.
 VARIANTS = {"default": {"batch_size": 512, "lr": 0.4}, "best": {"epochs": 40}}
-OPTIONAL = ("best-longer",)  # run only when asked for by name (bench/gpu_check.sh best-longer)
+# run only when asked for by name (bench/gpu_check.sh graphs): `best-longer`; `graphs`, every
+# preset's runs (and the checks) again in the graphs mode alone, for a call after one that measured
+# the others; `graphs-longer`, `best-longer` in that mode
+OPTIONAL = ("best-longer", "graphs", "graphs-longer")
 
 
 def run(
@@ -78,32 +81,46 @@ def run(
         ) -> dict:
             out = f"{work}/{preset}-{seed}-{mode}{'-again' if again else ''}{'-variant' if variant else ''}"
             settings = {**(variant or {}), **({"epochs": epochs} if epochs else {})}  # a smoke run: all short
-            compiled = mode != "eager"
             config = TrainConfig(
-                data=data, preset=preset, seed=seed, device=device, compile=compiled, out=out, **settings
-            )
+                data=data, preset=preset, seed=seed, device=device, out=out,
+                compile=mode == "compiled", cuda_graphs=mode == "graphs", **settings,
+            )  # fmt: skip
             tags = {"mode": mode, "again": again, **({"variant": _label(variant)} if variant else {})}
             if mode == "eager":
                 return keep({**_train_run(config), **tags})
             torch._dynamo.reset()  # each run compiles its own model (Inductor's kernels stay cached on disk)
-            try:  # compiling is the experiment here: a failure is a finding, not the end of the bench
-                with torch._inductor.config.patch({"triton.cudagraphs": mode == "graphs"}):
-                    return keep({**_train_run(config), **tags})
+            try:  # compiling and recording are the experiment here: a failure is a finding, not the end
+                return keep({**_train_run(config), **tags})
             except Exception as e:
                 error = f"{type(e).__name__}: {e}"[:300]
                 return keep({"preset": preset, "seed": seed, "mode": mode, "error": error})
+
+        def fast_checks(mode: str, first: dict) -> None:
+            """`fast`'s other seeds in `mode`, seed 0 again (the same weights?), and its model on the CPU."""
+            for seed in range(1, seeds):
+                train("fast", seed, mode)
+            if "digest" not in first[mode]:
+                return  # seed 0 failed in this mode: its error row says why
+            same = train("fast", 0, mode, again=True).get("digest") == first[mode]["digest"]
+            keep({"check": "same seed, same weights", "preset": "fast", "mode": mode, "same": same})
+            keep(_cpu_reload(first[mode], data))
 
         for part in parts:  # keep() tags each row with its part
             if part in done:
                 continue
             if part == "fast":  # seed 0 in every mode picks the mode; the other seeds run in that one only
                 first = {mode: train("fast", 0, mode) for mode in MODES}
-                mode = _fastest_mode(rows, "fast")
-                for seed in range(1, seeds):
-                    train("fast", seed, mode)
-                same = train("fast", 0, mode, again=True).get("digest") == first[mode]["digest"]
-                keep({"check": "same seed, same weights", "preset": "fast", "mode": mode, "same": same})
-                keep(_cpu_reload(first[mode], data))
+                fast_checks(_fastest_mode(rows, "fast"), first)
+            elif part == "graphs":  # the parts below, every run in the graphs mode
+                fast_checks("graphs", {"graphs": train("fast", 0, "graphs")})
+                train("default", 0, "graphs")
+                train("default", 0, "graphs", variant=VARIANTS["default"])
+                best = [train("best", seed, "graphs") for seed in range(max(seeds, 5))]
+                if members := [r for r in best if "digest" in r]:
+                    keep(_ensemble(members, data, device))
+            elif part == "graphs-longer":
+                for seed in range(seeds):
+                    train("best", seed, "graphs", variant=VARIANTS["best"])
             elif part == "reference":
                 ref = reference.time_to_accuracy(device=device, max_epochs=1 if epochs else 14)
                 keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
@@ -218,11 +235,11 @@ def section(rows: list[dict], command: str = "") -> str:
     return (
         f"## GPU: the presets against issue #15's targets\n\n{command_line(command)}"
         "Each run is `digitlab train --device cuda --preset P --seed S [--compile]`, in one process "
-        "(graphs: `--compile` with Inductor's CUDA graphs; a variant in brackets adds its flags, such as "
+        "(compiled: `--compile`; graphs: `--cuda-graphs`; a variant in brackets adds its flags, such as "
         "`--batch-size 512 --lr 0.4`); "
-        "warm-up is each batch shape run 3 times before training (kernel choice, compilation, recording "
-        "CUDA graphs), train the training stage alone, wall the whole call (loading, warm-up, training, "
-        "the test evaluation, saving the model and its report).\n\n"
+        "warm-up is each batch shape run 3 times before training (kernel choice, compilation), and in the "
+        "graphs mode recording each shape's step; train is the training stage alone, wall the whole call "
+        "(loading, warm-up, training, the test evaluation, saving the model and its report).\n\n"
         "| preset | mode | seed | warm-up s | train s | wall s | test accuracy |\n"
         f"|---|---|---|---|---|---|---|\n{table}\n\n" + "\n".join(lines) + "\n"
     )

@@ -50,6 +50,9 @@ def train_cmd(
     compile_model: bool = typer.Option(
         DEFAULT.compile, "--compile", help="torch.compile the model (compilation timed apart from training)."
     ),
+    cuda_graphs: bool = typer.Option(
+        DEFAULT.cuda_graphs, "--cuda-graphs", help="GPU: record a training step as a CUDA graph, replay it."
+    ),
     nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
     node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),
     rdzv_endpoint: str = typer.Option(None, help="HOST:PORT where the machines meet (with --nnodes)."),
@@ -80,6 +83,7 @@ def train_cmd(
         valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
         init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
         checkpoint_every=checkpoint_every, nproc=nproc, compile=compile_model,
+        cuda_graphs=cuda_graphs,
     )  # fmt: skip
     done = train_and_save(config)
     if done is None:  # not rank 0: rank 0 reports

@@ -29,8 +29,15 @@ class RandomAffine:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, xb: torch.Tensor) -> torch.Tensor:
-        b = len(xb)
-        u = torch.rand(b, 6, generator=self.generator) * 2 - 1  # uniform in [-1, 1)
+        return self.warp(xb, to_device(self.draw(len(xb)), xb.device))
+
+    def draw(self, n: int) -> torch.Tensor:
+        """The random numbers of `n` images' warps and pens, (n, 6) uniform in [-1, 1), on the CPU."""
+        return torch.rand(n, 6, generator=self.generator) * 2 - 1
+
+    def warp(self, xb: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """`xb` warped as `u` (from `draw`, on xb's device) says: tensor ops alone, so a CUDA graph can
+        record them, with `u` as its input."""
         angle = u[:, 0] * math.radians(self.degrees)
         scale = 1 + u[:, 1] * self.zoom
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
@@ -41,15 +48,14 @@ class RandomAffine:
                 torch.stack([sin, cos, u[:, 3] * self.shift], 1),
             ],
             1,
-        )
-        theta = to_device(theta, xb.device).to(xb.dtype)
+        ).to(xb.dtype)
         grid = F.affine_grid(theta, list(xb.shape), align_corners=False)
         xb = F.grid_sample(xb, grid, align_corners=False, padding_mode="zeros")
         if not self.stroke:
             return xb
         # half the images keep their pen; the others get one up to `stroke` thicker or half that thinner
         amount = (u[:, 4] * 0.75 + 0.25) * self.stroke * (u[:, 5] > 0)
-        return restroke(xb, to_device(amount, xb.device).to(xb.dtype))
+        return restroke(xb, amount.to(xb.dtype))
 
 
 def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -47,6 +47,7 @@ class Learner:
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
         self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
         self._handlers_for, self._by_event = None, {}
+        self.graph_steps = None  # a train.cuda_graphs.GraphedSteps runs the training steps instead
         self.add_cbs(cbs)
 
     def add_cbs(self, new) -> None:
@@ -88,6 +89,11 @@ class Learner:
 
     def _one_batch(self) -> None:
         self.xb, self.yb = (t.to(self.device, non_blocking=True) for t in self.batch)
+        if self.training and self.graph_steps is not None:  # the whole step in one launch
+            self.preds, self.loss = self.graph_steps(self)
+            for event in ("after_pred", "after_loss", "after_backward", "after_step"):
+                self.callback(event)
+            return
         with self.autocast_context():
             self.preds = self.predict_batch()
             self.callback("after_pred")

@@ -10,6 +10,8 @@ operation. The arithmetic reads as it would for one tensor; it is what torch.opt
 
 import torch
 
+Rate = float | torch.Tensor  # a learning rate: a number, or a 0-dim tensor read on the device
+
 
 class Optimizer:
     """Holds parameters and a learning rate `lr`; `step()` updates every parameter that has a gradient."""
@@ -26,21 +28,26 @@ class Optimizer:
         self.state: dict[torch.Tensor, dict] = {}
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, lr: Rate | None = None) -> None:
+        """One update at `lr` (default `self.lr`). A 0-dim tensor `lr` on the parameters' device is read
+        when the step runs, not when it is queued: what a step recorded in a CUDA graph needs."""
         params = [p for p in self.params if p.grad is not None]  # frozen parameters (fine_tune) have none
         if not params:
             return
         grads = [p.grad for p in params]
         if self.weight_decay:  # g + wd * p: the gradient of an extra wd/2 * p**2 in the loss
             grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
-        self._update(params, grads, [self.state.setdefault(p, {}) for p in params])
+        states = [self.state.setdefault(p, {}) for p in params]
+        self._update(params, grads, states, self.lr if lr is None else lr)
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
-    def _update(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict]) -> None:
-        """Change `params` in place, given their gradients and their per-parameter state dicts."""
+    def _update(
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], lr: Rate
+    ) -> None:
+        """Change `params` in place, given their gradients, their per-parameter state dicts and `lr`."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -72,7 +79,9 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0")
         self.momentum, self.nesterov = momentum, nesterov
 
-    def _update(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict]) -> None:
+    def _update(
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], lr: Rate
+    ) -> None:
         if self.momentum:
             for s, p in zip(states, params, strict=True):
                 if "velocity" not in s:  # starting at 0 makes the first v exactly g, as in torch.optim
@@ -84,4 +93,7 @@ class SGD(Optimizer):
             grads = (
                 torch._foreach_add(grads, velocities, alpha=self.momentum) if self.nesterov else velocities
             )
-        torch._foreach_add_(params, grads, alpha=-self.lr)  # p -= lr * g
+        if isinstance(lr, torch.Tensor):  # p -= lr * g, with lr read from the device
+            torch._foreach_sub_(params, torch._foreach_mul(grads, lr))
+        else:
+            torch._foreach_add_(params, grads, alpha=-lr)  # p -= lr * g
