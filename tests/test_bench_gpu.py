@@ -9,12 +9,7 @@ from digitlab.bench import gpu
 
 
 def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_dir, tmp_path):
-    def compile(model, **kwargs):  # compiling itself is test_compile.py's subject
-        if torch._inductor.config.triton.cudagraphs:
-            raise RuntimeError("no CUDA graphs on a CPU")
-        return model
-
-    monkeypatch.setattr(torch, "compile", compile)
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: model)  # test_compile.py's subject
     log = tmp_path / "gpu-runs.jsonl"
     rows = gpu.run(device="cpu", parts=("fast",), log=log, data=str(tiny_mnist_dir), epochs=1, seeds=2)
     runs = [(r["seed"], r["mode"], "digest" in r) for r in rows if "mode" in r and "check" not in r]
@@ -30,7 +25,7 @@ def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_d
     assert [json.loads(line) for line in log.read_text().splitlines()] == rows  # kept as each ended
     text = gpu.section(rows)
     assert text.count("| fast |") == 4 and f"(fast, {fastest}): identical weights" in text
-    assert "`fast` graphs, seed 0, failed: RuntimeError: no CUDA graphs on a CPU" in text
+    assert "`fast` graphs, seed 0, failed: DigitlabError: cuda_graphs needs a CUDA GPU" in text
     with log.open("a") as f:  # a part that a time limit stopped: its rows go, and it would run again
         f.write(json.dumps({"part": "default", "preset": "default", "seed": 0, "mode": "eager"}) + "\n")
     assert gpu.run(device="cpu", parts=("fast",), log=log) == rows  # finished: kept, not run again
@@ -58,13 +53,7 @@ def test_the_other_seeds_and_default_run_in_the_mode_that_trained_fast_fastest(m
     seconds = {"eager": 3.0, "compiled": 2.0, "graphs": 1.0}
 
     def trained(config) -> dict:
-        mode = (
-            "eager"
-            if not config.compile
-            else "graphs"
-            if torch._inductor.config.triton.cudagraphs
-            else "compiled"
-        )
+        mode = "graphs" if config.cuda_graphs else "compiled" if config.compile else "eager"
         return dict(preset=config.preset, seed=config.seed, train=seconds[mode], wall=9.0, accuracy=0.99,
                     digest="0", out=config.out, batch_size=config.batch_size)  # fmt: skip
 
@@ -84,6 +73,30 @@ def test_the_other_seeds_and_default_run_in_the_mode_that_trained_fast_fastest(m
     assert "| default (batch size 512, lr 0.4) | graphs | 0 |" in text
     assert "- `default` graphs: mean 0.9900 over 1 seed(s)" in text  # the preset's own runs only
     assert "- `default (batch size 512, lr 0.4)` graphs: mean 0.9900 over 1 seed(s)" in text
+
+
+def test_the_graphs_part_runs_every_preset_and_check_in_that_mode_alone(monkeypatch):
+    """For a call after one that measured the other modes."""
+
+    def trained(config) -> dict:
+        assert config.cuda_graphs and not config.compile
+        return dict(preset=config.preset, seed=config.seed, train=1.0, wall=2.0, accuracy=0.998,
+                    digest="0", out=config.out, epochs=config.epochs)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+    reload = {"check": "reloaded on the CPU", "gpu": 1.0, "cpu": 1.0}
+    monkeypatch.setattr(gpu, "_cpu_reload", lambda row, data: reload)
+    monkeypatch.setattr(gpu, "_ensemble", lambda members, data, device: {"ensemble": len(members)})
+    rows = gpu.run(device="cpu", parts=("graphs", "graphs-longer"), seeds=3)
+    runs = [(r["preset"], r["seed"], r["epochs"], r.get("again", False)) for r in rows if "digest" in r]
+    assert runs == [
+        ("fast", 0, None, False), ("fast", 1, None, False), ("fast", 2, None, False), ("fast", 0, None, True),
+        ("default", 0, None, False), ("default", 0, None, False),  # the preset, then batch 512
+        *[("best", s, None, False) for s in range(5)], *[("best", s, 40, False) for s in range(3)],
+    ]  # fmt: skip
+    assert {r["mode"] for r in rows if "digest" in r} == {"graphs"}
+    checks = [r.get("check") or r.get("ensemble") for r in rows if "digest" not in r and "done" not in r]
+    assert checks == ["same seed, same weights", "reloaded on the CPU", 5]
 
 
 def test_best_and_ensemble_share_their_models_in_one_call_and_not_across_calls(monkeypatch, tmp_path):

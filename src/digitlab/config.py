@@ -52,7 +52,9 @@ class TrainConfig:
     checkpoint_every: int | None = None  # batches between checkpoints in OUT/checkpoint; None: each epoch
     nproc: int = 1  # processes sharing each batch (torch.distributed); batch_size stays the global batch
     compile: bool = False  # torch.compile the model for training
-    cuda_graphs: bool = False  # each training step recorded once as a CUDA graph and replayed (GPU only)
+    # each training step recorded once as a CUDA graph and replayed (GPU only); None: on a GPU, in
+    # one process without compile (4x faster there: BENCHMARKS.md, "GPU: the presets ...")
+    cuda_graphs: bool | None = None
     # Filled in by resolve():
     channels: tuple[int, int, int] | None = None
     convs: int | None = None
@@ -75,9 +77,12 @@ class TrainConfig:
             raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
         preset = {**PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
         explicit = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k in preset}
+        device = pick_device(self.device)
+        graphs = device == "cuda" and self.nproc == 1 and not self.compile and model != "baseline"
         done = dataclasses.replace(
-            self, **{**preset, **explicit}, model=model, device=pick_device(self.device)
-        )
+            self, **{**preset, **explicit}, model=model, device=device,
+            cuda_graphs=graphs if self.cuda_graphs is None else self.cuda_graphs,
+        )  # fmt: skip
         done.check()
         return done
 

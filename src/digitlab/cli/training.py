@@ -50,8 +50,11 @@ def train_cmd(
     compile_model: bool = typer.Option(
         DEFAULT.compile, "--compile", help="torch.compile the model (compilation timed apart from training)."
     ),
-    cuda_graphs: bool = typer.Option(
-        DEFAULT.cuda_graphs, "--cuda-graphs", help="GPU: record a training step as a CUDA graph, replay it."
+    cuda_graphs: bool | None = typer.Option(
+        DEFAULT.cuda_graphs,
+        "--cuda-graphs/--no-cuda-graphs",
+        help="Replay each training step from a CUDA graph (default: on a GPU, one process, no --compile).",
+        show_default=False,
     ),
     nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
     node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),

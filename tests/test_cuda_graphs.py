@@ -1,0 +1,111 @@
+"""Training steps replayed from CUDA graphs, checked on a CPU: there a replay runs the recorded step's
+Python again, so everything around the recording (the batch, augmentation numbers and learning rate
+copied in, the warm-up undone, the Learner's events) is checked against the plain training step.
+The recording itself runs on a GPU only (BENCHMARKS.md, "GPU: the presets against issue #15's targets")."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from digitlab import config as config_module
+from digitlab.config import TrainConfig
+from digitlab.data.augment import RandomAffine
+from digitlab.errors import DigitlabError
+from digitlab.learner_setup import build_learner, build_model_for
+from digitlab.train.callbacks import Callback
+from digitlab.train.optim import SGD
+from digitlab.training import load_splits
+
+
+class CountEvents(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def after_step(self, learn):
+        self.seen.append((learn.iter, learn.loss.item(), learn.preds.shape[0]))
+
+
+def _learner(data: str, graphs: bool, batch_size: int = 100):
+    config = TrainConfig(data=data, preset="fast", seed=3, device="cpu", epochs=1, batch_size=batch_size)
+    config = dataclasses.replace(config.resolve(), cuda_graphs=graphs)  # on a CPU: the stand-in
+    torch.manual_seed(config.seed)
+    splits = load_splits(config)
+    return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), config
+
+
+def test_replayed_steps_train_as_the_plain_steps_do(tiny_mnist_dir):
+    """The same batches, warps, learning rates and updates; the warm-up before recording leaves no trace."""
+    runs = {}
+    for graphs in (False, True):
+        learn, config = _learner(str(tiny_mnist_dir), graphs)
+        events = CountEvents()
+        learn.fit_one_cycle(config.epochs, config.lr, [events])
+        runs[graphs] = learn, events.seen
+    (plain, plain_steps), (graphed, graphed_steps) = runs[False], runs[True]
+    assert plain.graph_steps is None and graphed.dls.train.transform is None  # the step augments
+    assert sorted(graphed.graph_steps.graphs) == [80, 100]  # 1,080 images: 10 full batches and one of 80
+    assert graphed.graph_steps.seconds > 0
+    assert len(graphed_steps) == len(plain_steps) == 11  # every event of every training batch
+    for (i, a, n), (j, b, m) in zip(plain_steps, graphed_steps, strict=True):
+        assert (i, n) == (j, m) and a == pytest.approx(b, abs=1e-3)
+    # the learning rate comes in as a tensor: p - lr*g rounds once more than p + (-lr)*g, no more
+    weights = zip(plain.model.state_dict().items(), graphed.model.state_dict().values(), strict=True)
+    for (name, a), b in weights:
+        assert torch.allclose(a.float(), b.float(), atol=1e-3), name
+    batch_losses = [float(x) for x in graphed.recorder.batch_losses]  # copies, not the graph's one output
+    assert len(set(batch_losses)) == len(batch_losses) == 11
+    accuracy = graphed.recorder.rows[-1]["accuracy"]
+    assert plain.recorder.rows[-1]["accuracy"] == pytest.approx(accuracy, abs=0.01)
+
+
+def test_a_new_optimizer_is_recorded_again(tiny_mnist_dir):
+    learn, _ = _learner(str(tiny_mnist_dir), True, batch_size=540)  # 2 batches of 540
+    learn.fit(1, 0.05)
+    first = learn.graph_steps.graphs[540]
+    learn.fit(1, 0.05)  # the same optimizer: the same recording
+    assert learn.graph_steps.graphs[540] is first
+    learn.unfreeze()  # a fresh optimizer, with buffers of its own
+    learn.fit(1, 0.05)
+    assert learn.graph_steps.graphs[540] is not first and learn.graph_steps.opt is learn.opt
+
+
+def test_the_learning_rate_can_be_a_tensor_read_when_the_step_runs():
+    torch.manual_seed(0)
+    start = [torch.randn(20, 10), torch.randn(10)]
+    a, b = ([p.clone().requires_grad_() for p in start] for _ in range(2))
+    opt_a, opt_b = (SGD(ps, 0.1, momentum=0.9, nesterov=True, weight_decay=5e-4) for ps in (a, b))
+    lr = torch.tensor(0.0)
+    for step in range(10):
+        grads = [torch.randn_like(p) for p in start]
+        for params in (a, b):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+        opt_a.lr = 0.01 * (step + 1)
+        lr.fill_(opt_a.lr)  # as a replay refills the recorded step's tensor
+        opt_a.step()
+        opt_b.step(lr=lr)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a, b, strict=True))
+    assert not torch.equal(a[0], start[0])
+
+
+def test_an_augmentation_is_its_drawn_numbers_then_its_warp():
+    x = torch.rand(8, 1, 28, 28)
+    whole, parts = RandomAffine(stroke=1.0, seed=5), RandomAffine(stroke=1.0, seed=5)
+    assert torch.equal(whole(x), parts.warp(x, parts.draw(8)))
+    assert torch.equal(whole(x), parts.warp(x, parts.draw(8)))  # and the generators stay in step
+
+
+def test_cuda_graphs_are_the_default_on_a_gpu_in_one_process_without_compile(monkeypatch, tiny_mnist_dir):
+    data = str(tiny_mnist_dir)
+    assert TrainConfig(data=data).resolve().cuda_graphs is False  # this CPU
+    with pytest.raises(DigitlabError, match="cuda_graphs needs a CUDA GPU, and the device is 'cpu'"):
+        TrainConfig(data=data, cuda_graphs=True).resolve()
+    monkeypatch.setattr(config_module, "pick_device", lambda name: "cuda")  # as on a machine with a GPU
+    assert TrainConfig(data=data).resolve().cuda_graphs is True
+    assert TrainConfig(data=data, cuda_graphs=False).resolve().cuda_graphs is False
+    assert TrainConfig(data=data, compile=True).resolve().cuda_graphs is False
+    assert TrainConfig(data=data, nproc=2).resolve().cuda_graphs is False
+    assert TrainConfig(data=data, model="baseline").resolve().cuda_graphs is False
+    with pytest.raises(DigitlabError, match="in one process without compile"):
+        TrainConfig(data=data, cuda_graphs=True, compile=True).resolve()
