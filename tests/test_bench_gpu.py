@@ -147,3 +147,20 @@ def test_best_longer_trains_three_seeds_for_40_epochs_in_the_mode_default_ran_fa
     assert "best (epochs 40) | compiled | 2 |" in gpu.section(rows)
     with pytest.raises(ValueError, match="unknown parts \\['bset'\\]"):
         gpu.run(device="cpu", parts=("bset",))
+
+
+def test_the_sweep_trains_three_seeds_of_each_variant_of_best(monkeypatch):
+    def trained(config) -> dict:
+        assert config.preset == "best" and config.cuda_graphs
+        return dict(preset="best", seed=config.seed, train=1.0, wall=2.0, accuracy=0.9976, digest="0",
+                    out=config.out, channels=config.channels)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+    rows = gpu.run(device="cpu", parts=("best-sweep",), seeds=3)
+    trainings = [r for r in rows if "digest" in r]
+    assert len(trainings) == 3 * len(gpu.SWEEP) and [r["seed"] for r in trainings[:4]] == [0, 1, 2, 0]
+    assert trainings[6]["channels"] == (48, 96, 192) and trainings[6]["variant"] == "channels 48-96-192"
+    text = gpu.section(rows, title="GPU: variants of best (issue #15)")
+    assert text.startswith("## GPU: variants of best (issue #15)")
+    combined = "- `best (valid fraction 0.02, dropout 0.25, epochs 40)` graphs: mean 0.9976 over 3 seed(s)"
+    assert combined in text

@@ -1,9 +1,9 @@
 """Warm-up before training: the first use of each operation and shape, done before the clock starts.
 
 On a GPU the first call of a kernel loads it and cuDNN picks its algorithms per shape; with
-torch.compile the first call per shape compiles, and with its CUDA graphs a shape runs plainly
-once, is recorded the second time and replayed from the third. Timed apart, training time is
-training time.
+torch.compile the first call per shape compiles. (A training step replayed from a CUDA graph is
+recorded when its batch size first comes: cuda_graphs.py times that apart itself.) Timed apart,
+training time is training time.
 """
 
 import copy
