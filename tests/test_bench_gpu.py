@@ -164,3 +164,22 @@ def test_the_sweep_trains_three_seeds_of_each_variant_of_best(monkeypatch):
     assert text.startswith("## GPU: variants of best (issue #15)")
     combined = "- `best (valid fraction 0.02, dropout 0.25, epochs 40)` graphs: mean 0.9976 over 3 seed(s)"
     assert combined in text
+
+
+def test_ensemble_longer_joins_five_best_models_of_40_epochs(monkeypatch):
+    def trained(config) -> dict:
+        return dict(preset=config.preset, seed=config.seed, train=1.0, wall=2.0, accuracy=0.9976, digest="0",
+                    out=config.out, epochs=config.epochs, graphs=config.cuda_graphs)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+    joined = []
+
+    def ensemble(members, data, device) -> dict:
+        joined.append(members)
+        return {"ensemble": len(members)}
+
+    monkeypatch.setattr(gpu, "_ensemble", ensemble)
+    rows = gpu.run(device="cpu", parts=("ensemble-longer",))
+    trainings = [(r["seed"], r["epochs"], r["graphs"]) for r in rows if "digest" in r]
+    assert trainings == [(seed, 40, True) for seed in range(5)]
+    assert [len(m) for m in joined] == [5] and joined[0][0]["variant"] == "epochs 40"

@@ -25,7 +25,7 @@ from digitlab.bench.timing import command_line
 from digitlab.checkpoint import load_model
 from digitlab.config import TrainConfig
 from digitlab.data import load_source
-from digitlab.evaluation import evaluate
+from digitlab.evaluation import evaluate, full_float32
 from digitlab.training import train_and_save
 
 # preset: (test accuracy at least, training seconds at most)
@@ -51,8 +51,9 @@ SWEEP = (
 )
 # run only when asked for by name (bench/gpu_check.sh graphs): `best-longer`; `graphs`, every
 # preset's runs (and the checks) again in the graphs mode alone, for a call after one that measured
-# the others; `graphs-longer`, `best-longer` in that mode; `best-sweep`, the SWEEP
-OPTIONAL = ("best-longer", "graphs", "graphs-longer", "best-sweep")
+# the others; `graphs-longer`, `best-longer` in that mode; `best-sweep`, the SWEEP; `ensemble-longer`,
+# the ensemble of 5 `best` models trained for 40 epochs (0.9978 with 25: its target is 0.9980)
+OPTIONAL = ("best-longer", "graphs", "graphs-longer", "best-sweep", "ensemble-longer")
 
 
 def run(
@@ -135,6 +136,10 @@ def run(
                 for variant in SWEEP:
                     for seed in range(seeds):
                         train("best", seed, "graphs", variant=variant)
+            elif part == "ensemble-longer":
+                longer = [train("best", seed, "graphs", variant=VARIANTS["best"]) for seed in range(5)]
+                if members := [r for r in longer if "digest" in r]:
+                    keep(_ensemble(members, data, device))
             elif part == "reference":
                 ref = reference.time_to_accuracy(device=device, max_epochs=1 if epochs else 14)
                 keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
@@ -218,20 +223,22 @@ def _value(v) -> str:
 
 
 def _ensemble(members: list[dict], data: str, device: str) -> dict:
-    """The members' mean probabilities with test-time shifts: seconds are their training plus this."""
+    """The members' mean probabilities with test-time shifts, in full float32 as `evaluate` scores:
+    seconds are their training plus this."""
     start = time.perf_counter()
     test = load_source(data).test
     x = test.floats().to(device)
     probs = 0
     for row in members:
         model = load_model(row["out"])[0].to(device)
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+        with full_float32():
             probs = probs + shifted_probs(model, x, SHIFTS)
     accuracy = (probs.argmax(1).cpu() == test.labels).float().mean().item()
     predict = time.perf_counter() - start
     whole_runs = sum(r["wall"] for r in members)  # loading, warm-up, training, evaluating, saving
     return {
         "ensemble": len(members),
+        **({"variant": members[0]["variant"]} if "variant" in members[0] else {}),
         "accuracy": accuracy,
         "predict": predict,
         "seconds": whole_runs + predict,
@@ -295,7 +302,8 @@ def _finding(r: dict) -> str:
         level, limit = ENSEMBLE_TARGET
         met = "met" if r["accuracy"] >= level and r["seconds"] <= limit else "not met"
         return (
-            f"- an ensemble of {r['ensemble']} `best` models with test-time shifts: {r['accuracy']:.4f}, "
+            f"- an ensemble of {r['ensemble']} `{_name({'preset': 'best', **r})}` models with test-time "
+            f"shifts: {r['accuracy']:.4f}, "
             f"{r['seconds']:.0f} s in all (target >= {level:.4f} in <= {limit:.0f} s): **{met}**"
         )
     if r.get("check") == "same seed, same weights":
