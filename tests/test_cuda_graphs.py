@@ -26,19 +26,21 @@ class CountEvents(Callback):
         self.seen.append((learn.iter, learn.loss.item(), learn.preds.shape[0]))
 
 
-def _learner(data: str, graphs: bool, batch_size: int = 100):
-    config = TrainConfig(data=data, preset="fast", seed=3, device="cpu", epochs=1, batch_size=batch_size)
+def _learner(data: str, graphs: bool, batch_size: int = 100, preset: str = "fast"):
+    config = TrainConfig(data=data, preset=preset, seed=3, device="cpu", epochs=1, batch_size=batch_size)
     config = dataclasses.replace(config.resolve(), cuda_graphs=graphs)  # on a CPU: the stand-in
     torch.manual_seed(config.seed)
     splits = load_splits(config)
     return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), config
 
 
-def test_replayed_steps_train_as_the_plain_steps_do(tiny_mnist_dir):
-    """The same batches, warps, learning rates and updates; the warm-up before recording leaves no trace."""
+@pytest.mark.parametrize("preset", ["fast", "default"])  # default has dropout: the same masks too
+def test_replayed_steps_train_as_the_plain_steps_do(tiny_mnist_dir, preset):
+    """The same batches, warps, dropout masks, learning rates and updates: the warm-up before
+    recording leaves no trace, not even in the random generators."""
     runs = {}
     for graphs in (False, True):
-        learn, config = _learner(str(tiny_mnist_dir), graphs)
+        learn, config = _learner(str(tiny_mnist_dir), graphs, preset=preset)
         events = CountEvents()
         learn.fit_one_cycle(config.epochs, config.lr, [events])
         runs[graphs] = learn, events.seen
@@ -48,15 +50,32 @@ def test_replayed_steps_train_as_the_plain_steps_do(tiny_mnist_dir):
     assert graphed.graph_steps.seconds > 0
     assert len(graphed_steps) == len(plain_steps) == 11  # every event of every training batch
     for (i, a, n), (j, b, m) in zip(plain_steps, graphed_steps, strict=True):
-        assert (i, n) == (j, m) and a == pytest.approx(b, abs=1e-3)
+        assert (i, n) == (j, m) and a == pytest.approx(b, abs=5e-3)  # other dropout masks: 0.02-0.2 apart
     # the learning rate comes in as a tensor: p - lr*g rounds once more than p + (-lr)*g, no more
     weights = zip(plain.model.state_dict().items(), graphed.model.state_dict().values(), strict=True)
     for (name, a), b in weights:
-        assert torch.allclose(a.float(), b.float(), atol=1e-3), name
+        assert torch.allclose(a.float(), b.float(), atol=5e-3), name
     batch_losses = [float(x) for x in graphed.recorder.batch_losses]  # copies, not the graph's one output
     assert len(set(batch_losses)) == len(batch_losses) == 11
     accuracy = graphed.recorder.rows[-1]["accuracy"]
     assert plain.recorder.rows[-1]["accuracy"] == pytest.approx(accuracy, abs=0.01)
+
+
+def test_recording_puts_back_everything_its_warm_up_moved(tiny_mnist_dir):
+    """Weights, BatchNorm statistics, momentum and the random generators, exactly, mid-run too."""
+    learn, _ = _learner(str(tiny_mnist_dir), True, preset="default")  # with dropout
+    learn.fit(1, 0.05)  # momentum is not zero any more
+    x, y = learn.dls.train.tensors
+    learn.xb, learn.yb = x[:64], y[:64]
+    model, opt = learn.model.train(), learn.opt
+    before = [t.clone() for t in [*model.state_dict().values(), *opt.state_dict().values()]]
+    rng, augment_rng = torch.get_rng_state(), learn.graph_steps.augment.generator.get_state()
+    learn.graph_steps._record(learn, 64)
+    after = [*model.state_dict().values(), *opt.state_dict().values()]
+    assert len(before) == len(after) and all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert torch.equal(torch.get_rng_state(), rng)  # no dropout mask was drawn
+    assert torch.equal(learn.graph_steps.augment.generator.get_state(), augment_rng)
+    assert any(v.abs().sum() > 0 for v in opt.state_dict().values())
 
 
 def test_a_new_optimizer_is_recorded_again(tiny_mnist_dir):

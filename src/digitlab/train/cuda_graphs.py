@@ -96,7 +96,7 @@ class GraphedSteps:
         side = torch.cuda.Stream(learn.device) if cuda else None  # warm up off the stream to record on
         if cuda:
             side.wait_stream(torch.cuda.current_stream(learn.device))
-        with torch.cuda.stream(side) if cuda else contextlib.nullcontext():
+        with torch.cuda.stream(side) if cuda else contextlib.nullcontext(), _no_dropout(model):
             for _ in range(WARMUP_STEPS):
                 opt.zero_grad()
                 self._step(learn, g)
@@ -106,14 +106,29 @@ class GraphedSteps:
             g.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g.graph):
                 g.preds, g.loss = self._step(learn, g)
-        else:
+        else:  # outputs to write into; recording on a GPU runs nothing, so this step draws nothing either
             g.graph = _Rerun(self, learn, g)
-            g.preds, g.loss = (t.detach().clone() for t in self._step(learn, g))
+            with _no_dropout(model):
+                g.preds, g.loss = (t.detach().clone() for t in self._step(learn, g))
         g.grads = [p.grad for p in opt.params]
         model.load_state_dict(saved_model)  # copies in place: the graph keeps the same tensors
         for key, buffer in opt.state_dict().items():  # one the warm-up made starts at zero, as SGD's does
             buffer.copy_(saved_opt[key]) if key in saved_opt else buffer.zero_()
         return g
+
+
+@contextlib.contextmanager
+def _no_dropout(model: torch.nn.Module):
+    """Dropout off inside: a warm-up step then draws no random numbers, so recording leaves the random
+    generators where they were, and a resumed run's masks follow the uninterrupted run's."""
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.training]
+    for m in dropouts:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in dropouts:
+            m.train()
 
 
 class _Rerun:
