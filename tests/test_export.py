@@ -111,3 +111,12 @@ def test_tensorboard_logs_batches_epochs_weights_and_settings(mini_mnist_dir, tm
     assert tags["images"] == ["first_layer_weights"]
     assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
     assert len(events.Scalars("epoch/accuracy")) == 2
+
+
+def test_tensorboard_at_a_file_is_one_line_before_any_training(tiny_mnist_dir, tmp_path):
+    pytest.importorskip("tensorboard")
+    (tmp_path / "logs").write_text("not a folder")
+    result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1",
+                 "--out", tmp_path / "m", "--tensorboard", tmp_path / "logs")  # fmt: skip
+    assert result.returncode == 1 and not (tmp_path / "m").exists()
+    assert result.stderr.strip() == f"error: {tmp_path / 'logs'}: is a file, and --tensorboard wants a folder"

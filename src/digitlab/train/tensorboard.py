@@ -6,6 +6,7 @@ folder. TensorBoard is imported only when this callback is made.
 """
 
 import math
+from pathlib import Path
 
 import torch
 
@@ -25,6 +26,8 @@ class TensorBoardLogger(Callback):
             raise DigitlabError(
                 "--tensorboard needs the tensorboard extra: pip install 'digitlab[tensorboard]'"
             ) from None
+        if Path(log_dir).exists() and not Path(log_dir).is_dir():
+            raise DigitlabError(f"{log_dir}: is a file, and --tensorboard wants a folder")
         self.writer, self.hparams = SummaryWriter(log_dir), hparams or {}
         self.step = 0
 
