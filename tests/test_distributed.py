@@ -150,3 +150,15 @@ def test_launcher_flags_are_not_passed_on():
     assert without_launcher_flags(argv) == ["train", "--lr", "0.1"]
     result = cli("train", "--nnodes", "2", "--nproc", "1")
     assert result.returncode == 1 and "rendezvous endpoint" in result.stderr
+
+
+def test_bad_settings_are_one_line_before_any_process_starts(tiny_mnist_dir, tmp_path, monkeypatch):
+    from digitlab import distributed
+
+    started = []
+    monkeypatch.setattr(distributed, "launch", lambda *args: started.append(args))
+    result = cli("train", "--data", tiny_mnist_dir, "--lr", "-1", "--nproc", "2", "--out", tmp_path / "m")
+    assert result.returncode == 1 and result.stderr == "error: lr must be positive, got -1.0\n"
+    assert started == [] and not (tmp_path / "m").exists()
+    assert cli("train", "--data", tiny_mnist_dir, "--nproc", "2", "--out", tmp_path / "m").returncode == 0
+    assert len(started) == 1  # good settings: the processes start

@@ -66,10 +66,20 @@ def train_cmd(
     from digitlab import distributed
     from digitlab.training import resume_and_save, stored_config, train_and_save
 
+    def settings(world: int) -> TrainConfig:
+        return TrainConfig(
+            data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+            valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
+            init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
+            checkpoint_every=checkpoint_every, nproc=world, compile=compile_model, cuda_graphs=cuda_graphs,
+        )  # fmt: skip
+
     start = time.perf_counter()
     if resume is not None:
         nproc = max(nproc, stored_config(resume).nproc)
     if (nproc > 1 or nnodes > 1) and not distributed.launched():  # start the processes, each runs this
+        if resume is None:  # bad settings: one line here, not one from every process
+            settings(nproc * nnodes).resolve()
         distributed.launch(
             distributed.without_launcher_flags(sys.argv[1:]), nproc, nnodes, node_rank, rdzv_endpoint
         )
@@ -81,14 +91,7 @@ def train_cmd(
             out.print(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
             out.print(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
         return
-    config = TrainConfig(
-        data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-        valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
-        init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
-        checkpoint_every=checkpoint_every, nproc=nproc, compile=compile_model,
-        cuda_graphs=cuda_graphs,
-    )  # fmt: skip
-    done = train_and_save(config)
+    done = train_and_save(settings(nproc))
     if done is None:  # not rank 0: rank 0 reports
         return
     evaluation = done[1]
