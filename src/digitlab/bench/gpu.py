@@ -116,6 +116,11 @@ def run(
             keep({"check": "same seed, same weights", "preset": "fast", "mode": mode, "same": same})
             keep(_cpu_reload(first[mode], data))
 
+        def join(best: list[dict]) -> None:
+            """The ensemble of the `best` runs that trained (none: their error rows say why)."""
+            if members := [r for r in best if "digest" in r]:
+                keep(_ensemble(members, data, device))
+
         for part in parts:  # keep() tags each row with its part
             if part in done:
                 continue
@@ -126,9 +131,7 @@ def run(
                 fast_checks("graphs", {"graphs": train("fast", 0, "graphs")})
                 train("default", 0, "graphs")
                 train("default", 0, "graphs", variant=VARIANTS["default"])
-                best = [train("best", seed, "graphs") for seed in range(max(seeds, 5))]
-                if members := [r for r in best if "digest" in r]:
-                    keep(_ensemble(members, data, device))
+                join([train("best", seed, "graphs") for seed in range(max(seeds, 5))])
             elif part == "graphs-longer":
                 for seed in range(seeds):
                     train("best", seed, "graphs", variant=VARIANTS["best"])
@@ -137,9 +140,7 @@ def run(
                     for seed in range(seeds):
                         train("best", seed, "graphs", variant=variant)
             elif part == "ensemble-longer":
-                longer = [train("best", seed, "graphs", variant=VARIANTS["best"]) for seed in range(5)]
-                if members := [r for r in longer if "digest" in r]:
-                    keep(_ensemble(members, data, device))
+                join([train("best", seed, "graphs", variant=VARIANTS["best"]) for seed in range(5)])
             elif part == "reference":
                 ref = reference.time_to_accuracy(device=device, max_epochs=1 if epochs else 14)
                 keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
@@ -155,7 +156,7 @@ def run(
                 mode = _fastest_mode(rows, "default")
                 best = [train("best", seed, mode) for seed in range(max(seeds, 5) if ensemble else seeds)]
                 if ensemble:
-                    keep(_ensemble([r for r in best if "digest" in r], data, device))
+                    join(best)
                     if part == "best":
                         keep({"done": "ensemble"})
             keep({"done": part})

@@ -96,6 +96,7 @@ class GraphedSteps:
         side = torch.cuda.Stream(learn.device) if cuda else None  # warm up off the stream to record on
         if cuda:
             side.wait_stream(torch.cuda.current_stream(learn.device))
+        # (without dropout: `train`'s eager warm-up has already run its kernels once, as loading them wants)
         with torch.cuda.stream(side) if cuda else contextlib.nullcontext(), _no_dropout(model):
             for _ in range(WARMUP_STEPS):
                 opt.zero_grad()
