@@ -366,6 +366,13 @@ def test_random_affine_keeps_shape_and_ink_and_is_seeded():
     assert torch.equal(RandomAffine(degrees=0, shift=0, zoom=0)(x), x)
 
 
+def test_random_affine_shifts_by_a_fraction_of_the_image_size():
+    x = torch.zeros(1, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 1.0
+    moved = RandomAffine(degrees=0, shift=2 / 28, zoom=0).warp(x, torch.tensor([[0.0, 0, 1, -1, 0, 0]]))
+    assert torch.allclose(moved, torch.roll(x, (2, -2), (2, 3)), atol=1e-5)  # 2 pixels up and to the left
+
+
 def test_max_filter_equals_max_pool_and_restroke_thickens_and_thins():
     x = torch.rand(6, 1, 28, 28) * (torch.rand(6, 1, 28, 28) > 0.7)
     assert torch.equal(max_filter3(x), F.max_pool2d(x, 3, stride=1, padding=1))

@@ -61,6 +61,20 @@ def test_presets_and_flags_resolve_into_a_complete_config():
         config.epochs = 5  # frozen
 
 
+def test_augmentation_strength_comes_from_the_flags_and_reaches_the_warp(tiny_mnist_dir):
+    from digitlab.config import WARP
+    from digitlab.training import quiet_learner
+
+    plain = TrainConfig(preset="best").resolve()
+    assert (plain.rotate, plain.shift, plain.zoom) == (WARP["rotate"], WARP["shift"], WARP["zoom"])
+    config = TrainConfig(data=str(tiny_mnist_dir), preset="fast", rotate=15, shift=0.1, zoom=0.0)
+    warp = quiet_learner(config)[0].dls.train.transform
+    assert (warp.degrees, warp.shift, warp.zoom, warp.stroke) == (15, 0.1, 0.0, PRESETS["fast"]["stroke"])
+    # a run stored before these settings existed resolves to the warp it trained with
+    old = {k: v for k, v in config.resolve().to_json().items() if k not in ("rotate", "shift", "zoom")}
+    assert TrainConfig.from_json(old).resolve().shift == WARP["shift"]
+
+
 def test_the_models_learning_rate_follows_the_trained_architecture():
     """A linear model fine-tuned with --init gets the linear learning rate, whatever --model says."""
     assert TrainConfig(model="linear").resolve().lr == 0.05
@@ -90,6 +104,9 @@ def test_cli_defaults_are_the_dataclass_defaults():
         (["--lr", "-0.1"], "lr must be positive"),
         (["--valid-fraction", "1.5"], "valid_fraction must be between 0 and 1"),
         (["--device", "tpu"], "device 'tpu' is unknown"),
+        (["--rotate", "120"], "rotate must be between 0 and 90, got 120.0"),
+        (["--shift", "-0.1"], "shift must be between 0 and 0.5, got -0.1"),
+        (["--zoom", "nan"], "zoom must be between 0 and 0.5, got nan"),
     ],
 )
 def test_bad_settings_are_one_line(flags, message, tmp_path):

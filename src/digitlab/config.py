@@ -18,8 +18,8 @@ MODEL_NAMES = (
 
 # Each preset: the CNN's channels and convolutions per stage, whether its first stage steps 2 pixels
 # at a time (instead of pooling), dropout before the head, epochs, batch size, peak learning rate
-# of the one-cycle schedule, whether batches are augmented and how much stroke widths vary.
-# Measured in BENCHMARKS.md.
+# of the one-cycle schedule, whether batches are augmented and how much stroke widths vary;
+# a preset may also name its own WARP settings. Measured in BENCHMARKS.md.
 # fmt: off
 PRESETS = {
     "fast": dict(channels=(16, 24, 48), convs=1, strided_stem=True, dropout=0.0,
@@ -30,6 +30,9 @@ PRESETS = {
                  epochs=25, batch_size=128, lr=0.1, augment=True, stroke=0.0),
 }
 # fmt: on
+# How far the augmentation moves each image, unless a preset or the command says otherwise: turned by
+# up to `rotate` degrees, shifted by up to `shift` of its size, zoomed by up to `zoom` (0.1: 10%)
+WARP = dict(rotate=10.0, shift=0.05, zoom=0.1)
 # Linear models and the MLP have no BatchNorm: they want a gentler peak learning rate.
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
@@ -61,6 +64,9 @@ class TrainConfig:
     strided_stem: bool | None = None
     dropout: float | None = None
     augment: bool | None = None
+    rotate: float | None = None  # largest random rotation, in degrees
+    shift: float | None = None  # largest random shift, a fraction of the image's width and height
+    zoom: float | None = None  # largest random change of size, a fraction of it
     stroke: float | None = None
 
     def resolve(self, architecture: str | None = None) -> "TrainConfig":
@@ -75,7 +81,7 @@ class TrainConfig:
             raise DigitlabError("an ensemble is not trained: train its members, then join them again")
         if model not in MODEL_NAMES:
             raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
-        preset = {**PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
+        preset = {**WARP, **PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
         explicit = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k in preset}
         device = pick_device(self.device)
         graphs = device == "cuda" and self.nproc == 1 and not self.compile and model != "baseline"
@@ -95,6 +101,10 @@ class TrainConfig:
             raise DigitlabError(f"lr must be positive, got {self.lr}")
         if not 0 < self.valid_fraction < 1:
             raise DigitlabError(f"valid_fraction must be between 0 and 1, got {self.valid_fraction}")
+        for name, most in (("rotate", 90.0), ("shift", 0.5), ("zoom", 0.5)):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= most:
+                raise DigitlabError(f"{name} must be between 0 and {most:g}, got {value}")
         if self.cuda_graphs:
             if self.device not in ("cuda", "auto"):
                 raise DigitlabError(f"cuda_graphs needs a CUDA GPU, and the device is {self.device!r}")

@@ -49,7 +49,8 @@ def build_learner(
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
     augment = None
     if config.augment and config.model == "cnn":
-        augment = RandomAffine(stroke=config.stroke, seed=config.seed)
+        warp = {"degrees": config.rotate, "shift": config.shift, "zoom": config.zoom}
+        augment = RandomAffine(**warp, stroke=config.stroke, seed=config.seed)
     # with CUDA graphs the recorded step augments, from numbers the same generator draws
     dls = _loaders(splits, config, device, None if config.cuda_graphs else augment, shard=(rank, world))
     if config.model == "cnn":

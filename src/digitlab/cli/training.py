@@ -38,6 +38,11 @@ def train_cmd(
         DEFAULT.valid_fraction, help="Training data held out for validation."
     ),
     patience: int = typer.Option(DEFAULT.patience, help="Stop after N epochs without a better valid loss."),
+    rotate: float = typer.Option(DEFAULT.rotate, help="Augmentation: largest turn in degrees (default 10)."),
+    shift: float = typer.Option(
+        DEFAULT.shift, help="Augmentation: largest shift, a fraction of the image's size (default 0.05)."
+    ),
+    zoom: float = typer.Option(DEFAULT.zoom, help="Augmentation: largest change of size (default 0.1: 10%)."),
     device: str = typer.Option(DEFAULT.device, help="auto, cpu or cuda."),
     out_dir: Path = typer.Option(Path(DEFAULT.out), "--out", help="Folder for the model and report."),
     init: Path = typer.Option(DEFAULT.init, help="Start from this trained model (fine-tune it on --data)."),
@@ -69,7 +74,8 @@ def train_cmd(
     def settings(world: int) -> TrainConfig:
         return TrainConfig(
             data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-            valid_fraction=valid_fraction, patience=patience, device=device, out=str(out_dir),
+            valid_fraction=valid_fraction, patience=patience, rotate=rotate, shift=shift, zoom=zoom,
+            device=device, out=str(out_dir),
             init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
             checkpoint_every=checkpoint_every, nproc=world, compile=compile_model, cuda_graphs=cuda_graphs,
         )  # fmt: skip
