@@ -183,3 +183,32 @@ def test_ensemble_longer_joins_five_best_models_of_40_epochs(monkeypatch):
     trainings = [(r["seed"], r["epochs"], r["graphs"]) for r in rows if "digest" in r]
     assert trainings == [(seed, 40, True) for seed in range(5)]
     assert [len(m) for m in joined] == [5] and joined[0][0]["variant"] == "epochs 40"
+
+
+def test_test_time_shifts_score_saved_models_as_evaluate_does(monkeypatch, trained_model, mini_mnist_dir):
+    from digitlab.checkpoint import load_model
+    from digitlab.data import load_source
+    from digitlab.evaluation import evaluate
+
+    plain = evaluate(load_model(trained_model)[0], load_source(str(mini_mnist_dir)).test, "test")[0].accuracy
+    shifted = gpu._shifted_accuracy([trained_model], str(mini_mnist_dir), "cpu")
+    assert gpu._shifted_accuracy([trained_model] * 2, str(mini_mnist_dir), "cpu") == shifted  # a mean
+    monkeypatch.setattr(gpu, "SHIFTS", ((0, 0),))
+    assert gpu._shifted_accuracy([trained_model], str(mini_mnist_dir), "cpu") == plain != shifted
+
+
+def test_each_best_run_is_scored_with_test_time_shifts_beside_its_own_accuracy(monkeypatch):
+    class Trained:
+        model, seconds = torch.nn.Linear(1, 1), {"train": 1.0}
+
+    class Scored:
+        accuracy = 0.9970
+
+    monkeypatch.setattr(gpu, "train_and_save", lambda config, quiet: (Trained, Scored))
+    monkeypatch.setattr(gpu, "_shifted_accuracy", lambda models, data, device: 0.9980)
+    best = [gpu._train_run(gpu.TrainConfig(preset="best", seed=s, device="cpu")) for s in range(3)]
+    assert [r["shifted"] for r in best] == [0.9980] * 3
+    assert "shifted" not in gpu._train_run(gpu.TrainConfig(preset="fast", device="cpu"))
+    text = gpu.section([{**r, "mode": "graphs", "again": False} for r in best])
+    assert "mean 0.9970 over 3 seed(s), slowest training 1.00 s" in text
+    assert "**not met**; with test-time shifts, mean 0.9980" in text

@@ -177,18 +177,22 @@ def _finished_rows(log: str | Path | None) -> list[dict]:
 def _train_run(config: TrainConfig) -> dict:
     start = time.perf_counter()
     result, evaluation = train_and_save(config, quiet=True)
+    wall = time.perf_counter() - start
     digest = hashlib.sha256()
     for tensor in result.model.state_dict().values():
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return {
+    row = {
         "preset": config.preset,
         "seed": config.seed,
-        "wall": time.perf_counter() - start,
+        "wall": wall,
         **{k: round(v, 3) for k, v in result.seconds.items()},
         "accuracy": evaluation.accuracy,
         "digest": digest.hexdigest()[:16],
         "out": config.out,
     }
+    if config.preset == "best":  # its accuracy is what is short: how much test-time shifts add to it
+        row["shifted"] = _shifted_accuracy([config.out], config.data, config.device)
+    return row
 
 
 def _cpu_reload(row: dict, data: str) -> dict:
@@ -224,17 +228,9 @@ def _value(v) -> str:
 
 
 def _ensemble(members: list[dict], data: str, device: str) -> dict:
-    """The members' mean probabilities with test-time shifts, in full float32 as `evaluate` scores:
-    seconds are their training plus this."""
+    """The members' mean probabilities with test-time shifts: seconds are their training plus this."""
     start = time.perf_counter()
-    test = load_source(data).test
-    x = test.floats().to(device)
-    probs = 0
-    for row in members:
-        model = load_model(row["out"])[0].to(device)
-        with full_float32():
-            probs = probs + shifted_probs(model, x, SHIFTS)
-    accuracy = (probs.argmax(1).cpu() == test.labels).float().mean().item()
+    accuracy = _shifted_accuracy([row["out"] for row in members], data, device)
     predict = time.perf_counter() - start
     whole_runs = sum(r["wall"] for r in members)  # loading, warm-up, training, evaluating, saving
     return {
@@ -244,6 +240,19 @@ def _ensemble(members: list[dict], data: str, device: str) -> dict:
         "predict": predict,
         "seconds": whole_runs + predict,
     }
+
+
+def _shifted_accuracy(models: list[str], data: str, device: str) -> float:
+    """The test accuracy of the saved `models`' mean probabilities over each test image and its
+    one-pixel shifts, in full float32 as `evaluate` scores."""
+    test = load_source(data).test
+    x = test.floats().to(device)
+    probs = 0
+    for out in models:
+        model = load_model(out)[0].to(device)
+        with full_float32():
+            probs = probs + shifted_probs(model, x, SHIFTS)
+    return (probs.argmax(1).cpu() == test.labels).float().mean().item()
 
 
 TITLE = "GPU: the presets against issue #15's targets"
@@ -290,9 +299,12 @@ def _target(trained: list[dict], preset: str, name: str, mode: str) -> str:
     level, limit = TARGETS[preset]
     mean, slowest = statistics.mean(r["accuracy"] for r in runs), max(r["train"] for r in runs)
     met = "met" if mean >= level and slowest <= limit else "not met"
+    shifted = ""
+    if all("shifted" in r for r in runs):  # beside the verdict, which is the models' own accuracy
+        shifted = f"; with test-time shifts, mean {statistics.mean(r['shifted'] for r in runs):.4f}"
     return (
         f"- `{name}` {mode}: mean {mean:.4f} over {len(runs)} seed(s), slowest training "
-        f"{slowest:.2f} s (target >= {level:.4f} in <= {limit:.0f} s): **{met}**"
+        f"{slowest:.2f} s (target >= {level:.4f} in <= {limit:.0f} s): **{met}**{shifted}"
     )
 
 
