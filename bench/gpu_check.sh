@@ -5,8 +5,8 @@
 #   OUT=/dir bash bench/gpu_check.sh best ensemble            # estimated 3-6 minutes
 #   OUT=/dir bash bench/gpu_check.sh best-longer              # optional: best for 40 epochs, 3 seeds
 #   OUT=/dir bash bench/gpu_check.sh graphs reference graphs-longer  # every preset again, CUDA graphs only
-#   OUT=/dir bash bench/gpu_check.sh best-sweep               # best's variants, 3 seeds each (4-6 minutes)
-#   OUT=/dir bash bench/gpu_check.sh ensemble-longer          # 5 best models of 40 epochs, ensembled (2 minutes)
+#   OUT=/dir bash bench/gpu_check.sh best-sweep               # best's variants, 3 seeds each (5-7 minutes)
+#   OUT=/dir bash bench/gpu_check.sh ensemble-sweep           # 5 models of its winner, ensembled (2 minutes)
 # Between calls, copy the returned gpu-runs.jsonl to bench/gpu-runs.jsonl (it travels with the tree):
 # the parts it finished are kept and skipped; a part a time limit cut short runs again in full.
 # $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.
@@ -35,7 +35,7 @@ rows = gpu.run(
     epochs=int(os.environ["EPOCHS"]) if "EPOCHS" in os.environ else None, seeds=int(os.environ.get("SEEDS", 3)),
 )
 command = "OUT=... bash bench/gpu_check.sh " + " ".join(parts)
-apart = set(parts) <= {"best-sweep", "ensemble-longer"}
+apart = set(parts) <= {"best-sweep", "ensemble-sweep"}
 title = "GPU: variants of best (issue #15)" if apart else gpu.TITLE  # beside the presets'
 section = gpu.section(rows, command, title)
 run.update_section(f"{out}/BENCHMARKS.md", section)

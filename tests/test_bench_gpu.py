@@ -159,17 +159,19 @@ def test_the_sweep_trains_three_seeds_of_each_variant_of_best(monkeypatch):
     rows = gpu.run(device="cpu", parts=("best-sweep",), seeds=3)
     trainings = [r for r in rows if "digest" in r]
     assert len(trainings) == 3 * len(gpu.SWEEP) and [r["seed"] for r in trainings[:4]] == [0, 1, 2, 0]
-    assert trainings[6]["channels"] == (48, 96, 192) and trainings[6]["variant"] == "channels 48-96-192"
+    assert trainings[9]["channels"] == (48, 96, 192) and trainings[9]["variant"] == "channels 48-96-192"
     text = gpu.section(rows, title="GPU: variants of best (issue #15)")
     assert text.startswith("## GPU: variants of best (issue #15)")
     combined = "- `best (valid fraction 0.02, dropout 0.25, epochs 40)` graphs: mean 0.9976 over 3 seed(s)"
     assert combined in text
 
 
-def test_ensemble_longer_joins_five_best_models_of_40_epochs(monkeypatch):
+def test_the_sweep_ensemble_joins_five_models_of_the_most_accurate_variant(monkeypatch, tmp_path):
     def trained(config) -> dict:
-        return dict(preset=config.preset, seed=config.seed, train=1.0, wall=2.0, accuracy=0.9976, digest="0",
-                    out=config.out, epochs=config.epochs, graphs=config.cuda_graphs)  # fmt: skip
+        accuracy = 0.9978 if config.dropout == 0.25 and config.valid_fraction == 0.1 else 0.9974
+        return dict(preset=config.preset, seed=config.seed, train=1.0, wall=2.0, accuracy=accuracy,
+                    digest="0", out=config.out, epochs=config.epochs, dropout=config.dropout,
+                    graphs=config.cuda_graphs)  # fmt: skip
 
     monkeypatch.setattr(gpu, "_train_run", trained)
     joined = []
@@ -179,10 +181,25 @@ def test_ensemble_longer_joins_five_best_models_of_40_epochs(monkeypatch):
         return {"ensemble": len(members)}
 
     monkeypatch.setattr(gpu, "_ensemble", ensemble)
-    rows = gpu.run(device="cpu", parts=("ensemble-longer",))
-    trainings = [(r["seed"], r["epochs"], r["graphs"]) for r in rows if "digest" in r]
-    assert trainings == [(seed, 40, True) for seed in range(5)]
-    assert [len(m) for m in joined] == [5] and joined[0][0]["variant"] == "epochs 40"
+    alone = gpu.run(device="cpu", parts=("ensemble-sweep",))  # nothing measured yet: 40 epochs
+    assert [(r["seed"], r["epochs"], r["graphs"]) for r in alone if "digest" in r] == [
+        (s, 40, True) for s in range(5)
+    ]
+    assert joined[-1][0]["variant"] == "epochs 40"
+    log = tmp_path / "gpu-runs.jsonl"
+    gpu.run(device="cpu", parts=("best-sweep",), log=log)  # one call, then the next
+    rows = gpu.run(device="cpu", parts=("ensemble-sweep",), log=log)
+    members = [r for r in rows if r.get("part") == "ensemble-sweep" and "digest" in r]
+    assert [(r["seed"], r["epochs"], r["dropout"]) for r in members] == [(s, 40, 0.25) for s in range(5)]
+    assert [len(m) for m in joined] == [5, 5] and joined[-1][0]["variant"] == "dropout 0.25, epochs 40"
+    wide = [
+        dict(preset="best", mode="graphs", seed=s, accuracy=0.999, digest="0", variant="channels 48-96-192")
+        for s in (0, 1)
+    ]
+    failed = dict(
+        preset="best", mode="graphs", seed=2, error="OutOfMemoryError", variant="channels 48-96-192"
+    )
+    assert gpu._most_accurate(alone + wide + [failed]) == {"epochs": 40}  # two seeds are not three
 
 
 def test_test_time_shifts_score_saved_models_as_evaluate_does(monkeypatch, trained_model, mini_mnist_dir):
