@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from digitlab.bench import gpu
+from digitlab.models import ensemble
 
 
 def test_the_fast_part_trains_checks_and_logs_each_run(monkeypatch, tiny_mnist_dir, tmp_path):
@@ -210,7 +211,7 @@ def test_test_time_shifts_score_saved_models_as_evaluate_does(monkeypatch, train
     plain = evaluate(load_model(trained_model)[0], load_source(str(mini_mnist_dir)).test, "test")[0].accuracy
     shifted = gpu._shifted_accuracy([trained_model], str(mini_mnist_dir), "cpu")
     assert gpu._shifted_accuracy([trained_model] * 2, str(mini_mnist_dir), "cpu") == shifted  # a mean
-    monkeypatch.setattr(gpu, "SHIFTS", ((0, 0),))
+    monkeypatch.setattr(ensemble, "SHIFTS", ((0, 0),))
     assert gpu._shifted_accuracy([trained_model], str(mini_mnist_dir), "cpu") == plain != shifted
 
 

@@ -1,5 +1,6 @@
 """Ensembles: one model averaging its members' probabilities, accepted by every command."""
 
+import importlib.util
 import json
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 
 from digitlab.checkpoint import load_model
 from digitlab.models import Ensemble, build_model, predict_probs
+from digitlab.models.ensemble import shift
 from digitlab.predict import Predictor
 from tests.conftest import cli
 
@@ -36,6 +38,29 @@ def test_the_ensemble_averages_its_members_probabilities():
     torch.testing.assert_close(predict_probs(ensemble, x), mean, atol=1e-6, rtol=1e-5)
     copies = Ensemble.of([members[0], members[0]])
     torch.testing.assert_close(predict_probs(copies, x), predict_probs(members[0], x), atol=1e-6, rtol=1e-5)
+
+
+def test_shift_moves_images_one_pixel_and_fills_in_background():
+    x = torch.rand(2, 1, 28, 28) + 1  # no pixel is 0: only what moves in is
+    right, left, down, up = (torch.zeros_like(x) for _ in range(4))
+    right[..., :, 1:], left[..., :, :-1] = x[..., :, :-1], x[..., :, 1:]
+    down[..., 1:, :], up[..., :-1, :] = x[..., :-1, :], x[..., 1:, :]
+    moves = {(1, 0): right, (-1, 0): left, (0, 1): down, (0, -1): up, (0, 0): x}
+    for (dx, dy), expected in moves.items():
+        assert torch.equal(shift(x, dx, dy), expected), (dx, dy)
+
+
+def test_test_time_shifts_average_every_member_over_every_shift():
+    torch.manual_seed(0)
+    members = [build_model("cnn", strided_stem=True), build_model("mlp")]
+    x = torch.rand(5, 1, 28, 28)
+    moves = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+    mean = torch.stack([predict_probs(m, shift(x, dx, dy)) for m in members for dx, dy in moves]).mean(0)
+    torch.testing.assert_close(predict_probs(Ensemble.of(members, tta=True), x), mean, atol=1e-6, rtol=1e-5)
+    one = Ensemble.of(members[:1], tta=True)  # one model is enough with shifts
+    assert one.config["tta"] is True and not predict_probs(one, x).equal(predict_probs(members[0], x))
+    with pytest.raises(ValueError, match="tta must be true or false"):
+        Ensemble(one.config["members"], tta="yes")
 
 
 @pytest.mark.parametrize(
@@ -86,7 +111,8 @@ def test_every_command_accepts_an_ensemble(ensemble_dir, mnist, tmp_path):
 
 def test_ensemble_errors_are_one_line(trained_model, tmp_path):
     alone = cli("ensemble", trained_model, "--out", tmp_path / "e")
-    assert alone.returncode != 0 and "2 to 16" in alone.stderr and len(alone.stderr.strip().splitlines()) == 1
+    assert alone.returncode != 0 and "2 to 16 models (1 with --tta)" in alone.stderr
+    assert len(alone.stderr.strip().splitlines()) == 1
     missing = cli("ensemble", trained_model, tmp_path / "nothing", "--out", tmp_path / "e")
     assert missing.returncode != 0 and "nothing" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "e").exists()
@@ -98,6 +124,25 @@ def test_an_ensemble_exports_to_onnx(ensemble_dir, tmp_path):
     result = cli("export", out, "--out", tmp_path / "ensemble.onnx")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ensemble.onnx").stat().st_size > 0
+
+
+def test_one_model_with_test_time_shifts_is_a_model_folder_every_command_accepts(trained_model, tmp_path):
+    result = cli("ensemble", trained_model, "--tta", "--out", tmp_path / "tta")
+    assert result.returncode == 0, result.stderr
+    model, info = load_model(tmp_path / "tta")
+    assert (
+        model.tta
+        and info.settings["tta"] is True
+        and "with test-time shifts" in (tmp_path / "tta/report.html").read_text()
+    )
+    x = torch.rand(4, 1, 28, 28)
+    again = Ensemble.of([load_model(trained_model)[0]], tta=True)
+    torch.testing.assert_close(predict_probs(model, x), predict_probs(again, x))
+    evaluated = cli("evaluate", tmp_path / "tta", "--json")
+    assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(info.metrics["test_accuracy"])
+    if importlib.util.find_spec("onnxruntime"):
+        exported = cli("export", tmp_path / "tta", "--out", tmp_path / "tta.onnx")
+        assert exported.returncode == 0, exported.stderr  # export checks ONNX against PyTorch itself
 
 
 def test_an_ensemble_is_not_fine_tuned(ensemble_dir, tmp_path):

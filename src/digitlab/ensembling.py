@@ -22,10 +22,17 @@ class EnsembleResult:
     seconds: float  # the ensemble's time to predict the same split
 
 
-def make_ensemble(paths: list[str | Path], out: str | Path, data: str = "mnist") -> EnsembleResult:
-    """Load the member models, join them, score all on `data`'s test split, publish OUT."""
-    if not 2 <= len(paths) <= MAX_MEMBERS:
-        raise DigitlabError(f"an ensemble needs 2 to {MAX_MEMBERS} models, got {len(paths)}")
+def make_ensemble(
+    paths: list[str | Path], out: str | Path, data: str = "mnist", tta: bool = False
+) -> EnsembleResult:
+    """Load the member models, join them, score all on `data`'s test split, publish OUT.
+
+    `tta`: the ensemble also averages each image's one-pixel shifts (then one model is enough).
+    """
+    fewest = 1 if tta else 2
+    if not fewest <= len(paths) <= MAX_MEMBERS:
+        hint = "" if tta else " (1 with --tta)"
+        raise DigitlabError(f"an ensemble needs {fewest} to {MAX_MEMBERS} models{hint}, got {len(paths)}")
     loaded = [load_model(p) for p in paths]
     for path, (_, info) in zip(paths, loaded, strict=True):
         if info.architecture not in MEMBER_KINDS:
@@ -40,7 +47,7 @@ def make_ensemble(paths: list[str | Path], out: str | Path, data: str = "mnist")
         start = time.perf_counter()
         evaluation, _ = evaluate(model, dataset, split)
         members.append((str(path), evaluation.accuracy, time.perf_counter() - start))
-    ensemble = Ensemble.of([model for model, _ in loaded])
+    ensemble = Ensemble.of([model for model, _ in loaded], tta)
     start = time.perf_counter()
     evaluation, _ = evaluate(ensemble, dataset, split)
     seconds = time.perf_counter() - start
@@ -48,7 +55,7 @@ def make_ensemble(paths: list[str | Path], out: str | Path, data: str = "mnist")
     info = ModelInfo.describe(
         ensemble,
         classes=loaded[0][1].classes,
-        settings={"members": [str(Path(p)) for p in paths], "data": data},
+        settings={"members": [str(Path(p)) for p in paths], "data": data, "tta": tta},
         metrics={
             f"{split}_accuracy": evaluation.accuracy,
             "member_accuracies": [acc for _, acc, _ in members],
@@ -56,7 +63,7 @@ def make_ensemble(paths: list[str | Path], out: str | Path, data: str = "mnist")
         data_fingerprint=fingerprints.pop() if len(fingerprints) == 1 else "",
         seconds={"predict": round(seconds, 3), "members_predict": round(sum(s for *_, s in members), 3)},
     )
-    page = Page(f"digitlab ensemble of {len(paths)} models")
+    page = Page(f"digitlab ensemble of {len(paths)} models{' with test-time shifts' if tta else ''}")
     page.table(
         [{"member": p, f"{split} accuracy": acc, "seconds": s} for p, acc, s in members]
         + [{"member": "ensemble", f"{split} accuracy": evaluation.accuracy, "seconds": seconds}],

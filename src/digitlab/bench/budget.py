@@ -16,11 +16,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitlab.bench.timing import command_line
 from digitlab.config import TrainConfig
+from digitlab.models.ensemble import SHIFTS, shift
 from digitlab.train.callbacks import Callback
 from digitlab.train.metrics import accuracy
 from digitlab.training import quiet_learner
 
-SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dx, dy) in pixels
 BUDGET = 600  # seconds per seed: the `best` target of 99.75% mean of 3 seeds, on this machine
 KINDS = ("raw", "ema", "raw+tta", "ema+tta")  # the columns: as trained, EMA, TTA, both
 
@@ -58,11 +58,11 @@ def train_recipe(
 
 @torch.no_grad()
 def shifted_probs(model: torch.nn.Module, x: torch.Tensor, shifts) -> torch.Tensor:
-    """Mean softmax over copies of `x` moved by each (dx, dy); pixels moved in are 0 (background)."""
+    """Mean softmax over copies of `x` moved by each (dx, dy) (`digitlab ensemble --tta` with SHIFTS)."""
     model.eval()
     total = 0
     for dx, dy in shifts:
-        moved = torch.roll(F.pad(x, (1, 1, 1, 1)), (dy, dx), (2, 3))[..., 1:-1, 1:-1]
+        moved = shift(x, dx, dy)
         total = total + torch.cat([model(b).float().softmax(-1) for b in moved.split(1000)])
     return total / len(shifts)
 

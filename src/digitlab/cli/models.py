@@ -39,14 +39,19 @@ def evaluate(
 
 
 def ensemble(
-    models: list[Path] = typer.Argument(..., help="Two or more folders that `train` wrote."),
+    models: list[Path] = typer.Argument(..., help="Two or more folders that `train` wrote (one with --tta)."),
     out_path: Path = typer.Option(..., "--out", help="The model folder to write."),
     data: str = typer.Option("mnist", help=SRC_HELP + " (scored on its test split)"),
+    tta: bool = typer.Option(
+        False,
+        "--tta",
+        help="Also average each image moved one pixel each way (test-time augmentation; 5x the cost).",
+    ),
 ):
     """Join trained models into one that averages their probabilities (a model folder like any other)."""
     from digitlab.ensembling import make_ensemble
 
-    result = make_ensemble(models, out_path, data)
+    result = make_ensemble(models, out_path, data, tta)
     split = result.evaluation.split
     for path, acc, seconds in result.members:
         out.print(f"  {path}: {split} accuracy {acc:.4f} ({seconds:.2f} s)")
