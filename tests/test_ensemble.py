@@ -1,6 +1,5 @@
 """Ensembles: one model averaging its members' probabilities, accepted by every command."""
 
-import importlib.util
 import json
 
 import pytest
@@ -126,23 +125,29 @@ def test_an_ensemble_exports_to_onnx(ensemble_dir, tmp_path):
     assert (tmp_path / "ensemble.onnx").stat().st_size > 0
 
 
-def test_one_model_with_test_time_shifts_is_a_model_folder_every_command_accepts(trained_model, tmp_path):
-    result = cli("ensemble", trained_model, "--tta", "--out", tmp_path / "tta")
+def test_one_model_with_test_time_shifts_is_a_model_folder_every_command_accepts(
+    trained_model, tiny_mnist_dir, tmp_path
+):
+    result = cli("ensemble", trained_model, "--tta", "--data", tiny_mnist_dir, "--out", tmp_path / "tta")
     assert result.returncode == 0, result.stderr
     model, info = load_model(tmp_path / "tta")
-    assert (
-        model.tta
-        and info.settings["tta"] is True
-        and "with test-time shifts" in (tmp_path / "tta/report.html").read_text()
-    )
+    assert model.tta and info.settings["tta"] is True
+    assert "with test-time shifts" in (tmp_path / "tta/report.html").read_text()
     x = torch.rand(4, 1, 28, 28)
     again = Ensemble.of([load_model(trained_model)[0]], tta=True)
     torch.testing.assert_close(predict_probs(model, x), predict_probs(again, x))
-    evaluated = cli("evaluate", tmp_path / "tta", "--json")
+    evaluated = cli("evaluate", tmp_path / "tta", "--data", tiny_mnist_dir, "--json")
     assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(info.metrics["test_accuracy"])
-    if importlib.util.find_spec("onnxruntime"):
-        exported = cli("export", tmp_path / "tta", "--out", tmp_path / "tta.onnx")
-        assert exported.returncode == 0, exported.stderr  # export checks ONNX against PyTorch itself
+
+
+@pytest.mark.slow  # 10-20 s: the exporter traces five views of each member; `make slow` runs it
+def test_test_time_shifts_export_to_onnx(trained_model, tiny_mnist_dir, tmp_path):
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    made = cli("ensemble", trained_model, "--tta", "--data", tiny_mnist_dir, "--out", tmp_path / "tta")
+    assert made.returncode == 0, made.stderr
+    exported = cli("export", tmp_path / "tta", "--out", tmp_path / "tta.onnx")
+    assert exported.returncode == 0, exported.stderr  # export checks ONNX against PyTorch itself
+    assert (tmp_path / "tta.onnx").stat().st_size > 0
 
 
 def test_an_ensemble_is_not_fine_tuned(ensemble_dir, tmp_path):
