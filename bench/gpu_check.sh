@@ -7,6 +7,7 @@
 #   OUT=/dir bash bench/gpu_check.sh graphs reference graphs-longer  # every preset again, CUDA graphs only
 #   OUT=/dir bash bench/gpu_check.sh best-sweep               # best's variants, 3 seeds each (4-5 minutes)
 #   OUT=/dir bash bench/gpu_check.sh ensemble-sweep           # 5 models of its winner, ensembled (2 minutes)
+# The next call (issue #15's accuracy, 6-7 minutes): OUT=/dir bash bench/gpu_check.sh best-sweep ensemble-sweep
 # Between calls, copy the returned gpu-runs.jsonl to bench/gpu-runs.jsonl (it travels with the tree):
 # the parts it finished are kept and skipped; a part a time limit cut short runs again in full.
 # $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.
