@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from digitlab.checkpoint import load_model
+from digitlab.checkpoint import ModelInfo, load_model, save_model
+from digitlab.errors import DigitlabError
 from digitlab.models import Ensemble, build_model, predict_probs
 from digitlab.models.ensemble import shift
 from digitlab.predict import Predictor
@@ -138,6 +139,17 @@ def test_one_model_with_test_time_shifts_is_a_model_folder_every_command_accepts
     torch.testing.assert_close(predict_probs(model, x), predict_probs(again, x))
     evaluated = cli("evaluate", tmp_path / "tta", "--data", tiny_mnist_dir, "--json")
     assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(info.metrics["test_accuracy"])
+
+
+@pytest.mark.parametrize("tta", ["yes", 1, None])
+def test_a_damaged_tta_field_is_one_clear_error(tmp_path, tta):
+    model = Ensemble.of([build_model("linear")], tta=True)
+    save_model(model, tmp_path, ModelInfo.describe(model))
+    info = json.loads((tmp_path / "model.json").read_text())
+    assert load_model(tmp_path)[0].tta  # as saved, it loads
+    (tmp_path / "model.json").write_text(json.dumps({**info, "config": {**info["config"], "tta": tta}}))
+    with pytest.raises(DigitlabError, match="model.json: field 'config' .*tta must be true or false"):
+        load_model(tmp_path)
 
 
 @pytest.mark.slow  # 10-20 s: the exporter traces five views of each member; `make slow` runs it
