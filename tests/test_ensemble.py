@@ -166,3 +166,24 @@ def test_an_ensemble_is_not_fine_tuned(ensemble_dir, tmp_path):
     out, _ = ensemble_dir
     result = cli("train", "--init", out, "--out", tmp_path / "t")
     assert result.returncode != 0 and "train its members" in result.stderr
+
+
+def test_the_ensemble_bench_scores_one_three_and_five_models_with_shifts_too(monkeypatch):
+    from types import SimpleNamespace
+
+    from digitlab.bench import ensembles
+
+    joined = []
+
+    def make(paths, out, tta=False):
+        joined.append((len(paths), tta))
+        members = [(str(p), 0.99, 1.0) for p in paths]
+        return SimpleNamespace(members=members, evaluation=SimpleNamespace(accuracy=0.995 if tta else 0.993),
+                               seconds=5.0 * len(paths) * (5 if tta else 1))  # fmt: skip
+
+    monkeypatch.setattr(ensembles, "timed", lambda f, config, quiet: (10.0, None))  # no training
+    monkeypatch.setattr(ensembles, "make_ensemble", make)
+    text = ensembles.section()
+    assert joined == [(3, False), (5, False), (1, True), (3, True), (5, True)]
+    assert "| 1 + shifts | 0.9900 (0.9900-0.9900) | **0.9950** | 10 | 25.00 (25.0x one member) |" in text
+    assert "| 5 | 0.9900 (0.9900-0.9900) | **0.9930** | 50 |" in text

@@ -187,7 +187,7 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         lambda command, quick, out: _with_fast_model(lambda model: serving.batching_section(model, command)),
     ),
     "ensemble": (
-        "ensembles: 5 fast models, then ensembles of 3 and 5 ...",
+        "ensembles: 5 fast models, then ensembles of 3 and 5, and of 1, 3 and 5 with test-time shifts ...",
         lambda command, quick, out: ensembles.section(command=command),
     ),
     "budget": (
