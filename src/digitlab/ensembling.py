@@ -9,7 +9,7 @@ from digitlab.data import load_source
 from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, evaluation_data
 from digitlab.models import Ensemble
-from digitlab.models.ensemble import MAX_MEMBERS, MEMBER_KINDS
+from digitlab.models.ensemble import MAX_MEMBERS, MEMBER_KINDS, fewest_members
 from digitlab.publishing import publish_run, remove_leftovers
 from digitlab.report.html import Page
 from digitlab.report.training import add_evaluation
@@ -29,7 +29,7 @@ def make_ensemble(
 
     `tta`: the ensemble also averages each image's one-pixel shifts (then one model is enough).
     """
-    fewest = 1 if tta else 2
+    fewest = fewest_members(tta)
     if not fewest <= len(paths) <= MAX_MEMBERS:
         hint = "" if tta else " (1 with --tta)"
         raise DigitlabError(f"an ensemble needs {fewest} to {MAX_MEMBERS} models{hint}, got {len(paths)}")

@@ -29,7 +29,7 @@ class Ensemble(nn.Module):
 
         if not isinstance(tta, bool):
             raise ValueError(f"tta must be true or false, got {tta!r:.40}")
-        fewest = 1 if tta else 2
+        fewest = fewest_members(tta)
         if not isinstance(members, list) or not fewest <= len(members) <= MAX_MEMBERS:
             raise ValueError(
                 f"members must be a list of {fewest} to {MAX_MEMBERS} models, got {members!r:.60}"
@@ -65,6 +65,11 @@ class Ensemble(nn.Module):
     @property
     def first_layer(self) -> nn.Module:
         return self.members[0].first_layer
+
+
+def fewest_members(tta: bool) -> int:
+    """Two models to average, or one when test-time shifts give it several views to average."""
+    return 1 if tta else 2
 
 
 def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
