@@ -1,23 +1,12 @@
-"""The measuring tools of the `best` target's benchmark: test-time shifts and the weight average."""
+"""The measuring tools of the `best` target's benchmark: the weight average (its test-time shifts are
+`digitlab ensemble --tta`'s, tested in test_ensemble.py)."""
 
 from types import SimpleNamespace
 
 import torch
 from torch import nn
 
-from digitlab.bench.budget import EMA, SHIFTS, shifted_probs
-from digitlab.models import predict_probs
-
-
-def test_shifted_probs_average_the_model_over_images_moved_one_pixel():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
-    x = torch.rand(3, 1, 28, 28)
-    torch.testing.assert_close(shifted_probs(model, x, SHIFTS[:1]), predict_probs(model, x))
-    right, down = torch.zeros_like(x), torch.zeros_like(x)
-    right[..., :, 1:], down[..., 1:, :] = x[..., :, :-1], x[..., :-1, :]  # the pixel moved in is background
-    expected = (model(right).softmax(-1) + model(down).softmax(-1)) / 2
-    torch.testing.assert_close(shifted_probs(model, x, [(1, 0), (0, 1)]), expected.detach())
+from digitlab.bench.budget import EMA
 
 
 def test_the_ema_moves_a_fraction_of_the_way_to_each_new_weight():

@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitlab.bench.timing import command_line
 from digitlab.config import TrainConfig
-from digitlab.models.ensemble import SHIFTS, shift
+from digitlab.models import Ensemble, predict_probs
 from digitlab.train.callbacks import Callback
 from digitlab.train.metrics import accuracy
 from digitlab.training import quiet_learner
@@ -51,20 +51,9 @@ def train_recipe(
     x, y = splits.test.floats(), splits.test.labels
     probs = {}
     for name, net in (("raw", learn.model), ("ema", average.average.module)):
-        probs[name] = shifted_probs(net, x, SHIFTS[:1])
-        probs[f"{name}+tta"] = shifted_probs(net, x, SHIFTS)
+        probs[name] = predict_probs(net, x)
+        probs[f"{name}+tta"] = predict_probs(Ensemble.of([net], tta=True), x)  # `digitlab ensemble --tta`
     return {"targets": y, "probs": probs, "seconds": seconds}
-
-
-@torch.no_grad()
-def shifted_probs(model: torch.nn.Module, x: torch.Tensor, shifts) -> torch.Tensor:
-    """Mean softmax over copies of `x` moved by each (dx, dy) (`digitlab ensemble --tta` with SHIFTS)."""
-    model.eval()
-    total = 0
-    for dx, dy in shifts:
-        moved = shift(x, dx, dy)
-        total = total + torch.cat([model(b).float().softmax(-1) for b in moved.split(1000)])
-    return total / len(shifts)
 
 
 def section(command: str = "") -> str:
