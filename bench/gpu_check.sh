@@ -5,11 +5,13 @@
 #   OUT=/dir bash bench/gpu_check.sh best ensemble            # estimated 3-6 minutes
 #   OUT=/dir bash bench/gpu_check.sh best-longer              # optional: best for 40 epochs, 3 seeds
 #   OUT=/dir bash bench/gpu_check.sh graphs reference graphs-longer  # every preset again, CUDA graphs only
-#   OUT=/dir bash bench/gpu_check.sh best-sweep               # best's variants, 3 seeds each (4-5 minutes)
-#   OUT=/dir bash bench/gpu_check.sh ensemble-sweep           # 5 models of its winner, ensembled (2 minutes)
-# The next call (issue #15's accuracy, 6-7 minutes): OUT=/dir bash bench/gpu_check.sh best-sweep ensemble-sweep
+#   OUT=/dir bash bench/gpu_check.sh best-sweep ensemble-sweep  # best's variants, 3 seeds each, and 5
+#       models of the most accurate, ensembled: all 7 variants take about 9 minutes, so two calls
+#       (measured: 5.5 minutes for the first 4 and an ensemble, 4 minutes for the other 3 and one)
 # Between calls, copy the returned gpu-runs.jsonl to bench/gpu-runs.jsonl (it travels with the tree):
-# the parts it finished are kept and skipped; a part a time limit cut short runs again in full.
+# the parts it finished are kept and skipped, except that best-sweep trains any variant and seed the
+# log lacks and ensemble-sweep joins the leader when the log has no ensemble of it; a part a time limit
+# cut short runs again in full.
 # $OUT/BENCHMARKS.md is this checkout's BENCHMARKS.md with its GPU section rewritten; $OUT/gpu.log the output.
 # A dry run of the procedure on a CPU: DEVICE=cpu DATA=<small IDX folder> EPOCHS=1 SEEDS=1 OUT=... bash ...
 set -u

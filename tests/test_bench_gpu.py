@@ -1,6 +1,7 @@
 """The GPU benchmark's logic, run on a CPU with tiny data: which runs, which checks, which verdicts."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -230,3 +231,56 @@ def test_each_best_run_is_scored_with_test_time_shifts_beside_its_own_accuracy(m
     text = gpu.section([{**r, "mode": "graphs", "again": False} for r in best])
     assert "mean 0.9970 over 3 seed(s), slowest training 1.00 s" in text
     assert "**not met**; with test-time shifts, mean 0.9980" in text
+
+
+def test_the_sweep_trains_only_what_the_log_lacks_and_its_ensemble_reuses_this_calls_models(
+    monkeypatch, tmp_path
+):
+    def trained(config) -> dict:
+        Path(config.out).mkdir(parents=True)  # the model folder a member is loaded from
+        accuracy = 0.9979 if config.channels == (64, 128, 256) else 0.9970
+        return dict(preset="best", seed=config.seed, train=1.0, wall=2.0, accuracy=accuracy, digest="0",
+                    out=config.out)  # fmt: skip
+
+    monkeypatch.setattr(gpu, "_train_run", trained)
+    monkeypatch.setattr(gpu, "_ensemble", lambda members, data, device: {"ensemble": len(members),
+                        "variant": members[0]["variant"], "seeds": [m["seed"] for m in members],
+                        "accuracy": 0.998, "seconds": 10.0})  # fmt: skip
+    log = tmp_path / "gpu-runs.jsonl"
+    first = [v for v in gpu.SWEEP if v != {"channels": (64, 128, 256)}]
+    monkeypatch.setattr(gpu, "SWEEP", tuple(first))
+    gpu.run(device="cpu", parts=("best-sweep", "ensemble-sweep"), log=log)  # the first call
+    monkeypatch.setattr(gpu, "SWEEP", (*first, {"channels": (64, 128, 256)}))  # a variant added since
+    rows = gpu.run(device="cpu", parts=("best-sweep", "ensemble-sweep"), log=log)
+    trainings = [r for r in rows if "digest" in r]
+    # the first call's ensemble took seeds 0-2 of its first variant as they were and trained 3 and 4
+    assert [(r["part"], r["seed"]) for r in trainings[3 * len(first) :][:2]] == [
+        ("ensemble-sweep", 3),
+        ("ensemble-sweep", 4),
+    ]
+    again = trainings[3 * len(first) + 2 :]  # the second call's runs
+    assert [(r["part"], r["variant"], r["seed"]) for r in again] == [
+        ("best-sweep", "channels 64-128-256", 0),
+        ("best-sweep", "channels 64-128-256", 1),
+        ("best-sweep", "channels 64-128-256", 2),
+        ("ensemble-sweep", "channels 64-128-256", 3),
+        ("ensemble-sweep", "channels 64-128-256", 4),
+    ]
+    ensembles = [r for r in rows if "ensemble" in r]
+    assert [e["variant"] for e in ensembles] == ["valid fraction 0.02, epochs 40", "channels 64-128-256"]
+    assert [e["seeds"] for e in ensembles] == [[0, 1, 2, 3, 4]] * 2
+    text = gpu.section(rows)
+    assert "- `best (channels 64-128-256)` graphs: mean 0.9979 over 3 seed(s)" in text
+    rows = gpu.run(device="cpu", parts=("best-sweep", "ensemble-sweep"), log=log)  # nothing left to do
+    assert len([r for r in rows if "digest" in r]) == len(trainings)
+
+
+def test_a_target_counts_each_seed_once_when_an_ensemble_trained_it_again():
+    def run(part: str, seed: int, accuracy: float) -> dict:
+        return dict(preset="best", mode="graphs", again=False, seed=seed, train=1.0, wall=2.0,
+                    accuracy=accuracy, digest="0", variant="channels 48-96-192", part=part)  # fmt: skip
+
+    first = [run("best-sweep", s, a) for s, a in enumerate((0.9970, 0.9972, 0.9974))]
+    again = [run("ensemble-sweep", s, 0.9990) for s in range(5)]  # as if the rerun had scored otherwise
+    text = gpu.section(first + again)
+    assert "- `best (channels 48-96-192)` graphs: mean 0.9972 over 3 seed(s)" in text

@@ -40,15 +40,20 @@ MODES = ("eager", "compiled", "graphs")
 # the lever left for its accuracy (25 epochs score 0.9972 on a CPU), in an optional part of its own.
 VARIANTS = {"default": {"batch_size": 512, "lr": 0.4}, "best": {"epochs": 40}}
 # `best` short of its accuracy (0.9969 at 25 epochs, 0.9974 at 40, 0.9968 at 60 on an H200): what
-# the next GPU call tries, 3 seeds each in the graphs mode, at the 40 epochs that came closest: more
-# training images (a smaller held-out split), more dropout, both; a wider net (at 25 epochs, to stay
-# within 30 s). Not stronger warps: on a CPU they cost `default` 0.06-0.14 points (BENCHMARKS.md,
-# "How far to warp").
+# the sweep tried, 3 seeds each in the graphs mode, at the 40 epochs that came closest: more training
+# images (a smaller held-out split), more dropout, both; a wider net (at 25 epochs, to stay within
+# 30 s). Not stronger warps: on a CPU they cost `default` 0.06-0.14 points (BENCHMARKS.md, "How far
+# to warp"). Every variant's mean fell within 0.9969-0.9973 (BENCHMARKS.md, "GPU: variants of best").
 SWEEP = (
     {"valid_fraction": 0.02, "epochs": 40},
     {"dropout": 0.25, "epochs": 40},
     {"valid_fraction": 0.02, "dropout": 0.25, "epochs": 40},
     {"channels": (48, 96, 192)},
+    # after the first four (means 0.9969-0.9971): the wider net for longer, with more dropout, and
+    # wider still
+    {"channels": (48, 96, 192), "epochs": 40},
+    {"channels": (48, 96, 192), "epochs": 40, "dropout": 0.25},
+    {"channels": (64, 128, 256)},
 )
 # run only when asked for by name (bench/gpu_check.sh graphs): `best-longer`; `graphs`, every
 # preset's runs (and the checks) again in the graphs mode alone, for a call after one that measured
@@ -56,6 +61,8 @@ SWEEP = (
 # the ensemble of 5 `best` models of the most accurate recipe measured so far in the graphs mode
 # (the SWEEP's or 40 epochs; 0.9978 with the preset's 25: its target is 0.9980)
 OPTIONAL = ("best-longer", "graphs", "graphs-longer", "best-sweep", "ensemble-sweep")
+# parts that run again when the log says done: they measure only what it lacks
+EXTENDABLE = ("best-sweep", "ensemble-sweep")
 
 
 def run(
@@ -92,7 +99,9 @@ def run(
         def train(
             preset: str, seed: int, mode: str, again: bool = False, variant: dict | None = None
         ) -> dict:
-            out = f"{work}/{preset}-{seed}-{mode}{'-again' if again else ''}{'-variant' if variant else ''}"
+            # a folder of its own for each run: an ensemble loads its members from theirs
+            tail = ("-again" if again else "") + ("-" + _label(variant).replace(" ", "") if variant else "")
+            out = f"{work}/{preset}-{seed}-{mode}{tail}"
             settings = {**(variant or {}), **({"epochs": epochs} if epochs else {})}  # a smoke run: all short
             config = TrainConfig(
                 data=data, preset=preset, seed=seed, device=device, out=out,
@@ -124,7 +133,7 @@ def run(
                 keep(_ensemble(members, data, device))
 
         for part in parts:  # keep() tags each row with its part
-            if part in done:
+            if part in done and part not in EXTENDABLE:
                 continue
             if part == "fast":  # seed 0 in every mode picks the mode; the other seeds run in that one only
                 first = {mode: train("fast", 0, mode) for mode in MODES}
@@ -137,13 +146,22 @@ def run(
             elif part == "graphs-longer":
                 for seed in range(seeds):
                     train("best", seed, "graphs", variant=VARIANTS["best"])
-            elif part == "best-sweep":
+            elif part == "best-sweep":  # the runs the log lacks (a variant added to SWEEP since)
+                measured = {(r.get("variant"), r["seed"]) for r in _sweep_runs(rows)}
                 for variant in SWEEP:
                     for seed in range(seeds):
-                        train("best", seed, "graphs", variant=variant)
-            elif part == "ensemble-sweep":
+                        if (_label(variant), seed) not in measured:
+                            train("best", seed, "graphs", variant=variant)
+            elif part == "ensemble-sweep":  # unless the log has this variant's ensemble already
                 variant = _most_accurate(rows)
-                join([train("best", seed, "graphs", variant=variant) for seed in range(5)])
+                if not any("ensemble" in r and r.get("variant") == _label(variant) for r in rows):
+                    # its seeds trained in this call are members as they are; the others train now
+                    here = {
+                        r["seed"]: r
+                        for r in _sweep_runs(rows)
+                        if r.get("variant") == _label(variant) and Path(r["out"]).exists()
+                    }
+                    join([here.get(s) or train("best", s, "graphs", variant=variant) for s in range(5)])
             elif part == "reference":
                 ref = reference.time_to_accuracy(device=device, max_epochs=1 if epochs else 14)
                 keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
@@ -221,14 +239,18 @@ def _fastest_mode(rows: list[dict], preset: str) -> str:
     return min(times, key=times.get) if times else "eager"
 
 
+def _sweep_runs(rows: list[dict]) -> list[dict]:
+    """The `best` runs that trained in the graphs mode: the sweep's and its ensembles' kind."""
+    return [r for r in rows if "digest" in r and r["preset"] == "best" and r["mode"] == "graphs"]
+
+
 def _most_accurate(rows: list[dict]) -> dict:
     """Of 40 epochs and the SWEEP's variants, the one whose seeds 0-2 scored the highest mean in the
     graphs mode (40 epochs when none has three)."""
     variants = {_label(v): v for v in (VARIANTS["best"], *SWEEP)}
     scores = {}
-    for r in rows:
-        trained = "digest" in r and r["preset"] == "best" and r["mode"] == "graphs" and r["seed"] < 3
-        if trained and r.get("variant") in variants:
+    for r in _sweep_runs(rows):
+        if r["seed"] < 3 and r.get("variant") in variants:
             scores.setdefault(r["variant"], {})[r["seed"]] = r["accuracy"]  # a rerun replaces its seed
     means = {label: statistics.mean(s.values()) for label, s in scores.items() if len(s) == 3}
     return variants[max(means, key=means.get)] if means else VARIANTS["best"]
@@ -303,7 +325,9 @@ def _name(r: dict) -> str:
 def _target(trained: list[dict], preset: str, name: str, mode: str) -> str:
     runs = [r for r in trained if _name(r) == name and r["mode"] == mode and not r["again"]]
     # the targets speak of 3 seeds: seeds 0-2, not an ensemble's extra members or a second copy of them
-    runs = [r for r in runs if r["seed"] < 3 and r.get("part") != "ensemble"]
+    # (an ensemble that trained seeds 0-2 again: each seed once, its first run)
+    runs = [r for r in reversed(runs) if r["seed"] < 3 and r.get("part") != "ensemble"]
+    runs = list({r["seed"]: r for r in runs}.values())
     if not runs:
         return ""
     level, limit = TARGETS[preset]
