@@ -324,10 +324,9 @@ def _name(r: dict) -> str:
 
 def _target(trained: list[dict], preset: str, name: str, mode: str) -> str:
     runs = [r for r in trained if _name(r) == name and r["mode"] == mode and not r["again"]]
-    # the targets speak of 3 seeds: seeds 0-2, not an ensemble's extra members or a second copy of them
-    # (an ensemble that trained seeds 0-2 again: each seed once, its first run)
-    runs = [r for r in reversed(runs) if r["seed"] < 3 and r.get("part") != "ensemble"]
-    runs = list({r["seed"]: r for r in runs}.values())
+    # the targets speak of 3 seeds: seeds 0-2, each once, its first run (not an ensemble's extra
+    # members, nor its second copy of seeds 0-2 when its part trained them again)
+    runs = list({r["seed"]: r for r in reversed(runs) if r["seed"] < 3}.values())
     if not runs:
         return ""
     level, limit = TARGETS[preset]
