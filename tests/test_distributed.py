@@ -65,6 +65,8 @@ def test_two_processes_with_global_batch_b_resumed_match_one_process_with_batch_
     assert resumed.stdout.count("test accuracy:") == 1 and resumed.stdout.count("epoch  train_loss") == 1
     assert len((out / "history.csv").read_text().splitlines()) == 4
     assert sorted(p.name for p in out.iterdir()) == [
+        ".digitlab.json",  # what digitlab wrote here
+        ".digitlab.lock",
         "current",
         "history.csv",
         "model.json",

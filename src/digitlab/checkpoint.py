@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from digitlab.models import MODELS, build_model, model_name
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1
 JSON_NAME = "model.json"
+WEIGHTS_FILE = re.compile(r"model-[0-9a-f]{12}\.safetensors")  # the names save_model gives
 MAX_JSON_BYTES = 16 << 20  # a model.json with a long history is tens of kilobytes
 
 
@@ -77,7 +79,7 @@ def save_model(model: nn.Module, folder: str | Path, info: ModelInfo) -> Path:
     write_bytes_atomic(folder / weights_name, weights)
     info = dataclasses.replace(info, weights_file=weights_name, weights_sha256=digest)
     write_text_atomic(json_path, json.dumps(info.to_json(), indent=2) + "\n")
-    if old and old != weights_name:
+    if isinstance(old, str) and old != weights_name and WEIGHTS_FILE.fullmatch(old):  # ours, replaced
         (folder / old).unlink(missing_ok=True)
     return json_path
 

@@ -10,7 +10,8 @@ from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, evaluation_data
 from digitlab.models import Ensemble
 from digitlab.models.ensemble import MAX_MEMBERS, MEMBER_KINDS, fewest_members
-from digitlab.publishing import publish_run, remove_leftovers
+from digitlab.ownership import writing
+from digitlab.publishing import publish_run
 from digitlab.report.html import Page
 from digitlab.report.training import add_evaluation
 
@@ -41,6 +42,11 @@ def make_ensemble(
             )
         if info.classes != loaded[0][1].classes:
             raise DigitlabError(f"{path}: its classes {info.classes} differ from {paths[0]}'s")
+    with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
+        return _score_and_publish(paths, loaded, out, data, tta, manifest)
+
+
+def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
     split, dataset = evaluation_data(load_source(data))
     members = []
     for path, (model, _) in zip(paths, loaded, strict=True):
@@ -70,6 +76,5 @@ def make_ensemble(
         "members and the ensemble",
     )
     add_evaluation(page, evaluation, dataset, f"The ensemble on the {split} set")
-    remove_leftovers(Path(out))
-    publish_run(out, ensemble, info, {"report.html": page.render()})
+    publish_run(out, manifest, ensemble, info, {"report.html": page.render()})
     return EnsembleResult(evaluation, members, seconds)

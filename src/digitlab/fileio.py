@@ -1,13 +1,16 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic file writes (a reader never sees a half-written file) that replace only regular files."""
 
 import contextlib
 import errno
 import functools
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from digitlab.errors import DigitlabError
 
 
 @contextlib.contextmanager
@@ -17,6 +20,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     A failure to write names `path`, the file asked for, not the temp file nobody asked for.
     """
     path = Path(path)
+    refuse_special(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as e:  # a file stands where a folder must be
@@ -38,6 +42,39 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         if isinstance(e, OSError) and e.filename in (None, tmp):  # the disk full, `path` a folder, ...
             raise OSError(e.errno, e.strerror, str(path)) from None
         raise
+
+
+SPECIAL = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a pipe (FIFO)", stat.S_IFSOCK: "a socket",
+           stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}  # fmt: skip
+
+
+def refuse_special(path: Path) -> None:
+    """Writing replaces only a regular file: never a device (`/dev/null`), a pipe or a link the user made.
+
+    A folder is left to the write itself, whose error says "Is a directory".
+    """
+    try:
+        kind = stat.S_IFMT(path.lstat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if kind in SPECIAL:
+        raise DigitlabError(f"{path}: is {SPECIAL[kind]}; digitlab writes only regular files")
+
+
+def regular_file(path: str | Path) -> Path:
+    """`path`, if it is a regular file (links followed) that reads without waiting: no pipe or device."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DigitlabError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DigitlabError(f"{path}: cannot read ({e.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise DigitlabError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise DigitlabError(f"{path}: is not a regular file (a pipe, device or socket)")
+    return path
 
 
 @functools.cache

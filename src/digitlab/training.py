@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,8 @@ from digitlab.errors import DigitlabError
 from digitlab.evaluation import Evaluation, evaluate, final_split
 from digitlab.learner_setup import build_learner, build_model_for
 from digitlab.models import build_model
-from digitlab.publishing import publish_run, remove_leftovers
+from digitlab.ownership import remove_own_folder, writing
+from digitlab.publishing import publish_run
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import history_csv
 from digitlab.train.guards import EarlyStopping
@@ -154,14 +154,19 @@ def train_and_save(
 
     In distributed training only rank 0 evaluates and writes; the other processes return None.
     """
-    start = time.perf_counter()
     rank, _ = distributed.setup()
-    if rank == 0:
-        remove_leftovers(Path(config.out))
+    if rank > 0:  # only rank 0 writes files
+        train(config, quiet, resume)
+        distributed.teardown()
+        return None
+    with writing(config.out, resume=resume is not None) as manifest:
+        return _train_and_publish(config, quiet, resume, manifest)
+
+
+def _train_and_publish(config: TrainConfig, quiet: bool, resume: tuple | None, manifest) -> tuple:
+    start = time.perf_counter()
     result = train(config, quiet, resume)
     distributed.teardown()
-    if rank > 0:
-        return None
     split, data = final_split(result.splits)
     evaluation, _ = evaluate(result.model, data, split)
     result.seconds["evaluate"] = time.perf_counter() - start - sum(result.seconds.values())
@@ -184,6 +189,6 @@ def train_and_save(
     files = {"report.html": training_report(result.model, info, history, evaluation, data)}
     if recorder:
         files["history.csv"] = history_csv(recorder.rows)
-    publish_run(out, result.model.cpu(), info, files)
-    shutil.rmtree(out / "checkpoint", ignore_errors=True)  # the run is over: nothing to resume
+    publish_run(out, manifest, result.model.cpu(), info, files)
+    remove_own_folder(out / "checkpoint")  # the run is over: nothing to resume
     return result, evaluation

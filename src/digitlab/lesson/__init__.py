@@ -10,13 +10,14 @@ from rich.padding import Padding
 from rich.syntax import Syntax
 from torch import nn
 
-from digitlab.checkpoint import ModelInfo, save_model
+from digitlab import ownership
+from digitlab.checkpoint import ModelInfo
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_text_atomic
 from digitlab.lesson.cells import Cell, lesson_cells
 from digitlab.lesson.notebook import write_notebook
 from digitlab.lesson.runner import Output, run_cell
 from digitlab.models import MLP
+from digitlab.publishing import publish_run
 from digitlab.report.html import Page
 
 __all__ = ["run_lesson", "write_notebook"]
@@ -41,7 +42,23 @@ def run_lesson(
     if pair[0] == pair[1] or not all(0 <= d <= 9 for d in pair):
         raise DigitlabError(f"pair: needs two different digits 0..9, got {pair[0]} {pair[1]}")
     start, console = time.perf_counter(), console or Console(highlight=False)
-    cells = lesson_cells(data, pair, subset)
+    out = Path(out)
+    ownership.check(out)  # refused at once, not after the lesson, when OUT is not digitlab's to write
+    page, namespace = _run_cells(lesson_cells(data, pair, subset), console, data, pair)
+    results = {k: namespace[k] for k in RESULTS if k in namespace}
+    results["seconds"] = time.perf_counter() - start
+    model, info = _ten_digit_model(namespace["learn"].model, results, namespace["train"])
+    with ownership.writing(out) as manifest:
+        publish_run(out, manifest, model, info, {"lesson.html": page.render()})
+    console.print(
+        f"\nThe lesson took {results['seconds']:.1f} s. Wrote {out / 'lesson.html'} and the 10-digit model"
+    )
+    console.print(f"in {out}/ (try: digitlab predict {out} some-digit.png).")
+    return results
+
+
+def _run_cells(cells: list[Cell], console: Console, data: str, pair: tuple[int, int]) -> tuple[Page, dict]:
+    """Every cell run and shown in order; the page they make and the names they defined."""
     title = cells[0].source.splitlines()[0].lstrip("# ")
     page, namespace = Page(title), {"__name__": "__lesson__"}
     for cell in cells:
@@ -54,16 +71,7 @@ def run_lesson(
             _blame_the_data(namespace, data, pair)  # one clear line when too little data is the cause
             raise
         _show_code(cell, output, console, page)
-    results = {k: namespace[k] for k in RESULTS if k in namespace}
-    results["seconds"] = time.perf_counter() - start
-    out = Path(out)
-    _save_ten_digit_model(namespace["learn"].model, out, results, namespace["train"])
-    write_text_atomic(out / "lesson.html", page.render())
-    console.print(
-        f"\nThe lesson took {results['seconds']:.1f} s. Wrote {out / 'lesson.html'} and the 10-digit model"
-    )
-    console.print(f"in {out}/ (try: digitlab predict {out} some-digit.png).")
-    return results
+    return page, namespace
 
 
 def _blame_the_data(namespace: dict, data: str, pair: tuple[int, int]) -> None:
@@ -103,11 +111,11 @@ def _show_code(cell: Cell, output: Output, console: Console, page: Page) -> None
     console.print()
 
 
-def _save_ten_digit_model(net: nn.Sequential, out: Path, results: dict, train) -> None:
-    """The lesson's nn.Sequential net as a digitlab MLP file, so `predict` and `serve` can use it."""
+def _ten_digit_model(net: nn.Sequential, results: dict, train) -> tuple[MLP, ModelInfo]:
+    """The lesson's nn.Sequential net as a digitlab MLP, so `predict` and `serve` can use its folder."""
     model = MLP(hidden=net[0].out_features, n_out=10)
     with torch.no_grad():
         for ours, theirs in ((model.first_layer, net[0]), (model.last_layer, net[2])):
             ours.weight.copy_(theirs.weight), ours.bias.copy_(theirs.bias)
     metrics = {k: results[k] for k in ("ten_valid_accuracy", "ten_test_accuracy") if k in results}
-    save_model(model, out, ModelInfo.describe(model, metrics=metrics, data_fingerprint=train.fingerprint()))
+    return model, ModelInfo.describe(model, metrics=metrics, data_fingerprint=train.fingerprint())

@@ -14,6 +14,7 @@ stays whole until the new one is; a kill mid-write leaves the old one to resume 
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from digitlab.train.callbacks import Callback
 FORMAT = "digitlab-checkpoint"
 FORMAT_VERSION = 1
 JSON_NAME = "checkpoint.json"
+STATE_FILE = re.compile(r"state-[0-9a-f]{16}\.safetensors")
 
 
 class Checkpoint(Callback):
@@ -82,7 +84,7 @@ def save(folder: Path, learn, position: tuple[int, int], generators, extra: dict
             "tensors_file": name, "tensors_sha256": digest, **meta, "extra": extra}  # fmt: skip
     write_text_atomic(folder / JSON_NAME, json.dumps(info) + "\n")  # the commit point
     for old in folder.glob("state-*.safetensors"):
-        if old.name != name:
+        if old.name != name and STATE_FILE.fullmatch(old.name):  # only names this function writes
             old.unlink(missing_ok=True)
 
 
