@@ -106,6 +106,26 @@ def test_a_gzip_bomb_is_stopped_after_what_the_header_declares(tmp_path):
     assert peak < 50 << 20
 
 
+def test_a_header_declaring_more_than_the_file_can_hold_is_refused_before_reading(tmp_path):
+    """A 1 MB gzip declaring 1 GiB (1.37 million images) would need a 1000x inflation: refused from
+    the header alone. A raw file declaring more than its length likewise."""
+    import gzip
+    import tracemalloc
+
+    header = bytes([0, 0, 0x08, 3]) + np.array([1_369_000, 28, 28], ">u4").tobytes()
+    gz = tmp_path / "bomb-images-idx3-ubyte.gz"
+    gz.write_bytes(gzip.compress(header + bytes(1 << 20)))
+    raw = tmp_path / "raw-images-idx3-ubyte"
+    raw.write_bytes(header + bytes(100))
+    tracemalloc.start()
+    with pytest.raises(DigitlabError, match="over 100x the .*-byte gzip file"):
+        read_idx_images(gz)
+    with pytest.raises(DigitlabError, match="declare 1,073,296,000 bytes, but the file has 116"):
+        read_idx_images(raw)
+    assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    tracemalloc.stop()
+
+
 def test_truncated_gzip(tmp_path):
     path = tmp_path / "x.gz"
     path.write_bytes(gzip.compress(to_idx(np.zeros((10, 28, 28), np.uint8)))[:-20])

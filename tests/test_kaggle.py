@@ -163,3 +163,48 @@ def test_cached_arrays_of_the_wrong_shape_are_parsed_again(sample, tmp_path):
     np.save(f"{stem}.images.npy", np.zeros((2, 3), np.uint8))
     np.save(f"{stem}.labels.npy", np.array([1.5]))
     np.testing.assert_array_equal(read_kaggle_csv(path)[1], labels)
+
+
+def test_the_cache_key_changes_with_any_edit_even_one_a_sum_would_miss(tmp_path):
+    """Bytes swapped 2 MiB apart kept the old additive hash (its weights repeated every 2 MiB): the
+    key is SHA-256 now, so a swap, a moved byte or one changed byte each give another key."""
+    from digitlab.data.cache import content_hash
+
+    rng = np.random.default_rng(0)
+    data = bytearray(rng.integers(0, 256, 5 << 20, dtype=np.uint8).tobytes())
+    data[100], data[100 + (2 << 20)] = 1, 2
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    keys = {content_hash(path)}
+    for edit in range(3):
+        edited = bytearray(data)
+        if edit == 0:
+            edited[100], edited[100 + (2 << 20)] = 2, 1  # the swap
+        elif edit == 1:
+            edited[-1] ^= 1  # the last byte (beyond the last whole 8-byte word)
+        else:
+            edited[len(data) // 2] ^= 0x80  # the first byte of the second half
+        path.write_bytes(edited)
+        keys.add(content_hash(path))
+    assert len(keys) == 4
+    path.write_bytes(data)
+    assert content_hash(path) in keys and len(content_hash(path)) == 64
+
+
+def test_a_pipe_or_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import os
+
+    import digitlab.data.kaggle as kaggle
+
+    fifo = tmp_path / "train.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DigitlabError, match="is not a regular file"):
+        read_kaggle_csv(fifo)  # would wait for a writer for ever
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"label," + b"\0" * 1000)
+    monkeypatch.setattr(kaggle, "MAX_CSV_BYTES", 100)
+    with pytest.raises(DigitlabError, match="1,006 bytes, over the 100 a Kaggle CSV may have"):
+        read_kaggle_csv(big)
+    monkeypatch.setattr(kaggle, "MAX_CSV_BYTES", 1 << 20)
+    with pytest.raises(DigitlabError, match="line 1: header must be"):
+        read_kaggle_csv(big)

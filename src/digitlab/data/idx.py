@@ -3,13 +3,15 @@
 Header: two zero bytes, a dtype code, the number of dimensions, then each dimension
 as a big-endian uint32. The payload must hold exactly prod(dims) items.
 
-The header is read first and the payload after it, never more than the header declares: a
-small gzip file that inflates to gigabytes is refused after a few megabytes, not after
-filling the memory.
+The header is read first and checked against what the file can hold before any memory is
+committed: a raw file must be as long as its dims declare, and a gzip file may declare at most
+MAX_INFLATION times its own size (MNIST's inflate 2-5x; a 1 MB gzip of zeros can inflate to a
+gigabyte). The payload is then streamed into one array, never more than declared.
 """
 
 import gzip
 import io
+import os
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -17,41 +19,68 @@ from typing import BinaryIO
 import numpy as np
 
 from digitlab.errors import DigitlabError
+from digitlab.fileio import regular_file
 
 DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 MAX_PAYLOAD = 1 << 30  # bytes one IDX file may declare: 20x MNIST's largest file (47 MB)
+MAX_INFLATION = 100  # a gzip may declare this many times its own size (MNIST's: 4.8x at most)
+SMALL_PAYLOAD = 1 << 20  # payloads up to this size are never too inflated (tiny test files of zeros)
+READ_CHUNK = 1 << 22
 SIDE = 28  # images must be MNIST-sized
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode IDX bytes (raw or gzipped) into a native-endian numpy array, checking every field."""
-    return _read(io.BytesIO(data), name)
+    return _read(io.BytesIO(data), name, len(data))
 
 
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file, raw or gzipped (known by its magic bytes, not its name)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DigitlabError(f"{path}: no such file")
+    path = regular_file(path)  # a pipe or a device would hang or never end
     with open(path, "rb") as f:
-        return _read(f, str(path))
+        return _read(f, str(path), os.fstat(f.fileno()).st_size)
 
 
-def _read(f: BinaryIO, name: str) -> np.ndarray:
+def _read(f: BinaryIO, name: str, file_size: int) -> np.ndarray:
     gzipped = f.read(2) == b"\x1f\x8b"
     f.seek(0)
     stream = gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f
     try:
         dtype, dims, size = _header(stream, name)
-        payload = stream.read(size + 1)  # one byte more tells "too long" from "just right"
+        _check_budget(name, size, file_size, gzipped, dims)
+        payload = np.empty(size, np.uint8)
+        got = _read_into(stream, payload)
+        extra = len(stream.read(1))  # one byte more tells "too long" from "just right"
     except EOFError:
         raise DigitlabError(f"{name}: truncated gzip stream") from None
     except (OSError, zlib.error) as e:
         raise DigitlabError(f"{name}: corrupt gzip data ({e})") from None
-    if len(payload) != size:
-        held = "more than" if len(payload) > size else f"{len(payload)} bytes, not"
+    if got != size or extra:
+        held = "more than" if extra else f"{got} bytes, not"
         raise DigitlabError(f"{name}: payload holds {held} the {size} bytes that dims {dims} declare")
-    return np.frombuffer(payload, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+    return payload.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+
+
+def _check_budget(name: str, size: int, file_size: int, gzipped: bool, dims: tuple) -> None:
+    """Refuse a payload the file cannot really hold, before any memory is committed to it."""
+    if not gzipped and size > file_size:
+        raise DigitlabError(f"{name}: dims {dims} declare {size:,} bytes, but the file has {file_size:,}")
+    if gzipped and size > max(SMALL_PAYLOAD, MAX_INFLATION * file_size):
+        raise DigitlabError(
+            f"{name}: dims {dims} declare {size:,} bytes, over {MAX_INFLATION}x the {file_size:,}-byte "
+            "gzip file (real images inflate 2-5x: a decompression bomb?)"
+        )
+
+
+def _read_into(stream: BinaryIO, payload: np.ndarray) -> int:
+    """Fill `payload` from the stream a chunk at a time; the bytes read (fewer if the stream ends)."""
+    got = 0
+    while got < len(payload):
+        n = stream.readinto(memoryview(payload)[got : got + READ_CHUNK])
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _header(stream: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int]:

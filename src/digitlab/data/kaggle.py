@@ -13,17 +13,18 @@ import numpy as np
 
 from digitlab.data.cache import cached_arrays
 from digitlab.errors import DigitlabError
+from digitlab.fileio import regular_file
 
 PIXELS = [f"pixel{i}" for i in range(784)]
 COMMA, NEWLINE, ZERO = ord(","), ord("\n"), ord("0")
 CHUNK_BYTES = 1 << 19  # parse ~512 KB at a time: fewer numpy calls, arrays still near the cache (measured)
+MAX_CSV_BYTES = 512 << 20  # MNIST's 70,000 images as CSV take 127 MB, Kaggle's train.csv 77 MB
+HEADER_BYTES = 16384  # the header line is 6,370 bytes
 
 
 def read_kaggle_csv(path: str | Path, cache: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Images as uint8 (N,28,28) and labels as int64 (N,), or None for a test file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DigitlabError(f"{path}: no such file")
+    path = regular_file(path)  # a pipe or a device would hang or never end
     arrays = (
         cached_arrays(path, "kaggle", _parse_file, _sound, ("images", "labels"))
         if cache
@@ -43,23 +44,39 @@ def _sound(arrays: dict[str, np.ndarray]) -> bool:
 
 
 def _parse_file(path: Path) -> dict[str, np.ndarray]:
-    images, labels = parse_kaggle_csv(path.read_bytes(), str(path))
+    """The file read once into memory (its size checked first, its header before the rest), then parsed."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_CSV_BYTES:
+            raise DigitlabError(f"{path}: {size:,} bytes, over the {MAX_CSV_BYTES:,} a Kaggle CSV may have")
+        _header(f.read(HEADER_BYTES), str(path))  # a file that is no CSV is refused before it is read
+        f.seek(0)
+        data = bytearray(size)  # parse_kaggle_csv adds a line end in place, where bytes would be copied
+        f.readinto(data)
+    images, labels = parse_kaggle_csv(data, str(path))
     return {"images": images} if labels is None else {"images": images, "labels": labels}
 
 
-def parse_kaggle_csv(data: bytes, name: str = "<csv>") -> tuple[np.ndarray, np.ndarray | None]:
+def _header(data: bytes | bytearray, name: str) -> tuple[int, int, list[str]]:
+    """(where the header starts, where it ends, its columns), checked: the whole file's or its start."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    header_end = data.find(b"\n", start)
+    columns = bytes(data[start:header_end]).decode("utf-8", "replace").strip().split(",")
+    has_label = columns[:1] == ["label"]
+    if header_end < 0 or columns != (["label"] if has_label else []) + PIXELS:
+        raise DigitlabError(f"{name}: line 1: header must be 'label,pixel0..pixel783' or 'pixel0..pixel783'")
+    return start, header_end, columns
+
+
+def parse_kaggle_csv(data: bytes | bytearray, name: str = "<csv>") -> tuple[np.ndarray, np.ndarray | None]:
     """Parse CSV bytes (a UTF-8 BOM and Windows line ends are accepted)."""
     # Work on offsets into `data`: every copy of a 77 MB file costs more than a parsing pass.
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
     if not data.endswith(b"\n"):
-        data += b"\n"
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    header_end = data.find(b"\n", start)
-    columns = data[start:header_end].decode("utf-8", "replace").strip().split(",")
-    has_label = columns[:1] == ["label"]
-    if columns != (["label"] if has_label else []) + PIXELS:
-        raise DigitlabError(f"{name}: line 1: header must be 'label,pixel0..pixel783' or 'pixel0..pixel783'")
+        data += b"\n"  # a bytearray grows in place
+    _, header_end, columns = _header(data, name)
+    has_label = columns[0] == "label"
     end = len(data.rstrip(b"\n")) + 1 if data[-2:] == b"\n\n" else len(data)
     if end <= header_end + 1:
         raise DigitlabError(f"{name}: no data rows after the header")
