@@ -44,7 +44,8 @@ def killed_and_resumed(tiny_mnist_dir, tmp_path_factory):
     _, stderr = launcher.communicate(timeout=90)
     ended = {"ranks": len(ranks), "seconds": time.monotonic() - killed_at, "code": launcher.returncode}
     ended["last_line"] = stderr.decode().strip().splitlines()[-1]
-    return out, ended, digitlab("train", "--resume", out)  # relaunches 2 processes: the checkpoint says so
+    resumed = digitlab("train", "--resume", out, "--data", tiny_mnist_dir, "--nproc", "2")  # as it trained
+    return out, ended, resumed
 
 
 def test_a_killed_rank_ends_the_run_cleanly_with_one_line(killed_and_resumed):

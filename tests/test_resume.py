@@ -46,10 +46,10 @@ def consistent(folder: Path) -> None:
         assert len(list(csv.DictReader(f))) == len(info.history)
 
 
-def resume(out: Path) -> tuple[int, int]:
+def resume(out: Path, data: Path) -> tuple[int, int]:
     """`train --resume OUT`; returns where the checkpoint stood, checking the run went on from there."""
     meta = json.loads((out / "checkpoint" / "checkpoint.json").read_text())
-    result = cli("train", "--resume", out)
+    result = cli("train", "--resume", out, "--data", data)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line[:1].isdigit()]
     assert len(rows) == 2 - meta["epoch"]  # only the epochs still to train were trained
@@ -83,11 +83,12 @@ def test_killed_at_random_moments_and_resumed_is_bit_identical(tiny_mnist_dir, u
     consistent(out)
     if checkpoint.exists():
         run_and_kill(
-            ["-m", "digitlab", "train", "--resume", str(out)], lambda p: time.sleep(rng.uniform(2, 4))
+            ["-m", "digitlab", "train", "--resume", str(out), "--data", str(tiny_mnist_dir)],
+            lambda p: time.sleep(rng.uniform(2, 4)),
         )
         consistent(out)
     if checkpoint.exists():
-        resume(out)
+        resume(out, tiny_mnist_dir)
     assert outcome(out) == outcome(uninterrupted)
     consistent(out)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".tmp-")]
@@ -110,7 +111,7 @@ def test_killed_inside_a_write_and_resumed(tiny_mnist_dir, uninterrupted, tmp_pa
     ]
     run_and_kill(args, lambda process: process.wait(timeout=300))
     consistent(out)
-    position = resume(out)
+    position = resume(out, tiny_mnist_dir)
     assert position == {"checkpoint": {3: (0, 7), 5: (0, 14)}, "model": {1: (2, 0)}}[target][nth]
     assert outcome(out) == outcome(uninterrupted)
     consistent(out)

@@ -5,6 +5,8 @@ preset and the model decide and picks the device, returning a complete `TrainCon
 """
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 
 from digitlab.errors import DigitlabError
@@ -93,15 +95,30 @@ class TrainConfig:
         return done
 
     def check(self) -> None:
-        optional = tuple(n for n in ("patience", "checkpoint_every") if getattr(self, n) is not None)
-        for name in ("epochs", "batch_size", "nproc", *optional):
-            if getattr(self, name) < 1:
-                raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
+        """Every field of its type and within its bounds (a checkpoint's settings may come from anyone)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not _of_type(value, f.type):
+                raise DigitlabError(f"{f.name} must be {_type_name(f.type)}, got {value!r:.40}")
+        for name, (low, high) in WHOLE_BOUNDS.items():
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise DigitlabError(f"{name} must be at least {low}, got {value}")
+            if value is not None and value > high:
+                raise DigitlabError(f"{name} must be at most {high:,}, got {value:,}")
+        if self.lr is not None and not self.lr > 0:
             raise DigitlabError(f"lr must be positive, got {self.lr}")
+        if self.lr is not None and not self.lr <= 100:
+            raise DigitlabError(f"lr must be at most 100, got {self.lr}")
         if not 0 < self.valid_fraction < 1:
             raise DigitlabError(f"valid_fraction must be between 0 and 1, got {self.valid_fraction}")
-        for name, most in (("rotate", 90.0), ("shift", 0.5), ("zoom", 0.5)):
+        for name, most in (
+            ("rotate", 90.0),
+            ("shift", 0.5),
+            ("zoom", 0.5),
+            ("dropout", 0.99),
+            ("stroke", 2.0),
+        ):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= most:
                 raise DigitlabError(f"{name} must be between 0 and {most:g}, got {value}")
@@ -125,6 +142,35 @@ class TrainConfig:
         config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
         config.check()
         return config
+
+
+# Whole-number settings: at least, at most (the most guard against a tampered checkpoint's settings)
+WHOLE_BOUNDS = {
+    "epochs": (1, 10_000), "batch_size": (1, 1 << 20), "seed": (0, 2**63 - 1), "patience": (1, 10_000),
+    "checkpoint_every": (1, 1 << 40), "nproc": (1, 256), "convs": (1, 8),
+}  # fmt: skip
+FRACTION_BOUNDS = {"rotate": 90.0, "shift": 0.5, "zoom": 0.5, "dropout": 0.99, "stroke": 2.0}  # from 0
+
+
+def _of_type(value, annotation) -> bool:
+    """`value` fits a field's annotation: int (not bool), float (or int), str, bool, a tuple of ints, None."""
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for kind in options:
+        if kind is type(None) and value is None:
+            return True
+        if kind is int and type(value) is int or kind is float and type(value) in (int, float):
+            return True
+        if kind in (str, bool) and type(value) is kind:
+            return True
+        if typing.get_origin(kind) is tuple and isinstance(value, tuple):
+            return len(value) == len(typing.get_args(kind)) and all(type(v) is int for v in value)
+    return False
+
+
+def _type_name(annotation) -> str:
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+    return " or ".join(names.get(k, "null" if k is type(None) else "3 whole numbers") for k in options)
 
 
 def pick_device(name: str) -> str:

@@ -63,7 +63,7 @@ def writing(folder: str | Path, resume: bool = False) -> Iterator[Manifest]:
     the run's own checkpoint is in `folder` (the user pointed `--resume` at it).
     """
     folder = Path(folder)
-    check(folder)  # a refusal leaves no lock file behind in the user's folder
+    check(folder, resume)  # a refusal leaves no lock file behind in the user's folder
     created = not os.path.lexists(folder)
     make_folder(folder)
     fd = _lock(folder)
@@ -75,8 +75,8 @@ def writing(folder: str | Path, resume: bool = False) -> Iterator[Manifest]:
         manifest.save(folder)  # from now on a checkpoint/ here is known to be digitlab's
         yield manifest
     except BaseException:
-        if created:  # a run that failed before writing anything leaves no folder behind
-            for name in (MANIFEST, LOCK):
+        if created and {p.name for p in _entries(folder)} <= {MANIFEST, LOCK}:
+            for name in (MANIFEST, LOCK):  # a run that failed before writing anything leaves no folder
                 (folder / name).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 folder.rmdir()
@@ -85,13 +85,15 @@ def writing(folder: str | Path, resume: bool = False) -> Iterator[Manifest]:
         os.close(fd)  # releases the lock
 
 
-def check(folder: str | Path) -> None:
+def check(folder: str | Path, resume: bool = False) -> None:
     """Refuse now, writing nothing, if `writing(folder)` would refuse later (a long job checks first)."""
     folder = Path(folder)
     if os.path.lexists(folder):
         if not folder.is_dir():
             raise DigitlabError(f"{folder}: is a file, not a folder")
-        refuse_foreign(folder, read_manifest(folder))
+        manifest = read_manifest(folder)
+        manifest.known = manifest.known or resume
+        refuse_foreign(folder, manifest)
         if (folder / LOCK).is_file():
             os.close(_lock(folder, fcntl.LOCK_SH))  # busy now: refused now
 

@@ -101,25 +101,39 @@ def deterministic_cudnn():
 
 
 def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
-    if extra.get("data_fingerprint") != fingerprint:
-        raise DigitlabError(f"{config.data}: the data differ from those the checkpoint was trained on")
-    try:
-        return build_model(extra["model"]["architecture"], **extra["model"]["config"])
+    """The model the checkpoint describes, for the data it was trained on."""
+    stored = extra.get("data_fingerprint")
+    if stored != fingerprint:
+        raise DigitlabError(
+            f"{config.data}: the data differ from those the checkpoint was trained on (its settings name "
+            f"{extra['config'].get('data')!r}: resume with --data naming those data)"
+        )
+    spec = extra.get("model")
+    try:  # the description is bounded like a model.json's config before anything is built
+        if not isinstance(spec, dict) or spec.get("architecture") != config.model:
+            raise ValueError(f"architecture must be the settings' {config.model!r}")
+        return build_model(spec["architecture"], **spec["config"])
     except (KeyError, TypeError, ValueError) as e:
         raise DigitlabError(f"{config.out}/checkpoint: its model description is damaged ({e})") from None
 
 
-def stored_config(out: str | Path) -> TrainConfig:
-    """The settings of the run whose checkpoint is in OUT."""
-    return TrainConfig.from_json(checkpointing.load_metadata(_checkpoint_of(out))["extra"].get("config"))
+def resume_and_save(
+    out: str | Path, data: str = "mnist", tensorboard: str | None = None, quiet: bool = False
+) -> tuple[TrainResult, Evaluation] | None:
+    """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end.
 
-
-def resume_and_save(out: str | Path, quiet: bool = False) -> tuple[TrainResult, Evaluation] | None:
-    """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end."""
+    Paths and the process count come from the command line, never from the checkpoint (a folder
+    may come from anyone): `data` and `tensorboard` as given, the processes as launched.
+    """
     state = checkpointing.load(_checkpoint_of(out))
-    config = TrainConfig.from_json(state[1]["extra"].get("config"))
-    if Path(config.out).resolve() != Path(out).resolve():
-        config = dataclasses.replace(config, out=str(out))  # the folder was moved: it goes on there
+    stored = TrainConfig.from_json(state[1]["extra"].get("config"))
+    world = distributed.world_size()
+    if stored.nproc != world:
+        raise DigitlabError(
+            f"{out}: its run trained in {stored.nproc} process{'es' if stored.nproc > 1 else ''}; resume it "
+            f"with --nproc {stored.nproc} (the same count goes on bit for bit), not {world}"
+        )
+    config = dataclasses.replace(stored, out=str(out), data=data, tensorboard=tensorboard, init=None)
     return train_and_save(config, quiet, resume=state)
 
 

@@ -50,7 +50,11 @@ def train_cmd(
     checkpoint_every: int = typer.Option(
         DEFAULT.checkpoint_every, help="Batches between checkpoints in OUT/checkpoint (default: each epoch)."
     ),
-    resume: Path = typer.Option(None, help="Continue the run stored in this OUT folder, with its settings."),
+    resume: Path = typer.Option(
+        None,
+        help="Continue the run stored in this OUT folder with its settings; --data, --tensorboard and "
+        "--nproc still come from this command line.",
+    ),
     nproc: int = typer.Option(DEFAULT.nproc, min=1, help="Processes sharing each batch (torch.distributed)."),
     compile_model: bool = typer.Option(
         DEFAULT.compile, "--compile", help="torch.compile the model (compilation timed apart from training)."
@@ -69,7 +73,7 @@ def train_cmd(
     import time
 
     from digitlab import distributed
-    from digitlab.training import resume_and_save, stored_config, train_and_save
+    from digitlab.training import resume_and_save, train_and_save
 
     def settings(world: int) -> TrainConfig:
         return TrainConfig(
@@ -81,8 +85,6 @@ def train_cmd(
         )  # fmt: skip
 
     start = time.perf_counter()
-    if resume is not None:
-        nproc = max(nproc, stored_config(resume).nproc)
     if (nproc > 1 or nnodes > 1) and not distributed.launched():  # start the processes, each runs this
         if resume is None:  # bad settings: one line here, not one from every process
             settings(nproc * nnodes).resolve()
@@ -92,7 +94,7 @@ def train_cmd(
         return
     nproc = distributed.world_size()
     if resume is not None:
-        done = resume_and_save(resume)
+        done = resume_and_save(resume, data, str(tensorboard) if tensorboard else None)
         if done is not None:  # rank 0
             out.print(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
             out.print(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")

@@ -1,5 +1,6 @@
 """Every model maps (B,1,28,28) floats in [0,1] to (B,n_out) scores, and keeps its `config`."""
 
+import torch
 from torch import nn
 
 from digitlab.models.baseline import PixelSimilarity
@@ -33,10 +34,24 @@ __all__ = [
 ]
 
 
+# A model (an ensemble: all its members together) may hold this many numbers, weights and buffers:
+# 100 MB as float32. digitlab's largest preset holds 0.3 million; a model.json or a checkpoint may
+# come from anyone, and 16 CNNs of the largest allowed config would otherwise take 14 GB.
+MAX_NUMBERS = 25_000_000
+
+
 def build_model(name: str, **config) -> nn.Module:
-    """A fresh model by name; `config` as saved in a model file rebuilds it exactly."""
+    """A fresh model by name; `config` as saved in a model file rebuilds it exactly.
+
+    Its size is counted first on the meta device (no memory), and refused over MAX_NUMBERS.
+    """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    with torch.device("meta"):
+        shape_only = MODELS[name](**config)
+    numbers = sum(t.numel() for t in shape_only.state_dict().values())
+    if numbers > MAX_NUMBERS:
+        raise ValueError(f"a {name} of this config holds {numbers:,} numbers, over the {MAX_NUMBERS:,} limit")
     return MODELS[name](**config)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,17 @@ from safetensors.torch import save as save_safetensors
 from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic, write_text_atomic
+from digitlab.models import MAX_NUMBERS
 from digitlab.train.callbacks import Callback
+from digitlab.train.checkpoint_fields import check_meta, check_tensors
 
 FORMAT = "digitlab-checkpoint"
 FORMAT_VERSION = 1
 JSON_NAME = "checkpoint.json"
 STATE_FILE = re.compile(r"state-[0-9a-f]{16}\.safetensors")
+MAX_JSON_BYTES = 16 << 20  # the settings, the position, two random states and a row per epoch: ~30 KB
+# Weights, momentum and the best epoch's weights, each at most MAX_NUMBERS float32s, and the rest
+MAX_STATE_BYTES = 3 * 4 * MAX_NUMBERS + (64 << 20)
 
 
 class Checkpoint(Callback):
@@ -52,7 +58,10 @@ class Checkpoint(Callback):
 
     def before_fit(self, learn):
         if self.pending is not None:
-            restore(learn, self.pending, self.generators)
+            try:
+                restore(learn, self.pending, self.generators)
+            except (KeyError, IndexError, ValueError, TypeError, RuntimeError) as e:
+                raise DigitlabError(f"{self.folder / JSON_NAME}: damaged ({e})") from None
 
     def before_epoch(self, learn):
         if self.pending is not None and learn.epoch == learn.start_epoch and learn.start_iter:
@@ -125,8 +134,11 @@ def _collect(learn, position, generators) -> tuple[dict, dict]:
 def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, metadata) of the checkpoint in `folder`, checked; a clear error if there is none."""
     folder, meta = Path(folder), load_metadata(folder)
-    tensors_path = folder / str(meta.get("tensors_file"))
-    data = tensors_path.read_bytes() if tensors_path.is_file() else b""
+    name = meta.get("tensors_file")
+    if not isinstance(name, str) or not STATE_FILE.fullmatch(name):
+        raise DigitlabError(f"{folder / JSON_NAME}: field 'tensors_file' must name a state file beside it")
+    tensors_path = folder / name
+    data = _read_regular(tensors_path, MAX_STATE_BYTES) if tensors_path.exists() else b""
     if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
         raise DigitlabError(f"{tensors_path}: missing or damaged (checksum differs from {JSON_NAME})")
     try:
@@ -139,10 +151,10 @@ def load_metadata(folder: str | Path) -> dict:
     """checkpoint.json alone, checked (the run's settings and position, without the tensors)."""
     folder = Path(folder)
     path = folder / JSON_NAME
-    if not path.is_file():
+    if not path.exists():
         raise DigitlabError(f"{folder}: no checkpoint to resume from ({JSON_NAME} is missing)")
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(_read_regular(path, MAX_JSON_BYTES))
     except (ValueError, RecursionError) as e:
         raise DigitlabError(f"{path}: not a digitlab checkpoint ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -155,9 +167,40 @@ def load_metadata(folder: str | Path) -> dict:
     return meta
 
 
+def _read_regular(path: Path, most: int) -> bytes:
+    """A checkpoint file: regular (no link, pipe or device) and no larger than `most` bytes."""
+    st = path.lstat()
+    if not stat.S_ISREG(st.st_mode):
+        raise DigitlabError(f"{path}: is not a regular file (a link, pipe or device)")
+    if st.st_size > most:
+        raise DigitlabError(f"{path}: {st.st_size:,} bytes, more than a checkpoint can hold ({most:,})")
+    with open(path, "rb") as f:
+        return f.read(most + 1)
+
+
 def restore(learn, state: tuple[dict, dict], generators=()) -> None:
-    """Put a saved state back into a learner whose fit has just begun (its optimizer exists)."""
+    """Put a saved state back into a learner whose fit has just begun (its optimizer exists).
+
+    Every field and tensor is checked first (`checkpoint_fields`): a ValueError names the bad one.
+    """
     tensors, meta = state
+    stateful = {type(cb).__name__: cb.state_dict() for cb in learn.cbs if hasattr(cb, "best_state")}
+    batches = len(learn.dls.train)
+    check_meta(meta, learn.n_epoch, batches, stateful)
+    expected = {
+        **{f"model/{k}": v for k, v in unwrap(learn.model).state_dict().items()},
+        "rng/torch": torch.get_rng_state(),
+        "rng/loader": learn.dls.train.generator.get_state(),
+        **{f"rng/extra/{i}": g.get_state() for i, g in enumerate(generators)},
+        "metrics/train_total": torch.zeros(()),
+    }  # what `_collect` saves, but for the parts checked elsewhere (optimizer, callbacks, recorder)
+    check_tensors(tensors, expected, meta["epoch"] * batches + meta["iter"])
+    model_state = unwrap(learn.model).state_dict()
+    for key, value in tensors.items():
+        if key.startswith("cb/"):  # the best epoch's weights, put back when the fit ends
+            want = model_state.get(key.split("/", 2)[2])
+            if want is None or value.shape != want.shape or value.dtype != want.dtype:
+                raise ValueError(f"tensor {key!r} does not fit the model")
     unwrap(learn.model).load_state_dict(_prefixed(tensors, "model/"))
     learn.opt.load_state_dict(_prefixed(tensors, "opt/"))
     torch.set_rng_state(tensors["rng/torch"])

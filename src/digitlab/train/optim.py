@@ -55,11 +55,19 @@ class Optimizer:
         return {f"{i}.{k}": v for i, p in enumerate(self.params) for k, v in self.state.get(p, {}).items()}
 
     def load_state_dict(self, saved: dict[str, torch.Tensor]) -> None:
-        self.state = {}
+        """Buffers as `state_dict` gave them; a ValueError names one that does not fit its parameter."""
+        state = {}
         for key, value in saved.items():
-            i, name = key.split(".", 1)
+            i, _, name = key.partition(".")
+            if not i.isdigit() or int(i) >= len(self.params) or not name:
+                raise ValueError(f"optimizer state {key!r} names no parameter")
             p = self.params[int(i)]
-            self.state.setdefault(p, {})[name] = value.to(p.device, p.dtype).clone()
+            if value.shape != p.shape or not value.is_floating_point():
+                raise ValueError(
+                    f"optimizer state {key!r} is {tuple(value.shape)}, its parameter {tuple(p.shape)}"
+                )
+            state.setdefault(p, {})[name] = value.to(p.device, p.dtype).clone()
+        self.state = state
 
 
 class SGD(Optimizer):
