@@ -42,7 +42,7 @@ def command(*args: str) -> int:
 
 out = io.StringIO()
 sys.stdout = out  # the commands' own output is not ours to print
-client = TestClient(create_app(Predictor.load(model)))
+client = TestClient(create_app(Predictor.load(model)), base_url="http://localhost")
 command("predict", model, str(folder / "seven.png"))  # warm up: imports, model, one prediction
 client.post("/api/predict", files={"file": ("s.png", (folder / "seven.png").read_bytes(), "image/png")})
 gif = (folder / "gif-6000x6000.gif").read_bytes()

@@ -81,7 +81,7 @@ def test_predict_and_serve_give_the_same_answers_with_either_engine(trained_mode
     assert [a["digit"] for a in answers["torch"]] == [a["digit"] for a in answers["onnx"]]
     for a, b in zip(answers["torch"], answers["onnx"], strict=True):
         assert np.allclose(a["probs"], b["probs"], atol=1e-4)
-    client = TestClient(create_app(Predictor.load(trained_model, "onnx")))
+    client = TestClient(create_app(Predictor.load(trained_model, "onnx")), base_url="http://localhost")
     body = client.post("/api/predict", json={"pixels": mnist.test.images[1].numpy().tolist()}).json()
     assert body["digit"] == 2
     assert cli("predict", trained_model, tmp_path, "--engine", "tpu").returncode == 1

@@ -107,7 +107,9 @@ def test_predict_cli_json_order_bad_files_and_saved_inputs(trained_model, mnist,
     assert all(len(i["probs"]) == 10 and abs(sum(i["probs"]) - 1) < 1e-4 for i in items[1:4])
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 4 and all(e.startswith("error: ") for e in errors)
-    assert "empty file" in errors[0] and "not an image" in errors[1] and "no images" in errors[3]
+    assert (
+        "empty file" in errors[0] and "not an image digitlab reads" in errors[1] and "no images" in errors[3]
+    )
     assert len(list((tmp_path / "seen").glob("*.png"))) == 4
 
 

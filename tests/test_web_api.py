@@ -20,11 +20,12 @@ def predictor(trained_model):
 
 @pytest.fixture
 def client(predictor, tmp_path):
-    return TestClient(create_app(predictor, save_dir=tmp_path / "saved"))
+    return TestClient(create_app(predictor, save_dir=tmp_path / "saved"), base_url=LOCAL)
 
 
 png = png_bytes
 JSON = {"content-type": "application/json"}
+LOCAL = "http://localhost"  # a Host the server answers by default
 
 
 def test_page_static_files_health_model_and_docs(client, trained_model):
@@ -36,7 +37,7 @@ def test_page_static_files_health_model_and_docs(client, trained_model):
     info = client.get("/api/model").json()
     assert info["architecture"] == "cnn" and info["classes"] == list(range(10))
     assert str(trained_model) not in json.dumps(info)  # no path on disk leaks out
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404  # off: it loads its scripts from a CDN
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
 
 
@@ -73,7 +74,7 @@ def test_blank_gives_null(client):
         ({"json": {"pixels": ["a"] * 784}}, 422),
         ({"json": {"image": []}}, 400),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
-        ({"files": {"file": ("x.png", b"this is not an image", "image/png")}}, 400),
+        ({"files": {"file": ("x.png", b"this is not an image", "image/png")}}, 415),
         ({"files": {"file": ("x.png", b"", "image/png")}}, 400),
         ({"files": {"other": ("x.png", b"abc", "image/png")}}, 400),
         ({"content": b"abc", "headers": {"content-type": "text/plain"}}, 400),
@@ -141,15 +142,15 @@ def test_save_a_correction(client, tmp_path, mnist):
         client.post("/api/samples", data={"digit": "x"}, files={"file": ("a.png", image)}).status_code == 422
     )
     bad = client.post("/api/samples", data={"digit": "3"}, files={"file": ("a.png", b"nope")})
-    assert bad.status_code == 400 and not (tmp_path / "saved" / "3").exists()
+    assert bad.status_code == 415 and not (tmp_path / "saved" / "3").exists()
 
 
 def test_saving_is_off_without_save_dir_and_no_cors_by_default(predictor):
-    client = TestClient(create_app(predictor))
+    client = TestClient(create_app(predictor), base_url=LOCAL)
     assert client.post("/api/samples", data={"digit": "1"}).status_code == 404
     response = client.get("/api/health", headers={"Origin": "http://example.test"})
     assert "access-control-allow-origin" not in response.headers
-    cors = TestClient(create_app(predictor, cors_origins=["http://example.test"]))
+    cors = TestClient(create_app(predictor, cors_origins=["http://example.test"]), base_url=LOCAL)
     response = cors.get("/api/health", headers={"Origin": "http://example.test"})
     assert response.headers["access-control-allow-origin"] == "http://example.test"
 
@@ -165,8 +166,8 @@ def test_ci_has_chromium_so_the_browser_tests_really_ran():
     assert shutil.which("chromium") or Path("/usr/bin/chromium").exists()
 
 
-def test_a_connection_that_sends_headers_slowly_is_closed(predictor, monkeypatch):
-    """Slowloris: without a header timeout, such connections would be held open for ever."""
+def test_slow_headers_and_slow_bodies_are_cut_off_while_real_requests_are_served(predictor, monkeypatch):
+    """Slowloris, on the headers and on the body: each request must arrive whole within the deadline."""
     import socket
     import threading
     import time
@@ -175,7 +176,7 @@ def test_a_connection_that_sends_headers_slowly_is_closed(predictor, monkeypatch
 
     from digitlab.web import server
 
-    monkeypatch.setattr(server, "HEADER_TIMEOUT", 0.5)
+    monkeypatch.setattr(server, "REQUEST_TIMEOUT", 1.0)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -184,16 +185,29 @@ def test_a_connection_that_sends_headers_slowly_is_closed(predictor, monkeypatch
     thread.start()
     while not srv.started:
         time.sleep(0.02)
+    slow = []
     try:
-        slow = socket.create_connection(("127.0.0.1", port))
-        slow.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")  # ...and the rest never comes
-        slow.settimeout(10)
-        assert slow.recv(1024) == b""  # the server hung up (a recv timeout would raise instead)
+        for i in range(30):
+            conn = socket.create_connection(("127.0.0.1", port))
+            if i % 2:  # headers that never end
+                conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n")
+            else:  # headers, then a body a byte at a time
+                conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\n"
+                             b"Content-Type: image/png\r\nContent-Length: 1000\r\n\r\nx")  # fmt: skip
+            slow.append(conn)
+        started = time.monotonic()
         fine = socket.create_connection(("127.0.0.1", port))
-        fine.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        fine.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         fine.settimeout(10)
-        assert fine.recv(1024).startswith(b"HTTP/1.1 200")
+        assert fine.recv(1024).startswith(b"HTTP/1.1 200")  # served while the slow ones wait
+        assert time.monotonic() - started < 1.0
+        for conn in slow:
+            conn.settimeout(10)
+            assert conn.recv(1024) == b""  # the server hung up (a recv timeout would raise instead)
+        assert time.monotonic() - started < 5
     finally:
+        for conn in slow:
+            conn.close()
         srv.should_exit = True
         thread.join(timeout=10)
 
@@ -217,7 +231,7 @@ def post_concurrently(app, bodies: list[dict]) -> list:
 
     async def run():
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # errors become 500s
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url=LOCAL) as c:
             return await asyncio.gather(*(c.post("/api/predict", json=b) for b in bodies))
 
     return asyncio.run(run())

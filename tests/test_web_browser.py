@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 from PIL import Image
 
+from digitlab.data.decode import png_bytes
 from digitlab.predict import Predictor
 from digitlab.web.app import create_app
 
@@ -59,6 +60,10 @@ def page(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 900, "height": 800})
+        page.add_init_script(  # every Content-Security-Policy violation the page causes, kept for a test
+            "window.cspViolations = []; document.addEventListener('securitypolicyviolation',"
+            " e => window.cspViolations.push(e.violatedDirective));"
+        )
         page.goto(server[0])
         yield page
         browser.close()
@@ -120,3 +125,41 @@ def test_thats_wrong_saves_the_drawing(page, server):
     page.click("#picker button:text-is('4')")
     sync_api.expect(page.locator("#thanks")).to_have_text("saved as a 4, thank you")
     assert len(list((save_dir / "4").glob("*.png"))) == 1
+
+
+def test_the_page_works_under_its_security_policy_and_another_origin_cannot_save(page, server, mnist):
+    """Run after the tests above: drawing, predicting, uploading and saving raised no CSP violation.
+    A page of another site (another server, another port) posts a real drawing: refused."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    url, save_dir = server
+    assert page.evaluate("window.cspViolations") == []
+    response = page.request.get(url)
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<!DOCTYPE html><title>another site</title>")
+
+        def log_message(self, *args):
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+    png = list(png_bytes(255 - mnist.test.images[2].numpy()))  # a real drawing of a 1
+    status = page.evaluate(
+        """async ([target, png]) => {
+            const form = new FormData();
+            form.append("digit", "1");
+            form.append("file", new Blob([new Uint8Array(png)], {type: "image/png"}), "d.png");
+            try { return (await fetch(target + "/api/samples", {method: "POST", body: form})).status; }
+            catch (e) { return "blocked: " + e; }  // the browser hides a cross-origin answer
+        }""",
+        [url, png],
+    )
+    evil.shutdown()
+    assert status != 200 and not (save_dir / "1").exists(), status

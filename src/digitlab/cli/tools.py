@@ -17,20 +17,33 @@ def serve(
     batch_ms: float = typer.Option(
         2.0, min=0, max=1000, help="Milliseconds concurrent requests wait to share one model call (0: none)."
     ),
+    allowed_hosts: str = typer.Option(
+        None,
+        help="Host names clients may use, comma-separated ('*': any); others get 400. "
+        "Default: localhost, 127.0.0.1 and the --host address.",
+    ),
 ):
-    """The draw-a-digit web page and its JSON API (docs at /docs)."""
+    """The draw-a-digit web page and its JSON API (the schema at /openapi.json)."""
     import torch
 
     from digitlab.predict import Predictor
+    from digitlab.web.guards import default_hosts
     from digitlab.web.server import listen, serve
 
     sock = listen(host, port)  # first: a port in use fails at once, with nothing else changed
     torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
     from digitlab.web.app import create_app
 
-    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000)
+    hosts = (
+        [h.strip() for h in allowed_hosts.split(",") if h.strip()] if allowed_hosts else default_hosts(host)
+    )
+    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000, hosts)
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
-    out.print(f"serving on http://{address}:{sock.getsockname()[1]}/  (API docs: /docs; Ctrl+C stops)")
+    out.print(f"serving on http://{address}:{sock.getsockname()[1]}/  (Ctrl+C stops)", markup=False)
+    if host in ("0.0.0.0", "::") and not allowed_hosts:
+        out.print(
+            "note: other machines reach it by a name or address: add it with --allowed-hosts", markup=False
+        )
     serve(app_, sock)
 
 

@@ -12,12 +12,22 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitlab.errors import DigitlabError
+from digitlab.fileio import regular_file
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# The formats digitlab opens, by Pillow's names (a phone's multi-picture JPEG opens as JPEG). Pillow
+# knows dozens more (ICO, EPS via Ghostscript, SPIDER, DDS, ...): each is code that hostile bytes
+# would reach, some decode before any size can be checked, and none of them holds a digit photo.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP or TIFF"
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them (decompression bombs)
 MAX_SIDE = 16_384  # and longer sides: Pillow keeps a pointer per row, so 1x40,000,000 costs 300 MB
 STRIP_PIXELS = 1 << 20  # images that need a mode change are converted a strip of rows at a time
 WORKING_SIZE = 512  # larger images are averaged down first; a digit filling a tenth still gets 50 px
+
+
+class UnsupportedImage(DigitlabError):
+    """Bytes that are no image in one of the FORMATS digitlab opens (HTTP 415 on the web)."""
 
 
 def open_image(
@@ -33,11 +43,11 @@ def open_image(
         if isinstance(source, bytes):
             if not source:
                 raise DigitlabError(f"{name}: empty file (0 bytes)")
-            image = Image.open(io.BytesIO(source))
+            image = Image.open(io.BytesIO(source), formats=FORMATS)
         else:
-            if Path(source).stat().st_size == 0:
+            if regular_file(source).stat().st_size == 0:
                 raise DigitlabError(f"{name}: empty file (0 bytes)")
-            image = Image.open(source)
+            image = Image.open(source, formats=FORMATS)
         width, height = image.size
         if width * height > max_pixels or max(width, height) > MAX_SIDE:
             raise DigitlabError(
@@ -49,14 +59,25 @@ def open_image(
             image.draft(image.mode, (2 * WORKING_SIZE, 2 * WORKING_SIZE))
         image.load()
         return image
+    except DigitlabError:
+        raise
     except FileNotFoundError:
         raise DigitlabError(f"{name}: no such file") from None
     except PermissionError:
         raise DigitlabError(f"{name}: permission denied") from None
     except UnidentifiedImageError:
-        raise DigitlabError(f"{name}: not an image (or a format Pillow cannot read)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DigitlabError(f"{name}: cannot decode image ({e})") from None
+        raise UnsupportedImage(f"{name}: not an image digitlab reads ({FORMAT_NAMES})") from None
+    except Exception as e:  # noqa: BLE001 (a decoder fed hostile bytes can fail in any way: a bad file)
+        raise DigitlabError(f"{name}: cannot decode image ({type(e).__name__}: {e})") from None
+
+
+def pixel_count(data: bytes) -> int:
+    """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 (open_image gives the real error message)
+        return 0
 
 
 def to_grayscale(image: Image.Image, name: str = "image") -> np.ndarray:

@@ -12,18 +12,20 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from digitlab.data.decode import png_bytes
+from digitlab.data.decode import pixel_count, png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.predict import Prediction, Predictor
 from digitlab.web.batching import Batcher
-from digitlab.web.uploads import MAX_BODY, open_upload, pixel_count, read_body, read_source
+from digitlab.web.guards import SecurityHeaders, default_hosts, same_origin
+from digitlab.web.uploads import MAX_BODY, open_upload, read_body, read_source
 
 
 class PredictResponse(BaseModel):
@@ -33,6 +35,7 @@ class PredictResponse(BaseModel):
     input: list[list[int]]  # the 28x28 image the model saw, 0..255
 
 
+MAX_IN_FLIGHT = 64  # requests being decoded or predicted at once; more get 503 and Retry-After at once
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
 BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
@@ -53,10 +56,17 @@ def create_app(
     save_dir: str | Path | None = None,
     cors_origins: list[str] | None = None,
     batch_window: float = BATCH_WINDOW,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
-    """The app; `batch_window` seconds collect concurrent requests into one model call (0: one call each)."""
-    app = FastAPI(title="digitlab", description="Draw a digit and watch the model guess.")
+    """The app; `batch_window` seconds collect concurrent requests into one model call (0: one call each).
+
+    `allowed_hosts`: the Host headers answered (default: localhost and 127.0.0.1; "*" any), others 400.
+    """
+    app = FastAPI(
+        title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
+    )  # the docs pages load scripts from a CDN: off, so the page works offline and loads nothing foreign
     static = Path(str(resources.files("digitlab") / "web" / "static"))
+    cors_origins = cors_origins or []
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"])
 
@@ -66,6 +76,9 @@ def create_app(
         if length and (not length.isdigit() or int(length) > MAX_BODY):
             return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
         return await call_next(request)
+
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or default_hosts("127.0.0.1"))
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -84,11 +97,21 @@ def create_app(
 
     big_decodes = asyncio.Semaphore(BIG_DECODES)
     batcher = Batcher(predictor, batch_window) if batch_window > 0 else None
+    in_flight = [0]  # requests past reading their body: decoding, waiting for the model, predicting
 
     @app.post("/api/predict", response_model=PredictResponse)
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
-        source = await read_source(request)
+        source = await read_source(request)  # a slow body holds a connection, never a place below
+        if in_flight[0] >= MAX_IN_FLIGHT:  # a quick "come back" beats seconds in a queue
+            raise HTTPException(503, "busy: try again in a second", headers={"Retry-After": "1"})
+        in_flight[0] += 1
+        try:
+            return await _predict(source)
+        finally:
+            in_flight[0] -= 1
+
+    async def _predict(source: bytes | Image.Image) -> JSONResponse:
         if isinstance(source, Image.Image) or pixel_count(source) <= INLINE_PIXELS:
             digit = _prepare(predictor, source)  # a drawing takes ~1 ms: a thread hop costs more
         else:  # big photos are decoded in worker threads, a few at a time: no stalls, bounded memory
@@ -111,6 +134,8 @@ def create_app(
         """Keep a drawing with its correct digit in SAVE_DIR/<digit>/, for fine-tuning later."""
         if save_dir is None:
             raise HTTPException(404, "saving is off: start the server with --save-dir")
+        if not same_origin(request, cors_origins):  # another site's page may not plant training data
+            raise HTTPException(403, "drawings are saved only from this server's own page")
         await read_body(request)
         form = await request.form()
         digit = str(form.get("digit", ""))

@@ -1,12 +1,15 @@
 """Running the app with uvicorn, with the limits a public server needs.
 
-uvicorn closes idle keep-alive connections, but not a connection that sends its request
-headers a byte at a time: thousands of those would be held open for ever. Here every
-request must deliver its headers within HEADER_TIMEOUT seconds, and the number of
-connections at once is capped (uvicorn answers 503 past the cap).
+uvicorn closes idle keep-alive connections, but not a connection that sends its request a byte
+at a time, its headers or its body: hundreds of those would hold every place of the server for
+as long as they like. Here every request must arrive whole, headers and body, within
+REQUEST_TIMEOUT seconds of its first byte (or of the connection); the connection is closed
+otherwise. The number of connections at once is capped (uvicorn answers 503 past the cap), far
+above what slow clients can hold within the deadline while real ones are served.
 """
 
 import asyncio
+import resource
 import socket
 
 import uvicorn
@@ -14,15 +17,15 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from digitlab.errors import DigitlabError
 
-HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive
+REQUEST_TIMEOUT = 20.0  # seconds for a request's headers and body to arrive (2 MB at 100 KB/s)
 KEEP_ALIVE = 5  # seconds an idle connection stays open
-MAX_CONNECTIONS = 256  # connections and requests in flight at once
+MAX_CONNECTIONS = 2048  # connections and requests in flight at once
 
 
-class HeaderTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, closing connections whose headers do not arrive in time."""
+class RequestTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, closing connections whose request does not arrive whole in time."""
 
-    header_timer: asyncio.TimerHandle | None = None
+    request_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -32,9 +35,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._arm()
 
-    def on_headers_complete(self) -> None:
+    def on_message_complete(self) -> None:
         self._disarm()
-        super().on_headers_complete()
+        super().on_message_complete()
 
     def connection_lost(self, exc) -> None:
         self._disarm()
@@ -42,12 +45,12 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self.header_timer = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+        self.request_timer = self.loop.call_later(REQUEST_TIMEOUT, self._too_slow)
 
     def _disarm(self) -> None:
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        if self.request_timer is not None:
+            self.request_timer.cancel()
+            self.request_timer = None
 
     def _too_slow(self) -> None:
         if not self.transport.is_closing():
@@ -56,7 +59,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
 def server_config(app, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", http=HeaderTimeoutProtocol,
+        app, host=host, port=port, log_level="warning", http=RequestTimeoutProtocol,
         timeout_keep_alive=KEEP_ALIVE, limit_concurrency=MAX_CONNECTIONS,
     )  # fmt: skip
 
@@ -78,5 +81,8 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(app, sock: socket.socket) -> None:
     """Serve `app` on the socket `listen` bound until Ctrl+C."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < MAX_CONNECTIONS + 64:  # a socket is a file descriptor
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, MAX_CONNECTIONS + 64), hard))
     host, port = sock.getsockname()[:2]
     uvicorn.Server(server_config(app, host, port)).run(sockets=[sock])

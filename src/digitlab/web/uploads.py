@@ -3,14 +3,14 @@
 Every failure is an HTTP error with one clear line; no file path is ever taken from a request.
 """
 
-import io
 import json
 
 import numpy as np
 from fastapi import HTTPException, Request
 from PIL import Image
+from starlette.requests import ClientDisconnect
 
-from digitlab.data.decode import open_image
+from digitlab.data.decode import UnsupportedImage, open_image
 from digitlab.errors import DigitlabError
 
 MAX_BODY = 2 * 1024 * 1024  # bytes; larger requests get 413
@@ -20,11 +20,14 @@ MAX_PIXELS = 16_000_000  # an upload may decode to this many pixels (a drawing n
 async def read_body(request: Request) -> bytes:
     """The whole body, refusing more than MAX_BODY even when no length was announced."""
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPException(413, f"request body over {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HTTPException(413, f"request body over {MAX_BODY} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client left, or was cut off for sending too slowly: nobody to answer
+        raise HTTPException(400, "the request's body did not arrive") from None
     request._body = b"".join(chunks)  # starlette reuses it for request.form()
     return request._body
 
@@ -45,18 +48,12 @@ async def read_source(request: Request) -> bytes | Image.Image:
     raise HTTPException(400, "send an image (multipart field 'file') or JSON {\"pixels\": [...]}")
 
 
-def pixel_count(data: bytes) -> int:
-    """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.width * image.height
-    except Exception:  # noqa: BLE001 (open_image gives the real error message)
-        return 0
-
-
 def open_upload(data: bytes) -> Image.Image:
+    """The upload decoded: 415 for a format digitlab does not open, 400 for a broken or oversized one."""
     try:
         return open_image(data, name="upload", max_pixels=MAX_PIXELS)
+    except UnsupportedImage as e:
+        raise HTTPException(415, str(e)) from None
     except DigitlabError as e:
         raise HTTPException(400, str(e)) from None
 
