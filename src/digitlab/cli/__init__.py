@@ -10,7 +10,7 @@ import warnings
 import typer
 
 from digitlab.cli import data, models, tools, training
-from digitlab.errors import DigitlabError, TrainingDiverged
+from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
     add_completion=False,
@@ -60,13 +60,13 @@ def main() -> None:
         if type(e).__name__ != "NoArgsIsHelpError":  # (`digitlab` alone: the help is already shown)
             command = getattr(e, "ctx", None) and e.ctx.command_path
             hint = f" (see {command} --help)" if command else ""
-            print(f"error: {e.format_message()}{hint}", file=sys.stderr)
+            print(f"error: {plain(e.format_message())}{hint}", file=sys.stderr)
         sys.exit(e.exit_code)
     except (DigitlabError, TrainingDiverged, OSError) as e:
         if State.debug:
             raise
         named = isinstance(e, OSError) and e.filename and e.strerror  # "x.onnx: Permission denied"
-        print(f"error: {f'{e.filename}: {e.strerror}' if named else e}", file=sys.stderr)
+        print(f"error: {plain(f'{e.filename}: {e.strerror}' if named else str(e))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -74,7 +74,10 @@ def main() -> None:
     except Exception as e:  # a bug: still one line, and the way to see more
         if State.debug:
             raise
-        print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"error: {type(e).__name__}: {plain(str(e))} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     if isinstance(code, int):  # --help, or a command that ends with typer.Exit(code)
         sys.exit(code)

@@ -5,8 +5,15 @@ import typer
 from rich.console import Console
 
 from digitlab.config import TrainConfig
+from digitlab.errors import plain
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # a file name is never markup
+
+
+def say(line: str) -> None:
+    """Print one line of output; names from outside in it stay inert text (`errors.plain`)."""
+    out.print(plain(line))
+
 
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from digitlab.cli.common import DEFAULT, SRC_HELP, out
+from digitlab.cli.common import DEFAULT, SRC_HELP, out, say
 from digitlab.errors import DigitlabError
 
 
@@ -18,18 +18,18 @@ def data_info(
     from digitlab.data import load_source
 
     source = load_source(src)
-    out.print(f"source: {source.name}")
+    say(f"source: {source.name}")
     for name, ds in (("train", source.train), ("test", source.test)):
         if ds is None:
             continue
         s = ds.summary()
-        out.print(
+        say(
             f"{name}: {s['n']:,} images {s['height']}x{s['width']} uint8, labelled: {s['labelled']}, "
             f"pixel range {s['min']}..{s['max']}, mean {s['mean']:.2f} ({s['mean'] / 255:.4f} as float)"
         )
         if name == "train" and ds.labels is not None:
             train, valid = ds.split(valid_fraction, seed)
-            out.print(
+            say(
                 f"  split as `train` makes it (valid {valid_fraction:.0%}, seed {seed}): "
                 f"train {len(train):,} / valid {len(valid):,}"
             )
@@ -59,12 +59,12 @@ def data_show(
         if ds.labels is None:
             raise DigitlabError(f"{src}: has no labels, so no class means")
         save_png(class_means(ds.images, ds.labels), out_path)
-        out.print(f"wrote {out_path} (the mean image of each class)")
+        say(f"wrote {out_path} (the mean image of each class)")
         return
     pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
     titles = [str(int(ds.labels[i])) for i in pick] if ds.labels is not None else None
     save_png(image_grid(ds.images[pick], titles), out_path)
-    out.print(f"wrote {out_path} ({len(pick)} images)")
+    say(f"wrote {out_path} ({len(pick)} images)")
 
 
 def data_download(
@@ -75,4 +75,4 @@ def data_download(
     from digitlab.data.download import download
 
     for path in download(name, to):
-        out.print(f"ok {path}")
+        say(f"ok {path}")

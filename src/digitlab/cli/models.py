@@ -5,8 +5,8 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, out
-from digitlab.errors import DigitlabError
+from digitlab.cli.common import SRC_HELP, say
+from digitlab.errors import DigitlabError, plain
 
 
 def evaluate(
@@ -33,9 +33,9 @@ def evaluate(
     if as_json:
         print(json.dumps(result.to_json(), allow_nan=False))
         return
-    out.print(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
+    say(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
     for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
-        out.print(f"  {c}: precision {p:.4f}  recall {r:.4f}")
+        say(f"  {c}: precision {p:.4f}  recall {r:.4f}")
 
 
 def ensemble(
@@ -54,10 +54,10 @@ def ensemble(
     result = make_ensemble(models, out_path, data, tta)
     split = result.evaluation.split
     for path, acc, seconds in result.members:
-        out.print(f"  {path}: {split} accuracy {acc:.4f} ({seconds:.2f} s)")
-    out.print(f"wrote {out_path}/ (model.json, weights, report.html)")
+        say(f"  {path}: {split} accuracy {acc:.4f} ({seconds:.2f} s)")
+    say(f"wrote {out_path}/ (model.json, weights, report.html)")
     n = result.evaluation.n
-    out.print(f"{split} accuracy: {result.evaluation.accuracy:.4f} ({result.seconds:.2f} s for {n:,} images)")
+    say(f"{split} accuracy: {result.evaluation.accuracy:.4f} ({result.seconds:.2f} s for {n:,} images)")
 
 
 def predict(
@@ -78,10 +78,10 @@ def predict(
         write_inputs(results, save_inputs)
     for r in results:
         if r.error:
-            print(f"error: {r.error}", file=sys.stderr)
+            print(f"error: {plain(r.error)}", file=sys.stderr)
         elif not as_json:
             guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
-            out.print(f"{r.path}: {guess}")
+            say(f"{r.path}: {guess}")
     if as_json:
         print(json.dumps([r.to_json() for r in results], allow_nan=False))
     if any(r.error for r in results):
@@ -100,12 +100,12 @@ def submit(
 
     if check is not None:
         rows = check_submission(check, test)
-        out.print(f"ok: {check} has {rows:,} valid rows for {test}")
+        say(f"ok: {check} has {rows:,} valid rows for {test}")
         return
     if model is None or out_path is None:
         raise DigitlabError("submit needs MODEL and --out (or --check FILE)")
     rows = write_submission(Predictor.load(model), test, out_path)
-    out.print(f"wrote {out_path} ({rows:,} rows)")
+    say(f"wrote {out_path} ({rows:,} rows)")
 
 
 def export(
@@ -120,8 +120,8 @@ def export(
     net, info = load_model(model)
     test = load_source("mnist").test
     check = export_model(net, info, out_path, test.floats(), test.labels)
-    out.print(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
-    out.print(
+    say(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
+    say(
         f"checked on {check.n:,} MNIST test images with ONNX Runtime: largest probability difference "
         f"{check.max_prob_diff:.1e} (limit {MAX_PROB_DIFF:.0e}), predicted classes agree on "
         f"{check.class_agreement:.2%}; accuracy PyTorch {check.torch_accuracy:.4f}, "

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import out
+from digitlab.cli.common import out, say
 
 
 def serve(
@@ -39,11 +39,9 @@ def serve(
     )
     app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000, hosts)
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
-    out.print(f"serving on http://{address}:{sock.getsockname()[1]}/  (Ctrl+C stops)", markup=False)
+    say(f"serving on http://{address}:{sock.getsockname()[1]}/  (Ctrl+C stops)")
     if host in ("0.0.0.0", "::") and not allowed_hosts:
-        out.print(
-            "note: other machines reach it by a name or address: add it with --allowed-hosts", markup=False
-        )
+        say("note: other machines use a name or address: allow it with --allowed-hosts")
     serve(app_, sock)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import BATCH_SIZE, DATA, DEFAULT, MODEL, PRESET, SEED, SRC_HELP, out
+from digitlab.cli.common import BATCH_SIZE, DATA, DEFAULT, MODEL, PRESET, SEED, SRC_HELP, out, say
 from digitlab.config import TrainConfig
 
 
@@ -21,7 +21,7 @@ def lesson(
 
     if notebook is not None:
         write_notebook(notebook, pair=tuple(pair), data=data, subset=subset)
-        out.print(f"wrote {notebook} (open it in Jupyter, or run: jupyter nbconvert --execute)")
+        say(f"wrote {notebook} (open it in Jupyter, or run: jupyter nbconvert --execute)")
         return
     run_lesson(pair=tuple(pair), out=out_dir, data=data, subset=subset, console=out)
 
@@ -96,18 +96,18 @@ def train_cmd(
     if resume is not None:
         done = resume_and_save(resume, data, str(tensorboard) if tensorboard else None)
         if done is not None:  # rank 0
-            out.print(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
-            out.print(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
+            say(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
+            say(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
         return
     done = train_and_save(settings(nproc))
     if done is None:  # not rank 0: rank 0 reports
         return
     evaluation = done[1]
-    out.print(
+    say(
         f"wrote {out_dir}/ (model.json, weights, history.csv, report.html) "
         f"in {time.perf_counter() - start:.1f} s"
     )
-    out.print(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
+    say(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
 
 
 def lr_find(
@@ -125,5 +125,5 @@ def lr_find(
     config = TrainConfig(data=data, model=model, preset=preset, batch_size=batch_size, seed=seed)
     result = find_lr(config)
     save_png(lr_finder(result.lrs, result.losses, result.suggestion), plot)
-    out.print(f"wrote {plot}")
-    out.print(f"suggested learning rate: {result.suggestion:.3g}")
+    say(f"wrote {plot}")
+    say(f"suggested learning rate: {result.suggestion:.3g}")

@@ -12,7 +12,7 @@ from torch import nn
 
 from digitlab import ownership
 from digitlab.checkpoint import ModelInfo
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, plain
 from digitlab.lesson.cells import Cell, lesson_cells
 from digitlab.lesson.notebook import write_notebook
 from digitlab.lesson.runner import Output, run_cell
@@ -50,10 +50,9 @@ def run_lesson(
     model, info = _ten_digit_model(namespace["learn"].model, results, namespace["train"])
     with ownership.writing(out) as manifest:
         publish_run(out, manifest, model, info, {"lesson.html": page.render()})
-    console.print(
-        f"\nThe lesson took {results['seconds']:.1f} s. Wrote {out / 'lesson.html'} and the 10-digit model"
-    )
-    console.print(f"in {out}/ (try: digitlab predict {out} some-digit.png).")
+    took = f"The lesson took {results['seconds']:.1f} s. Wrote {out / 'lesson.html'} and the 10-digit model"
+    console.print("\n" + plain(took), markup=False)
+    console.print(plain(f"in {out}/ (try: digitlab predict {out} some-digit.png)."), markup=False)
     return results
 
 
@@ -102,11 +101,11 @@ def _show_code(cell: Cell, output: Output, console: Console, page: Page) -> None
     page.code(cell.source)
     if output.text:
         if cell.caption:
-            console.print(f"[italic]{cell.caption}[/italic]")
+            console.print(f"[italic]{cell.caption}[/italic]", markup=True)
         console.print(output.text.rstrip("\n"), markup=False)
         page.output(output.text, cell.caption)
     for png in output.figures:
-        console.print("[dim](figure: see lesson.html, or the notebook)[/dim]")
+        console.print("[dim](figure: see lesson.html, or the notebook)[/dim]", markup=True)
         page.image(png, cell.caption or "figure drawn by the cell above")
     console.print()
 
