@@ -97,3 +97,19 @@ def test_submit_validates_the_test_csv(trained_model, tmp_path):
     result = cli("submit", str(trained_model), "--test", str(bad), "--out", str(tmp_path / "s.csv"))
     assert result.returncode == 1 and "row 1 (line 2), column pixel0: 300" in result.stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_check_refuses_pipes_devices_and_oversized_files_without_reading(tmp_path, mnist):
+    import os
+
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text(csv_text(mnist.test.images[:3].numpy(), None))
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.csv"
+    with open(huge, "wb") as f:
+        f.truncate(1 << 30)  # sparse: 1 GB declared
+    for path, message in ((fifo, "is not a regular file"), ("/dev/zero", "is not a regular file"),
+                          (huge, "more than a submission needs")):  # fmt: skip
+        result = cli("submit", "--check", path, "--test", test_csv)
+        assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1

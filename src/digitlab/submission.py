@@ -4,10 +4,11 @@ from pathlib import Path
 
 from digitlab.data.kaggle import read_kaggle_csv
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_text_atomic
+from digitlab.fileio import regular_file, write_text_atomic
 from digitlab.predict import Predictor
 
 HEADER = "ImageId,Label"
+MAX_SUBMISSION_BYTES = 16 << 20  # 28,000 rows take 250 KB; a million would take 13 MB
 
 
 def write_submission(predictor: Predictor, test_csv: str | Path, out: str | Path) -> int:
@@ -21,10 +22,13 @@ def write_submission(predictor: Predictor, test_csv: str | Path, out: str | Path
 
 def check_submission(path: str | Path, test_csv: str | Path) -> int:
     """Raise on the first problem (header, row count, ids, labels); returns the row count."""
-    path = Path(path)
+    path = regular_file(path)  # a pipe would never end, /dev/zero never stop
+    if path.stat().st_size > MAX_SUBMISSION_BYTES:
+        raise DigitlabError(f"{path}: {path.stat().st_size:,} bytes, more than a submission needs")
     images, _ = read_kaggle_csv(test_csv)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        with open(path, "rb") as f:
+            lines = f.read(MAX_SUBMISSION_BYTES + 1).decode("utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DigitlabError(f"{path}: cannot read ({e})") from None
     if not lines or lines[0].strip() != HEADER:
