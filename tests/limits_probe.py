@@ -54,6 +54,19 @@ runs = {
     "idx-gzip-bomb": lambda: command("data", "info", str(folder / "bomb")),
     "model-8000-channels": lambda: command("predict", str(folder / "huge-model"), str(folder / "seven.png")),
     "http-gif": lambda: client.post("/api/predict", files={"file": ("g.gif", gif, "image/gif")}).status_code,
+    "idx: 1 MB gzip declaring 1 GiB": lambda: command("data", "info", str(folder / "declared")),
+    "ensemble of 16 largest CNNs": lambda: command(
+        "predict", str(folder / "ensemble-16"), str(folder / "seven.png")
+    ),
+    "submit --check /dev/zero": lambda: command(
+        "submit", "--check", "/dev/zero", "--test", str(folder / "test.csv")
+    ),
+    "csv: 1 GB of NULs": lambda: command("data", "info", str(folder / "nuls.csv")),
+    "model.onnx of 3 GB": lambda: command(
+        "predict", str(folder / "onnx-model"), str(folder / "seven.png"), "--engine", "onnx"
+    ),
+    "checkpoint.json of 2 GB": lambda: command("train", "--resume", str(folder / "resumable")),
+    "export of a trained model": lambda: command("export", model, "--out", str(folder / "m.onnx")),
     "control: a plain 48 MB allocation": lambda: len(bytearray(48 << 20)),
 }
 codes, growth = {}, {}

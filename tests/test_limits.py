@@ -1,6 +1,8 @@
 """Bounded memory: no hostile input grows the process by more than 300 MB (measured in a fresh one)."""
 
+import gzip
 import json
+import shutil
 import subprocess
 import sys
 import zlib
@@ -14,6 +16,7 @@ from digitlab.models import build_model
 from tests.conftest import to_idx
 
 LIMIT_MB = 300
+EXPORT_LIMIT_MB = 700  # the whole process peaked at 929 MB before the check ran 1,000 images at a time
 
 
 def make_bombs(folder: Path, mnist) -> None:
@@ -37,9 +40,38 @@ def make_bombs(folder: Path, mnist) -> None:
     info = json.loads((folder / "huge-model" / "model.json").read_text())
     info["config"]["channels"] = [1, 8000, 8000]
     (folder / "huge-model" / "model.json").write_text(json.dumps(info))
+    make_sparse_and_declared_bombs(folder)
+
+
+def make_sparse_and_declared_bombs(folder: Path) -> None:
+    """Small or sparse files that declare gigabytes (sparse: the size is set, nothing is written)."""
+    declared = folder / "declared"
+    declared.mkdir()
+    header = bytes([0, 0, 0x08, 3]) + np.array([1_369_000, 28, 28], ">u4").tobytes()  # 1 GiB of images
+    (declared / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(1 << 20)))
+    (declared / "train-labels-idx1-ubyte").write_bytes(to_idx(np.zeros(10, np.uint8)))
+    member = {"architecture": "cnn", "config": {"channels": [1024, 1024, 1024], "convs": 8}}
+    ensemble = {"format": "digitlab-model", "format_version": 1, "architecture": "ensemble",
+                "config": {"members": [member] * 16}, "weights_file": "model-000000000000.safetensors",
+                "weights_sha256": "0" * 64}  # fmt: skip
+    (folder / "ensemble-16").mkdir()
+    (folder / "ensemble-16" / "model.json").write_text(json.dumps(ensemble))
+    sparse = {
+        "nuls.csv": 1 << 30,
+        "onnx-model/model.onnx": 3 << 30,
+        "resumable/checkpoint/checkpoint.json": 2 << 30,
+    }
+    for name, size in sparse.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        with open(folder / name, "wb") as f:
+            if name.endswith(".csv"):
+                f.write(("label," + ",".join(f"pixel{i}" for i in range(784)) + "\n").encode())
+            f.truncate(size)
+    (folder / "test.csv").write_text("pixel0\n")
 
 
 def test_no_bomb_grows_the_process_by_more_than_300_mb(tmp_path, mnist, trained_model):
+    shutil.copytree(trained_model, tmp_path / "onnx-model", symlinks=True)  # its model.onnx is a bomb
     make_bombs(tmp_path, mnist)
     probe = Path(__file__).with_name("limits_probe.py")
     result = subprocess.run(
@@ -49,6 +81,12 @@ def test_no_bomb_grows_the_process_by_more_than_300_mb(tmp_path, mnist, trained_
     report = json.loads(result.stdout)
     codes, growth = report["codes"], report["growth_mb"]
     assert codes["http-gif"] == 400 and codes["idx-gzip-bomb"] == 1 and codes["model-8000-channels"] == 1
+    refused = ("idx: 1 MB gzip declaring 1 GiB", "ensemble of 16 largest CNNs", "submit --check /dev/zero",
+               "csv: 1 GB of NULs", "model.onnx of 3 GB", "checkpoint.json of 2 GB")  # fmt: skip
+    assert all(codes[name] == 1 for name in refused), codes
+    assert codes["export of a trained model"] == 0
     assert 40 < growth.pop("control: a plain 48 MB allocation") < 60  # the measurement itself works
     print("growth in MB:", growth)
+    export = growth.pop("export of a trained model")
     assert max(growth.values()) < LIMIT_MB, growth
+    assert export < EXPORT_LIMIT_MB  # tracing and the check on 10,000 images: not an input's doing

@@ -25,6 +25,10 @@ HEADER_BYTES = 16384  # the header line is 6,370 bytes
 def read_kaggle_csv(path: str | Path, cache: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Images as uint8 (N,28,28) and labels as int64 (N,), or None for a test file."""
     path = regular_file(path)  # a pipe or a device would hang or never end
+    if path.stat().st_size > MAX_CSV_BYTES:  # before hashing it for the cache, too
+        raise DigitlabError(
+            f"{path}: {path.stat().st_size:,} bytes, over the {MAX_CSV_BYTES:,} a Kaggle CSV may have"
+        )
     arrays = (
         cached_arrays(path, "kaggle", _parse_file, _sound, ("images", "labels"))
         if cache
@@ -47,8 +51,6 @@ def _parse_file(path: Path) -> dict[str, np.ndarray]:
     """The file read once into memory (its size checked first, its header before the rest), then parsed."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        if size > MAX_CSV_BYTES:
-            raise DigitlabError(f"{path}: {size:,} bytes, over the {MAX_CSV_BYTES:,} a Kaggle CSV may have")
         _header(f.read(HEADER_BYTES), str(path))  # a file that is no CSV is refused before it is read
         f.seek(0)
         data = bytearray(size)  # parse_kaggle_csv adds a line end in place, where bytes would be copied
