@@ -33,8 +33,8 @@ bench: install-dev
 slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1)
 	$(PY) -m pytest -q -m slow
 
-fuzz: install-dev  # the fuzz suite with thousands of examples per input kind (about 10 minutes)
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py
+fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

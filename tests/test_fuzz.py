@@ -8,15 +8,11 @@ The property is the same everywhere: any input either works, or fails with one D
 import gzip
 import io
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 from PIL import Image
 
 from digitlab.checkpoint import ModelInfo, load_model, save_model
@@ -24,37 +20,9 @@ from digitlab.data.decode import open_image
 from digitlab.data.idx import parse_idx
 from digitlab.data.images import to_mnist
 from digitlab.data.kaggle import parse_kaggle_csv
-from digitlab.errors import DigitlabError
 from digitlab.models import build_model
 from tests.conftest import cli, csv_text, to_idx
-
-set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "digitlab-hypothesis")  # not in the repository
-settings.register_profile("test", max_examples=40, deadline=None, derandomize=True, database=None)
-settings.register_profile("fuzz", max_examples=3000, deadline=None, database=None)  # nothing left in the repo
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
-SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-
-def one_line_naming(error: Exception, name: str) -> None:
-    assert isinstance(error, DigitlabError), repr(error)
-    assert str(error).startswith(name) and "\n" not in str(error)
-
-
-def mutated(data: bytes, draw) -> bytes:
-    """`data` with a few bytes flipped, cut, inserted or dropped."""
-    data = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "cut", "insert", "drop"]))
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[at] = draw(st.integers(0, 255))
-        elif kind == "cut":
-            del data[at:]
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif data:
-            del data[at]
-    return bytes(data)
+from tests.fuzzing import SLOW, mutated, one_line_naming
 
 
 def valid_csv(rows: int = 3) -> bytes:

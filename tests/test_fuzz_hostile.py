@@ -1,0 +1,139 @@
+"""Property-based fuzzing of the inputs a hostile pass found: image formats outside the allow-list,
+checkpoint fields, ONNX files, and file names printed to a terminal.
+
+The property, as in test_fuzz.py: any input works, or fails with one line naming it; never another
+exception, never a file read or a line forged. `make fuzz` runs thousands of examples of each.
+"""
+
+import io
+import json
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from digitlab.config import TrainConfig
+from digitlab.data.decode import FORMATS, open_image
+from digitlab.errors import BIDI_CONTROLS, DigitlabError, plain
+from digitlab.train.checkpoint_fields import check_meta
+from tests.conftest import cli
+from tests.fuzzing import SLOW, mutated, one_line_naming
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def foreign_seeds() -> list[bytes]:
+    """Small files in formats Pillow reads and digitlab does not."""
+    seeds = []
+    for fmt, mode in (("ICO", "RGBA"), ("SPIDER", "F"), ("DDS", "RGBA"), ("TGA", "L"), ("PCX", "L"),
+                      ("PPM", "L"), ("QOI", "RGB"), ("SGI", "L"), ("IM", "L"), ("BLP", "P")):  # fmt: skip
+        buf = io.BytesIO()
+        Image.new(mode, (16, 16)).save(buf, format=fmt)
+        seeds.append(buf.getvalue())
+    seeds.append(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nshowpage\n")
+    return seeds
+
+
+@given(st.sampled_from(foreign_seeds()), st.data())
+def test_formats_outside_the_allow_list(seed, data):
+    blob = mutated(seed, data.draw) if data.draw(st.booleans()) else seed
+    try:
+        image = open_image(blob, name="upload")
+    except Exception as e:  # noqa: BLE001 (the property: only DigitlabError)
+        one_line_naming(e, "upload")
+    else:
+        assert image.format in FORMATS  # a mutation that happens to make a real PNG, say
+
+
+def checkpoint_meta() -> dict:
+    """A sound checkpoint.json's fields for 2 epochs of 10 batches, stopped after the first epoch."""
+    import random
+
+    np_state = np.random.RandomState(0).get_state()
+    py_state = random.Random(0).getstate()
+    return {
+        "epoch": 1, "iter": 0, "n_epoch": 2, "metrics_train_count": 0,
+        "recorder_rows": [{"epoch": 0, "train_loss": 0.5, "valid_loss": 0.4, "accuracy": 0.9}],
+        "callbacks": {"EarlyStopping": {"best": 0.4, "best_epoch": 0}},
+        "numpy_rng": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python_rng": [py_state[0], list(py_state[1]), py_state[2]],
+    }  # fmt: skip
+
+
+CHECKPOINT_FIELDS = [*checkpoint_meta(), "callbacks.EarlyStopping", "numpy_rng.1", "python_rng.2"]
+
+
+@given(st.sampled_from(CHECKPOINT_FIELDS), JSON_VALUES)
+def test_checkpoint_fields(field, value):
+    meta = checkpoint_meta()
+    check_meta(meta, 2, 10, {"EarlyStopping": {"best": None, "best_epoch": None}})  # sound as made
+    key, _, inner = field.partition(".")
+    if inner:
+        target = meta[key]
+        target[int(inner) if isinstance(target, list) else inner] = value
+    else:
+        meta[key] = value
+    try:
+        check_meta(meta, 2, 10, {"EarlyStopping": {"best": None, "best_epoch": None}})
+    except ValueError as e:
+        assert "\n" not in str(e) and "field" in str(e)
+
+
+@given(st.sampled_from([f.name for f in __import__("dataclasses").fields(TrainConfig)]), JSON_VALUES)
+def test_stored_settings(field, value):
+    try:
+        TrainConfig.from_json({field: value})
+    except DigitlabError as e:
+        assert "\n" not in str(e)
+
+
+@pytest.fixture(scope="module")
+def onnx_seed():
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from tests.test_onnx_files import tiny_graph
+
+    return tiny_graph("0" * 64)
+
+
+@SLOW
+@given(st.data())
+def test_onnx_files(onnx_seed, data):
+    from digitlab.export import OnnxEngine, checked_onnx
+
+    blob = mutated(onnx_seed, data.draw)
+    try:
+        checked_onnx(blob, "model.onnx")
+        probs = OnnxEngine(blob, 10, "model.onnx").probs(np.zeros((3, 1, 28, 28), np.float32))
+    except Exception as e:  # noqa: BLE001
+        one_line_naming(e, "model.onnx")
+    else:
+        assert probs.shape == (3, 10) and np.allclose(probs.sum(1), 1, atol=1e-3)
+
+
+NAMES = st.text(
+    st.characters(blacklist_characters="/\0", blacklist_categories=("Cs",)), min_size=1, max_size=30
+)
+
+
+@given(NAMES)
+def test_plain_text_is_one_printable_line(name):
+    shown = plain(name)
+    assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in BIDI_CONTROLS for c in shown)
+    assert plain(shown) == shown  # already inert
+
+
+@SLOW
+@given(NAMES)
+def test_file_names_on_the_command_line(trained_model, tmp_path_factory, name):
+    path = tmp_path_factory.getbasetemp() / f"{name}.png"  # no such file: the error names it
+    result = cli("predict", trained_model, path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+    assert result.stderr.startswith(f"error: {plain(str(path))}")
+    json.dumps(result.stderr)
