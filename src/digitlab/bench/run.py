@@ -87,6 +87,8 @@ def run_bench(
         if not quick:
             say("web: with and without request batching at 8 and 50 clients ...")
             md.append(serving.batching_section(model_dir))
+            say("web: 200 clients, with and without load shedding ...")
+            md.append(serving.many_clients_section(model_dir))
 
     if torch.cuda.is_available():
         say("GPU: issue #15's targets (fast, the reference, default, best, an ensemble) ...")
@@ -185,6 +187,12 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "web": (
         "web: a fast model, then the server with and without batching at 8 and 50 clients ...",
         lambda command, quick, out: _with_fast_model(lambda model: serving.batching_section(model, command)),
+    ),
+    "clients": (
+        "clients: a fast model, then 200 clients for 30 s, with and without load shedding (about 3 minutes) ...",
+        lambda command, quick, out: _with_fast_model(
+            lambda model: serving.many_clients_section(model, command)
+        ),
     ),
     "ensemble": (
         "ensembles: 5 fast models, then ensembles of 3 and 5, and of 1, 3 and 5 with test-time shifts ...",

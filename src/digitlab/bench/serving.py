@@ -45,19 +45,25 @@ def web_load(
     timeout_s: float = 120,
     engine: str = "torch",
     batch_ms: float = 2.0,
+    max_in_flight: int | None = None,
 ) -> dict:
-    """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections."""
+    """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections (or as many as
+    `timeout_s` allows). A 503 is the server shedding load: counted apart from errors, and timed."""
     port = _free_port()
     command = ["serve", str(model_dir), "--port", str(port), "--engine", engine, "--batch-ms", str(batch_ms)]
+    start_server = ["-m", "digitlab"]
+    if max_in_flight is not None:  # the server's load-shedding threshold moved (a huge one: none)
+        start_server = ["-c", f"import sys, digitlab.web.app as a; a.MAX_IN_FLIGHT = {max_in_flight}; "
+                        "from digitlab.cli import main; sys.argv[0] = 'digitlab'; main()"]  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "digitlab", *command],
+        [sys.executable, *start_server, *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         _wait_healthy(port)
         body, boundary = _multipart(drawing_png())
-        latencies, errors, lock = [], [], threading.Lock()
+        latencies, shed, errors, lock = [], [], [], threading.Lock()
         per_client = [requests // clients + (i < requests % clients) for i in range(clients)]
         deadline = time.monotonic() + timeout_s
 
@@ -76,14 +82,17 @@ def web_load(
                     )
                     response = conn.getresponse()
                     response.read()
-                    ok = response.status == 200
+                    status = response.status
                 except OSError as e:
-                    ok, conn = False, http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    status, conn = None, http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                     errors.append(str(e))
                 with lock:
-                    latencies.append(time.perf_counter() - start)
-                    if not ok:
-                        errors.append("status")
+                    if status == 200:
+                        latencies.append(time.perf_counter() - start)
+                    elif status == 503:
+                        shed.append(time.perf_counter() - start)
+                    elif status is not None:
+                        errors.append(f"status {status}")
 
         start = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in per_client]
@@ -96,10 +105,13 @@ def web_load(
         server.terminate()
         server.wait(timeout=10)
     ms = np.array(latencies) * 1000
+    shed_ms = np.array(shed or [0.0]) * 1000
     return {
-        "requests": len(latencies),
+        "requests": len(latencies) + len(shed),
         "clients": clients,
         "errors": len(errors),
+        "shed": len(shed),
+        "shed_p99_ms": float(np.percentile(shed_ms, 99)),
         "seconds": wall,
         "requests_per_s": len(latencies) / wall,
         "p50_ms": float(np.percentile(ms, 50)),
@@ -118,6 +130,36 @@ def batching(model_dir, requests: int = 1000, clients=(8, 50), repeats: int = 3)
         for n, ms in runs:
             runs[(n, ms)].append(web_load(model_dir, requests, n, batch_ms=ms))
     return {key: sorted(rs, key=lambda r: r["p99_ms"])[len(rs) // 2] for key, rs in runs.items()}
+
+
+def many_clients(model_dir, clients: int = 200, seconds: float = 30, repeats: int = 2) -> dict:
+    """`clients` keep-alive clients posting drawings for `seconds`, with and without load shedding,
+    alternating; per setting the run with the lower p99 of `repeats` is kept."""
+    runs = {"shedding (64 in flight)": [], "no shedding": []}
+    for _ in range(repeats):
+        for name in runs:
+            limit = None if name.startswith("shedding") else 1 << 30
+            runs[name].append(web_load(model_dir, clients * 100_000, clients, seconds, max_in_flight=limit))
+    return {name: min(rs, key=lambda r: r["p99_ms"]) for name, rs in runs.items()}
+
+
+def many_clients_section(model_dir, command: str = "") -> str:
+    r = many_clients(model_dir)
+    rows = "\n".join(
+        f"| {name} | {v['requests'] - v['shed']:,} | {v['requests_per_s']:.0f} | {v['p50_ms']:.0f} | "
+        f"{v['p99_ms']:.0f} | {v['max_ms']:.0f} | {v['shed']:,} | {v['shed_p99_ms']:.0f} | {v['errors']} |"
+        for name, v in r.items()
+    )
+    n = next(iter(r.values()))["clients"]
+    return (
+        f"## Web server under {n} clients: load shedding\n\n" + command_line(command) + "`digitlab serve` "
+        f"with the fast preset's model; {n} keep-alive clients (threads on the same 2-core machine, taking "
+        "CPU from the server) post a 280x280 PNG drawing in a loop for 30 s. With shedding (the default), "
+        "past 64 requests in flight the server answers 503 with Retry-After at once; without, every "
+        "request queues. Runs alternate; per setting the run with the lower p99 of 2 is shown.\n\n"
+        "| server | answered | answered/s | p50 ms | p99 ms | max ms | 503s | 503 p99 ms | errors |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + rows + "\n"
+    )
 
 
 def _multipart(png: bytes) -> tuple[bytes, str]:

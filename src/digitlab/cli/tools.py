@@ -56,7 +56,7 @@ def bench(
     only: str = typer.Option(
         None,
         help="Re-measure one section in place: csv, engines, overhead, distributed, speed, robustness, web,"
-        " ensemble, budget, gpu.",
+        " clients, ensemble, budget, gpu.",
     ),
 ):
     """Speed and accuracy side by side with the references; writes BENCHMARKS.md."""
