@@ -189,7 +189,7 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         lambda command, quick, out: _with_fast_model(lambda model: serving.batching_section(model, command)),
     ),
     "clients": (
-        "clients: a fast model, then 200 clients for 30 s, with and without load shedding (about 3 minutes) ...",
+        "clients: a fast model, then 200 clients for 30 s with and without load shedding (4 minutes) ...",
         lambda command, quick, out: _with_fast_model(
             lambda model: serving.many_clients_section(model, command)
         ),
