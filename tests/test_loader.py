@@ -99,3 +99,27 @@ def test_sample_shape_of_any_dataset():
     assert DataLoader((torch.zeros(5, 1, 28, 28), torch.zeros(5))).sample_shape() == (1, 28, 28)
     assert DataLoader([(torch.zeros(784), 1)] * 3).sample_shape() == (784,)
     assert DataLoader(range(4)).sample_shape() == ()
+
+
+def test_an_epoch_of_a_set_size_goes_on_into_a_new_order_or_stops_part_way():
+    """What a budget in steps needs: the same batches per epoch on data of any size."""
+    x = torch.arange(10)
+    whole = [b.tolist() for b in DataLoader(x, 4, shuffle=True, seed=3)]
+    same = [b.tolist() for b in DataLoader(x, 4, shuffle=True, seed=3, epoch_size=10)]
+    assert same == whole  # an epoch of the data's size: the order it always had
+    longer = DataLoader(x, 4, shuffle=True, seed=3, epoch_size=25)
+    drawn = torch.cat(list(longer)).tolist()
+    assert len(longer) == 7 and len(drawn) == 25
+    assert sorted(drawn[:10]) == sorted(drawn[10:20]) == list(range(10))  # two whole orders, then part
+    assert len(set(drawn[20:])) == 5
+    shorter = DataLoader(x, 4, shuffle=True, seed=3, epoch_size=6)
+    assert len(shorter) == 2 and len(set(torch.cat(list(shorter)).tolist())) == 6
+    assert torch.cat(list(DataLoader(x, 4, epoch_size=13))).tolist() == [*range(10), 0, 1, 2]
+    assert [longer.batch_len(i) for i in range(len(longer))] == [4, 4, 4, 4, 4, 4, 1]
+
+
+def test_a_long_epoch_replays_from_its_kth_batch():
+    dl = DataLoader(torch.arange(10), 3, shuffle=True, seed=1, epoch_size=24)
+    first = [b.tolist() for b in dl]
+    dl.generator.set_state(dl.epoch_start_state)
+    assert [b.tolist() for _, b in dl.batches(start=5)] == first[5:]

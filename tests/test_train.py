@@ -194,3 +194,24 @@ def test_fine_tune_a_trained_model_on_saved_drawings(trained_model, mnist, tmp_p
     _, info = load_model(tmp_path / "tuned")
     assert info.architecture == "cnn" and info.settings["init"] == str(trained_model)
     assert info.normalization == load_model(trained_model)[1].normalization  # the model's own
+
+
+def test_a_presets_budget_is_the_same_number_of_steps_on_data_of_any_size(tiny_mnist_dir, mini_mnist_dir):
+    """The preset's epochs are 54,000 images each whatever the data's size; --epochs means passes."""
+    from digitlab.config import EPOCH_SIZE
+    from digitlab.training import budget_line, quiet_learner
+
+    for data, n_train in ((tiny_mnist_dir, 1080), (mini_mnist_dir, 10800)):
+        config = TrainConfig(data=str(data), preset="fast", device="cpu")
+        learner, splits = quiet_learner(config)
+        assert len(splits.train) == n_train and config.resolve().epoch_size == EPOCH_SIZE
+        assert len(learner.dls.train) == -(-EPOCH_SIZE // 128) == 422
+        assert budget_line(config.resolve(), n_train) == (
+            f"budget: 1 epoch of 54,000 images, 422 steps of 128 (the preset's budget), on {n_train:,} "
+            "training images"
+        )
+        passes = TrainConfig(data=str(data), preset="fast", epochs=2, device="cpu")
+        assert len(quiet_learner(passes)[0].dls.train) == -(-n_train // 128)
+        assert passes.resolve().epoch_size is None
+        sized = TrainConfig(data=str(data), preset="fast", epochs=2, epoch_size=1000, device="cpu")
+        assert len(quiet_learner(sized)[0].dls.train) == 8

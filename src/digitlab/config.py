@@ -22,6 +22,9 @@ MODEL_NAMES = (
 # at a time (instead of pooling), dropout before the head, epochs, batch size, peak learning rate
 # of the one-cycle schedule, whether batches are augmented and how much stroke widths vary;
 # a preset may also name its own WARP settings. Measured in BENCHMARKS.md.
+# A preset's budget is images seen, not passes over the data: an epoch is EPOCH_SIZE images, one
+# pass over MNIST's training split, so a 42,000-row CSV is trained as long as MNIST's 60,000.
+EPOCH_SIZE = 54_000
 # fmt: off
 PRESETS = {
     "fast": dict(channels=(16, 24, 48), convs=1, strided_stem=True, dropout=0.0,
@@ -44,7 +47,10 @@ class TrainConfig:
     data: str = "mnist"  # SRC: mnist, a Kaggle CSV, an IDX folder or a folder of class folders
     model: str = "cnn"  # baseline, linear, mlp or cnn
     preset: str = "default"  # fast, default or best
-    epochs: int | None = None  # None: the preset's
+    epochs: int | None = None  # None: the preset's budget (its epochs of EPOCH_SIZE images each)
+    # images in an epoch; None: one pass over the training split (the preset's EPOCH_SIZE when
+    # the epochs are the preset's too)
+    epoch_size: int | None = None
     lr: float | None = None  # peak of the one-cycle schedule; None: the preset's (or the model's)
     batch_size: int | None = None  # None: the preset's
     seed: int = 0  # initialisation, split, batch order and augmentation
@@ -84,6 +90,8 @@ class TrainConfig:
         if model not in MODEL_NAMES:
             raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
         preset = {**WARP, **PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
+        if self.epochs is None:  # the preset's budget: its epochs of its epoch size, on any data
+            preset["epoch_size"] = EPOCH_SIZE
         explicit = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k in preset}
         device = pick_device(self.device)
         graphs = device == "cuda" and self.nproc == 1 and not self.compile and model != "baseline"
@@ -147,7 +155,7 @@ class TrainConfig:
 # Whole-number settings: at least, at most (the most guard against a tampered checkpoint's settings)
 WHOLE_BOUNDS = {
     "epochs": (1, 10_000), "batch_size": (1, 1 << 20), "seed": (0, 2**63 - 1), "patience": (1, 10_000),
-    "checkpoint_every": (1, 1 << 40), "nproc": (1, 256), "convs": (1, 8),
+    "checkpoint_every": (1, 1 << 40), "nproc": (1, 256), "convs": (1, 8), "epoch_size": (1, 1 << 30),
 }  # fmt: skip
 FRACTION_BOUNDS = {"rotate": 90.0, "shift": 0.5, "zoom": 0.5, "dropout": 0.99, "stroke": 2.0}  # from 0
 

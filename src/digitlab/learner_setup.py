@@ -87,7 +87,13 @@ def _loaders(
     valid_xy = (splits.valid.floats().to(device), splits.valid.labels.to(device))
     return DataLoaders(
         DataLoader(
-            train_xy, config.batch_size, shuffle=True, seed=config.seed, transform=augment, shard=shard
+            train_xy,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            transform=augment,
+            shard=shard,
+            epoch_size=config.epoch_size,
         ),
         DataLoader(valid_xy, 1000, shard=shard),
     )

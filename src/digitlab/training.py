@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,8 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
         learner = build_learner(
             model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint
         )
+        if not (quiet or rank > 0):
+            learner.progress.console.print(budget_line(config, len(splits.train)), markup=False)
         with deterministic_cudnn():
             if (config.compile or config.device == "cuda") and world == 1:
                 warm_up(learner)
@@ -86,6 +89,18 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
         seconds["warmup"] = seconds.get("warmup", 0.0) + learner.graph_steps.seconds
         seconds["train"] -= learner.graph_steps.seconds
     return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
+
+
+def budget_line(config: TrainConfig, n_train: int) -> str:
+    """What the run will train: epochs, images and optimizer steps, and the data they come from."""
+    size = config.epoch_size or n_train
+    steps = config.epochs * math.ceil(size / config.batch_size)
+    epochs = f"{config.epochs} epoch{'s' if config.epochs > 1 else ''}"
+    whose = "the preset's budget" if config.epoch_size else "passes over the training images"
+    return (
+        f"budget: {epochs} of {size:,} images, {steps:,} steps of {config.batch_size} ({whose}), "
+        f"on {n_train:,} training images"
+    )
 
 
 @contextlib.contextmanager

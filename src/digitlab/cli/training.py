@@ -30,7 +30,13 @@ def train_cmd(
     data: str = DATA,
     model: str = MODEL,
     preset: str = PRESET,
-    epochs: int = typer.Option(DEFAULT.epochs, help="Epochs (default: the preset's)."),
+    epochs: int = typer.Option(
+        DEFAULT.epochs, help="Epochs: passes over the training images (default: the preset's budget)."
+    ),
+    epoch_size: int = typer.Option(
+        DEFAULT.epoch_size,
+        help="Images in an epoch (default: one pass; with the preset's epochs, 54,000 on any data).",
+    ),
     lr: float = typer.Option(DEFAULT.lr, help="Peak learning rate (default: the preset's)."),
     batch_size: int = BATCH_SIZE,
     seed: int = SEED,
@@ -77,7 +83,8 @@ def train_cmd(
 
     def settings(world: int) -> TrainConfig:
         return TrainConfig(
-            data=data, model=model, preset=preset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+            data=data, model=model, preset=preset, epochs=epochs, epoch_size=epoch_size, lr=lr,
+            batch_size=batch_size, seed=seed,
             valid_fraction=valid_fraction, patience=patience, rotate=rotate, shift=shift, zoom=zoom,
             device=device, out=str(out_dir),
             init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,

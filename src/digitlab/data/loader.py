@@ -35,7 +35,9 @@ class DataLoader:
 
     `seed` makes the order reproducible; without it the order comes from torch's global
     generator (so `torch.manual_seed` fixes it, as in PyTorch). `transform` is applied to the
-    first field of each batch (augmentation).
+    first field of each batch (augmentation). `epoch_size`: samples in an epoch (default: the
+    dataset's); a shuffled epoch longer than the data goes on into a new order of it, a shorter
+    one stops part way (what a training budget in steps, the same on any data, needs).
     """
 
     def __init__(
@@ -47,12 +49,16 @@ class DataLoader:
         seed: int | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         shard: tuple[int, int] = (0, 1),
+        epoch_size: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if epoch_size is not None and epoch_size < 1:
+            raise ValueError(f"epoch_size must be >= 1, got {epoch_size}")
         self.tensors = _tensor_fields(dataset)
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.drop_last, self.transform, self.seed, self.shard = drop_last, transform, seed, shard
+        self.epoch_size = epoch_size
         seed = seed if seed is not None else int(torch.randint(2**62, (1,)))
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -60,8 +66,12 @@ class DataLoader:
     def n_samples(self) -> int:
         return len(self.dataset if self.tensors is None else self.tensors[0])
 
+    @property
+    def epoch_samples(self) -> int:
+        return self.n_samples if self.epoch_size is None else self.epoch_size
+
     def __len__(self) -> int:
-        n = self.n_samples
+        n = self.epoch_samples
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator:
@@ -73,14 +83,22 @@ class DataLoader:
         `epoch_start_state` keeps the generator as it was before that draw: restoring it and
         asking for `start=k` replays the same epoch from its k-th batch (resuming a run).
         """
-        n, bs = self.n_samples, self.batch_size
+        bs = self.batch_size
         self.epoch_start_state = self.generator.get_state()
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        order = self._order()
         if order is not None and self.tensors is not None:
             order = order.to(self.tensors[0].device)  # once an epoch, not once a batch
         for i in range(start, len(self)):
             index = order[i * bs : (i + 1) * bs] if order is not None else slice(i * bs, (i + 1) * bs)
             yield i, self._sharded(self._transformed(self._gather(index)))
+
+    def _order(self) -> torch.Tensor | None:
+        """The epoch's sample indices; None for the stored order over exactly the data (slices, no gather)."""
+        n, size = self.n_samples, self.epoch_samples
+        if self.shuffle:  # as many fresh permutations as the epoch needs (one when it is the data's size)
+            orders = [torch.randperm(n, generator=self.generator) for _ in range(math.ceil(size / n))]
+            return torch.cat(orders)[:size]
+        return None if size == n else torch.arange(size) % n
 
     def _sharded(self, batch):
         """This process's part of the batch (`shard=(rank, world)`: distributed training).
@@ -97,7 +115,7 @@ class DataLoader:
 
     def batch_len(self, i: int) -> int:
         """Samples in the whole i-th batch, across every process."""
-        return min(self.batch_size, self.n_samples - i * self.batch_size)
+        return min(self.batch_size, self.epoch_samples - i * self.batch_size)
 
     def _gather(self, index):
         if self.tensors is None:  # the general path: item by item, then collate

@@ -24,7 +24,7 @@ from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.predict import Prediction, Predictor
 from digitlab.web.batching import Batcher
-from digitlab.web.guards import SecurityHeaders, default_hosts, same_origin
+from digitlab.web.guards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
 from digitlab.web.uploads import MAX_BODY, open_upload, read_body, read_source
 
 
@@ -36,6 +36,7 @@ class PredictResponse(BaseModel):
 
 
 MAX_IN_FLIGHT = 64  # requests being decoded or predicted at once; more get 503 and Retry-After at once
+MAX_LAG = 0.05  # seconds the event loop may run late (requests waiting to be read) before 503s
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
 BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
@@ -66,6 +67,7 @@ def create_app(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
     )  # the docs pages load scripts from a CDN: off, so the page works offline and loads nothing foreign
     static = Path(str(resources.files("digitlab") / "web" / "static"))
+    capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
     cors_origins = cors_origins or []
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"])
@@ -77,6 +79,7 @@ def create_app(
             return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
         return await call_next(request)
 
+    app.add_middleware(ShedLoad, capacity=capacity, paths=("/api/predict",))
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or default_hosts("127.0.0.1"))
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
 
@@ -97,19 +100,16 @@ def create_app(
 
     big_decodes = asyncio.Semaphore(BIG_DECODES)
     batcher = Batcher(predictor, batch_window) if batch_window > 0 else None
-    in_flight = [0]  # requests past reading their body: decoding, waiting for the model, predicting
 
     @app.post("/api/predict", response_model=PredictResponse)
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
-        source = await read_source(request)  # a slow body holds a connection, never a place below
-        if in_flight[0] >= MAX_IN_FLIGHT:  # a quick "come back" beats seconds in a queue
-            raise HTTPException(503, "busy: try again in a second", headers={"Retry-After": "1"})
-        in_flight[0] += 1
+        source = await read_source(request)  # a slow body holds a connection, never a place here
+        capacity.in_flight += 1
         try:
             return await _predict(source)
         finally:
-            in_flight[0] -= 1
+            capacity.in_flight -= 1
 
     async def _predict(source: bytes | Image.Image) -> JSONResponse:
         if isinstance(source, Image.Image) or pixel_count(source) <= INLINE_PIXELS:

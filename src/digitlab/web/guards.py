@@ -6,8 +6,11 @@ answers (DNS rebinding). So requests must name an allowed host, state-changing o
 the server's own page, and every response tells the browser to run nothing else and frame nothing.
 """
 
+import asyncio
+
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 # The page loads its own script and style and draws on canvases; uploads are shown through blob: URLs.
 CSP = (
@@ -66,3 +69,46 @@ def same_origin(request: Request, allowed_origins: list[str]) -> bool:
         return False
     host = request.headers.get("host", "")
     return origin is None or origin in (f"http://{host}", f"https://{host}")
+
+
+class ShedLoad:
+    """ASGI middleware answering 503 with Retry-After to requests for `paths` while `capacity` is full,
+    before anything of them is read or routed: a refusal must cost far less than an answer."""
+
+    def __init__(self, app, capacity: "Capacity", paths: tuple[str, ...]):
+        self.app, self.capacity, self.paths = app, capacity, paths
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] in self.paths and self.capacity.full():
+            busy = JSONResponse({"detail": "busy: try again in a second"}, 503, {"Retry-After": "1"})
+            return await busy(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+class Capacity:
+    """Whether the server is past what it can answer promptly, judged before a request is read.
+
+    Requests queue in two places: before the event loop reads them (it is busy decoding others),
+    and in the app, waiting for the model. A timer measures the first: how late the loop runs a
+    callback due every TICK seconds (its lag, smoothed); the app counts the second. Past either
+    limit a request is answered 503 at once, at the cost of its headers alone: a fast "come back"
+    rather than seconds in a queue. Slow clients cost neither: an idle socket adds no lag.
+    """
+
+    TICK = 0.01
+
+    def __init__(self, max_in_flight: int, max_lag: float):
+        self.max_in_flight, self.max_lag = max_in_flight, max_lag
+        self.in_flight, self.lag, self.watcher = 0, 0.0, None
+
+    def full(self) -> bool:
+        if self.watcher is None:  # the first request starts the watch, on the server's own loop
+            self.watcher = asyncio.get_running_loop().create_task(self._watch())
+        return self.lag > self.max_lag or self.in_flight >= self.max_in_flight
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.TICK
+            await asyncio.sleep(self.TICK)
+            self.lag = 0.7 * self.lag + 0.3 * max(0.0, loop.time() - due)

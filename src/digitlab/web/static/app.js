@@ -80,6 +80,11 @@ async function send(blob, name) {
   form.append("file", blob, name);
   try {
     const response = await fetch("/api/predict", { method: "POST", body: form });
+    if (response.status === 503) {  // busy: ask again when the server says to, not at once
+      const seconds = Number(response.headers.get("Retry-After")) || 1;
+      setTimeout(() => send(blob, name), seconds * 1000);
+      return;
+    }
     const body = await response.json();
     if (!response.ok) throw new Error(body.detail || response.statusText);
     show(body);
