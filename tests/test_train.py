@@ -13,7 +13,9 @@ def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tm
     result = cli("train", "--data", mini_mnist_dir, "--preset", "fast", "--epochs", "1", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[0])
+    budget = "1 epoch of 10,800 images, 85 steps of 128 (passes over the training images)"
+    assert lines[0] == f"budget: {budget}, on 10,800 training images"
+    assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[1])
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     assert float(lines[-1].split()[-1]) > 0.9
     assert (tmp_path / "history.csv").read_text().startswith("epoch,train_loss,valid_loss,accuracy,time")
