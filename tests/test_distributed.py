@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from digitlab.checkpoint import load_model
-from tests.conftest import cli
+from tests.conftest import TEST_SEED, cli
 
 MLP = ["--model", "mlp", "--epochs", "3", "--batch-size", "60", "--checkpoint-every", "4"]  # 54 steps
 
@@ -55,6 +55,7 @@ def test_a_killed_rank_ends_the_run_cleanly_with_one_line(killed_and_resumed):
     assert ended["last_line"].startswith("error: distributed training failed")
 
 
+@pytest.mark.numeric
 def test_two_processes_with_global_batch_b_resumed_match_one_process_with_batch_b(
     killed_and_resumed, tiny_mnist_dir, tmp_path
 ):
@@ -119,20 +120,23 @@ def test_two_machines_on_localhost(tiny_mnist_dir, tmp_path):
     assert json.loads((tmp_path / "m" / "model.json").read_text())["settings"]["nproc"] == 2
 
 
+@pytest.mark.numeric
 @pytest.mark.slow  # 21 s: a real epoch of the CNN twice; `make slow` runs it
 def test_the_cnn_on_two_processes_lands_close_to_one(mini_mnist_dir, tmp_path):
-    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 1 point.
+    """BatchNorm sees half the batch per process on CPUs: the accuracy must stay within 3 points.
 
-    One epoch of an augmented CNN on 6,000 images varies that much by seed alone: one process scored
-    0.9475, 0.9365 and 0.942 with seeds 0-2, two processes 0.942, 0.942 and 0.938. A broken
-    BatchNorm or gradient average costs far more.
+    One epoch of an augmented CNN on 6,000 images varies by a point by seed alone: one process scored
+    0.9475, 0.9365 and 0.942 with seeds 0-2, two processes 0.942, 0.942 and 0.938, so the difference
+    between them ranged -0.0055..+0.0055 (a spread of 0.011); the bound is 3x that. A broken
+    BatchNorm or gradient average costs far more (a net that does not learn scores about 0.1).
     """
-    flags = ["--preset", "default", "--epochs", "1", "--valid-fraction", "0.5", "--batch-size", "256"]
+    flags = ["--preset", "default", "--epochs", "1", "--valid-fraction", "0.5", "--batch-size", "256",
+             "--seed", str(TEST_SEED)]  # fmt: skip
     two = digitlab("train", "--data", mini_mnist_dir, *flags, "--nproc", "2", "--out", tmp_path / "two")
     assert two.returncode == 0, two.stderr[-2000:]
     one = cli("train", "--data", mini_mnist_dir, *flags, "--out", tmp_path / "one")
     accuracy = [float(r.stdout.strip().splitlines()[-1].split()[-1]) for r in (two, one)]
-    assert abs(accuracy[0] - accuracy[1]) <= 0.01, accuracy
+    assert abs(accuracy[0] - accuracy[1]) <= 0.033, accuracy
 
 
 def test_launcher_flags_are_not_passed_on():

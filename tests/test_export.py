@@ -20,6 +20,7 @@ def exported(trained_model, tmp_path_factory):
     return out, result.stdout
 
 
+@pytest.mark.numeric
 def test_export_checks_itself_against_pytorch(exported, trained_model):
     from digitlab.checkpoint import load_model
     from digitlab.export import onnx_metadata
@@ -36,6 +37,7 @@ def test_export_checks_itself_against_pytorch(exported, trained_model):
     assert json.loads(meta["normalization"]) == info.normalization and meta["digitlab_version"]
 
 
+@pytest.mark.numeric
 def test_the_file_alone_runs_with_onnxruntime_and_numpy(exported, mnist):
     """The README's example: nothing of digitlab, any batch size, probabilities out."""
     import onnxruntime as ort
@@ -64,6 +66,7 @@ def test_a_disagreeing_export_leaves_no_file(trained_model, tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.numeric
 def test_predict_and_serve_give_the_same_answers_with_either_engine(trained_model, exported, mnist, tmp_path):
     from fastapi.testclient import TestClient
     from PIL import Image

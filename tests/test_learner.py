@@ -18,9 +18,12 @@ from digitlab.train.learner import Learner
 from digitlab.train.metrics import Metric, accuracy
 from digitlab.train.optim import SGD
 from digitlab.train.schedules import one_cycle
+from tests.conftest import TEST_SEED
+
+pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 
 
-def make_dls(n=256, bs=32, seed=0):
+def make_dls(n=256, bs=32, seed=TEST_SEED):
     """Two easy classes: bright top half vs bright bottom half, plus noise."""
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 2
@@ -124,7 +127,6 @@ def test_fit_learns_and_prints_the_epoch_table():
 
 
 def test_learner_equals_a_hand_written_loop():
-    torch.manual_seed(0)
     model_a = build_model("linear", n_out=2)
     model_b = build_model("linear", n_out=2)
     model_b.load_state_dict(model_a.state_dict())
@@ -152,7 +154,6 @@ def test_bf16_autocast_the_gpu_path_runs_on_a_cpu_too():
             self.losses.add(learn.loss.dtype)
 
     seen = Dtypes()
-    torch.manual_seed(0)
     model = build_model("cnn", channels=(4, 8, 8), dropout=0.0)
     learn, _ = quiet_learner(model, cbs=[seen], autocast=True)
     learn.fit(4, 0.1)  # float32 gets there in 2 epochs, bf16 in 3
@@ -284,7 +285,6 @@ def test_the_notes_learner_call_with_a_plain_function_metric_and_flat_inputs():
         correct = (preds > 0.5) == yb
         return correct.float().mean()
 
-    torch.manual_seed(0)
     images = make_dls()
 
     def flat_pairs(dl):  # the notes' dataset: a list of (784-vector, [label]) pairs

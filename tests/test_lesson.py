@@ -34,6 +34,7 @@ def lesson_run(tmp_path_factory):
     return out, console.file.getvalue(), results
 
 
+@pytest.mark.numeric
 def test_the_lesson_meets_its_targets(lesson_run):
     _, _, r = lesson_run
     assert 0.9 < r["baseline_accuracy"] <= 1

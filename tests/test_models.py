@@ -3,6 +3,8 @@ import torch
 
 from digitlab.models import MODELS, PixelSimilarity, build_model, model_name
 
+pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
+
 EXAMPLE_CONFIGS = {"ensemble": {"members": [{"architecture": "cnn", "config": {}}] * 2}}
 
 

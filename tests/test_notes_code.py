@@ -9,6 +9,8 @@ import torch
 
 from tests.conftest import csv_text
 
+pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
+
 
 @pytest.fixture(scope="module")
 def notes(mnist, tmp_path_factory):

@@ -5,23 +5,38 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from digitlab.bench.robustness import accuracies, rendered_sets
-from digitlab.data.images import median3
+from digitlab.bench.robustness import rendered_sets
+from digitlab.data.images import median3, to_mnist
 from digitlab.predict import Predictor
 from tests.conftest import cli
 
 N_RENDERED = 200
 
 
-def test_rendered_digits_are_recognised_almost_as_well_as_mnist(trained_model, mnist):
-    """Photos, canvas exports and other pens: the fast preset augments for all of them."""
-    predictor = Predictor.load(trained_model)
-    images, labels = mnist.test.images[-N_RENDERED:], mnist.test.labels[-N_RENDERED:]
-    mnist_acc = (predictor.probs(images).argmax(1) == labels).float().mean().item()
-    rendered = accuracies(predictor, rendered_sets(images.numpy()), labels.numpy())
-    assert set(rendered) == {"photo", "canvas", "thick", "thin"}
-    for kind, acc in rendered.items():  # a fine pen is the hardest (a 12,000-image model here)
-        assert acc >= mnist_acc - (0.12 if kind == "thin" else 0.03), (kind, acc, mnist_acc)
+def test_preprocessing_gives_back_the_mnist_digit_from_photos_and_canvases(mnist):
+    """Large, off-centre, on noisy paper or a transparent canvas: `to_mnist` undoes all of it.
+
+    A property of the preprocessing alone (Pillow and numpy, no model, no kernel-dependent rounding):
+    the 28x28 image it makes correlates with the MNIST digit it was rendered from. Measured on these
+    200 digits: median 0.981 (photo) and 0.984 (canvas), 97.5-98.5% above 0.8; what differs is
+    resampling twice and JPEG noise. A broken step (no centring, wrong scale, inverted ink) gives
+    medians near 0. Another pen cannot be undone: its stroke is measured against MNIST's instead.
+    How models cope with other pens is measured in BENCHMARKS.md ("Handwriting unlike MNIST's").
+    """
+    images = mnist.test.images[-N_RENDERED:].numpy()
+    sets = rendered_sets(images)
+    for kind, rendered in sets.items():
+        prepared = np.stack([to_mnist(image, kind) for image in rendered]).astype(np.float32)
+        original = images.astype(np.float32)
+        if kind in ("photo", "canvas"):
+            corr = np.array(
+                [np.corrcoef(p.ravel(), o.ravel())[0, 1] for p, o in zip(prepared, original, strict=True)]
+            )
+            assert np.median(corr) > 0.95 and (corr > 0.8).mean() > 0.9, (kind, np.median(corr))
+        else:  # a marker or a fine pen: ink area against MNIST's (measured medians 1.45 and 0.36)
+            ink = (prepared > 127).sum((1, 2)) / np.maximum(1, (original > 127).sum((1, 2)))
+            low, high = (1.2, 2.0) if kind == "thick" else (0.1, 0.7)
+            assert low < np.median(ink) < high and (ink > 0.05).all(), (kind, np.median(ink))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 7), (31, 17), (64, 64)])
@@ -47,6 +62,7 @@ def test_rendered_sets_are_reproducible_and_change_the_pen():
     assert width["thick"] > 1.2 and width["thin"] < 0.8, width
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16"])
 def test_image_modes(trained_model, mnist, tmp_path, mode):
     digit = 255 - mnist.test.images[0].numpy()  # a 7, dark on light

@@ -6,11 +6,24 @@ import torch
 from digitlab.checkpoint import load_model
 from digitlab.config import PRESETS, TrainConfig
 from digitlab.errors import DigitlabError
-from tests.conftest import cli, csv_text
+from tests.conftest import TEST_SEED, cli, csv_text
 
 
+@pytest.mark.numeric
 def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tmp_path):
-    result = cli("train", "--data", mini_mnist_dir, "--preset", "fast", "--epochs", "1", "--out", tmp_path)
+    result = cli(
+        "train",
+        "--data",
+        mini_mnist_dir,
+        "--preset",
+        "fast",
+        "--epochs",
+        "1",
+        "--seed",
+        TEST_SEED,
+        "--out",
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     budget = "1 epoch of 10,800 images, 85 steps of 128 (passes over the training images)"
@@ -39,11 +52,24 @@ def test_same_seed_same_weights_and_accuracy(tiny_mnist_dir, tmp_path):
     assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("model", ["baseline", "linear", "mlp"])
 def test_every_model_trains_from_a_kaggle_csv(model, mnist, tmp_path):
     csv = tmp_path / "train.csv"
     csv.write_text(csv_text(mnist.train.images[:3000].numpy(), mnist.train.labels[:3000].numpy()))
-    result = cli("train", "--data", str(csv), "--model", model, "--epochs", "2", "--out", str(tmp_path / "m"))
+    result = cli(
+        "train",
+        "--data",
+        str(csv),
+        "--model",
+        model,
+        "--epochs",
+        "2",
+        "--seed",
+        TEST_SEED,
+        "--out",
+        str(tmp_path / "m"),
+    )
     assert result.returncode == 0, result.stderr
     final = result.stdout.strip().splitlines()[-1]
     assert final.startswith("valid accuracy: ") and float(final.split()[-1]) > 0.6
@@ -129,9 +155,10 @@ def test_two_rows_or_no_labels_are_one_line(mnist, tmp_path):
     assert result.returncode == 1 and "has no labels to train on" in result.stderr
 
 
+@pytest.mark.numeric
 def test_patience_stops_early_and_lr_find_plots(mini_mnist_dir, tmp_path):
     result = cli("train", "--data", mini_mnist_dir, "--model", "linear", "--epochs", "30", "--lr", "3",
-                 "--patience", "1", "--out", tmp_path / "m")  # fmt: skip
+                 "--seed", TEST_SEED, "--patience", "1", "--out", tmp_path / "m")  # fmt: skip
     assert result.returncode == 0, result.stderr
     _, info = load_model(tmp_path / "m")
     assert info.settings["patience"] == 1 and len(info.history) < 30

@@ -41,6 +41,7 @@ def test_page_static_files_health_model_and_docs(client, trained_model):
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
 
 
+@pytest.mark.numeric
 def test_predict_an_upload(client, mnist):
     digit = 255 - mnist.test.images[0].numpy()  # a 7 as dark ink on white paper, 10x larger
     big = np.asarray(Image.fromarray(digit).resize((280, 280)))
@@ -237,6 +238,7 @@ def post_concurrently(app, bodies: list[dict]) -> list:
     return asyncio.run(run())
 
 
+@pytest.mark.numeric
 def test_concurrent_requests_share_model_calls_and_get_their_own_answers(predictor, mnist):
     counting = CountingPredictor(predictor)
     images = mnist.test.images[:40].numpy()
