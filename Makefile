@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test slow bench fuzz lint install install-dev clean
+.PHONY: run test slow numeric bench fuzz lint install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ bench: install-dev
 
 slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1)
 	$(PY) -m pytest -q -m slow
+
+# The numeric tests again, under the kernels other CPUs use and with other seeds (CI runs this too)
+NUMERIC_RUNS := "ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41" "DIGITLAB_TEST_SEED=1" "DIGITLAB_TEST_SEED=2"
+numeric: install-dev
+	@set -e; for run in $(NUMERIC_RUNS) \
+	    $$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo "ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE"); do \
+	  echo "numeric tests with $$run"; env $$run $(PY) -m pytest -q -p no:cacheprovider -m numeric; done
 
 fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from digitlab.checkpoint import ModelInfo, save_model
@@ -84,9 +85,23 @@ def test_no_bomb_grows_the_process_by_more_than_300_mb(tmp_path, mnist, trained_
     refused = ("idx: 1 MB gzip declaring 1 GiB", "ensemble of 16 largest CNNs", "submit --check /dev/zero",
                "csv: 1 GB of NULs", "model.onnx of 3 GB", "checkpoint.json of 2 GB")  # fmt: skip
     assert all(codes[name] == 1 for name in refused), codes
-    assert codes["export of a trained model"] == 0
     assert 40 < growth.pop("control: a plain 48 MB allocation") < 60  # the measurement itself works
     print("growth in MB:", growth)
-    export = growth.pop("export of a trained model")
     assert max(growth.values()) < LIMIT_MB, growth
-    assert export < EXPORT_LIMIT_MB  # tracing and the check on 10,000 images: not an input's doing
+
+
+@pytest.mark.slow
+def test_export_grows_the_process_by_well_under_a_gigabyte(tmp_path, trained_model):
+    """Tracing and the check on 10,000 images: 271 MB measured (929 MB for the whole process before
+    the check ran 1,000 images at a time)."""
+    Image.new("L", (28, 28)).save(tmp_path / "seven.png")
+    probe = Path(__file__).with_name("limits_probe.py")
+    result = subprocess.run(
+        [sys.executable, str(probe), str(tmp_path), str(trained_model), "--export"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["codes"]["export of a trained model"] == 0
+    assert report["growth_mb"]["export of a trained model"] < EXPORT_LIMIT_MB
