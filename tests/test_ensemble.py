@@ -118,6 +118,7 @@ def test_ensemble_errors_are_one_line(trained_model, tmp_path):
     assert not (tmp_path / "e").exists()
 
 
+@pytest.mark.slow  # 5 s of tracing two members; `make slow` runs it
 def test_an_ensemble_exports_to_onnx(ensemble_dir, tmp_path):
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     out, _ = ensemble_dir
