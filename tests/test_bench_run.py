@@ -50,18 +50,19 @@ def test_the_gpu_section_without_a_gpu_is_one_line_and_measures_nothing(tmp_path
     assert not list(tmp_path.iterdir())
 
 
-def test_a_full_run_keeps_the_sections_measured_apart_and_drops_its_own_old_ones(tmp_path):
+def test_a_full_run_keeps_the_gpu_sections_and_drops_every_other_old_one(tmp_path):
     old = tmp_path / "BENCHMARKS.md"
     old.write_text(
         "# Benchmarks\n\n- command: digitlab bench\n- machine: an old one\n\n"
         "## Presets\n\nold presets\n\n"  # measured by every full run: replaced
         "## GPU check\n\nCommand: `bash bench/gpu_check.sh`, an H100\n\n| gpu | table |\n\n"  # apart: kept
         "## Kaggle CSV parsing\n\nCommand: `digitlab bench --only csv`\n\nold csv\n\n"  # measured again
+        "## A sweep by hand\n\nCommand: `digitlab bench --only budget`, 2026-11-01\n\nstale\n\n"  # goes
         "## Dropped\n\nthe old header's machine, no command of its own\n"
     )
     new = "# Benchmarks\n\n- command: digitlab bench\n- machine: this one\n\n## Presets\n\nnew presets\n\n"
     new += "## Kaggle CSV parsing\n\nnew csv\n"
-    text = run.with_sections_measured_apart(new, old)
+    text = run.with_gpu_sections_kept(new, old)
     assert text.startswith("# Benchmarks\n\n- command: digitlab bench\n- machine: this one\n- kept from")
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## Presets",
@@ -70,7 +71,8 @@ def test_a_full_run_keeps_the_sections_measured_apart_and_drops_its_own_old_ones
     ]
     assert "new presets" in text and "new csv" in text and "| gpu | table |" in text
     assert "old presets" not in text and "old csv" not in text and "Dropped" not in text
-    assert run.with_sections_measured_apart(new, tmp_path / "absent.md") == new
+    assert "stale" not in text
+    assert run.with_gpu_sections_kept(new, tmp_path / "absent.md") == new
 
 
 def test_a_quick_run_writes_beside_the_runs_not_over_the_records(tmp_path, monkeypatch):
@@ -81,3 +83,25 @@ def test_a_quick_run_writes_beside_the_runs_not_over_the_records(tmp_path, monke
     assert cli("bench", "--quick", "--out", "mine.md").returncode == 0
     assert calls == [(True, run.QUICK_OUT), (False, Path("BENCHMARKS.md")), (True, Path("mine.md"))]
     assert run.QUICK_OUT.parts[0] == "runs"  # git ignores runs/
+
+
+def test_the_speed_and_kaggle_sections_render_what_hours_of_runs_measured():
+    """Formatting only, on made-up figures: a typo here would lose a full bench run at its end."""
+    from digitlab.bench import kaggle_data, training
+
+    fast = {"runs": [{"accuracy": 0.991}, {"accuracy": 0.989}], "median_s": 10.0, "median_train_s": 6.0,
+            "min_acc": 0.989}  # fmt: skip
+    refs = [
+        {"seconds": 300.0, "epochs": 3, "reached": True},
+        {"seconds": 400.0, "epochs": 4, "reached": True},
+    ]
+    text = training.speed_section({"AVX2": {"fast": fast, "reference": refs}}, "digitlab bench")
+    assert "| AVX2 | 10.0 | 6.0 | 0.9890 | 1/2 | 350.0 | 3, 4 | **35.0x** |" in text
+    rows = [
+        {"seed": s, "mnist": 0.99 + s / 1000, "mnist_s": 9.0, "kaggle": 0.989, "kaggle_s": 8.0}
+        for s in range(3)
+    ]
+    text = kaggle_data.section({"fast": rows})
+    assert (
+        "| `fast` | MNIST's test set (trained on MNIST) | 3 | 0.9910 | 0.9900 | 0.9920 | 3/3 | 9.0 |" in text
+    )

@@ -20,6 +20,7 @@ from digitlab.bench import (
     engines,
     ensembles,
     gpu,
+    kaggle_data,
     overhead,
     reference,
     robustness,
@@ -27,7 +28,7 @@ from digitlab.bench import (
     serving,
     training,
 )
-from digitlab.bench.timing import machine
+from digitlab.bench.timing import commit, kernels, machine
 from digitlab.config import TrainConfig
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_text_atomic
@@ -36,87 +37,97 @@ from digitlab.training import train_and_save
 QUICK_OUT = Path("runs/bench/BENCHMARKS.md")  # a smoke run's figures stay out of the project's records
 
 
+def kernel_sets() -> dict[str, dict[str, str]]:
+    """The CPU kernel sets to time on: this CPU's best, the portable one, and AVX-512 where offered."""
+    sets = {f"{kernels()} (this CPU's best)": {}}
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if "avx512f" in flags and kernels() != "AVX512":
+        sets["AVX512"] = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
+    sets["DEFAULT (oneDNN up to SSE41)"] = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+    return sets
+
+
 def run_bench(
     quick: bool = False,
     out: str | Path = "BENCHMARKS.md",
     presets: tuple[str, ...] = ("default",),
     console: Console | None = None,
 ) -> str:
-    """All figures for this machine (and its GPU, if any); returns the markdown it wrote."""
+    """Every figure, measured in this one run on this machine; returns the markdown it wrote.
+
+    Each section names the command, commit, date, machine and kernel set. Sections measured on a
+    lent GPU (their own command) are kept from the file this replaces; every other one is new.
+    """
     console = console or Console(highlight=False, soft_wrap=True)
     say = console.print
     command = "digitlab bench" + (" --quick" if quick else "") + "".join(f" --preset {p}" for p in presets)
     md = [
-        f"# Benchmarks\n\n- command: `{command}`\n- date: {datetime.date.today()}\n- machine: {machine()}\n"
+        f"# Benchmarks\n\n- command: `{command}` (`make bench`)\n- commit: {commit()}\n"
+        f"- date: {datetime.date.today()}\n- machine: {machine()}\n"
         f"- mode: {'quick (small repeats; indicative only)' if quick else 'full'}\n"
     ]
-
     say("csv: digitlab parser and cache against pandas.read_csv ...")
-    md.append(csv_speed.section(csv_speed.run(repeats=2 if quick else 5)))
-
+    md.append(csv_speed.section(csv_speed.run(repeats=2 if quick else 5), command))
     if quick:
         say("fast preset: 1 seed; reference recipe: 1 epoch on 6,000 images ...")
         fast = training.preset_runs("fast", [0])
         ref = reference.time_to_accuracy(train_limit=6000, max_epochs=1)
         md.append(training.time_to_99_section(fast, ref, quick))
     else:
-        say("fast preset: 10 whole commands, then the reference recipe to 99.0% ...")
-        fast = training.whole_command_runs("fast", list(range(10)))
-        md.append(training.speed_section(fast, reference.time_to_accuracy()))
-
+        by_kernels = {}
+        for name, env in kernel_sets().items():
+            say(f"speed with {name} kernels: 10 fast commands, then the reference to 99.0% for 3 seeds ...")
+            by_kernels[name] = training.speed_runs_under(env) if env else training.speed_runs()
+        md.append(training.speed_section(by_kernels, command))
+        fast = next(iter(by_kernels.values()))["fast"]
     say("learner overhead ...")
     cnn = overhead.learner_overhead(1, 1 if quick else 3, 8000 if quick else None)
-    md.append(overhead.section(cnn, overhead.host_time_per_step(repeats=1 if quick else 5)))
-
+    md.append(overhead.section(cnn, overhead.host_time_per_step(repeats=1 if quick else 5), command))
     preset_results = [fast]
     for preset in presets if not quick else ():
         say(f"preset {preset}: 3 seeds ...")
         preset_results.append(training.preset_runs(preset, [0, 1, 2]))
-    md.append(training.presets_section(preset_results))
+    md.append(training.presets_section(preset_results, command))
     if not quick:
-        for name in ("distributed", "robustness", "ensemble", "budget"):
+        for name in ("kaggle", "distributed", "robustness", "ensemble", "budget"):
             say(ONLY[name][0])
-            md.append(ONLY[name][1]("", quick, out))
-
+            md.append(ONLY[name][1](command, quick, out))
     with tempfile.TemporaryDirectory() as model_dir:
         say("inference and web load test ...")
         _train_fast_model(model_dir)
-        md.append(serving.section(serving.inference(model_dir), serving.web_load(model_dir)))
+        md.append(serving.section(serving.inference(model_dir), serving.web_load(model_dir), command))
         say("engines: PyTorch against ONNX Runtime ...")
-        md.append(engines.section(model_dir, quick))
+        md.append(engines.section(model_dir, quick, command))
         if not quick:
             say("web: with and without request batching at 8 and 50 clients ...")
-            md.append(serving.batching_section(model_dir))
+            md.append(serving.batching_section(model_dir, command))
             say("web: 200 clients, with and without load shedding ...")
-            md.append(serving.many_clients_section(model_dir))
-
+            md.append(serving.many_clients_section(model_dir, command))
     if torch.cuda.is_available():
         say("GPU: issue #15's targets (fast, the reference, default, best, an ensemble) ...")
-        md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS)))
-
-    text = with_sections_measured_apart("\n".join(md), out)
+        md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS), command))
+    text = with_gpu_sections_kept("\n".join(md), out)
     write_text_atomic(out, text)
     say(f"wrote {out}")
     return text
 
 
-def with_sections_measured_apart(text: str, old_path: str | Path) -> str:
-    """`text`, then the sections of the file at `old_path` that `text` lacks and that start with their
-    own "Command:" line. The others came from the full run `text` replaces (its header's machine)."""
+def with_gpu_sections_kept(text: str, old_path: str | Path) -> str:
+    """`text`, then the sections of the file at `old_path` measured on a lent GPU (their headings say
+    "GPU") that `text` lacks: they cannot be measured again here. Every other old section goes."""
     old = Path(old_path).read_text() if Path(old_path).exists() else ""
     measured = {section.splitlines()[0] for section in text.split("\n## ")[1:]}
     kept = [
         "## " + section.rstrip("\n")
         for section in old.split("\n## ")[1:]
-        if section.splitlines()[0] not in measured
-        and section.split("\n", 1)[-1].lstrip().startswith("Command:")  # the text under its heading
+        if section.splitlines()[0] not in measured and "GPU" in section.splitlines()[0]
     ]
     if not kept:
         return text
     header, rest = text.split("\n## ", 1)
     note = (
-        "- kept from the file this run replaced: the sections it did not measure that start with their own"
-        ' "Command:" line, measured apart on the machine they name (compare figures only within a section)\n'
+        "- kept from the file this run replaced: the sections measured on a lent GPU, each with its own "
+        "command, commit and machine (compare figures only within a section)\n"
     )
     return header.rstrip("\n") + "\n" + note + "\n## " + rest.rstrip("\n") + "\n\n" + "\n\n".join(kept) + "\n"
 
@@ -175,10 +186,18 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         lambda command, quick, out: scaling.section(command=command),
     ),
     "speed": (
-        "speed: 10 fast-preset commands, then the reference recipe to 99.0% ...",
+        "speed: per kernel set, 10 fast-preset commands, then the reference recipe to 99.0% for 3 seeds ...",
         lambda command, quick, out: training.speed_section(
-            training.whole_command_runs("fast", list(range(10))), reference.time_to_accuracy(), command
+            {
+                k: training.speed_runs_under(env) if env else training.speed_runs()
+                for k, env in kernel_sets().items()
+            },
+            command,
         ),
+    ),
+    "kaggle": (
+        "kaggle: fast (10 seeds) and default (3 seeds) on MNIST and on a 42,000-row Kaggle CSV ...",
+        lambda command, quick, out: kaggle_data.section(kaggle_data.run(("fast", "default")), command),
     ),
     "robustness": (
         "robustness: default and 3 fast models on re-rendered test digits ...",

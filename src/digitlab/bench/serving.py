@@ -196,9 +196,9 @@ def _wait_healthy(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"the server on port {port} did not start")
 
 
-def section(inf: dict, load: dict) -> str:
+def section(inf: dict, load: dict, command: str = "") -> str:
     return (
-        "## Inference and the web API\n\nA 1-epoch fast-preset CNN.\n\n"
+        "## Inference and the web API\n\n" + command_line(command) + "A 1-epoch fast-preset CNN.\n\n"
         "- batched prediction (10,000 test images, batches of 1,000): "
         f"**{inf['batched_images_per_s']:,.0f}** images/s\n"
         f"- one 280x280 PNG drawing, decode + MNIST-style preprocessing + prediction: p50 "

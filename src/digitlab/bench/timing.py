@@ -4,8 +4,10 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -29,14 +31,44 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     text = (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+        f"{cpu}, {os.cpu_count()} cores, kernels {kernels()}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
     )
     if torch.cuda.is_available():
         text += f"; GPU: {torch.cuda.get_device_name(0)}"
     return text
 
 
+def kernels() -> str:
+    """The CPU kernel set torch uses (AVX2, AVX512, DEFAULT), and oneDNN's cap when one is set."""
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return torch.backends.cpu.get_cpu_capability() + (f" (oneDNN up to {isa})" if isa else "")
+
+
+def commit() -> str:
+    """The checkout's commit, marked "+changes" when tracked files differ from it; "unknown" outside git."""
+    here = Path(__file__).parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", here, "status", "--porcelain", "-uno"], capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return (
+        head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+        if head.returncode == 0
+        else "unknown"
+    )
+
+
 def command_line(command: str) -> str:
-    """The line that opens a section re-measured on its own: the command, the date and the machine."""
-    return f"Command: `{command}`, {datetime.date.today()}, {machine()}.\n\n" if command else ""
+    """The line that opens a section: the command, the commit, the date and the machine."""
+    return (
+        f"Command: `{command}`, commit {commit()}, {datetime.date.today()}, {machine()}.\n\n"
+        if command
+        else ""
+    )
