@@ -29,7 +29,9 @@ class CountEvents(Callback):
 
 
 def _learner(data: str, graphs: bool, batch_size: int = 100, preset: str = "fast"):
-    config = TrainConfig(data=data, preset=preset, seed=3, device="cpu", epochs=1, batch_size=batch_size)
+    config = TrainConfig(  # 10% held out, as in every preset but fast: 1,080 images to train on
+        data=data, preset=preset, seed=3, device="cpu", epochs=1, batch_size=batch_size, valid_fraction=0.1
+    )
     config = dataclasses.replace(config.resolve(), cuda_graphs=graphs)  # on a CPU: the stand-in
     torch.manual_seed(config.seed)
     splits = load_splits(config)

@@ -26,8 +26,8 @@ def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tm
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    budget = "1 epoch of 10,800 images, 85 steps of 128 (passes over the training images)"
-    assert lines[0] == f"budget: {budget}, on 10,800 training images"
+    budget = "1 epoch of 11,760 images, 92 steps of 128 (passes over the training images)"
+    assert lines[0] == f"budget: {budget}, on 11,760 training images"  # fast holds out 2%
     assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[1])
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     # the fixture's recipe scored 0.9595-0.969 on seeds 0-4 with AVX2 and SSE4.1 kernels: 0.9 is 5x
@@ -228,17 +228,16 @@ def test_fine_tune_a_trained_model_on_saved_drawings(trained_model, mnist, tmp_p
 
 
 def test_a_presets_budget_is_the_same_number_of_steps_on_data_of_any_size(tiny_mnist_dir, mini_mnist_dir):
-    """The preset's epochs are 54,000 images each whatever the data's size; --epochs means passes."""
-    from digitlab.config import EPOCH_SIZE
+    """The preset's epochs are 64,800 images each (fast) whatever the data's size; --epochs means passes."""
     from digitlab.training import budget_line, quiet_learner
 
-    for data, n_train in ((tiny_mnist_dir, 1080), (mini_mnist_dir, 10800)):
+    for data, n_train in ((tiny_mnist_dir, 1176), (mini_mnist_dir, 11760)):  # fast holds out 2%
         config = TrainConfig(data=str(data), preset="fast", device="cpu")
         learner, splits = quiet_learner(config)
-        assert len(splits.train) == n_train and config.resolve().epoch_size == EPOCH_SIZE
-        assert len(learner.dls.train) == -(-EPOCH_SIZE // 128) == 422
+        assert len(splits.train) == n_train and config.resolve().epoch_size == PRESETS["fast"]["epoch_size"]
+        assert len(learner.dls.train) == -(-64_800 // 128) == 507
         assert budget_line(config.resolve(), n_train) == (
-            f"budget: 1 epoch of 54,000 images, 422 steps of 128 (the preset's budget), on {n_train:,} "
+            f"budget: 1 epoch of 64,800 images, 507 steps of 128 (the preset's budget), on {n_train:,} "
             "training images"
         )
         passes = TrainConfig(data=str(data), preset="fast", epochs=2, device="cpu")

@@ -2,6 +2,7 @@
 the optimizer, the run's callbacks and the Learner that holds them. `training.py` runs them.
 """
 
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -61,8 +62,13 @@ def build_learner(
     if world > 1:
         model = distributed.wrap_model(model.to(device), device)
     cbs = _run_callbacks(config, spec, fingerprint, augment, resume, writer=rank == 0) if log else []
+    loss = (
+        partial(F.cross_entropy, label_smoothing=config.label_smoothing)
+        if config.label_smoothing
+        else F.cross_entropy
+    )
     learn = Learner(
-        dls, model, F.cross_entropy, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
+        dls, model, loss, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
         device=device, autocast=device.type == "cuda", quiet=quiet,
     )  # fmt: skip
     if config.cuda_graphs:

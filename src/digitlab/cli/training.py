@@ -41,7 +41,11 @@ def train_cmd(
     batch_size: int = BATCH_SIZE,
     seed: int = SEED,
     valid_fraction: float = typer.Option(
-        DEFAULT.valid_fraction, help="Training data held out for validation."
+        DEFAULT.valid_fraction,
+        help="Training data held out for validation (default: the preset's, 2% for fast).",
+    ),
+    label_smoothing: float = typer.Option(
+        DEFAULT.label_smoothing, help="Label smoothing of the loss (default 0)."
     ),
     patience: int = typer.Option(DEFAULT.patience, help="Stop after N epochs without a better valid loss."),
     rotate: float = typer.Option(DEFAULT.rotate, help="Augmentation: largest turn in degrees (default 10)."),
@@ -85,7 +89,8 @@ def train_cmd(
         return TrainConfig(
             data=data, model=model, preset=preset, epochs=epochs, epoch_size=epoch_size, lr=lr,
             batch_size=batch_size, seed=seed,
-            valid_fraction=valid_fraction, patience=patience, rotate=rotate, shift=shift, zoom=zoom,
+            valid_fraction=valid_fraction, label_smoothing=label_smoothing, patience=patience,
+            rotate=rotate, shift=shift, zoom=zoom,
             device=device, out=str(out_dir),
             init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
             checkpoint_every=checkpoint_every, nproc=world, compile=compile_model, cuda_graphs=cuda_graphs,

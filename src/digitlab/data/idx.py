@@ -65,6 +65,8 @@ def _check_budget(name: str, size: int, file_size: int, gzipped: bool, dims: tup
     """Refuse a payload the file cannot really hold, before any memory is committed to it."""
     if not gzipped and size > file_size:
         raise DigitlabError(f"{name}: dims {dims} declare {size:,} bytes, but the file has {file_size:,}")
+    if not gzipped and file_size > 4 + 4 * len(dims) + size:  # refused before a byte of payload is read
+        raise DigitlabError(f"{name}: payload holds more than the {size} bytes that dims {dims} declare")
     if gzipped and size > max(SMALL_PAYLOAD, MAX_INFLATION * file_size):
         raise DigitlabError(
             f"{name}: dims {dims} declare {size:,} bytes, over {MAX_INFLATION}x the {file_size:,}-byte "
