@@ -170,7 +170,7 @@ def test_the_sweep_trains_three_seeds_of_each_variant_of_best(monkeypatch):
 
 def test_the_sweep_ensemble_joins_five_models_of_the_most_accurate_variant(monkeypatch, tmp_path):
     def trained(config) -> dict:
-        accuracy = 0.9978 if config.dropout == 0.25 and config.valid_fraction == 0.1 else 0.9974
+        accuracy = 0.9978 if config.dropout == 0.25 and config.valid_fraction is None else 0.9974
         return dict(preset=config.preset, seed=config.seed, train=1.0, wall=2.0, accuracy=accuracy,
                     digest="0", out=config.out, epochs=config.epochs, dropout=config.dropout,
                     graphs=config.cuda_graphs)  # fmt: skip

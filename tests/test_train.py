@@ -81,7 +81,11 @@ def test_every_model_trains_from_a_kaggle_csv(model, mnist, tmp_path):
 def test_presets_and_flags_resolve_into_a_complete_config():
     config = TrainConfig(preset="fast", epochs=3).resolve()
     assert isinstance(config, TrainConfig) and config.device in ("cpu", "cuda")
-    assert config.epochs == 3 and config.channels == PRESETS["fast"]["channels"] and config.lr == 0.1
+    assert (
+        config.epochs == 3
+        and config.channels == PRESETS["fast"]["channels"]
+        and config.lr == PRESETS["fast"]["lr"]
+    )
     assert config.resolve() == config  # resolving twice changes nothing
     with pytest.raises(DigitlabError, match="preset 'turbo' is unknown"):
         TrainConfig(preset="turbo").resolve()
