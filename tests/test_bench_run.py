@@ -105,3 +105,5 @@ def test_the_speed_and_kaggle_sections_render_what_hours_of_runs_measured():
     assert (
         "| `fast` | MNIST's test set (trained on MNIST) | 3 | 0.9910 | 0.9900 | 0.9920 | 3/3 | 9.0 |" in text
     )
+    runs = {"now": [(11.0, 0.9913), (13.0, 0.9921)], "before": [(10.0, 0.9907), (10.0, 0.9918)]}
+    assert "Now / before: **1.20x** the time." in kaggle_data.cost_section(runs)

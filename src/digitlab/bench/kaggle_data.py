@@ -90,3 +90,34 @@ def section(results: dict, command: str = "") -> str:
         "| preset | scored on | seeds | mean | min | max | seeds >= 0.99 | median seconds |\n"
         "|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n"
     )
+
+
+# The fast preset before its budget was set in images (one pass, 10% held out, peak lr 0.1, no smoothing)
+OLD_FAST = ("--epochs", "1", "--lr", "0.1", "--valid-fraction", "0.1", "--label-smoothing", "0")
+
+
+def cost_of_the_promise(seeds: int = 5) -> dict:
+    """The whole `train --preset fast` command against the same command as the preset was before,
+    alternating seed by seed in this run: (seconds, accuracy) lists for each."""
+    from digitlab.bench.training import train_command
+
+    runs = {"now": [], "before": []}
+    for seed in range(seeds):
+        for name, flags in (("now", ()), ("before", OLD_FAST)):
+            seconds, info = train_command("fast", seed, *flags)
+            runs[name].append((seconds, info["metrics"]["test_accuracy"]))
+    return runs
+
+
+def cost_section(runs: dict, command: str = "") -> str:
+    now, before = (statistics.median(s for s, _ in runs[k]) for k in ("now", "before"))
+    accs = {k: ", ".join(f"{a:.4f}" for _, a in v) for k, v in runs.items()}
+    return (
+        "## What the fast preset's promise costs\n\n" + command_line(command) + "The whole `digitlab "
+        "train --preset fast --seed S` command (start-up to report) as the preset is now, and with the "
+        f"flags that give the preset as it was before its budget was set in images (`{' '.join(OLD_FAST)}`"
+        f"), alternating seed by seed, seeds 0-{len(runs['now']) - 1}.\n\n"
+        "| fast preset | median seconds | test accuracy per seed |\n|---|---|---|\n"
+        f"| now | {now:.1f} | {accs['now']} |\n| before | {before:.1f} | {accs['before']} |\n\n"
+        f"Now / before: **{now / before:.2f}x** the time.\n"
+    )

@@ -197,7 +197,11 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     ),
     "kaggle": (
         "kaggle: fast (10 seeds) and default (3 seeds) on MNIST and on a 42,000-row Kaggle CSV ...",
-        lambda command, quick, out: kaggle_data.section(kaggle_data.run(("fast", "default")), command),
+        lambda command, quick, out: (
+            kaggle_data.section(kaggle_data.run(("fast", "default")), command)
+            + "\n"
+            + kaggle_data.cost_section(kaggle_data.cost_of_the_promise(), command)
+        ),
     ),
     "robustness": (
         "robustness: default and 3 fast models on re-rendered test digits ...",
