@@ -48,7 +48,7 @@ def test_predict_an_upload(client, mnist):
     response = client.post("/api/predict", files={"file": ("d.png", png(big), "image/png")})
     assert response.status_code == 200
     body = response.json()
-    assert body["digit"] == 7 and body["confidence"] > 0.5  # measured 0.9999 over 5 seeds x 2 kernel sets
+    assert body["digit"] == 7 and body["confidence"] > 0.5  # measured 0.889-0.984 over 5 seeds x 2 kernel sets
     assert len(body["probs"]) == 10 and abs(sum(body["probs"]) - 1) < 1e-4
     assert np.array(body["input"]).shape == (28, 28)
 
@@ -249,7 +249,7 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(predict
         alone = predictor.predict_image(Image.fromarray(img))
         assert r.json()["digit"] == alone.digit
         # batched and alone, oneDNN may sum in another order: measured at most 9.5e-7 apart over 5 seeds
-        # x 2 kernel sets (AVX2, SSE4.1); 1e-5 is 10x that and far below a wrong image's difference
+        # x 2 kernel sets (AVX2, SSE4.1), two recipes; 1e-5 is 10x that, far below a wrong image's
         np.testing.assert_allclose(r.json()["probs"], alone.probs, atol=1e-5)
     assert sum(counting.calls) == 40 and len(counting.calls) < 10 and max(counting.calls) > 1, counting.calls
 
