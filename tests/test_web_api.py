@@ -48,7 +48,7 @@ def test_predict_an_upload(client, mnist):
     response = client.post("/api/predict", files={"file": ("d.png", png(big), "image/png")})
     assert response.status_code == 200
     body = response.json()
-    assert body["digit"] == 7 and body["confidence"] > 0.5  # measured 0.889-0.984 over 5 seeds x 2 kernel sets
+    assert body["digit"] == 7 and body["confidence"] > 0.5  # 0.889-0.984 over 5 seeds x 2 kernel sets
     assert len(body["probs"]) == 10 and abs(sum(body["probs"]) - 1) < 1e-4
     assert np.array(body["input"]).shape == (28, 28)
 
