@@ -19,6 +19,7 @@ from digitlab.learner_setup import build_learner, build_model_for
 from digitlab.models import build_model
 from digitlab.ownership import remove_own_folder, writing
 from digitlab.publishing import publish_run
+from digitlab.report.training import training_report
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import history_csv
 from digitlab.train.guards import EarlyStopping
@@ -213,8 +214,6 @@ def _train_and_publish(config: TrainConfig, quiet: bool, resume: tuple | None, m
     )
     out = Path(result.config.out)
     history = recorder.history() if recorder else None
-    from digitlab.report.training import training_report  # matplotlib: only the writing process needs it
-
     files = {"report.html": training_report(result.model, info, history, evaluation, data)}
     if recorder:
         files["history.csv"] = history_csv(recorder.rows)

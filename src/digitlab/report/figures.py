@@ -73,32 +73,6 @@ def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int =
     fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="weight / unit's largest |weight|")
 
 
-def loss_curves(history: dict[str, list[float]]) -> bytes:
-    """Training loss per batch and validation loss (and metrics) per epoch."""
-    fig = Figure(figsize=(9, 3.2))
-    ax = fig.add_subplot(1, 2, 1)
-    ax.plot(history.get("batch_loss", []), lw=0.8, label="train (per batch)")
-    epochs = len(history.get("valid_loss", []))
-    if epochs and history.get("batch_loss"):
-        per_epoch = len(history["batch_loss"]) / epochs
-        ax.plot([per_epoch * (i + 1) for i in range(epochs)], history["valid_loss"], "o-", label="valid")
-    ax.set_xlabel("batch"), ax.set_ylabel("loss"), ax.set_yscale("log"), ax.legend()
-    ax2 = fig.add_subplot(1, 2, 2)
-    for name, values in history.items():
-        if name not in ("batch_loss", "valid_loss", "train_loss", "lr", "time"):
-            ax2.plot(range(1, len(values) + 1), values, "o-", label=name)
-    ax2.set_xlabel("epoch"), ax2.set_ylabel("metric"), ax2.legend()
-    return to_png(fig)
-
-
-def lr_schedule(lrs: list[float]) -> bytes:
-    fig = Figure(figsize=(4.5, 3))
-    ax = fig.add_subplot()
-    ax.plot(lrs)
-    ax.set_xlabel("batch"), ax.set_ylabel("learning rate")
-    return to_png(fig)
-
-
 def lr_finder(lrs: list[float], losses: list[float], suggestion: float) -> bytes:
     fig = Figure(figsize=(4.5, 3))
     ax = fig.add_subplot()

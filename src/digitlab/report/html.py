@@ -47,6 +47,10 @@ class Page:
             f"<figcaption>{html.escape(alt)}</figcaption></figure>"
         )
 
+    def svg(self, svg: str, caption: str) -> None:
+        """A chart drawn as inline SVG (made here, from numbers: no outside text in its markup)."""
+        self.parts.append(f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>")
+
     def gallery(self, items: list[tuple[bytes, str]], caption: str, width: int = 56) -> None:
         """Small PNG images side by side, each with its own label, shown `width` pixels wide, unsmoothed."""
         cells = "".join(

@@ -7,7 +7,7 @@ from digitlab.data import Dataset
 from digitlab.data.decode import png_bytes
 from digitlab.evaluation import Evaluation
 from digitlab.models.layers import unit_images
-from digitlab.report import figures
+from digitlab.report import charts
 from digitlab.report.html import Page
 
 
@@ -71,8 +71,9 @@ def training_report(
         ]
         page.heading("Training")
         page.table(rows, "epoch table")
-        page.image(figures.loss_curves(history), "loss and accuracy curves")
-        page.image(figures.lr_schedule(history["lr"]), "learning-rate schedule (one cycle)")
+        for svg, caption in charts.loss_charts(history):
+            page.svg(svg, caption)
+        page.svg(charts.lr_chart(history["lr"]), "learning-rate schedule (one cycle)")
     add_evaluation(page, evaluation, data, f"Results on the {evaluation.split} set")
     layer = getattr(model, "first_layer", None)
     if layer is not None:
