@@ -27,8 +27,8 @@ import sys
 
 import torch
 
-from digitlab.bench import gpu, run
-from digitlab.bench.timing import machine
+from bench import gpu, run
+from bench.timing import machine
 
 out, parts = sys.argv[1], tuple(sys.argv[2:]) or gpu.PARTS
 device = os.environ.get("DEVICE", "cuda")

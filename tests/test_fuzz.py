@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from digitlab.checkpoint import ModelInfo, load_model, save_model
 from digitlab.data.decode import open_image
 from digitlab.data.idx import parse_idx
 from digitlab.data.images import to_mnist
 from digitlab.data.kaggle import parse_kaggle_csv
+from digitlab.modelfiles.model_file import ModelInfo, load_model, save_model
 from digitlab.models import build_model
-from tests.conftest import cli, csv_text, to_idx
-from tests.fuzzing import SLOW, mutated, one_line_naming
+from tests.helpers import cli, csv_text, to_idx
+from tests.helpers.fuzzing import SLOW, mutated, one_line_naming
 
 
 def valid_csv(rows: int = 3) -> bytes:
@@ -135,7 +135,7 @@ def test_model_files(model_dir, field, value):
 def client(trained_model):
     from fastapi.testclient import TestClient
 
-    from digitlab.predict import Predictor
+    from digitlab.inference.predictor import Predictor
     from digitlab.web.app import create_app
 
     return TestClient(create_app(Predictor.load(trained_model)), base_url="http://localhost")

@@ -15,12 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from digitlab.config import TrainConfig
 from digitlab.data.decode import FORMATS, open_image
 from digitlab.errors import BIDI_CONTROLS, DigitlabError, plain
+from digitlab.run.settings import TrainConfig
 from digitlab.train.checkpoint_fields import check_meta
-from tests.conftest import cli
-from tests.fuzzing import SLOW, mutated, one_line_naming
+from tests.helpers import cli
+from tests.helpers.fuzzing import SLOW, mutated, one_line_naming
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -97,7 +97,7 @@ def test_stored_settings(field, value):
 @pytest.fixture(scope="module")
 def onnx_seed():
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
-    from tests.test_onnx_files import tiny_graph
+    from tests.modelfiles.test_onnx_files import tiny_graph
 
     return tiny_graph("0" * 64)
 
@@ -105,7 +105,7 @@ def onnx_seed():
 @SLOW
 @given(st.data())
 def test_onnx_files(onnx_seed, data):
-    from digitlab.export import OnnxEngine, checked_onnx
+    from digitlab.modelfiles.onnx_export import OnnxEngine, checked_onnx
 
     blob = mutated(onnx_seed, data.draw)
     try:

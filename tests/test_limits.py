@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab.checkpoint import ModelInfo, save_model
+from digitlab.modelfiles.model_file import ModelInfo, save_model
 from digitlab.models import build_model
-from tests.conftest import to_idx
+from tests.helpers import to_idx
 
 LIMIT_MB = 300
 EXPORT_LIMIT_MB = 700  # the whole process peaked at 929 MB before the check ran 1,000 images at a time
@@ -74,7 +74,7 @@ def make_sparse_and_declared_bombs(folder: Path) -> None:
 def test_no_bomb_grows_the_process_by_more_than_300_mb(tmp_path, mnist, trained_model):
     shutil.copytree(trained_model, tmp_path / "onnx-model", symlinks=True)  # its model.onnx is a bomb
     make_bombs(tmp_path, mnist)
-    probe = Path(__file__).with_name("limits_probe.py")
+    probe = Path(__file__).parent / "helpers" / "limits_probe.py"
     result = subprocess.run(
         [sys.executable, str(probe), str(tmp_path), str(trained_model)], capture_output=True, text=True
     )
@@ -95,7 +95,7 @@ def test_export_grows_the_process_by_well_under_a_gigabyte(tmp_path, trained_mod
     """Tracing and the check on 10,000 images: 271 MB measured (929 MB for the whole process before
     the check ran 1,000 images at a time)."""
     Image.new("L", (28, 28)).save(tmp_path / "seven.png")
-    probe = Path(__file__).with_name("limits_probe.py")
+    probe = Path(__file__).parent / "helpers" / "limits_probe.py"
     result = subprocess.run(
         [sys.executable, str(probe), str(tmp_path), str(trained_model), "--export"],
         capture_output=True,

@@ -9,7 +9,7 @@ import warnings
 
 import typer
 
-from digitlab.cli import data, models, tools, training
+from digitlab.cli import data_commands, model_commands, tool_commands, train_commands
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
@@ -31,20 +31,19 @@ def root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
     State.debug = debug
 
 
-app.command()(training.lesson)
-app.command("train")(training.train_cmd)
-app.command("lr-find")(training.lr_find)
-app.command()(models.evaluate)
-app.command()(models.ensemble)
-app.command()(models.predict)
-app.command()(models.submit)
-app.command()(tools.serve)
-app.command()(models.export)
-app.command()(tools.bench)
+app.command()(train_commands.lesson)
+app.command("train")(train_commands.train_cmd)
+app.command("lr-find")(train_commands.lr_find)
+app.command()(model_commands.evaluate)
+app.command()(model_commands.ensemble)
+app.command()(model_commands.predict)
+app.command()(model_commands.submit)
+app.command()(tool_commands.serve)
+app.command()(model_commands.export)
 app.add_typer(data_app, name="data")
-data_app.command("info")(data.data_info)
-data_app.command("show")(data.data_show)
-data_app.command("download")(data.data_download)
+data_app.command("info")(data_commands.data_info)
+data_app.command("show")(data_commands.data_show)
+data_app.command("download")(data_commands.data_download)
 
 
 def _format_warning(message, category, filename, lineno, line=None):

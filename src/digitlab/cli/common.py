@@ -4,8 +4,8 @@ that `train` and `lr-find` both take (their defaults read from TrainConfig, writ
 import typer
 from rich.console import Console
 
-from digitlab.config import TrainConfig
 from digitlab.errors import plain
+from digitlab.run.settings import TrainConfig
 
 out = Console(highlight=False, soft_wrap=True, markup=False)  # a file name is never markup
 

@@ -10,14 +10,14 @@ from rich.padding import Padding
 from rich.syntax import Syntax
 from torch import nn
 
-from digitlab import ownership
-from digitlab.checkpoint import ModelInfo
 from digitlab.errors import DigitlabError, plain
 from digitlab.lesson.cells import Cell, lesson_cells
 from digitlab.lesson.notebook import write_notebook
 from digitlab.lesson.runner import Output, run_cell
+from digitlab.modelfiles import ownership
+from digitlab.modelfiles.model_file import ModelInfo
+from digitlab.modelfiles.publishing import publish_run
 from digitlab.models import MLP
-from digitlab.publishing import publish_run
 from digitlab.report.html import Page
 
 __all__ = ["run_lesson", "write_notebook"]

@@ -1,1 +1,1 @@
-"""The draw-a-digit web app: a FastAPI server over `digitlab.predict`, and a plain HTML/JS page."""
+"""The draw-a-digit web app: a FastAPI server over `inference.predictor`, and a plain HTML/JS page."""

@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from digitlab.data.decode import pixel_count, png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
-from digitlab.predict import Prediction, Predictor
+from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.web.batching import Batcher
-from digitlab.web.guards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
+from digitlab.web.safeguards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
 from digitlab.web.uploads import MAX_BODY, open_upload, read_body, read_source
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from starlette.concurrency import run_in_threadpool
 
-from digitlab.predict import Predictor
+from digitlab.inference.predictor import Predictor
 
 
 class Batcher:

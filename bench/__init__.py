@@ -1,0 +1,1 @@
+"""`python -m bench`: every speed and accuracy claim measured side by side, written to BENCHMARKS.md."""

@@ -1,1 +1,0 @@
-"""`digitlab bench`: every speed and accuracy claim measured side by side, written to BENCHMARKS.md."""

@@ -1,0 +1,129 @@
+"""`evaluate`, `ensemble`, `predict`, `submit` and `export`: the commands that use a trained model."""
+
+import sys
+from pathlib import Path
+
+import typer
+
+from digitlab.cli.common import SRC_HELP, say
+from digitlab.errors import DigitlabError, plain
+
+
+def evaluate(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    data: str = typer.Option("mnist", help=SRC_HELP + " (its test split when it has one)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Path = typer.Option(None, help="Also write an HTML report to this file."),
+):
+    """Accuracy, per-class precision and recall, confusion matrix and top losses."""
+    import json
+
+    from digitlab.data import load_source
+    from digitlab.fileio import write_text_atomic
+    from digitlab.inference.evaluation import evaluate as run_evaluation
+    from digitlab.inference.evaluation import evaluation_data
+    from digitlab.modelfiles.model_file import load_model
+    from digitlab.report.model_report import evaluation_report
+
+    net, info = load_model(model)
+    split, dataset = evaluation_data(load_source(data))
+    result, _ = run_evaluation(net, dataset, split)
+    if report:
+        write_text_atomic(report, evaluation_report(result, dataset, info))
+    if as_json:
+        print(json.dumps(result.to_json(), allow_nan=False))
+        return
+    say(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
+    for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
+        say(f"  {c}: precision {p:.4f}  recall {r:.4f}")
+
+
+def ensemble(
+    models: list[Path] = typer.Argument(..., help="Two or more folders that `train` wrote (one with --tta)."),
+    out_path: Path = typer.Option(..., "--out", help="The model folder to write."),
+    data: str = typer.Option("mnist", help=SRC_HELP + " (scored on its test split)"),
+    tta: bool = typer.Option(
+        False,
+        "--tta",
+        help="Also average each image moved one pixel each way (test-time augmentation; 5x the cost).",
+    ),
+):
+    """Join trained models into one that averages their probabilities (a model folder like any other)."""
+    from digitlab.run.joining import make_ensemble
+
+    result = make_ensemble(models, out_path, data, tta)
+    split = result.evaluation.split
+    for path, acc, seconds in result.members:
+        say(f"  {path}: {split} accuracy {acc:.4f} ({seconds:.2f} s)")
+    say(f"wrote {out_path}/ (model.json, weights, report.html)")
+    n = result.evaluation.n
+    say(f"{split} accuracy: {result.evaluation.accuracy:.4f} ({result.seconds:.2f} s for {n:,} images)")
+
+
+def predict(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
+    save_inputs: Path = typer.Option(None, help="Write the 28x28 images the model saw here."),
+    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
+):
+    """Predict the digit in each image (photos, scans, drawings: any size, any background)."""
+    import json
+
+    from digitlab.inference.predictor import Predictor
+    from digitlab.inference.predictor import save_inputs as write_inputs
+
+    results = Predictor.load(model, engine).predict_paths(paths)
+    if save_inputs is not None:
+        write_inputs(results, save_inputs)
+    for r in results:
+        if r.error:
+            print(f"error: {plain(r.error)}", file=sys.stderr)
+        elif not as_json:
+            guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
+            say(f"{r.path}: {guess}")
+    if as_json:
+        print(json.dumps([r.to_json() for r in results], allow_nan=False))
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+def submit(
+    model: Path = typer.Argument(None, help="The folder `train` wrote, or its model file."),
+    test: Path = typer.Option(..., "--test", help="Kaggle test.csv (pixel0..pixel783)."),
+    out_path: Path = typer.Option(None, "--out", help="Submission CSV to write."),
+    check: Path = typer.Option(None, "--check", help="Verify this submission file instead."),
+):
+    """Write a Kaggle digit-recognizer submission, or check one with --check."""
+    from digitlab.inference.predictor import Predictor
+    from digitlab.inference.submission import check_submission, write_submission
+
+    if check is not None:
+        rows = check_submission(check, test)
+        say(f"ok: {check} has {rows:,} valid rows for {test}")
+        return
+    if model is None or out_path is None:
+        raise DigitlabError("submit needs MODEL and --out (or --check FILE)")
+    rows = write_submission(Predictor.load(model), test, out_path)
+    say(f"wrote {out_path} ({rows:,} rows)")
+
+
+def export(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    out_path: Path = typer.Option(..., "--out", help="The ONNX file to write (FILE.onnx)."),
+):
+    """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]), checked on the MNIST test set."""
+    from digitlab.data import load_source
+    from digitlab.modelfiles.model_file import load_model
+    from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
+
+    net, info = load_model(model)
+    test = load_source("mnist").test
+    check = export_model(net, info, out_path, test.floats(), test.labels)
+    say(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
+    say(
+        f"checked on {check.n:,} MNIST test images with ONNX Runtime: largest probability difference "
+        f"{check.max_prob_diff:.1e} (limit {MAX_PROB_DIFF:.0e}), predicted classes agree on "
+        f"{check.class_agreement:.2%}; accuracy PyTorch {check.torch_accuracy:.4f}, "
+        f"ONNX {check.onnx_accuracy:.4f}"
+    )

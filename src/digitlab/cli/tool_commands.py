@@ -1,0 +1,45 @@
+"""`serve`: the web page for a trained model."""
+
+from pathlib import Path
+
+import typer
+
+from digitlab.cli.common import say
+
+
+def serve(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 exposes it to the network)."),
+    port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
+    save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
+    cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
+    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
+    batch_ms: float = typer.Option(
+        2.0, min=0, max=1000, help="Milliseconds concurrent requests wait to share one model call (0: none)."
+    ),
+    allowed_hosts: str = typer.Option(
+        None,
+        help="Host names clients may use, comma-separated ('*': any); others get 400. "
+        "Default: localhost, 127.0.0.1 and the --host address.",
+    ),
+):
+    """The draw-a-digit web page and its JSON API (the schema at /openapi.json)."""
+    import torch
+
+    from digitlab.inference.predictor import Predictor
+    from digitlab.web.safeguards import default_hosts
+    from digitlab.web.server import listen, serve
+
+    sock = listen(host, port)  # first: a port in use fails at once, with nothing else changed
+    torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
+    from digitlab.web.app import create_app
+
+    hosts = (
+        [h.strip() for h in allowed_hosts.split(",") if h.strip()] if allowed_hosts else default_hosts(host)
+    )
+    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000, hosts)
+    address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
+    say(f"serving on http://{address}:{sock.getsockname()[1]}/  (Ctrl+C stops)")
+    if host in ("0.0.0.0", "::") and not allowed_hosts:
+        say("note: other machines use a name or address: allow it with --allowed-hosts")
+    serve(app_, sock)

@@ -1,0 +1,137 @@
+"""One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from digitlab.data.decode import IMAGE_SUFFIXES, open_image, png_bytes
+from digitlab.data.images import to_mnist
+from digitlab.errors import DigitlabError
+from digitlab.fileio import write_bytes_atomic
+from digitlab.modelfiles.model_file import ModelInfo, load_model
+from digitlab.models import predict_probs
+
+
+@dataclass
+class Prediction:
+    path: str
+    digit: int | None = None  # None: the image holds no digit (blank), or it failed
+    confidence: float | None = None
+    probs: list[float] | None = None
+    input: np.ndarray | None = None  # the 28x28 uint8 image the model saw
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        if self.error:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "digit": self.digit, "confidence": self.confidence, "probs": self.probs}
+
+
+ENGINES = ("torch", "onnx")
+
+
+class Predictor:
+    """A loaded model, the metadata that came with it, and the engine that runs it.
+
+    `engine="onnx"` runs the same model with ONNX Runtime (the folder's `model.onnx` from
+    `digitlab export`, or a fresh export); preprocessing and output are the same for both.
+    """
+
+    def __init__(self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None):
+        if engine not in ENGINES:
+            raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
+        self.model, self.info, self.engine = model.eval(), info, engine
+        self.onnx = None
+        if engine == "onnx":
+            from digitlab.modelfiles.onnx_export import OnnxEngine
+
+            self.onnx = OnnxEngine.for_model(model, info, folder)
+
+    @classmethod
+    def load(cls, path: str | Path, engine: str = "torch") -> "Predictor":
+        model, info = load_model(path)
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        return cls(model, info, engine, folder)
+
+    def probs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Probabilities (N,10) for MNIST-style uint8 images (N,28,28)."""
+        x = torch.as_tensor(images).reshape(-1, 1, 28, 28).float() / 255
+        if self.onnx is not None:
+            return torch.from_numpy(self.onnx.probs(x.numpy()))
+        return predict_probs(self.model, x)
+
+    def predict_image(self, image: Image.Image, name: str = "") -> Prediction:
+        digit_image = self.prepare(image, name)
+        if digit_image is None:
+            return self.prediction(name, None, None)
+        return self.prediction(name, self.probs(digit_image[None])[0], digit_image)
+
+    def prepare(self, image: Image.Image, name: str = "") -> np.ndarray | None:
+        """The 28x28 MNIST-style digit the model will see; None for an image that holds no digit."""
+        return to_mnist(image, name or "image")
+
+    def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:
+        """The answer for one image from its probabilities (the web server computes them in batches)."""
+        if probs is None or digit_image is None:
+            return Prediction(name, input=np.zeros((28, 28), np.uint8))
+        if not torch.isfinite(probs).all():  # cannot happen with checked weights; never print NaN
+            raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
+        return Prediction(
+            name,
+            int(probs.argmax()),
+            round(float(probs.max()), 6),
+            [round(float(p), 6) for p in probs],
+            digit_image,
+        )
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        """A prediction, or one with `error` set: a bad file never stops the others."""
+        try:
+            return self.predict_image(open_image(path), str(path))
+        except DigitlabError as e:
+            return Prediction(str(path), error=str(e))
+        except Exception as e:  # noqa: BLE001 (an image no step foresaw: its own error, the others go on)
+            return Prediction(str(path), error=f"{path}: cannot read image ({type(e).__name__}: {e})")
+
+    def predict_paths(self, paths: list[str | Path]) -> list[Prediction]:
+        """Files in the order given; folders expanded to their images in sorted order."""
+        results = []
+        for path in map(Path, paths):
+            if not path.is_dir():
+                results.append(self.predict_file(path))
+                continue
+            images = image_files(path, results)
+            if not images:
+                results.append(Prediction(str(path), error=f"{path}: folder holds no images"))
+            results += [self.predict_file(p) for p in images]
+        return results
+
+
+def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
+    """Every image file below `folder`, sorted; a subfolder that cannot be read adds an error entry."""
+
+    def unreadable(error: OSError) -> None:
+        results.append(
+            Prediction(str(error.filename), error=f"{error.filename}: cannot read folder ({error.strerror})")
+        )
+        warnings.warn(f"{error.filename}: skipped, cannot read folder ({error.strerror})", stacklevel=2)
+
+    found = [
+        Path(root) / name
+        for root, _, names in os.walk(folder, onerror=unreadable)
+        for name in names
+        if Path(name).suffix.lower() in IMAGE_SUFFIXES
+    ]
+    return sorted(p for p in found if p.is_file())
+
+
+def save_inputs(results: list[Prediction], folder: str | Path) -> None:
+    """The 28x28 image each prediction was made from, as `NNNN-name.png`."""
+    for i, r in enumerate(results):
+        if r.input is not None:
+            write_bytes_atomic(Path(folder) / f"{i:04d}-{Path(r.path).stem}.png", png_bytes(r.input))

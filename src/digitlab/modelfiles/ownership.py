@@ -1,0 +1,243 @@
+"""A user's folder stays the user's: digitlab removes or replaces only what it wrote there itself.
+
+A model folder (`train --out`, `ensemble --out`, `lesson --out`) may hold the user's own files,
+even under `runs/` and `checkpoint/`. digitlab keeps a manifest, `.digitlab.json`, of the run
+folders it made there, and removes nothing else: inside a run folder or `checkpoint/` it removes
+only files of its own names, and a folder only once it is empty. Where digitlab must write
+(`model.json`, `current`, ...) and something it did not write stands, it refuses with one line.
+
+One process writes a model folder at a time: `.digitlab.lock` is held (flock) while it does,
+and a second writer is refused at once, before it trains, so nothing finished is lost.
+"""
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digitlab.errors import DigitlabError
+from digitlab.fileio import write_text_atomic
+from digitlab.modelfiles.model_file import WEIGHTS_FILE
+
+MANIFEST = ".digitlab.json"
+LOCK = ".digitlab.lock"
+MAX_MANIFEST_BYTES = 1 << 20  # it lists a few run names
+PUBLISHED = ("model.json", "history.csv", "report.html", "lesson.html")  # links through `current`
+RUN_NAME = re.compile(r"[0-9a-f]{12}-[a-z0-9_]{8}")  # <weights hash>-<token>
+TOKEN = re.compile(r"[0-9a-f]{8}")
+# The files digitlab writes inside a model folder, a run folder or checkpoint/, and the temp files of
+# their writes (fileio.atomic_write's ".NAME.XXXXXXXX.tmp", publishing's ".NAME.link.tmp").
+OWN_FILE = re.compile(
+    r"(model\.json|history\.csv|report\.html|lesson\.html|checkpoint\.json|current"
+    r"|model-[0-9a-f]{12}\.safetensors|state-[0-9a-f]{16}\.safetensors)"
+)
+OWN_TEMP = re.compile(rf"\.{OWN_FILE.pattern}\.([a-z0-9_]{{8}}|link)\.tmp")
+
+
+@dataclass
+class Manifest:
+    """What digitlab wrote in one folder: finished run folders, and the tokens of runs it began."""
+
+    runs: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    legacy: list[str] = field(default_factory=list)  # a lesson folder's files from before manifests
+    known: bool = False  # the manifest file existed: checkpoint/ is digitlab's too
+
+    def save(self, folder: Path) -> None:
+        data = {"format": "digitlab-folder", "runs": self.runs, "pending": self.pending}
+        write_text_atomic(folder / MANIFEST, json.dumps(data) + "\n")
+        self.known = True
+
+
+@contextlib.contextmanager
+def writing(folder: str | Path, resume: bool = False) -> Iterator[Manifest]:
+    """Hold `folder`'s lock, check that digitlab may write there, and yield its manifest.
+
+    Leftovers of a killed run (temp files, half-made run folders) are removed first. `resume`:
+    the run's own checkpoint is in `folder` (the user pointed `--resume` at it).
+    """
+    folder = Path(folder)
+    check(folder, resume)  # a refusal leaves no lock file behind in the user's folder
+    created = not os.path.lexists(folder)
+    make_folder(folder)
+    fd = _lock(folder)
+    try:
+        manifest = read_manifest(folder)
+        manifest.known = manifest.known or resume
+        refuse_foreign(folder, manifest)
+        remove_leftovers(folder, manifest)
+        manifest.save(folder)  # from now on a checkpoint/ here is known to be digitlab's
+        yield manifest
+    except BaseException:
+        if created and {p.name for p in _entries(folder)} <= {MANIFEST, LOCK}:
+            for name in (MANIFEST, LOCK):  # a run that failed before writing anything leaves no folder
+                (folder / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check(folder: str | Path, resume: bool = False) -> None:
+    """Refuse now, writing nothing, if `writing(folder)` would refuse later (a long job checks first)."""
+    folder = Path(folder)
+    if os.path.lexists(folder):
+        if not folder.is_dir():
+            raise DigitlabError(f"{folder}: is a file, not a folder")
+        manifest = read_manifest(folder)
+        manifest.known = manifest.known or resume
+        refuse_foreign(folder, manifest)
+        if (folder / LOCK).is_file():
+            os.close(_lock(folder, fcntl.LOCK_SH))  # busy now: refused now
+
+
+def make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DigitlabError(f"{folder}: is a file, not a folder") from None
+    if not folder.is_dir():
+        raise DigitlabError(f"{folder}: is a file, not a folder")
+
+
+def _lock(folder: Path, kind: int = fcntl.LOCK_EX) -> int:
+    """The open lock file, locked; a second process is refused with one line naming the first.
+
+    `kind` LOCK_SH only asks whether the folder is free: it writes nothing.
+    """
+    path = folder / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as e:  # a link, a folder, or no permission
+        raise DigitlabError(f"{path}: cannot open digitlab's lock file ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DigitlabError(f"{path}: is not a regular file; digitlab keeps its lock there")
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except OSError as e:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise
+        who = f" (process {holder})" if holder.isdigit() else ""
+        raise DigitlabError(
+            f"{folder}: another digitlab process{who} is writing this folder; wait for it to end "
+            "or choose another --out"
+        ) from None
+    if kind == fcntl.LOCK_EX:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The manifest, checked as untrusted (a folder may come from anyone): only names of run folders."""
+    path = folder / MANIFEST
+    if not os.path.lexists(path):
+        return _adopt_legacy(folder)
+    try:
+        st = path.lstat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
+            raise ValueError("not a regular file of a sane size")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        runs, pending = _names(data, "runs", RUN_NAME), _names(data, "pending", TOKEN)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
+        raise DigitlabError(f"{path}: digitlab's record of this folder is damaged ({e}); move it") from None
+    return Manifest(runs, pending, known=True)
+
+
+def _names(data: dict, key: str, pattern: re.Pattern) -> list[str]:
+    """The list `data[key]` of plain names of `pattern` (never a path: `../x` does not match)."""
+    names = data[key]
+    if not isinstance(names, list) or not all(isinstance(n, str) and pattern.fullmatch(n) for n in names):
+        raise ValueError(f"field {key!r} must list names of the form {pattern.pattern}")
+    return names
+
+
+def _adopt_legacy(folder: Path) -> Manifest:
+    """A folder digitlab wrote before manifests existed: the run `current` links to, or a lesson's files."""
+    manifest = Manifest()
+    current = folder / "current"
+    if current.is_symlink():
+        target = Path(os.readlink(current))
+        if target.parent == Path("runs") and RUN_NAME.fullmatch(target.name):
+            manifest.runs.append(target.name)
+        return manifest
+    model_json = folder / "model.json"
+    if model_json.is_file() and not model_json.is_symlink() and model_json.stat().st_size < (1 << 20):
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            data = json.loads(model_json.read_text(encoding="utf-8"))
+            weights = data.get("weights_file", "")
+            if data.get("format") == "digitlab-model" and WEIGHTS_FILE.fullmatch(weights):
+                manifest.legacy = ["model.json", weights, "lesson.html"]
+    return manifest
+
+
+def refuse_foreign(folder: Path, manifest: Manifest) -> None:
+    """One line naming what stands where digitlab must write, but was not written by digitlab."""
+    foreign = []
+    for name in PUBLISHED:
+        path = folder / name
+        ours = os.path.islink(path) and os.readlink(path) == f"current/{name}"
+        legacy = name in manifest.legacy and path.is_file() and not path.is_symlink()
+        if os.path.lexists(path) and not ours and not legacy:
+            foreign.append(name)
+    current = folder / "current"
+    if os.path.lexists(current):
+        target = Path(os.readlink(current)) if current.is_symlink() else None
+        if target is None or target.parent != Path("runs") or target.name not in manifest.runs:
+            foreign.append("current")
+    for place in ("runs", "checkpoint"):  # a link would lead digitlab's writes and removals elsewhere
+        path = folder / place
+        if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+            foreign.append(place)
+    if not manifest.known:
+        checkpoint = _entries(folder / "checkpoint")
+        foreign += [f"checkpoint/{p.name}" for p in checkpoint if OWN_FILE.fullmatch(p.name)]
+    if foreign:
+        raise DigitlabError(
+            f"{folder}: holds {', '.join(foreign)}, which digitlab did not write and would replace; "
+            "move them away or choose another --out"
+        )
+
+
+def remove_leftovers(folder: Path, manifest: Manifest) -> None:
+    """What a killed run of digitlab's left: temp files, and run folders it began but did not finish."""
+    current = os.readlink(folder / "current") if (folder / "current").is_symlink() else ""
+    for token in manifest.pending:
+        for run in _entries(folder / "runs"):
+            begun = run.name == f".tmp-{token}" or (RUN_NAME.fullmatch(run.name) and run.name.endswith(token))
+            if begun and f"runs/{run.name}" != current:
+                remove_own_folder(run)
+    manifest.pending = []
+    for place in (folder, folder / "checkpoint"):
+        for path in _entries(place):
+            if OWN_TEMP.fullmatch(path.name) and (path.is_symlink() or path.is_file()):
+                path.unlink(missing_ok=True)
+
+
+def remove_own_folder(path: Path) -> None:
+    """digitlab's files in `path` (a run folder or checkpoint/), then `path` itself once it is empty."""
+    if path.is_symlink() or not path.is_dir():
+        return
+    for entry in _entries(path):
+        own = OWN_FILE.fullmatch(entry.name) or OWN_TEMP.fullmatch(entry.name)
+        if own and (entry.is_symlink() or entry.is_file()):
+            entry.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: the user's files stay, and the folder with them
+        path.rmdir()
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+    except OSError:
+        return []

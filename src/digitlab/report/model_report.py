@@ -1,0 +1,92 @@
+"""The HTML reports: what a trained model is, how it trained, and where it goes wrong."""
+
+import torch
+
+from digitlab.data import Dataset
+from digitlab.data.decode import png_bytes
+from digitlab.inference.evaluation import Evaluation
+from digitlab.modelfiles.model_file import ModelInfo
+from digitlab.models.layers import unit_images
+from digitlab.report import charts
+from digitlab.report.html import Page
+
+
+def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str) -> None:
+    """Accuracy, per-class precision/recall, the confusion matrix and the top losses."""
+    page.heading(title)
+    page.text(f"accuracy {evaluation.accuracy:.4f} on {evaluation.n:,} {evaluation.split} images")
+    page.table(
+        [
+            {"class": c, "precision": p, "recall": r}
+            for c, (p, r) in enumerate(zip(evaluation.precision, evaluation.recall, strict=True))
+        ],
+        "per-class precision and recall",
+    )
+    page.matrix(
+        evaluation.confusion, "confusion matrix: counts (shaded on a log scale)", "actual", "predicted"
+    )
+    if evaluation.top_losses:
+        top = evaluation.top_losses
+        images = data.images[torch.tensor([t["index"] for t in top])].numpy()
+        page.gallery(
+            [
+                (png_bytes(img), f"{t['label']}→{t['predicted']} {t['probability']:.2f}")
+                for img, t in zip(images, top, strict=True)
+            ],
+            "top losses: label→prediction and the probability given to the prediction",
+        )
+
+
+def weight_images(weight: torch.Tensor, count: int = 30) -> list[tuple[bytes, str]]:
+    """The first `count` units of a first layer (out, 784) or (out,1,k,k) as red/white/blue PNGs.
+
+    Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a unit
+    with small weights is as readable as one with large weights; its caption gives the scale.
+    """
+    scaled, peak = unit_images(weight, count)
+    v = scaled.unsqueeze(-1)
+    white = torch.ones(3)
+    red, blue = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])
+    rgb = torch.where(v > 0, white + v * (red - white), white - v * (blue - white))  # matplotlib's "bwr"
+    pixels = (rgb * 255).round().to(torch.uint8).numpy()
+    return [
+        (png_bytes(p), f"unit {i} |w|max {float(m):.2g}")
+        for i, (p, m) in enumerate(zip(pixels, peak, strict=True))
+    ]
+
+
+def training_report(
+    model: torch.nn.Module, info: ModelInfo, history: dict | None, evaluation: Evaluation, data: Dataset
+) -> str:
+    """One self-contained page for `digitlab train`'s output folder."""
+    page = Page(f"digitlab training report: {info.architecture}")
+    page.heading("Settings")
+    page.table([{"setting": k, "value": str(v)} for k, v in info.settings.items()])
+    page.text(f"training data fingerprint (SHA-256): {info.data_fingerprint}")
+    page.table([{"stage": k, "seconds": v} for k, v in info.seconds.items()], "timings")
+    if history and history.get("batch_loss"):
+        rows = [
+            {"epoch": i, **{k: v[i] for k, v in history.items() if k not in ("batch_loss", "lr")}}
+            for i in range(len(history["valid_loss"]))
+        ]
+        page.heading("Training")
+        page.table(rows, "epoch table")
+        for svg, caption in charts.loss_charts(history):
+            page.svg(svg, caption)
+        page.svg(charts.lr_chart(history["lr"]), "learning-rate schedule (one cycle)")
+    add_evaluation(page, evaluation, data, f"Results on the {evaluation.split} set")
+    layer = getattr(model, "first_layer", None)
+    if layer is not None:
+        weight = layer.weight
+        page.heading("What the first layer learnt")
+        page.gallery(
+            weight_images(weight),
+            "first-layer weights or filters: red positive, blue negative, white zero, scaled per unit",
+        )
+    return page.render()
+
+
+def evaluation_report(evaluation: Evaluation, data: Dataset, model_info: ModelInfo) -> str:
+    page = Page(f"digitlab evaluation: {model_info.architecture}")
+    add_evaluation(page, evaluation, data, f"Results on {evaluation.split}")
+    return page.render()

@@ -1,0 +1,80 @@
+"""`digitlab ensemble`: trained models joined into one model folder that every command accepts."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from digitlab.data import load_source
+from digitlab.errors import DigitlabError
+from digitlab.inference.evaluation import Evaluation, evaluate, evaluation_data
+from digitlab.modelfiles.model_file import ModelInfo, load_model
+from digitlab.modelfiles.ownership import writing
+from digitlab.modelfiles.publishing import publish_run
+from digitlab.models import Ensemble
+from digitlab.models.ensemble import MAX_MEMBERS, MEMBER_KINDS, fewest_members
+from digitlab.report.html import Page
+from digitlab.report.model_report import add_evaluation
+
+
+@dataclass
+class EnsembleResult:
+    evaluation: Evaluation  # the ensemble's
+    members: list[tuple[str, float, float]]  # (path, accuracy, seconds to predict the split)
+    seconds: float  # the ensemble's time to predict the same split
+
+
+def make_ensemble(
+    paths: list[str | Path], out: str | Path, data: str = "mnist", tta: bool = False
+) -> EnsembleResult:
+    """Load the member models, join them, score all on `data`'s test split, publish OUT.
+
+    `tta`: the ensemble also averages each image's one-pixel shifts (then one model is enough).
+    """
+    fewest = fewest_members(tta)
+    if not fewest <= len(paths) <= MAX_MEMBERS:
+        hint = "" if tta else " (1 with --tta)"
+        raise DigitlabError(f"an ensemble needs {fewest} to {MAX_MEMBERS} models{hint}, got {len(paths)}")
+    loaded = [load_model(p) for p in paths]
+    for path, (_, info) in zip(paths, loaded, strict=True):
+        if info.architecture not in MEMBER_KINDS:
+            raise DigitlabError(
+                f"{path}: a {info.architecture} cannot join an ensemble (only {', '.join(MEMBER_KINDS)})"
+            )
+        if info.classes != loaded[0][1].classes:
+            raise DigitlabError(f"{path}: its classes {info.classes} differ from {paths[0]}'s")
+    with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
+        return _score_and_publish(paths, loaded, out, data, tta, manifest)
+
+
+def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
+    split, dataset = evaluation_data(load_source(data))
+    members = []
+    for path, (model, _) in zip(paths, loaded, strict=True):
+        start = time.perf_counter()
+        evaluation, _ = evaluate(model, dataset, split)
+        members.append((str(path), evaluation.accuracy, time.perf_counter() - start))
+    ensemble = Ensemble.of([model for model, _ in loaded], tta)
+    start = time.perf_counter()
+    evaluation, _ = evaluate(ensemble, dataset, split)
+    seconds = time.perf_counter() - start
+    fingerprints = {info.data_fingerprint for _, info in loaded}
+    info = ModelInfo.describe(
+        ensemble,
+        classes=loaded[0][1].classes,
+        settings={"members": [str(Path(p)) for p in paths], "data": data, "tta": tta},
+        metrics={
+            f"{split}_accuracy": evaluation.accuracy,
+            "member_accuracies": [acc for _, acc, _ in members],
+        },
+        data_fingerprint=fingerprints.pop() if len(fingerprints) == 1 else "",
+        seconds={"predict": round(seconds, 3), "members_predict": round(sum(s for *_, s in members), 3)},
+    )
+    page = Page(f"digitlab ensemble of {len(paths)} models{' with test-time shifts' if tta else ''}")
+    page.table(
+        [{"member": p, f"{split} accuracy": acc, "seconds": s} for p, acc, s in members]
+        + [{"member": "ensemble", f"{split} accuracy": evaluation.accuracy, "seconds": seconds}],
+        "members and the ensemble",
+    )
+    add_evaluation(page, evaluation, dataset, f"The ensemble on the {split} set")
+    publish_run(out, manifest, ensemble, info, {"report.html": page.render()})
+    return EnsembleResult(evaluation, members, seconds)

@@ -1,0 +1,126 @@
+"""The parts of a training run, built from its `TrainConfig`: the model, the data on the device,
+the optimizer, the run's callbacks and the Learner that holds them. `training.py` runs them.
+"""
+
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from digitlab.data import DataLoader, DataLoaders, Splits
+from digitlab.data.augment import RandomAffine
+from digitlab.models import build_model, model_name
+from digitlab.run import processes
+from digitlab.run.settings import TrainConfig
+from digitlab.train.callbacks import CSVLogger
+from digitlab.train.checkpointing import Checkpoint
+from digitlab.train.cuda_graphs import GraphedSteps
+from digitlab.train.learner import Learner
+from digitlab.train.metrics import accuracy
+from digitlab.train.optim import SGD
+
+
+def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
+    """A fresh model of the config's architecture, normalising inputs by the training split's statistics."""
+    norm = {"mean": splits.mean, "std": splits.std}
+    if config.model == "cnn":
+        return build_model(
+            "cnn", channels=config.channels, convs=config.convs, strided_stem=config.strided_stem,
+            dropout=config.dropout, **norm,
+        )  # fmt: skip
+    return build_model(config.model, **({} if config.model == "baseline" else norm))
+
+
+def build_learner(
+    model: torch.nn.Module,
+    splits: Splits,
+    config: TrainConfig,
+    quiet: bool,
+    log: bool = True,
+    resume: tuple | None = None,
+    fingerprint: str = "",
+) -> Learner:
+    """The Learner of a run: both splits held on the device, the model channels-last and compiled or
+    wrapped for DDP as the config says, and with `log` the callbacks that write history and checkpoints.
+
+    `resume` is a loaded checkpoint to go on from; `fingerprint` identifies the training data in it.
+    """
+    rank, world = processes.setup()
+    device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
+    augment = None
+    if config.augment and config.model == "cnn":
+        warp = {"degrees": config.rotate, "shift": config.shift, "zoom": config.zoom}
+        augment = RandomAffine(**warp, stroke=config.stroke, seed=config.seed)
+    # with CUDA graphs the recorded step augments, from numbers the same generator draws
+    dls = _loaders(splits, config, device, None if config.cuda_graphs else augment, shard=(rank, world))
+    if config.model == "cnn":
+        model = model.to(memory_format=torch.channels_last)
+    spec = {"architecture": model_name(model), "config": model.config}  # what resuming rebuilds
+    if config.compile:  # the Learner trains the compiled wrapper; the weights are the model's own
+        model = torch.compile(model.to(device), dynamic=False)
+    if world > 1:
+        model = processes.wrap_model(model.to(device), device)
+    cbs = _run_callbacks(config, spec, fingerprint, augment, resume, writer=rank == 0) if log else []
+    loss = (
+        partial(F.cross_entropy, label_smoothing=config.label_smoothing)
+        if config.label_smoothing
+        else F.cross_entropy
+    )
+    learn = Learner(
+        dls, model, loss, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
+        device=device, autocast=device.type == "cuda", quiet=quiet,
+    )  # fmt: skip
+    if config.cuda_graphs:
+        learn.graph_steps = GraphedSteps(augment)
+    return learn
+
+
+def sgd_nesterov(params, lr: float) -> SGD:
+    """The optimizer of every run: digitlab's SGD with Nesterov momentum and weight decay."""
+    return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def _loaders(
+    splits: Splits,
+    config: TrainConfig,
+    device: torch.device,
+    augment: RandomAffine | None,
+    shard: tuple[int, int],
+) -> DataLoaders:
+    """Both splits held on `device` (no copies per batch); training batches shuffled and augmented."""
+    train_xy = (splits.train.floats().to(device), splits.train.labels.to(device))
+    valid_xy = (splits.valid.floats().to(device), splits.valid.labels.to(device))
+    return DataLoaders(
+        DataLoader(
+            train_xy,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            transform=augment,
+            shard=shard,
+            epoch_size=config.epoch_size,
+        ),
+        DataLoader(valid_xy, 1000, shard=shard),
+    )
+
+
+def _run_callbacks(config: TrainConfig, spec: dict, fingerprint: str, augment, resume, writer: bool) -> list:
+    """history.csv and the checkpoint under OUT/checkpoint, and TensorBoard when asked for.
+
+    Every process keeps a Checkpoint (they save in step); only the `writer` writes files.
+    """
+    folder = Path(config.out) / "checkpoint"  # what a run writes as it goes lives here, not beside the model
+    extra = {"config": config.to_json(), "data_fingerprint": fingerprint, "model": spec}
+    generators = [augment.generator] if augment else []
+    checkpoint = Checkpoint(
+        folder, config.checkpoint_every, generators, extra, resume_from=resume, write=writer
+    )
+    if not writer:
+        return [checkpoint]
+    cbs = [CSVLogger(folder / "history.csv"), checkpoint]
+    if config.tensorboard:
+        from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
+
+        cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
+    return cbs

@@ -1,0 +1,222 @@
+"""A training run, as `digitlab train` does it: load, split, build, train, evaluate, save, report."""
+
+import contextlib
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from digitlab.data import Splits, load_source
+from digitlab.errors import DigitlabError
+from digitlab.inference.evaluation import Evaluation, evaluate, final_split
+from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, load_model
+from digitlab.modelfiles.ownership import remove_own_folder, writing
+from digitlab.modelfiles.publishing import publish_run
+from digitlab.models import build_model
+from digitlab.report.model_report import training_report
+from digitlab.run import processes
+from digitlab.run.learner_parts import build_learner, build_model_for
+from digitlab.run.settings import TrainConfig
+from digitlab.train import checkpointing
+from digitlab.train.callbacks import history_csv
+from digitlab.train.guards import EarlyStopping
+from digitlab.train.learner import Learner, LRFindResult
+from digitlab.train.warmup import warm_up
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    learner: Learner | None  # None for the baseline, which is fitted, not trained
+    splits: Splits
+    config: TrainConfig  # resolved: exactly what ran
+    fingerprint: str  # SHA-256 of the training images and labels
+    seconds: dict = field(default_factory=dict)
+
+
+def load_splits(config: TrainConfig) -> Splits:
+    """The source's training data split into train and valid by `valid_fraction` and `seed`."""
+    source = load_source(config.data)
+    if source.train.labels is None:
+        raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
+    train_part, valid_part = source.train.split(config.valid_fraction, seed=config.seed)
+    if len(train_part) == 0 or len(valid_part) == 0:
+        n = len(source.train)
+        raise DigitlabError(
+            f"{config.data}: {n} image{'s' if n != 1 else ''} with labels, too few to split for validation"
+            f" (valid_fraction {config.valid_fraction})"
+        )
+    return Splits(train_part, valid_part, source.test)
+
+
+def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None) -> TrainResult:
+    """Load, split, build and train (or go on from the checkpoint `resume`); the caller saves.
+
+    Inside torch.distributed.run every process calls this; each trains on its slice of every batch.
+    """
+    start = time.perf_counter()
+    rank, world = processes.setup()
+    init = load_model(config.init) if config.init and resume is None else None
+    config = config.resolve(init[1].architecture if init else None)
+    torch.manual_seed(config.seed)
+    splits = load_splits(config)
+    fingerprint = splits.train.fingerprint()
+    if resume is not None:
+        model = _model_to_resume(resume[1]["extra"], fingerprint, config)
+    else:
+        model = init[0] if init else build_model_for(config, splits)
+    seconds = {"load": time.perf_counter() - start}
+    learner = None
+    if config.model == "baseline":
+        model.fit(splits.train.floats(), splits.train.labels)
+    else:
+        learner = build_learner(
+            model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint
+        )
+        if not (quiet or rank > 0):
+            learner.progress.console.print(budget_line(config, len(splits.train)), markup=False)
+        with deterministic_cudnn():
+            if (config.compile or config.device == "cuda") and world == 1:
+                warm_up(learner)
+                seconds["warmup"] = time.perf_counter() - start - seconds["load"]
+            stop = [EarlyStopping(patience=config.patience)] if config.patience else []
+            position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
+            learner.fit_one_cycle(config.epochs, config.lr, stop, position)
+    seconds["train"] = time.perf_counter() - start - sum(seconds.values())
+    if learner is not None and learner.graph_steps is not None:  # recording is warm-up, not training
+        seconds["warmup"] = seconds.get("warmup", 0.0) + learner.graph_steps.seconds
+        seconds["train"] -= learner.graph_steps.seconds
+    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
+
+
+def budget_line(config: TrainConfig, n_train: int) -> str:
+    """What the run will train: epochs, images and optimizer steps, and the data they come from."""
+    size = config.epoch_size or n_train
+    steps = config.epochs * math.ceil(size / config.batch_size)
+    epochs = f"{config.epochs} epoch{'s' if config.epochs > 1 else ''}"
+    whose = "the preset's budget" if config.epoch_size else "passes over the training images"
+    return (
+        f"budget: {epochs} of {size:,} images, {steps:,} steps of {config.batch_size} ({whose}), "
+        f"on {n_train:,} training images"
+    )
+
+
+@contextlib.contextmanager
+def deterministic_cudnn():
+    """Only cuDNN's deterministic algorithms inside (the flag is put back after): by default some of
+    its convolution gradients add up in a varying order, and a seed would not fix a GPU run's weights."""
+    before = torch.backends.cudnn.deterministic
+    torch.backends.cudnn.deterministic = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic = before
+
+
+def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
+    """The model the checkpoint describes, for the data it was trained on."""
+    stored = extra.get("data_fingerprint")
+    if stored != fingerprint:
+        raise DigitlabError(
+            f"{config.data}: the data differ from those the checkpoint was trained on (its settings name "
+            f"{extra['config'].get('data')!r}: resume with --data naming those data)"
+        )
+    spec = extra.get("model")
+    try:  # the description is bounded like a model.json's config before anything is built
+        if not isinstance(spec, dict) or spec.get("architecture") != config.model:
+            raise ValueError(f"architecture must be the settings' {config.model!r}")
+        return build_model(spec["architecture"], **spec["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DigitlabError(f"{config.out}/checkpoint: its model description is damaged ({e})") from None
+
+
+def resume_and_save(
+    out: str | Path, data: str = "mnist", tensorboard: str | None = None, quiet: bool = False
+) -> tuple[TrainResult, Evaluation] | None:
+    """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end.
+
+    Paths and the process count come from the command line, never from the checkpoint (a folder
+    may come from anyone): `data` and `tensorboard` as given, the processes as launched.
+    """
+    state = checkpointing.load(_checkpoint_of(out))
+    stored = TrainConfig.from_json(state[1]["extra"].get("config"))
+    world = processes.world_size()
+    if stored.nproc != world:
+        raise DigitlabError(
+            f"{out}: its run trained in {stored.nproc} process{'es' if stored.nproc > 1 else ''}; resume it "
+            f"with --nproc {stored.nproc} (the same count goes on bit for bit), not {world}"
+        )
+    config = dataclasses.replace(stored, out=str(out), data=data, tensorboard=tensorboard, init=None)
+    return train_and_save(config, quiet, resume=state)
+
+
+def _checkpoint_of(out: str | Path) -> Path:
+    """OUT/checkpoint; a run that finished removed it, and says so rather than that a file is missing."""
+    folder = Path(out) / "checkpoint"
+    if not folder.exists() and (Path(out) / JSON_NAME).exists():
+        raise DigitlabError(f"{out}: its run has finished (its model is {JSON_NAME}): nothing to resume")
+    return folder
+
+
+def find_lr(config: TrainConfig) -> LRFindResult:
+    """The learning-rate sweep on the model and data that `train` with `config` would use."""
+    if config.resolve().model == "baseline":
+        raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
+    return quiet_learner(config)[0].lr_find()
+
+
+def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
+    """The Learner `train` with `config` would build (model, data, optimizer, augmentation), and the
+    data split, with no progress table and no files: for sweeps and experiments."""
+    config = config.resolve()
+    torch.manual_seed(config.seed)
+    splits = load_splits(config)
+    return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), splits
+
+
+def train_and_save(
+    config: TrainConfig, quiet: bool = False, resume: tuple | None = None
+) -> tuple[TrainResult, Evaluation] | None:
+    """Train, evaluate on the test split (or valid), then publish the model, history.csv and report.html.
+
+    In distributed training only rank 0 evaluates and writes; the other processes return None.
+    """
+    rank, _ = processes.setup()
+    if rank > 0:  # only rank 0 writes files
+        train(config, quiet, resume)
+        processes.teardown()
+        return None
+    with writing(config.out, resume=resume is not None) as manifest:
+        return _train_and_publish(config, quiet, resume, manifest)
+
+
+def _train_and_publish(config: TrainConfig, quiet: bool, resume: tuple | None, manifest) -> tuple:
+    start = time.perf_counter()
+    result = train(config, quiet, resume)
+    processes.teardown()
+    split, data = final_split(result.splits)
+    evaluation, _ = evaluate(result.model, data, split)
+    result.seconds["evaluate"] = time.perf_counter() - start - sum(result.seconds.values())
+    recorder = result.learner.recorder if result.learner else None
+    info = ModelInfo.describe(
+        result.model,
+        settings=result.config.to_json(),
+        history=recorder.rows if recorder else [],
+        metrics={
+            f"{split}_accuracy": evaluation.accuracy,
+            **({"valid_accuracy": recorder.rows[-1]["accuracy"]} if recorder else {}),
+        },
+        data_fingerprint=result.fingerprint,
+        seconds={k: round(v, 3) for k, v in result.seconds.items()},
+    )
+    out = Path(result.config.out)
+    history = recorder.history() if recorder else None
+    files = {"report.html": training_report(result.model, info, history, evaluation, data)}
+    if recorder:
+        files["history.csv"] = history_csv(recorder.rows)
+    publish_run(out, manifest, result.model.cpu(), info, files)
+    remove_own_folder(out / "checkpoint")  # the run is over: nothing to resume
+    return result, evaluation

@@ -1,0 +1,163 @@
+"""The lesson: one source for the terminal, the HTML page and the notebook; the notes' fixed code."""
+
+import io
+import json
+import re
+
+import pytest
+from rich.console import Console
+
+from digitlab.lesson import run_lesson
+from digitlab.lesson.cells import lesson_cells, parse_cells
+from digitlab.modelfiles.model_file import load_model
+from tests.helpers import PageParts, cli
+
+SECTIONS = [
+    "1. The data",
+    "2. A baseline: pixel similarity",
+    "3. Stochastic gradient descent",
+    "4. Mini-batches and a training loop",
+    "5. PyTorch and the Learner",
+    "6. A neural net",
+    "7. What the net learnt",
+    "8. All ten digits",
+    "9. What the notes got wrong",
+]
+
+
+@pytest.fixture(scope="module")
+def lesson_run(tmp_path_factory):
+    """The whole lesson on all of MNIST, 0 versus 1."""
+    out = tmp_path_factory.mktemp("lesson")
+    console = Console(file=io.StringIO(), width=100)
+    results = run_lesson((0, 1), out=out, console=console)
+    return out, console.file.getvalue(), results
+
+
+@pytest.mark.numeric
+def test_the_lesson_meets_its_targets(lesson_run):
+    _, _, r = lesson_run
+    assert 0.9 < r["baseline_accuracy"] <= 1
+    assert (
+        r["scratch_accuracy"] >= 0.99 and r["learner_linear_accuracy"] >= 0.99 and r["net_accuracy"] >= 0.99
+    )
+    assert r["ten_valid_accuracy"] >= 0.93 and r["ten_test_accuracy"] >= 0.93
+    assert r["ten_train_accuracy"] > r["ten_valid_accuracy"]  # the notes' number flatters the model
+    assert (
+        r["relu_accuracy"] > r["no_relu_accuracy"] + 0.01 and r["relu_accuracy"] > r["linear_accuracy"] + 0.01
+    )
+    assert r["fold_gap"] < 1e-4 and r["linear_layer_gap"] < 1e-4
+
+
+def test_terminal_output_sections_in_order_and_each_table_once(lesson_run):
+    _, text, _ = lesson_run
+    positions = [text.index(s) for s in SECTIONS]
+    assert positions == sorted(positions)
+    headers = re.findall(r"^epoch\s+train_loss\s+valid_loss\s+(\w+)\s+time$", text, re.M)
+    assert headers == [
+        "batch_accuracy",
+        "batch_accuracy",
+        "accuracy",
+        "accuracy",
+    ]  # linear, net, fine_tune x2
+    for caption in (
+        "epoch table of nn.Linear(784, 1)",
+        "epoch table of simple_net",
+        "two epoch tables of mnist_net",
+    ):
+        assert text.count(caption) == 1
+    rows = re.findall(r"^\d+\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+(\S+)$", text, re.M)
+    assert rows and all(re.fullmatch(r"\d\d:\d\d", t) for t in rows)  # times as mm:ss
+    assert "LEAKAGE: 48000 of the validation samples" in text
+    assert "mat1 and mat2 shapes cannot be multiplied" in text
+
+
+def test_html_page_has_prose_code_outputs_and_figures(lesson_run):
+    out, _, _ = lesson_run
+    html = (out / "lesson.html").read_text()
+    page = PageParts(html)
+    assert html.rstrip().endswith("</html>") and all(s in page.text for s in SECTIONS)
+    prose = PageParts(re.sub(r"<pre.*?</pre>", "", html, flags=re.S)).text
+    assert "`" not in prose and "<code>fine_tune</code>" in html  # Markdown rendered: no raw backticks
+    assert html.count('<pre class="code">') == sum(c.kind == "code" for c in lesson_cells())
+    assert html.count("<h1>") == 1 and "This lesson follows" in page.text
+    assert len(page.images) == 7  # digit, means, learning rates, sigmoid, unit 3, all units, softmax
+    for image in page.images:
+        image.load()
+        assert image.size[0] > 100
+
+
+def test_the_ten_digit_model_is_saved_and_predicts(lesson_run):
+    out, _, results = lesson_run
+    model, info = load_model(out)
+    assert info.architecture == "mlp" and info.config["hidden"] == 30
+    assert info.metrics["ten_valid_accuracy"] == results["ten_valid_accuracy"]
+    from digitlab.data import load_source
+    from digitlab.models import predict_probs
+
+    test = load_source("mnist").test
+    probs = predict_probs(model, test.floats()[:2000])
+    assert (probs.argmax(1) == test.labels[:2000]).float().mean() > 0.9
+
+
+def test_one_source_for_every_form():
+    cells = lesson_cells("train.csv", (3, 7), 500)
+    assert cells[0].kind == "markdown" and cells[1].parameters
+    assert "DATA = 'train.csv'" in cells[1].source and "PAIR = (3, 7)" in cells[1].source
+    assert "SUBSET = 500" in cells[1].source and "# the bundled MNIST" in cells[1].source
+    parsed = parse_cells("intro\n\n```python caption: a table\nx = 1\n```\n\nafter\n")
+    assert [(c.kind, c.source, c.caption) for c in parsed] == [
+        ("markdown", "intro", ""),
+        ("code", "x = 1", "a table"),
+        ("markdown", "after", ""),
+    ]
+
+
+def test_the_notebook_runs_top_to_bottom_in_a_kernel(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    path = tmp_path / "lesson.ipynb"
+    assert cli("lesson", "--notebook", path, "--subset", "6000", "--pair", "3", "7").returncode == 0
+    raw = json.loads(path.read_text())
+    assert raw["nbformat"] == 4 and raw["cells"][1]["metadata"]["tags"] == ["parameters"]
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    kinds = [k for o in outputs for k in o.get("data", {})]
+    assert kinds.count("image/png") == 7  # every figure inline, once
+    texts = [o.data["text/plain"] for o in outputs if list(o.get("data", {})) == ["text/plain"]]
+    assert not [t for t in texts if t.startswith(("<Axes", "<Figure", "Text("))]  # no plotting reprs
+    tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert len(tables) == 4 and all("<table>" in t and "train_loss" in t for t in tables)
+
+
+def test_lesson_reads_a_kaggle_csv(mnist, tmp_path):
+    from tests.helpers import csv_text
+
+    csv = tmp_path / "train.csv"
+    csv.write_text(csv_text(mnist.train.images[:3000].numpy(), mnist.train.labels[:3000].numpy()))
+    result = cli("lesson", "--data", csv, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "3,000 labelled images -> 2,400 to train on, 600 held out" in result.stdout
+    assert "this data source has no labelled test set" in result.stdout
+    assert cli("lesson", "--pair", "4", "4").returncode == 1
+
+
+def test_too_little_data_or_no_labels_is_one_line_and_writes_nothing(mnist, tmp_path):
+    from tests.helpers import csv_text
+
+    out = tmp_path / "out"
+    result = cli("lesson", "--subset", "60", "--out", out)  # its 20% held out hold no 0
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: mnist: the lesson's held-out images hold no 0 (60 labelled")
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text(csv_text(mnist.train.images[:50].numpy(), None))
+    result = cli("lesson", "--data", test_csv, "--out", out)
+    no_labels = f"{test_csv}: has no labels; the lesson needs labelled images (train.csv)"
+    assert result.returncode == 1 and result.stderr == f"error: {no_labels}\n"
+    assert not out.exists()

@@ -1,0 +1,81 @@
+"""torch.compile for training, and the warm-up that keeps compiling out of the training time."""
+
+import functools
+
+import pytest
+import torch
+
+from digitlab.modelfiles.model_file import load_model
+from digitlab.run.settings import TrainConfig
+from digitlab.run.training_run import quiet_learner, train, train_and_save
+from digitlab.train.learner import Learner
+from digitlab.train.warmup import warm_up
+
+pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
+
+
+def _weights(learn) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in learn.model.state_dict().values()]
+
+
+def test_training_asks_cudnn_for_deterministic_algorithms_and_puts_the_flag_back(
+    monkeypatch, tiny_mnist_dir, tmp_path
+):
+    seen, fit_one_cycle = [], Learner.fit_one_cycle
+
+    def watched(self, *args):
+        seen.append(torch.backends.cudnn.deterministic)
+        fit_one_cycle(self, *args)
+
+    monkeypatch.setattr(Learner, "fit_one_cycle", watched)
+    train(TrainConfig(data=str(tiny_mnist_dir), model="linear", epochs=1, out=str(tmp_path)), quiet=True)
+    assert seen == [True] and torch.backends.cudnn.deterministic is False
+
+
+def test_warm_up_leaves_nothing_the_run_depends_on(tiny_mnist_dir, tmp_path):
+    """Weights, BatchNorm statistics and the dropout generator are put back: the same run follows."""
+    config = TrainConfig(data=str(tiny_mnist_dir), preset="default", epochs=1, out=str(tmp_path))
+    warmed, _ = quiet_learner(config)
+    before = _weights(warmed)
+    sizes = []
+    warmed.model.register_forward_pre_hook(lambda module, args: sizes.append((module.training, len(args[0]))))
+    warm_up(warmed)
+    assert sizes == [(True, 56)] * 3 + [(True, 128)] * 3 + [(False, 120)] * 3  # each shape 3 times in a row
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(warmed), strict=True))
+    assert all(p.grad is None for p in warmed.model.parameters())
+    warmed.fit(1)
+    plain, _ = quiet_learner(config)
+    plain.fit(1)
+    assert all(torch.equal(a, b) for a, b in zip(_weights(plain), _weights(warmed), strict=True))
+
+
+@pytest.fixture
+def eager_compile(monkeypatch):
+    """torch.compile with its 'eager' backend: Dynamo traces the model (the wrapper, its guards and
+    recompiles are real) but nothing is code-generated, so a test takes seconds, not a minute."""
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
+
+
+def test_a_compiled_run_saves_the_plain_model(eager_compile, tiny_mnist_dir, tmp_path):
+    config = dict(data=str(tiny_mnist_dir), preset="fast", epochs=1)
+    compiled, _ = train_and_save(TrainConfig(**config, compile=True, out=str(tmp_path / "c")), quiet=True)
+    plain, _ = train_and_save(TrainConfig(**config, out=str(tmp_path / "p")), quiet=True)
+    assert type(compiled.learner.model).__name__ == "OptimizedModule"  # trained through the wrapper
+    assert compiled.seconds["warmup"] > 0 and "warmup" not in plain.seconds  # CPU, eager: no warm-up
+    model, info = load_model(tmp_path / "c")
+    assert info.settings["compile"] is True
+    assert list(model.state_dict()) == list(plain.model.state_dict())  # no "_orig_mod." in the keys
+    for a, b in zip(model.state_dict().values(), plain.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)  # the eager backend runs the same ops
+
+
+@pytest.mark.slow  # about 25 s: Inductor generates and compiles C++ on a CPU; `make slow` runs it
+def test_inductor_trains_what_eager_pytorch_trains(tiny_mnist_dir, tmp_path):
+    config = dict(data=str(tiny_mnist_dir), model="linear", epochs=2, out=str(tmp_path))
+    compiled, plain = (
+        train(TrainConfig(**config, compile=True), quiet=True),
+        train(TrainConfig(**config), quiet=True),
+    )
+    for a, b in zip(compiled.model.state_dict().values(), plain.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    assert compiled.seconds["train"] < compiled.seconds["warmup"]  # the compiling happened in the warm-up
