@@ -116,17 +116,26 @@ def test_the_models_learning_rate_follows_the_trained_architecture():
     assert TrainConfig(model="linear", lr=0.3).resolve().lr == 0.3
 
 
-def test_cli_defaults_are_the_dataclass_defaults():
+def test_every_setting_is_a_flag_made_from_its_field():
+    """The flags are made from TrainConfig: each field's name, default and help, nothing written twice."""
+    import dataclasses
     import inspect
 
     from digitlab.cli.train_commands import train_cmd
 
-    defaults = TrainConfig()
-    for name, param in inspect.signature(train_cmd).parameters.items():
-        if name in ("resume", "nnodes", "node_rank", "rdzv_endpoint"):  # the launcher's, not settings
-            continue
-        field = {"out_dir": "out", "compile_model": "compile"}.get(name, name)
-        assert str(param.default.default) == str(getattr(defaults, field)), name
+    params = inspect.signature(train_cmd).parameters
+    for field in dataclasses.fields(TrainConfig):
+        option = params[field.name].default
+        assert option.default == field.default and option.help == field.metadata["help"], field.name
+    assert set(params) - {f.name for f in dataclasses.fields(TrainConfig)} == {
+        "resume", "nnodes", "node_rank", "rdzv_endpoint"  # the launcher's, not settings
+    }  # fmt: skip
+    result = cli("train", "--help")
+    assert (
+        "--channels" in result.stdout
+        and "--no-augment" in result.stdout
+        and "--label-smoothing" in result.stdout
+    )
 
 
 @pytest.mark.parametrize(

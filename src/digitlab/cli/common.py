@@ -1,5 +1,9 @@
-"""What the commands share: the console they print to, the help for data sources, and the options
-that `train` and `lr-find` both take (their defaults read from TrainConfig, written nowhere else)."""
+"""What the commands share: the console they print to, the help for data sources, and the settings'
+flags, generated from TrainConfig's fields (written nowhere else)."""
+
+import dataclasses
+import functools
+import inspect
 
 import typer
 from rich.console import Console
@@ -17,9 +21,35 @@ def say(line: str) -> None:
 
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
 
-DEFAULT = TrainConfig()  # the one place train's defaults are written
-DATA = typer.Option(DEFAULT.data, help=SRC_HELP)
-MODEL = typer.Option(DEFAULT.model, help="baseline, linear, mlp or cnn.")
-PRESET = typer.Option(DEFAULT.preset, help="fast, default or best (CNN size, epochs, lr).")
-BATCH_SIZE = typer.Option(DEFAULT.batch_size, help="Batch size (default: the preset's).")
-SEED = typer.Option(DEFAULT.seed, help="Seed for initialisation, split, order and augmentation.")
+
+def with_settings(*names: str):
+    """Give a command the flags of these TrainConfig fields, made from the fields themselves (name,
+    type, default, help): the command receives them as one `settings: TrainConfig`, its first argument.
+
+    Adding a setting is one line in TrainConfig (and its use): no flag, no mapping written again.
+    """
+    fields = [f for f in dataclasses.fields(TrainConfig) if f.name in names]
+
+    def decorate(command):
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        own = [p.replace(kind=keyword) for p in list(inspect.signature(command).parameters.values())[1:]]
+
+        @functools.wraps(command)
+        def with_flags(**kwargs):
+            settings = TrainConfig(**{f.name: kwargs.pop(f.name) for f in fields})
+            return command(settings, **kwargs)
+
+        flags = [inspect.Parameter(f.name, keyword, default=_option(f), annotation=f.type) for f in fields]
+        with_flags.__signature__ = inspect.Signature([*flags, *own])
+        with_flags.__annotations__ = {p.name: p.annotation for p in [*flags, *own]}
+        return with_flags
+
+    return decorate
+
+
+def _option(field: dataclasses.Field):
+    """The option of a setting: `--name-with-dashes` (or the field's own flag), its default and help."""
+    flag = field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+    return typer.Option(
+        field.default, flag, help=field.metadata["help"], show_default=field.default is not None
+    )

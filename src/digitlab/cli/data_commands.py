@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from digitlab.cli.common import DEFAULT, SRC_HELP, out, say
+from digitlab.cli.common import SRC_HELP, out, say
 from digitlab.errors import DigitlabError
 
 
@@ -14,7 +14,7 @@ def data_info(
     valid_fraction: float = typer.Option(
         0.1, help="Fraction held out, as `train` does (its fast preset: 0.02)."
     ),
-    seed: int = typer.Option(DEFAULT.seed, help="Seed of the split, as `train` does."),
+    seed: int = typer.Option(0, help="Seed of the split, as `train` does (its default seed)."),
 ):
     """Counts per class, split sizes, shape, pixel range and mean."""
     from digitlab.data import load_source

@@ -1,11 +1,12 @@
 """`lesson`, `train` and `lr-find`: the commands that train."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import BATCH_SIZE, DATA, DEFAULT, MODEL, PRESET, SEED, SRC_HELP, out, say
+from digitlab.cli.common import SRC_HELP, out, say, with_settings
 from digitlab.run.settings import TrainConfig
 
 
@@ -26,54 +27,13 @@ def lesson(
     run_lesson(pair=tuple(pair), out=out_dir, data=data, subset=subset, console=out)
 
 
+@with_settings(*(f.name for f in dataclasses.fields(TrainConfig)))
 def train_cmd(
-    data: str = DATA,
-    model: str = MODEL,
-    preset: str = PRESET,
-    epochs: int = typer.Option(
-        DEFAULT.epochs, help="Epochs: passes over the training images (default: the preset's budget)."
-    ),
-    epoch_size: int = typer.Option(
-        DEFAULT.epoch_size,
-        help="Images in an epoch (default: one pass; with the preset's epochs, 54,000 on any data).",
-    ),
-    lr: float = typer.Option(DEFAULT.lr, help="Peak learning rate (default: the preset's)."),
-    batch_size: int = BATCH_SIZE,
-    seed: int = SEED,
-    valid_fraction: float = typer.Option(
-        DEFAULT.valid_fraction,
-        help="Training data held out for validation (default: the preset's, 2% for fast).",
-    ),
-    label_smoothing: float = typer.Option(
-        DEFAULT.label_smoothing, help="Label smoothing of the loss (default 0)."
-    ),
-    patience: int = typer.Option(DEFAULT.patience, help="Stop after N epochs without a better valid loss."),
-    rotate: float = typer.Option(DEFAULT.rotate, help="Augmentation: largest turn in degrees (default 10)."),
-    shift: float = typer.Option(
-        DEFAULT.shift, help="Augmentation: largest shift, a fraction of the image's size (default 0.05)."
-    ),
-    zoom: float = typer.Option(DEFAULT.zoom, help="Augmentation: largest change of size (default 0.1: 10%)."),
-    device: str = typer.Option(DEFAULT.device, help="auto, cpu or cuda."),
-    out_dir: Path = typer.Option(Path(DEFAULT.out), "--out", help="Folder for the model and report."),
-    init: Path = typer.Option(DEFAULT.init, help="Start from this trained model (fine-tune it on --data)."),
-    tensorboard: Path = typer.Option(DEFAULT.tensorboard, help="Log to TensorBoard in this folder."),
-    checkpoint_every: int = typer.Option(
-        DEFAULT.checkpoint_every, help="Batches between checkpoints in OUT/checkpoint (default: each epoch)."
-    ),
+    settings: TrainConfig,
     resume: Path = typer.Option(
         None,
         help="Continue the run stored in this OUT folder with its settings; --data, --tensorboard and "
         "--nproc still come from this command line.",
-    ),
-    nproc: int = typer.Option(DEFAULT.nproc, min=1, help="Processes sharing each batch (torch.distributed)."),
-    compile_model: bool = typer.Option(
-        DEFAULT.compile, "--compile", help="torch.compile the model (compilation timed apart from training)."
-    ),
-    cuda_graphs: bool | None = typer.Option(
-        DEFAULT.cuda_graphs,
-        "--cuda-graphs/--no-cuda-graphs",
-        help="Replay each training step from a CUDA graph (default: on a GPU, one process, no --compile).",
-        show_default=False,
     ),
     nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
     node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),
@@ -85,57 +45,41 @@ def train_cmd(
     from digitlab.run import processes
     from digitlab.run.training_run import resume_and_save, train_and_save
 
-    def settings(world: int) -> TrainConfig:
-        return TrainConfig(
-            data=data, model=model, preset=preset, epochs=epochs, epoch_size=epoch_size, lr=lr,
-            batch_size=batch_size, seed=seed,
-            valid_fraction=valid_fraction, label_smoothing=label_smoothing, patience=patience,
-            rotate=rotate, shift=shift, zoom=zoom,
-            device=device, out=str(out_dir),
-            init=str(init) if init else None, tensorboard=str(tensorboard) if tensorboard else None,
-            checkpoint_every=checkpoint_every, nproc=world, compile=compile_model, cuda_graphs=cuda_graphs,
-        )  # fmt: skip
-
-    start = time.perf_counter()
+    start, nproc = time.perf_counter(), settings.nproc
     if (nproc > 1 or nnodes > 1) and not processes.launched():  # start the processes, each runs this
         if resume is None:  # bad settings: one line here, not one from every process
-            settings(nproc * nnodes).resolve()
+            dataclasses.replace(settings, nproc=nproc * nnodes).resolve()
         processes.launch(
             processes.without_launcher_flags(sys.argv[1:]), nproc, nnodes, node_rank, rdzv_endpoint
         )
         return
-    nproc = processes.world_size()
     if resume is not None:
-        done = resume_and_save(resume, data, str(tensorboard) if tensorboard else None)
+        done = resume_and_save(resume, settings.data, settings.tensorboard)
         if done is not None:  # rank 0
             say(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
             say(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
         return
-    done = train_and_save(settings(nproc))
+    done = train_and_save(dataclasses.replace(settings, nproc=processes.world_size()))
     if done is None:  # not rank 0: rank 0 reports
         return
     evaluation = done[1]
     say(
-        f"wrote {out_dir}/ (model.json, weights, history.csv, report.html) "
+        f"wrote {settings.out}/ (model.json, weights, history.csv, report.html) "
         f"in {time.perf_counter() - start:.1f} s"
     )
     say(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
 
 
+@with_settings("data", "model", "preset", "batch_size", "seed")
 def lr_find(
-    data: str = DATA,
-    model: str = MODEL,
-    preset: str = PRESET,
-    batch_size: int = BATCH_SIZE,
-    seed: int = SEED,
+    settings: TrainConfig,
     plot: Path = typer.Option(Path("runs/lr-find.png"), help="PNG of loss against learning rate."),
 ):
     """Sweep the learning rate over ~100 batches and suggest one (then train with --lr)."""
     from digitlab.report.figures import lr_finder, save_png
     from digitlab.run.training_run import find_lr
 
-    config = TrainConfig(data=data, model=model, preset=preset, batch_size=batch_size, seed=seed)
-    result = find_lr(config)
+    result = find_lr(settings)
     save_png(lr_finder(result.lrs, result.losses, result.suggestion), plot)
     say(f"wrote {plot}")
     say(f"suggested learning rate: {result.suggestion:.3g}")

@@ -7,7 +7,7 @@ preset and the model decide and picks the device, returning a complete `TrainCon
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from digitlab.errors import DigitlabError
 
@@ -47,43 +47,78 @@ WARP = dict(rotate=10.0, shift=0.05, zoom=0.1)
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
 
+def setting(default, help: str, flag: str | None = None):
+    """A field of TrainConfig with its help: the `train` flag is made from it (`cli.common`)."""
+    return field(default=default, metadata={"help": help, **({"flag": flag} if flag else {})})
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    data: str = "mnist"  # SRC: mnist, a Kaggle CSV, an IDX folder or a folder of class folders
-    model: str = "cnn"  # baseline, linear, mlp or cnn
-    preset: str = "default"  # fast, default or best
-    epochs: int | None = None  # None: the preset's budget (its epochs of EPOCH_SIZE images each)
-    # images in an epoch; None: one pass over the training split (the preset's EPOCH_SIZE when
-    # the epochs are the preset's too)
-    epoch_size: int | None = None
-    lr: float | None = None  # peak of the one-cycle schedule; None: the preset's (or the model's)
-    batch_size: int | None = None  # None: the preset's
-    seed: int = 0  # initialisation, split, batch order and augmentation
-    valid_fraction: float | None = (
-        None  # of the training data, held out to watch each epoch; None: the preset's
+    """Everything a training run is: each field is a `train` flag, a key of `--print-config`'s output,
+    and a line of a checkpoint's settings. None means "the preset (or the model) decides": `resolve`
+    fills it in, once."""
+
+    data: str = setting(
+        "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
     )
-    patience: int | None = None  # stop after this many epochs without a better valid loss
-    device: str = "auto"  # auto picks CUDA when present
-    out: str = "runs/train"
-    init: str | None = None  # a model folder to start from (fine-tuning); its architecture wins
-    tensorboard: str | None = None  # a folder for TensorBoard logs (needs the tensorboard extra)
-    checkpoint_every: int | None = None  # batches between checkpoints in OUT/checkpoint; None: each epoch
-    nproc: int = 1  # processes sharing each batch (torch.distributed); batch_size stays the global batch
-    compile: bool = False  # torch.compile the model for training
-    # each training step recorded once as a CUDA graph and replayed (GPU only); None: on a GPU, in
-    # one process without compile (4x faster there: BENCHMARKS.md, "GPU: the presets ...")
-    cuda_graphs: bool | None = None
-    # Filled in by resolve():
-    channels: tuple[int, int, int] | None = None
-    convs: int | None = None
-    strided_stem: bool | None = None
-    dropout: float | None = None
-    augment: bool | None = None
-    rotate: float | None = None  # largest random rotation, in degrees
-    shift: float | None = None  # largest random shift, a fraction of the image's width and height
-    zoom: float | None = None  # largest random change of size, a fraction of it
-    stroke: float | None = None
-    label_smoothing: float | None = None  # of the cross-entropy's targets (0: none)
+    model: str = setting("cnn", "baseline, linear, mlp or cnn.")
+    preset: str = setting("default", "fast, default or best (the CNN's size, the budget, the learning rate).")
+    epochs: int | None = setting(
+        None, "Epochs: passes over the training images (default: the preset's budget)."
+    )
+    epoch_size: int | None = setting(
+        None, "Images in an epoch (default: one pass; with the preset's epochs, its size on any data)."
+    )
+    lr: float | None = setting(None, "Peak learning rate of the one-cycle schedule (default: the preset's).")
+    batch_size: int | None = setting(None, "Batch size, the global one with --nproc (default: the preset's).")
+    seed: int = setting(0, "Seed of initialisation, split, batch order and augmentation.")
+    valid_fraction: float | None = setting(
+        None, "Training data held out for validation (default: the preset's, 2% for fast)."
+    )
+    patience: int | None = setting(None, "Stop after N epochs without a better valid loss.")
+    device: str = setting("auto", "auto, cpu or cuda (auto picks CUDA when present).")
+    out: str = setting("runs/train", "Folder for the model and report.")
+    init: str | None = setting(
+        None, "Start from this trained model (fine-tune it on --data); its architecture wins."
+    )
+    tensorboard: str | None = setting(
+        None, "Log to TensorBoard in this folder (needs the tensorboard extra)."
+    )
+    checkpoint_every: int | None = setting(
+        None, "Batches between checkpoints in OUT/checkpoint (default: each epoch)."
+    )
+    nproc: int = setting(
+        1, "Processes sharing each batch (torch.distributed); the batch size stays the global one."
+    )
+    compile: bool = setting(
+        False, "torch.compile the model (compilation timed apart from training).", "--compile"
+    )
+    cuda_graphs: bool | None = setting(
+        None,
+        "Replay each training step from a CUDA graph (default: on a GPU, in one process without compile; "
+        "4x faster there).",
+        "--cuda-graphs/--no-cuda-graphs",
+    )
+    channels: tuple[int, int, int] | None = setting(
+        None, "The CNN's channels per stage (default: the preset's)."
+    )
+    convs: int | None = setting(None, "The CNN's 3x3 convolutions per stage (default: the preset's).")
+    strided_stem: bool | None = setting(
+        None,
+        "The CNN's first stage steps 2 pixels at a time instead of pooling (default: the preset's).",
+        "--strided-stem/--no-strided-stem",
+    )
+    dropout: float | None = setting(None, "Dropout before the CNN's head (default: the preset's).")
+    augment: bool | None = setting(
+        None, "Augment every batch with random warps (default: the preset's, on).", "--augment/--no-augment"
+    )
+    rotate: float | None = setting(None, "Augmentation: largest turn in degrees (default 10).")
+    shift: float | None = setting(
+        None, "Augmentation: largest shift, a fraction of the image's size (default 0.05)."
+    )
+    zoom: float | None = setting(None, "Augmentation: largest change of size (default 0.1: 10%).")
+    stroke: float | None = setting(None, "Augmentation: how much pen widths vary (default: the preset's).")
+    label_smoothing: float | None = setting(None, "Label smoothing of the loss (default: the preset's).")
 
     def resolve(self, architecture: str | None = None) -> "TrainConfig":
         """The complete settings: the preset's values under the explicit ones, the device picked.

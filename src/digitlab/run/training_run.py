@@ -84,7 +84,7 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
                 seconds["warmup"] = time.perf_counter() - start - seconds["load"]
             stop = [EarlyStopping(patience=config.patience)] if config.patience else []
             position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
-            learner.fit_one_cycle(config.epochs, config.lr, stop, position)
+            learner.fit_one_cycle(config.epochs, cbs=stop, start=position)  # at the Learner's lr
     seconds["train"] = time.perf_counter() - start - sum(seconds.values())
     if learner is not None and learner.graph_steps is not None:  # recording is warm-up, not training
         seconds["warmup"] = seconds.get("warmup", 0.0) + learner.graph_steps.seconds
@@ -163,8 +163,6 @@ def _checkpoint_of(out: str | Path) -> Path:
 
 def find_lr(config: TrainConfig) -> LRFindResult:
     """The learning-rate sweep on the model and data that `train` with `config` would use."""
-    if config.resolve().model == "baseline":
-        raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
     return quiet_learner(config)[0].lr_find()
 
 
@@ -172,6 +170,8 @@ def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
     """The Learner `train` with `config` would build (model, data, optimizer, augmentation), and the
     data split, with no progress table and no files: for sweeps and experiments."""
     config = config.resolve()
+    if config.model == "baseline":
+        raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
     torch.manual_seed(config.seed)
     splits = load_splits(config)
     return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), splits
