@@ -23,9 +23,9 @@ def test_training_asks_cudnn_for_deterministic_algorithms_and_puts_the_flag_back
 ):
     seen, fit_one_cycle = [], Learner.fit_one_cycle
 
-    def watched(self, *args):
+    def watched(self, *args, **kwargs):
         seen.append(torch.backends.cudnn.deterministic)
-        fit_one_cycle(self, *args)
+        fit_one_cycle(self, *args, **kwargs)
 
     monkeypatch.setattr(Learner, "fit_one_cycle", watched)
     train(TrainConfig(data=str(tiny_mnist_dir), model="linear", epochs=1, out=str(tmp_path)), quiet=True)

@@ -54,7 +54,7 @@ def test_replayed_steps_train_as_the_plain_steps_do(tiny_mnist_dir, preset):
         learn, config = _learner(str(tiny_mnist_dir), graphs, preset=preset)
         events = CountEvents()
         learn.fit_one_cycle(config.epochs, config.lr, [events])
-        augment = learn.graph_steps.augment if graphs else learn.dls.train.transform
+        augment = learn.train_step.augment if graphs else learn.dls.train.transform
         generators = (
             torch.get_rng_state(),
             learn.dls.train.generator.get_state(),
@@ -62,9 +62,9 @@ def test_replayed_steps_train_as_the_plain_steps_do(tiny_mnist_dir, preset):
         )
         runs[graphs] = learn, events.seen, generators
     (plain, plain_steps, plain_rng), (graphed, graphed_steps, graphed_rng) = runs[False], runs[True]
-    assert plain.graph_steps is None and graphed.dls.train.transform is None  # the step augments
-    assert sorted(graphed.graph_steps.graphs) == [80, 100]  # 1,080 images: 10 full batches and one of 80
-    assert graphed.graph_steps.seconds > 0
+    assert type(plain.train_step).__name__ == "EagerStep" and graphed.dls.train.transform is None
+    assert sorted(graphed.train_step.graphs) == [80, 100]  # 1,080 images: 10 full batches and one of 80
+    assert graphed.train_step.seconds > 0
     assert [(i, n) for i, _, n in plain_steps] == [(j, m) for j, _, m in graphed_steps]
     assert len(graphed_steps) == 11  # every event of every training batch
     assert all(torch.equal(a, b) for a, b in zip(plain_rng, graphed_rng, strict=True))  # the same draws
@@ -83,24 +83,24 @@ def test_recording_puts_back_everything_its_warm_up_moved(tiny_mnist_dir):
     learn.xb, learn.yb = x[:64], y[:64]
     model, opt = learn.model.train(), learn.opt
     before = [t.clone() for t in [*model.state_dict().values(), *opt.state_dict().values()]]
-    rng, augment_rng = torch.get_rng_state(), learn.graph_steps.augment.generator.get_state()
-    learn.graph_steps._record(learn, 64)
+    rng, augment_rng = torch.get_rng_state(), learn.train_step.augment.generator.get_state()
+    learn.train_step._record(learn, 64)
     after = [*model.state_dict().values(), *opt.state_dict().values()]
     assert len(before) == len(after) and all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert torch.equal(torch.get_rng_state(), rng)  # no dropout mask was drawn
-    assert torch.equal(learn.graph_steps.augment.generator.get_state(), augment_rng)
+    assert torch.equal(learn.train_step.augment.generator.get_state(), augment_rng)
     assert any(v.abs().sum() > 0 for v in opt.state_dict().values())
 
 
 def test_a_new_optimizer_is_recorded_again(tiny_mnist_dir):
     learn, _ = _learner(str(tiny_mnist_dir), True, batch_size=540)  # 2 batches of 540
     learn.fit(1, 0.05)
-    first = learn.graph_steps.graphs[540]
+    first = learn.train_step.graphs[540]
     learn.fit(1, 0.05)  # the same optimizer: the same recording
-    assert learn.graph_steps.graphs[540] is first
+    assert learn.train_step.graphs[540] is first
     learn.unfreeze()  # a fresh optimizer, with buffers of its own
     learn.fit(1, 0.05)
-    assert learn.graph_steps.graphs[540] is not first and learn.graph_steps.opt is learn.opt
+    assert learn.train_step.graphs[540] is not first and learn.train_step.opt is learn.opt
 
 
 def test_the_learning_rate_can_be_a_tensor_read_when_the_step_runs():

@@ -19,6 +19,7 @@ from digitlab.train.cuda_graphs import GraphedSteps
 from digitlab.train.learner import Learner
 from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD
+from digitlab.train.steps import ShardedStep
 
 
 def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
@@ -72,7 +73,9 @@ def build_learner(
         device=device, autocast=device.type == "cuda", quiet=quiet,
     )  # fmt: skip
     if config.cuda_graphs:
-        learn.graph_steps = GraphedSteps(augment)
+        learn.train_step = GraphedSteps(augment)
+    elif world > 1:
+        learn.train_step = ShardedStep(world)
     return learn
 
 

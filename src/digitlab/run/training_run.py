@@ -22,6 +22,7 @@ from digitlab.run.learner_parts import build_learner, build_model_for
 from digitlab.run.settings import TrainConfig
 from digitlab.train import checkpointing
 from digitlab.train.callbacks import history_csv
+from digitlab.train.cuda_graphs import GraphedSteps
 from digitlab.train.guards import EarlyStopping
 from digitlab.train.learner import Learner, LRFindResult
 from digitlab.train.warmup import warm_up
@@ -86,9 +87,10 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
             position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
             learner.fit_one_cycle(config.epochs, cbs=stop, start=position)  # at the Learner's lr
     seconds["train"] = time.perf_counter() - start - sum(seconds.values())
-    if learner is not None and learner.graph_steps is not None:  # recording is warm-up, not training
-        seconds["warmup"] = seconds.get("warmup", 0.0) + learner.graph_steps.seconds
-        seconds["train"] -= learner.graph_steps.seconds
+    recording = getattr(learner, "train_step", None)
+    if isinstance(recording, GraphedSteps):  # recording is warm-up, not training
+        seconds["warmup"] = seconds.get("warmup", 0.0) + recording.seconds
+        seconds["train"] -= recording.seconds
     return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
 
 

@@ -45,7 +45,7 @@ class _Graph:
 class GraphedSteps:
     """The training step of a Learner, each batch size recorded the first time it comes and replayed.
 
-    Set as `learn.graph_steps`; the Learner's training loader must then leave augmentation to it
+    Set as `learn.train_step`; the Learner's training loader must then leave augmentation to it
     (`augment`). Callbacks still see every event, after the step has run: one that changes
     gradients in `after_backward` has no effect here. `seconds` is the time spent recording.
     """
@@ -53,8 +53,13 @@ class GraphedSteps:
     def __init__(self, augment: RandomAffine | None = None):
         self.augment, self.graphs, self.opt, self.seconds = augment, {}, None, 0.0
 
-    def __call__(self, learn) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run one training step on `learn.xb`, `learn.yb` at `learn.opt.lr`; returns (preds, loss)."""
+    def __call__(self, learn) -> None:
+        """Run one training step on `learn.xb`, `learn.yb` at `learn.opt.lr`, then its events."""
+        learn.preds, learn.loss = self._replay(learn)
+        for event in ("after_pred", "after_loss", "after_backward", "after_step"):
+            learn.callback(event)
+
+    def _replay(self, learn) -> tuple[torch.Tensor, torch.Tensor]:
         if learn.opt is not self.opt:  # a new optimizer (fine_tune) has new buffers: record again
             self.graphs, self.opt = {}, learn.opt
         n = len(learn.yb)

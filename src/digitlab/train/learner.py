@@ -14,6 +14,7 @@ from digitlab.train import callbacks
 from digitlab.train.guards import NaNGuard
 from digitlab.train.optim import SGD
 from digitlab.train.progress import ProgressTable
+from digitlab.train.steps import EagerStep
 
 
 @dataclass
@@ -41,13 +42,12 @@ class Learner:
             torch.device(device) if device else next(iter(model.parameters()), torch.empty(0)).device
         )
         self.model, self.autocast, self.opt = model.to(self.device), autocast, None
-        self.world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
         self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
         self._handlers_for, self._by_event = None, {}
-        self.graph_steps = None  # a train.cuda_graphs.GraphedSteps runs the training steps instead
+        self.train_step = EagerStep()  # how a training batch is run: train/steps.py, cuda_graphs.py
         self.add_cbs(cbs)
 
     def add_cbs(self, new) -> None:
@@ -89,23 +89,14 @@ class Learner:
 
     def _one_batch(self) -> None:
         self.xb, self.yb = (t.to(self.device, non_blocking=True) for t in self.batch)
-        if self.training and self.graph_steps is not None:  # the whole step in one launch
-            self.preds, self.loss = self.graph_steps(self)
-            for event in ("after_pred", "after_loss", "after_backward", "after_step"):
-                self.callback(event)
+        if self.training:
+            self.train_step(self)
             return
         with self.autocast_context():
             self.preds = self.predict_batch()
             self.callback("after_pred")
             self.loss = self.get_loss()
         self.callback("after_loss")
-        if not self.training:
-            return
-        self.backward()
-        self.callback("after_backward")
-        self.step()
-        self.callback("after_step")
-        self.zero_grad()
 
     def autocast_context(self):
         """bf16 arithmetic where `autocast` was asked for (GPUs), full precision elsewhere."""
@@ -120,10 +111,7 @@ class Learner:
         return self.loss_func(self.preds.float(), self.yb)
 
     def backward(self) -> None:
-        if self.world == 1:
-            self.loss.backward()
-        else:  # DDP averages gradients over processes: weigh each by its slice's share of the batch
-            (self.loss * (len(self.yb) * self.world / self.dl.batch_len(self.iter))).backward()
+        self.loss.backward()
 
     def step(self) -> None:
         self.opt.step()
