@@ -8,13 +8,13 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from digitlab.errors import DigitlabError
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Write to a temp file beside `path`, then rename it over `path` only if all went well.
 
     A failure to write names `path`, the file asked for, not the temp file nobody asked for.

@@ -54,7 +54,7 @@ def cached_arrays(
     path: Path,
     kind: str,
     parse: Callable[[Path], dict[str, np.ndarray]],
-    check: Callable[[dict], bool],
+    check: Callable[[dict[str, np.ndarray]], bool],
     names: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
     """`parse(path)`, or the arrays it gave before for a file with exactly these bytes.

@@ -46,7 +46,7 @@ class Dataset:
         """Pixels as float32 (N,1,28,28) in [0,1]."""
         return self.images.unsqueeze(1).float().div_(255)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, float | int | bool]:
         """Size, shape and pixel statistics, as `digitlab data info` prints them."""
         if len(self) == 0:
             raise DigitlabError(f"{self.name or 'dataset'}: holds no images")
@@ -86,7 +86,11 @@ def row_hashes(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     x = x.detach().cpu().contiguous().reshape(len(x), -1)
     raw = x.view(INT_OF_SIZE[x.element_size()]) if x.dtype.is_floating_point else x
     coeffs = torch.randint(-(2**62), 2**62, (raw.shape[1],), generator=torch.Generator().manual_seed(0))
-    return torch.cat([(rows.long() * coeffs).sum(1) for rows in raw.split(chunk)]) if len(x) else coeffs[:0]
+    return (
+        torch.cat([(rows.long() * coeffs).sum(1) for rows in torch.split(raw, chunk)])
+        if len(x)
+        else coeffs[:0]
+    )
 
 
 def shared_rows(a: torch.Tensor, b: torch.Tensor) -> int:
@@ -110,7 +114,7 @@ class Splits:
     mean: float = field(init=False)
     std: float = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         shared = shared_samples(self.train, self.valid)
         if shared:
             msg = (

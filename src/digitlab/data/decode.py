@@ -92,7 +92,7 @@ def to_grayscale(image: Image.Image, name: str = "image") -> np.ndarray:
         if not np.isfinite(arr).all():
             raise DigitlabError(f"{name}: the image holds NaN or infinite pixel values")
         top = 65535.0 if image.mode.startswith("I;16") else _float_range(arr)
-        return np.clip(arr / top, 0, 1)
+        return np.asarray(np.clip(arr / top, 0, 1), np.float32)
     if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
         return _composite(rgba)
@@ -144,7 +144,7 @@ def _composite(rgba: np.ndarray) -> np.ndarray:
     if opaque.all() or not opaque.any():
         return gray if opaque.all() else np.zeros_like(gray)
     paper = 1.0 if gray[opaque].mean() < 0.5 else 0.0
-    return gray * alpha + paper * (1 - alpha)
+    return np.asarray(gray * alpha + paper * (1 - alpha), np.float32)
 
 
 def png_bytes(image: np.ndarray | Image.Image) -> bytes:

@@ -62,7 +62,7 @@ def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float) -> bytes
         url = base + filename
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                data = response.read()
+                data: bytes = response.read()
         except (urllib.error.URLError, OSError) as e:
             problems.append(f"{url}: {getattr(e, 'reason', e)}")
             continue

@@ -44,7 +44,7 @@ def read_idx(path: str | Path) -> np.ndarray:
 def _read(f: BinaryIO, name: str, file_size: int) -> np.ndarray:
     gzipped = f.read(2) == b"\x1f\x8b"
     f.seek(0)
-    stream = gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f
+    stream: BinaryIO = gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f  # type: ignore[assignment]
     try:
         dtype, dims, size = _header(stream, name)
         _check_budget(name, size, file_size, gzipped, dims)
@@ -61,7 +61,7 @@ def _read(f: BinaryIO, name: str, file_size: int) -> np.ndarray:
     return payload.view(dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
-def _check_budget(name: str, size: int, file_size: int, gzipped: bool, dims: tuple) -> None:
+def _check_budget(name: str, size: int, file_size: int, gzipped: bool, dims: tuple[int, ...]) -> None:
     """Refuse a payload the file cannot really hold, before any memory is committed to it."""
     if not gzipped and size > file_size:
         raise DigitlabError(f"{name}: dims {dims} declare {size:,} bytes, but the file has {file_size:,}")
@@ -78,7 +78,7 @@ def _read_into(stream: BinaryIO, payload: np.ndarray) -> int:
     """Fill `payload` from the stream a chunk at a time; the bytes read (fewer if the stream ends)."""
     got = 0
     while got < len(payload):
-        n = stream.readinto(memoryview(payload)[got : got + READ_CHUNK])
+        n = stream.readinto(memoryview(payload.data)[got : got + READ_CHUNK])  # type: ignore[attr-defined]
         if not n:
             break
         got += n

@@ -98,4 +98,4 @@ def _center(ink: np.ndarray) -> np.ndarray:
     left = int(np.clip(round(14 - cx), 0, 28 - w))
     frame = np.zeros((28, 28), np.float32)
     frame[top : top + h, left : left + w] = ink
-    return np.round(frame / frame.max() * 255).astype(np.uint8)
+    return np.asarray(np.round(frame / frame.max() * 255), np.uint8)

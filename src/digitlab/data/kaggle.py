@@ -92,7 +92,7 @@ def parse_kaggle_csv(data: bytes | bytearray, name: str = "<csv>") -> tuple[np.n
     return np.ascontiguousarray(values[:, 1:]).reshape(-1, 28, 28), labels
 
 
-def _parse_body(data: bytes, start: int, stop: int, columns: list[str], name: str) -> np.ndarray:
+def _parse_body(data: bytes | bytearray, start: int, stop: int, columns: list[str], name: str) -> np.ndarray:
     """All rows as uint8 (N, ncols). Chunks end at line ends and are parsed on every core:
     numpy releases the GIL, so threads run in parallel; errors surface in file order."""
     bounds = []

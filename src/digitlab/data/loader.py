@@ -42,7 +42,7 @@ class DataLoader:
 
     def __init__(
         self,
-        dataset,
+        dataset: Any,
         batch_size: int = 64,
         shuffle: bool = False,
         drop_last: bool = False,
@@ -74,10 +74,10 @@ class DataLoader:
         n = self.epoch_samples
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Any]:
         return (batch for _, batch in self.batches())
 
-    def batches(self, start: int = 0) -> Iterator:
+    def batches(self, start: int = 0) -> Iterator[tuple[int, Any]]:
         """(index, batch) pairs of one epoch from batch `start` on; the epoch's order is drawn first.
 
         `epoch_start_state` keeps the generator as it was before that draw: restoring it and
@@ -100,7 +100,7 @@ class DataLoader:
             return torch.cat(orders)[:size]
         return None if size == n else torch.arange(size) % n
 
-    def _sharded(self, batch):
+    def _sharded(self, batch: Any) -> Any:
         """This process's part of the batch (`shard=(rank, world)`: distributed training).
 
         Every process draws and augments the same whole batch, so the random generators stay
@@ -117,21 +117,21 @@ class DataLoader:
         """Samples in the whole i-th batch, across every process."""
         return min(self.batch_size, self.epoch_samples - i * self.batch_size)
 
-    def _gather(self, index):
+    def _gather(self, index: torch.Tensor | slice) -> Any:
         if self.tensors is None:  # the general path: item by item, then collate
             positions = index.tolist() if isinstance(index, torch.Tensor) else range(len(self.dataset))[index]
             return collate([self.dataset[j] for j in positions])
         fields = tuple(t[index] for t in self.tensors)  # slices are views: no copy at all
         return fields if isinstance(self.dataset, tuple) else fields[0]
 
-    def _transformed(self, batch):
+    def _transformed(self, batch: Any) -> Any:
         if self.transform is None:
             return batch
         if isinstance(batch, tuple | list):
             return (self.transform(batch[0]), *batch[1:])
         return self.transform(batch)
 
-    def one_batch(self):
+    def one_batch(self) -> Any:
         """The first batch: handy to look at shapes."""
         return next(iter(self))
 
@@ -147,7 +147,7 @@ class DataLoader:
         return DataLoader(self.dataset, self.batch_size)
 
 
-def _tensor_fields(dataset) -> tuple[torch.Tensor, ...] | None:
+def _tensor_fields(dataset: Any) -> tuple[torch.Tensor, ...] | None:
     """The tensors of a tensor dataset (one tensor, or a tuple of equally long ones), else None."""
     if isinstance(dataset, torch.Tensor):
         return (dataset,)
@@ -166,18 +166,18 @@ class DataLoaders:
     train: DataLoader
     valid: DataLoader
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         warn_if_leaky(self.train, self.valid)
 
-    def one_batch(self):
+    def one_batch(self) -> Any:
         """The first training batch."""
         return self.train.one_batch()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[DataLoader]:
         return iter((self.train, self.valid))
 
 
-def warn_if_leaky(train, valid) -> int:
+def warn_if_leaky(train: Any, valid: Any) -> int:
     """Warn loudly when validation samples come from the training data; returns how many do."""
     shared = _shared_samples(train, valid)
     if shared:
@@ -190,7 +190,7 @@ def warn_if_leaky(train, valid) -> int:
     return shared
 
 
-def _shared_samples(train, valid) -> int:
+def _shared_samples(train: Any, valid: Any) -> int:
     if getattr(train, "dataset", train) is getattr(valid, "dataset", valid):
         return valid.n_samples if isinstance(valid, DataLoader) else len(valid)
     train_x, valid_x = _first_tensor(train), _first_tensor(valid)
@@ -199,6 +199,6 @@ def _shared_samples(train, valid) -> int:
     return shared_rows(train_x, valid_x)
 
 
-def _first_tensor(dl) -> torch.Tensor | None:
+def _first_tensor(dl: Any) -> torch.Tensor | None:
     tensors = getattr(dl, "tensors", None)
     return tensors[0] if tensors else None

@@ -77,7 +77,10 @@ def _load_idx_folder(root: Path, name: str) -> Source:
 
 def _read_idx_pair(root: Path, split: str) -> Dataset:
     image_name, label_name = IDX_NAMES[split]
-    images = _cached_idx_images(_find_idx(root, image_name))
+    image_path = _find_idx(root, image_name)
+    if image_path is None:
+        raise DigitlabError(f"{root}: has no {image_name}[.gz]")
+    images = _cached_idx_images(image_path)
     label_path = _find_idx(root, label_name)
     if label_path is None:
         raise DigitlabError(f"{root}: has {image_name} but no {label_name}[.gz]")

@@ -1,5 +1,7 @@
 """Every model maps (B,1,28,28) floats in [0,1] to (B,n_out) scores, and keeps its `config`."""
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -40,7 +42,7 @@ __all__ = [
 MAX_NUMBERS = 25_000_000
 
 
-def build_model(name: str, **config) -> nn.Module:
+def build_model(name: str, **config: Any) -> nn.Module:
     """A fresh model by name; `config` as saved in a model file rebuilds it exactly.
 
     Its size is counted first on the meta device (no memory), and refused over MAX_NUMBERS.

@@ -4,18 +4,20 @@ It follows the model contract (images in, one score per class out), so evaluatio
 and the CLI treat it like a trained network; "training" is computing the class means.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from digitlab.models.layers import check_int
 
 
-def l1_distance(a: torch.Tensor, b: torch.Tensor, dims=(-1, -2)) -> torch.Tensor:
+def l1_distance(a: torch.Tensor, b: torch.Tensor, dims: tuple[int, ...] = (-1, -2)) -> torch.Tensor:
     """Mean absolute difference over the pixel dims (the lesson's `mnist_distance`)."""
     return (a - b).abs().mean(dims)
 
 
-def l2_distance(a: torch.Tensor, b: torch.Tensor, dims=(-1, -2)) -> torch.Tensor:
+def l2_distance(a: torch.Tensor, b: torch.Tensor, dims: tuple[int, ...] = (-1, -2)) -> torch.Tensor:
     """Root mean squared difference over the pixel dims."""
     return (a - b).square().mean(dims).sqrt()
 
@@ -26,13 +28,15 @@ DISTANCES = {"l1": l1_distance, "l2": l2_distance}
 class PixelSimilarity(nn.Module):
     """(B,1,28,28) in [0,1] -> (B,C) scores: minus the distance to each class mean."""
 
+    means: torch.Tensor  # (C,28,28), a buffer saved with the model
+
     def __init__(self, n_classes: int = 10, distance: str = "l1"):
         super().__init__()
         check_int("n_classes", n_classes, 1, 1000)
         if not isinstance(distance, str) or distance not in DISTANCES:
             raise ValueError(f"distance must be one of {list(DISTANCES)}, got {distance!r}")
         self.config = {"n_classes": n_classes, "distance": distance}
-        self.distance = DISTANCES[distance]
+        self.distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = DISTANCES[distance]
         self.register_buffer("means", torch.zeros(n_classes, 28, 28))
 
     def fit(self, images: torch.Tensor, labels: torch.Tensor) -> "PixelSimilarity":

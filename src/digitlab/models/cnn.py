@@ -5,6 +5,8 @@ Sizes for the default channels (16, 32, 64):
 -> flatten (B,576) -> dropout -> linear (B,10)
 """
 
+from typing import cast
+
 from torch import nn
 
 from digitlab.models.layers import Normalize, check_float, check_int, check_normalization
@@ -18,7 +20,7 @@ def conv_stage(c_in: int, c_out: int, convs: int, strided: bool = False) -> list
     `strided`: the last convolution itself steps 2 pixels at a time instead (no pool): it
     computes 4x fewer outputs, which on the full-size first stage saves about a fifth of training.
     """
-    layers = []
+    layers: list[nn.Module] = []
     for i in range(convs):
         stride = 2 if strided and i == convs - 1 else 1
         layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, stride, padding=1, bias=False))
@@ -48,7 +50,8 @@ class CNN(nn.Sequential):
             raise ValueError(f"channels must be three numbers, got {channels!r:.40}")
         c1, c2, c3 = (check_int("channels", c, 1, 1024) for c in channels)
         check_int("convs", convs, 1, 8), check_float("dropout", dropout, 0.0, 0.99)
-        check_int("n_out", n_out, 1, 1000), check_normalization(mean, std)
+        check_int("n_out", n_out, 1, 1000)
+        check_normalization(mean, std)
         if not isinstance(strided_stem, bool):
             raise ValueError(f"strided_stem must be true or false, got {strided_stem!r:.40}")
         super().__init__(
@@ -72,4 +75,4 @@ class CNN(nn.Sequential):
 
     @property
     def first_layer(self) -> nn.Conv2d:
-        return self[1]
+        return cast(nn.Conv2d, self[1])

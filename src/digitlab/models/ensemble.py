@@ -9,6 +9,8 @@ With test-time augmentation (`tta`) every member also sees each image moved one 
 a digit a pixel off from where the net expects it is voted on five times, for 5x the cost.
 """
 
+from typing import Any, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,7 +26,7 @@ class Ensemble(nn.Module):
     `tta`: average over SHIFTS of each image too; then one member is enough.
     """
 
-    def __init__(self, members: list[dict], tta: bool = False):
+    def __init__(self, members: list[dict[str, Any]], tta: bool = False):
         from digitlab.models import build_model  # the registry lists Ensemble itself
 
         if not isinstance(tta, bool):
@@ -64,7 +66,7 @@ class Ensemble(nn.Module):
 
     @property
     def first_layer(self) -> nn.Module:
-        return self.members[0].first_layer
+        return cast(nn.Module, self.members[0].first_layer)
 
 
 def fewest_members(tta: bool) -> int:

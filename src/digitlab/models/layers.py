@@ -9,6 +9,9 @@ from torch import nn
 class Normalize(nn.Module):
     """(x - mean) / std with the training set's statistics, kept inside the model file."""
 
+    mean: torch.Tensor  # buffers, saved with the weights
+    std: torch.Tensor
+
     def __init__(self, mean: float = 0.0, std: float = 1.0):
         super().__init__()
         self.register_buffer("mean", torch.tensor(float(mean)))
@@ -18,21 +21,21 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def check_int(name: str, value, low: int, high: int) -> int:
+def check_int(name: str, value: object, low: int, high: int) -> int:
     """A whole number in [low, high], or ValueError naming the setting (model files are untrusted)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be a whole number {low}..{high}, got {value!r:.40}")
     return value
 
 
-def check_float(name: str, value, low: float, high: float) -> float:
+def check_float(name: str, value: object, low: float, high: float) -> float:
     """A finite number in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r:.40}")
     return float(value)
 
 
-def check_normalization(mean, std) -> None:
+def check_normalization(mean: object, std: object) -> None:
     check_float("mean", mean, -1e3, 1e3)
     check_float("std", std, 1e-6, 1e3)
 

@@ -1,5 +1,7 @@
 """A linear model with PyTorch's built-in layer: one weight per pixel per class, plus a bias."""
 
+from typing import cast
+
 from torch import nn
 
 from digitlab.models.layers import Normalize, check_int, check_normalization
@@ -9,10 +11,11 @@ class Linear(nn.Sequential):
     """(B,1,28,28) -> flatten (B,784) -> (B,n_out)."""
 
     def __init__(self, n_out: int = 10, mean: float = 0.0, std: float = 1.0):
-        check_int("n_out", n_out, 1, 1000), check_normalization(mean, std)
+        check_int("n_out", n_out, 1, 1000)
+        check_normalization(mean, std)
         super().__init__(Normalize(mean, std), nn.Flatten(), nn.Linear(28 * 28, n_out))
         self.config = {"n_out": n_out, "mean": mean, "std": std}
 
     @property
     def first_layer(self) -> nn.Linear:
-        return self[2]
+        return cast(nn.Linear, self[2])

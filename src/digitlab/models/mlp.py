@@ -4,6 +4,8 @@ Without the ReLU (the lesson's `nn.Sequential` versions), two linear layers coll
 linear function: `relu=False` exists only to show that.
 """
 
+from typing import cast
+
 from torch import nn
 
 from digitlab.models.layers import Normalize, check_int, check_normalization
@@ -31,8 +33,8 @@ class MLP(nn.Sequential):
 
     @property
     def first_layer(self) -> nn.Linear:
-        return self[2]
+        return cast(nn.Linear, self[2])
 
     @property
     def last_layer(self) -> nn.Linear:
-        return self[4]
+        return cast(nn.Linear, self[4])

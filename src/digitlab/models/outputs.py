@@ -31,4 +31,4 @@ def predict_probs(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> 
     """Probabilities for many samples, a batch at a time, in order: (N,...) -> (N,C)."""
     if len(x) == 0:
         raise ValueError("no samples to predict")
-    return torch.cat([batch_probs(model, xb) for xb in x.split(batch_size)])
+    return torch.cat([batch_probs(model, xb) for xb in torch.split(x, batch_size)])

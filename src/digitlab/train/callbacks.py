@@ -10,13 +10,18 @@ import csv
 import io
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from digitlab.fileio import write_text_atomic
 from digitlab.train.metrics import Metric, as_metric
 from digitlab.train.schedules import exponential, one_cycle
+
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
 
 
 class CancelFitException(Exception):
@@ -41,7 +46,7 @@ class Callback:
     order = 0  # lower runs first
 
 
-def check_events(cb) -> None:
+def check_events(cb: object) -> None:
     """Refuse a callback whose method looks like an event but is none (a typo would never run)."""
     for name in dir(cb):
         if name.startswith(("before_", "after_", "cleanup_")) and name not in EVENTS:
@@ -53,16 +58,16 @@ class Metrics(Callback):
 
     order = -10
 
-    def __init__(self, metrics=()):
+    def __init__(self, metrics: Iterable[Any] = ()) -> None:
         self.metrics = [as_metric(m) for m in metrics]
 
-    def before_epoch(self, learn):
+    def before_epoch(self, learn: "Learner") -> None:
         self.start = time.perf_counter()
         self.train_loss, self.valid_loss = Metric(name="train_loss"), Metric(name="valid_loss")
         for m in self.metrics:
             m.reset()
 
-    def after_batch(self, learn):
+    def after_batch(self, learn: "Learner") -> None:
         n = len(learn.yb)
         if learn.training:
             self.train_loss.add(learn.loss, n)
@@ -71,17 +76,17 @@ class Metrics(Callback):
         for m in self.metrics:
             m.update(learn.preds.detach(), learn.yb)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """The running training loss of the epoch in progress (what a mid-epoch resume needs)."""
         return {
             "train_total": torch.as_tensor(self.train_loss.total).float(),
             "train_count": self.train_loss.count,
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.train_loss.total, self.train_loss.count = state["train_total"], state["train_count"]
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         learn.epoch_row = {
             "epoch": learn.epoch,
             "train_loss": self.train_loss.compute(),
@@ -96,25 +101,27 @@ class Recorder(Callback):
 
     order = 10
 
-    def __init__(self):
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.batch_losses: list[torch.Tensor] = []
+        self.lrs: list[float] = []
+
+    def before_fit(self, learn: "Learner") -> None:
         self.rows, self.batch_losses, self.lrs = [], [], []
 
-    def before_fit(self, learn):
-        self.rows, self.batch_losses, self.lrs = [], [], []
-
-    def after_batch(self, learn):
+    def after_batch(self, learn: "Learner") -> None:
         if learn.training:
             self.batch_losses.append(learn.loss.detach())
             self.lrs.append(learn.opt.lr)
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         self.rows.append(dict(learn.epoch_row))
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         losses = torch.stack(self.batch_losses).float() if self.batch_losses else torch.zeros(0)
         return {"rows": self.rows, "batch_losses": losses, "lrs": torch.tensor(self.lrs, dtype=torch.float64)}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rows = [dict(r) for r in state["rows"]]
         self.batch_losses, self.lrs = list(state["batch_losses"]), state["lrs"].tolist()
 
@@ -138,11 +145,11 @@ class CSVLogger(Callback):
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         write_text_atomic(self.path, history_csv(learn.recorder.rows))
 
 
-def history_csv(rows: list[dict]) -> str:
+def history_csv(rows: list[dict[str, Any]]) -> str:
     """The epoch table as CSV text, header first."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -159,7 +166,7 @@ class OneCycle(Callback):
     def __init__(self, lr_max: float, pct_start: float = 0.25):
         self.lr_max, self.pct_start = lr_max, pct_start
 
-    def before_batch(self, learn):
+    def before_batch(self, learn: "Learner") -> None:
         if learn.training:
             pos = (learn.epoch + learn.iter / len(learn.dls.train)) / learn.n_epoch
             learn.opt.lr = one_cycle(self.lr_max, pos, self.pct_start)
@@ -173,15 +180,17 @@ class LRFinder(Callback):
     def __init__(self, start: float = 1e-7, end: float = 10.0, max_iter: int = 100):
         self.start, self.end, self.max_iter = start, end, max_iter
 
-    def before_fit(self, learn):
-        self.lrs, self.losses, self.smooth, self.n = [], [], 0.0, 0
+    def before_fit(self, learn: "Learner") -> None:
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.smooth, self.n = 0.0, 0
 
-    def before_batch(self, learn):
+    def before_batch(self, learn: "Learner") -> None:
         if not learn.training:
             raise CancelEpochException()
         learn.opt.lr = exponential(self.start, self.end, self.n / self.max_iter)
 
-    def after_batch(self, learn):
+    def after_batch(self, learn: "Learner") -> None:
         self.n += 1
         self.smooth = 0.98 * self.smooth + 0.02 * learn.loss.item()
         loss = self.smooth / (1 - 0.98**self.n)  # debiased running mean

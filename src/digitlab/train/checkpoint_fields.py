@@ -6,6 +6,7 @@ wrong size or a recorder row of strings is one line naming the field, not an Ind
 """
 
 import math
+from typing import Any
 
 import torch
 
@@ -13,7 +14,9 @@ UINT32 = 1 << 32
 NUMPY_KEYS, PYTHON_STATE = 624, 625  # the Mersenne Twister's state: 624 words (+ Python's position)
 
 
-def check_meta(meta: dict, n_epoch: int, batches: int, callbacks: dict[str, dict]) -> None:
+def check_meta(
+    meta: dict[str, Any], n_epoch: int, batches: int, callbacks: dict[str, dict[str, Any]]
+) -> None:
     """The JSON half of a checkpoint, for a run of `n_epoch` epochs of `batches` training batches.
 
     `callbacks` maps the names of the run's stateful callbacks to their state now (the fields to expect).
@@ -30,7 +33,7 @@ def check_meta(meta: dict, n_epoch: int, batches: int, callbacks: dict[str, dict
     _check_python_rng(meta.get("python_rng"))
 
 
-def check_tensors(tensors: dict, expected: dict, batches_done: int) -> None:
+def check_tensors(tensors: dict[str, Any], expected: dict[str, Any], batches_done: int) -> None:
     """The tensor half: each tensor the run has now (`expected`) there, of its shape and dtype.
 
     The recorder's per-batch losses and learning rates grow with the run: one per batch done.
@@ -51,24 +54,25 @@ def check_tensors(tensors: dict, expected: dict, batches_done: int) -> None:
             raise ValueError(f"tensor {key!r} holds NaN or infinite values")
 
 
-def whole(meta: dict, key: str, low: int, high: int) -> int:
+def whole(meta: dict[str, Any], key: str, low: int, high: int) -> int:
     value = meta.get(key)
     if type(value) is not int or not low <= value <= high:
         raise ValueError(f"field {key!r} must be a whole number {low}..{high}, got {value!r:.40}")
     return value
 
 
-def _is_row(row) -> bool:
+def _is_row(row: object) -> bool:
     return isinstance(row, dict) and all(
         isinstance(k, str) and type(v) in (int, float) for k, v in row.items()
     )
 
 
-def _is_number(value, allow_none: bool = True) -> bool:
-    return (value is None and allow_none) or (type(value) in (int, float) and not math.isnan(value))
+def _is_number(value: object, allow_none: bool = True) -> bool:
+    return (value is None and allow_none) or (isinstance(value, int | float) and type(value) is not bool
+                                               and not math.isnan(value))  # fmt: skip
 
 
-def _check_callbacks(saved, expected: dict[str, dict], n_epoch: int) -> None:
+def _check_callbacks(saved: object, expected: dict[str, dict[str, Any]], n_epoch: int) -> None:
     """Each stateful callback's fields (KeepBest's best value and epoch), as the run's own has them."""
     if not isinstance(saved, dict) or set(saved) != set(expected):
         raise ValueError(f"field 'callbacks' must hold the state of {sorted(expected) or 'no callbacks'}")
@@ -83,7 +87,7 @@ def _check_callbacks(saved, expected: dict[str, dict], n_epoch: int) -> None:
             raise ValueError(f"field 'callbacks.{name}.best_epoch' must be an epoch 0..{n_epoch - 1} or null")
 
 
-def _check_numpy_rng(state) -> None:
+def _check_numpy_rng(state: Any) -> None:
     """numpy's legacy generator: ['MT19937', 624 words, position 0..624, has_gauss 0/1, cached gauss]."""
     ok = isinstance(state, list) and len(state) == 5 and state[0] == "MT19937"
     ok = ok and _words(state[1], NUMPY_KEYS) and type(state[2]) is int and 0 <= state[2] <= NUMPY_KEYS
@@ -91,7 +95,7 @@ def _check_numpy_rng(state) -> None:
         raise ValueError("field 'numpy_rng' is not a state of numpy's random generator")
 
 
-def _check_python_rng(state) -> None:
+def _check_python_rng(state: Any) -> None:
     """Python's `random`: [version 3, 624 words and a position 0..624, the cached gauss or null]."""
     ok = isinstance(state, list) and len(state) == 3 and state[0] == 3 and type(state[0]) is int
     ok = ok and _words(state[1], PYTHON_STATE) and state[1][-1] <= NUMPY_KEYS
@@ -99,7 +103,7 @@ def _check_python_rng(state) -> None:
         raise ValueError("field 'python_rng' is not a state of Python's random generator")
 
 
-def _words(values, count: int) -> bool:
+def _words(values: object, count: int) -> bool:
     return (
         isinstance(values, list)
         and len(values) == count
@@ -107,7 +111,7 @@ def _words(values, count: int) -> bool:
     )
 
 
-def _describe(value) -> str:
+def _describe(value: object) -> str:
     if isinstance(value, torch.Tensor):
         return f"{value.dtype} {tuple(value.shape)}"
     return "nothing" if value is None else type(value).__name__

@@ -16,7 +16,9 @@ import json
 import random
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -30,6 +32,9 @@ from digitlab.fileio import write_bytes_atomic, write_text_atomic
 from digitlab.models import MAX_NUMBERS
 from digitlab.train.callbacks import Callback
 from digitlab.train.checkpoint_fields import check_meta, check_tensors
+
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
 
 FORMAT = "digitlab-checkpoint"
 FORMAT_VERSION = 1
@@ -51,19 +56,25 @@ class Checkpoint(Callback):
     order = 50  # after the Recorder, KeepBest and EarlyStopping have done their part
 
     def __init__(
-        self, folder, every: int | None = None, generators=(), extra=None, resume_from=None, write=True
+        self,
+        folder: str | Path,
+        every: int | None = None,
+        generators: Iterable[torch.Generator] = (),
+        extra: dict[str, Any] | None = None,
+        resume_from: tuple[dict[str, Any], dict[str, Any]] | None = None,
+        write: bool = True,
     ):
         self.folder, self.every, self.generators = Path(folder), every, list(generators)
         self.extra, self.pending, self.write = extra or {}, resume_from, write  # (write: rank 0 only)
 
-    def before_fit(self, learn):
+    def before_fit(self, learn: "Learner") -> None:
         if self.pending is not None:
             try:
                 restore(learn, self.pending, self.generators)
             except (KeyError, IndexError, ValueError, TypeError, RuntimeError) as e:
                 raise DigitlabError(f"{self.folder / JSON_NAME}: damaged ({e})") from None
 
-    def before_epoch(self, learn):
+    def before_epoch(self, learn: "Learner") -> None:
         if self.pending is not None and learn.epoch == learn.start_epoch and learn.start_iter:
             tensors, meta = self.pending  # mid-epoch: the epoch's running training loss so far
             learn.metrics.load_state_dict(
@@ -71,18 +82,24 @@ class Checkpoint(Callback):
             )
         self.pending = None
 
-    def after_batch(self, learn):
+    def after_batch(self, learn: "Learner") -> None:
         done = learn.iter + 1
         due = self.every and done % self.every == 0 and done < len(learn.dls.train)
         if self.write and learn.training and due:
             save(self.folder, learn, (learn.epoch, done), self.generators, self.extra)
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         if self.write:
             save(self.folder, learn, (learn.epoch + 1, 0), self.generators, self.extra)
 
 
-def save(folder: Path, learn, position: tuple[int, int], generators, extra: dict) -> None:
+def save(
+    folder: Path,
+    learn: "Learner",
+    position: tuple[int, int],
+    generators: list[torch.Generator],
+    extra: dict[str, Any],
+) -> None:
     """Write the learner's state at `position` = (epoch, batches done in it)."""
     tensors, meta = _collect(learn, position, generators)
     data = save_safetensors({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
@@ -97,7 +114,9 @@ def save(folder: Path, learn, position: tuple[int, int], generators, extra: dict
             old.unlink(missing_ok=True)
 
 
-def _collect(learn, position, generators) -> tuple[dict, dict]:
+def _collect(
+    learn: "Learner", position: tuple[int, int], generators: list[torch.Generator]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     dl = learn.dls.train
     # mid-epoch: the generator as it was before this epoch's order was drawn, to draw it again
     dl_state = dl.epoch_start_state if position[1] else dl.generator.get_state()
@@ -120,7 +139,7 @@ def _collect(learn, position, generators) -> tuple[dict, dict]:
             for k, v in (state.pop("best_state", None) or {}).items():
                 tensors[f"cb/{type(cb).__name__}/{k}"] = v
             callbacks[type(cb).__name__] = state
-    np_kind, np_keys, np_pos, np_gauss, np_cached = np.random.get_state()
+    np_kind, np_keys, np_pos, np_gauss, np_cached = cast(tuple[Any, ...], np.random.get_state())
     meta = {
         "epoch": position[0], "iter": position[1], "n_epoch": learn.n_epoch,
         "recorder_rows": recorder["rows"], "metrics_train_count": metrics["train_count"],
@@ -131,7 +150,7 @@ def _collect(learn, position, generators) -> tuple[dict, dict]:
     return tensors, meta
 
 
-def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of the checkpoint in `folder`, checked; a clear error if there is none."""
     folder, meta = Path(folder), load_metadata(folder)
     name = meta.get("tensors_file")
@@ -147,7 +166,7 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise DigitlabError(f"{tensors_path}: not a valid safetensors file ({e})") from None
 
 
-def load_metadata(folder: str | Path) -> dict:
+def load_metadata(folder: str | Path) -> dict[str, Any]:
     """checkpoint.json alone, checked (the run's settings and position, without the tensors)."""
     folder = Path(folder)
     path = folder / JSON_NAME
@@ -178,7 +197,9 @@ def _read_regular(path: Path, most: int) -> bytes:
         return f.read(most + 1)
 
 
-def restore(learn, state: tuple[dict, dict], generators=()) -> None:
+def restore(
+    learn: "Learner", state: tuple[dict[str, Any], dict[str, Any]], generators: Iterable[torch.Generator] = ()
+) -> None:
     """Put a saved state back into a learner whose fit has just begun (its optimizer exists).
 
     Every field and tensor is checked first (`checkpoint_fields`): a ValueError names the bad one.
@@ -227,9 +248,9 @@ def restore(learn, state: tuple[dict, dict], generators=()) -> None:
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model inside its DistributedDataParallel and torch.compile wrappers (or the model itself)."""
     while hasattr(model, "module") or hasattr(model, "_orig_mod"):
-        model = model.module if hasattr(model, "module") else model._orig_mod
+        model = cast(torch.nn.Module, model.module if hasattr(model, "module") else model._orig_mod)
     return model
 
 
-def _prefixed(tensors: dict, prefix: str) -> dict:
+def _prefixed(tensors: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

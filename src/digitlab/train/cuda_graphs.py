@@ -18,12 +18,17 @@ What a recorded step needs, and how it gets it here:
 import contextlib
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from digitlab.data.augment import RandomAffine
 from digitlab.train.checkpointing import unwrap
+
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
 
 WARMUP_STEPS = 3  # on a side stream before recording: cuDNN and cuBLAS settle their workspaces
 
@@ -37,9 +42,9 @@ class _Graph:
     u: torch.Tensor  # the augmentation's random numbers
     lr: torch.Tensor
     graph: "torch.cuda.CUDAGraph | _Rerun | None" = None
-    preds: torch.Tensor | None = None
-    loss: torch.Tensor | None = None
-    grads: list = field(default_factory=list)  # written by every replay: kept alive with the graph
+    preds: torch.Tensor = field(default_factory=lambda: torch.empty(0))  # the step's outputs, written
+    loss: torch.Tensor = field(default_factory=lambda: torch.empty(0))  # by every replay
+    grads: list[torch.Tensor | None] = field(default_factory=list)  # written by every replay: kept alive
 
 
 class GraphedSteps:
@@ -51,15 +56,16 @@ class GraphedSteps:
     """
 
     def __init__(self, augment: RandomAffine | None = None):
-        self.augment, self.graphs, self.opt, self.seconds = augment, {}, None, 0.0
+        self.augment, self.opt, self.seconds = augment, cast(Any, None), 0.0
+        self.graphs: dict[int, _Graph] = {}
 
-    def __call__(self, learn) -> None:
+    def __call__(self, learn: "Learner") -> None:
         """Run one training step on `learn.xb`, `learn.yb` at `learn.opt.lr`, then its events."""
         learn.preds, learn.loss = self._replay(learn)
         for event in ("after_pred", "after_loss", "after_backward", "after_step"):
             learn.callback(event)
 
-    def _replay(self, learn) -> tuple[torch.Tensor, torch.Tensor]:
+    def _replay(self, learn: "Learner") -> tuple[torch.Tensor, torch.Tensor]:
         if learn.opt is not self.opt:  # a new optimizer (fine_tune) has new buffers: record again
             self.graphs, self.opt = {}, learn.opt
         n = len(learn.yb)
@@ -74,10 +80,10 @@ class GraphedSteps:
             u = self.augment.draw(n)
             g.u.copy_(u.pin_memory() if g.u.is_cuda else u, non_blocking=True)
         g.lr.fill_(learn.opt.lr)
-        g.graph.replay()
+        cast("torch.cuda.CUDAGraph | _Rerun", g.graph).replay()
         return g.preds, g.loss.clone()
 
-    def _step(self, learn, g: _Graph) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, learn: "Learner", g: _Graph) -> tuple[torch.Tensor, torch.Tensor]:
         """The step as recorded: only tensor operations on the graph's own tensors."""
         xb = self.augment.warp(g.x, g.u) if self.augment is not None else g.x
         # autocast's cache of cast weights must stay off while recording (PyTorch's CUDA-graph notes)
@@ -88,7 +94,7 @@ class GraphedSteps:
         learn.opt.step(lr=g.lr)
         return preds, loss
 
-    def _record(self, learn, n: int) -> _Graph:
+    def _record(self, learn: "Learner", n: int) -> _Graph:
         """Warm up, record, then put back the weights, statistics and optimizer buffers the warm-up moved."""
         model, opt = unwrap(learn.model), learn.opt
         g = _Graph(
@@ -99,7 +105,7 @@ class GraphedSteps:
         saved_opt = {k: v.clone() for k, v in opt.state_dict().items()}
         cuda = learn.device.type == "cuda"
         side = torch.cuda.Stream(learn.device) if cuda else None  # warm up off the stream to record on
-        if cuda:
+        if side is not None:
             side.wait_stream(torch.cuda.current_stream(learn.device))
         # (without dropout: `train`'s eager warm-up has already run its kernels once, as loading them wants)
         with torch.cuda.stream(side) if cuda else contextlib.nullcontext(), _no_dropout(model):
@@ -107,7 +113,7 @@ class GraphedSteps:
                 opt.zero_grad()
                 self._step(learn, g)
         if cuda:
-            torch.cuda.current_stream(learn.device).wait_stream(side)
+            torch.cuda.current_stream(learn.device).wait_stream(cast(torch.cuda.Stream, side))
             opt.zero_grad()  # the recorded backward pass then makes its own gradients, fresh each replay
             g.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g.graph):
@@ -124,7 +130,7 @@ class GraphedSteps:
 
 
 @contextlib.contextmanager
-def _no_dropout(model: torch.nn.Module):
+def _no_dropout(model: torch.nn.Module) -> Iterator[None]:
     """Dropout off inside: a warm-up step then draws no random numbers, so recording leaves the random
     generators where they were, and a resumed run's masks follow the uninterrupted run's."""
     dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.training]
@@ -141,7 +147,7 @@ class _Rerun:
     """Stands in for a CUDA graph where there is no GPU (the tests on a CPU): a replay runs the
     step's Python again, into the same output tensors."""
 
-    def __init__(self, steps: GraphedSteps, learn, g: _Graph):
+    def __init__(self, steps: GraphedSteps, learn: "Learner", g: _Graph):
         self.steps, self.learn, self.g = steps, learn, g
 
     def replay(self) -> None:

@@ -4,11 +4,15 @@ stop when the loss is no longer a number."""
 import copy
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from digitlab.errors import TrainingDiverged
 from digitlab.train.callbacks import Callback, CancelFitException
+
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
 
 
 class KeepBest(Callback):
@@ -21,24 +25,26 @@ class KeepBest(Callback):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.monitor, self.mode = monitor, mode
 
-    def before_fit(self, learn):
-        self.best, self.best_epoch, self.best_state = None, None, None
+    def before_fit(self, learn: "Learner") -> None:
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         value = learn.epoch_row[self.monitor]
         if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
             self.best, self.best_epoch = value, learn.epoch
             self.best_state = copy.deepcopy(learn.model.state_dict())
 
-    def cleanup_fit(self, learn):
+    def cleanup_fit(self, learn: "Learner") -> None:
         if self.best_state is not None:
             learn.model.load_state_dict(self.best_state)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         state = {"best": self.best, "best_epoch": self.best_epoch}
         return {**state, "best_state": self.best_state} if self.best_state is not None else state
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.best_state = (
             state["best"],
             state["best_epoch"],
@@ -53,9 +59,9 @@ class EarlyStopping(KeepBest):
         super().__init__(monitor, mode)
         self.patience = patience
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         super().after_epoch(learn)
-        if learn.epoch - self.best_epoch >= self.patience:
+        if self.best_epoch is not None and learn.epoch - self.best_epoch >= self.patience:
             raise CancelFitException()
 
 
@@ -70,22 +76,23 @@ class NaNGuard(Callback):
 
     order = -5
 
-    def before_fit(self, learn):
-        self.pending = None  # (verdict, loss, epoch, batch, learning rate) of the last training batch
+    def before_fit(self, learn: "Learner") -> None:
+        # (verdict, loss, epoch, batch, learning rate) of the last training batch
+        self.pending: tuple[Callable[[], bool], torch.Tensor, int, int, float] | None = None
 
-    def after_loss(self, learn):
+    def after_loss(self, learn: "Learner") -> None:
         self._check()
         if learn.training:
             loss = learn.loss.detach()
             self.pending = (_finite_everywhere(loss), loss, learn.epoch, learn.iter, learn.opt.lr)
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         self._check()
 
-    def after_fit(self, learn):
+    def after_fit(self, learn: "Learner") -> None:
         self._check()
 
-    def _check(self):
+    def _check(self) -> None:
         if self.pending is None:
             return
         (verdict, loss, epoch, batch, lr), self.pending = self.pending, None

@@ -3,7 +3,9 @@
 import contextlib
 import copy
 import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -31,10 +33,27 @@ class Learner:
     `learn.recorder` keeps the history and `learn.progress` prints the epoch table.
     """
 
+    # Set while fitting, for the callbacks to read: where the loop is and what it works on.
+    n_epoch: int
+    start_epoch: int
+    start_iter: int
+    epoch: int
+    iter: int
+    training: bool
+    dl: Any  # the loader of the phase
+    batch: Any
+    xb: torch.Tensor
+    yb: torch.Tensor
+    preds: torch.Tensor
+    loss: torch.Tensor
+    epoch_row: dict[str, float]
+    opt: Any  # what `opt_func` made (digitlab's SGD, or a torch optimizer); None until a fit starts
+
     def __init__(
-        self, dls, model: nn.Module, loss_func, *, opt_func=SGD, lr: float = 0.1, metrics=(), cbs=(),
+        self, dls: Any, model: nn.Module, loss_func: Callable[..., torch.Tensor], *,
+        opt_func: Callable[..., Any] = SGD, lr: float = 0.1, metrics: Any = (), cbs: Iterable[Any] = (),
         device: str | torch.device | None = None, autocast: bool = False, quiet: bool = False,
-    ):  # fmt: skip
+    ) -> None:  # fmt: skip
         if not isinstance(dls, DataLoaders):
             warn_if_leaky(dls.train, dls.valid)
         self.dls, self.loss_func, self.opt_func, self.lr = dls, loss_func, opt_func, lr
@@ -45,18 +64,21 @@ class Learner:
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
-        self.cbs = [self.metrics, self.recorder, self.progress, NaNGuard()]
-        self._handlers_for, self._by_event = None, {}
+        self.cbs: list[Any] = [self.metrics, self.recorder, self.progress, NaNGuard()]
+        self._handlers_for: list[Any] | None = None
+        self._by_event: dict[str, list[tuple[Any, Callable[[Learner], None]]]] = {}
         self.train_step = EagerStep()  # how a training batch is run: train/steps.py, cuda_graphs.py
         self.add_cbs(cbs)
 
-    def add_cbs(self, new) -> None:
+    def add_cbs(self, new: Iterable[Any]) -> None:
         for cb in new:
             callbacks.check_events(cb)
             self.cbs.append(cb)
 
     # --- the loop -----------------------------------------------------------------
-    def fit(self, n_epoch: int, lr: float | None = None, cbs=(), start: tuple[int, int] = (0, 0)) -> None:
+    def fit(
+        self, n_epoch: int, lr: float | None = None, cbs: Iterable[Any] = (), start: tuple[int, int] = (0, 0)
+    ) -> None:
         """Train for `n_epoch` epochs, validating after each; `cbs` apply to this call only.
 
         `start=(epoch, batch)` begins there instead (a resumed run; see train/checkpointing.py).
@@ -98,14 +120,14 @@ class Learner:
             self.loss = self.get_loss()
         self.callback("after_loss")
 
-    def autocast_context(self):
+    def autocast_context(self) -> contextlib.AbstractContextManager[Any]:
         """bf16 arithmetic where `autocast` was asked for (GPUs), full precision elsewhere."""
         if not self.autocast:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def predict_batch(self) -> torch.Tensor:
-        return self.model(self.xb)
+        return cast(torch.Tensor, self.model(self.xb))
 
     def get_loss(self) -> torch.Tensor:
         return self.loss_func(self.preds.float(), self.yb)
@@ -121,7 +143,7 @@ class Learner:
 
     # --- callbacks ----------------------------------------------------------------
     @contextlib.contextmanager
-    def _stage(self, name: str):
+    def _stage(self, name: str) -> Iterator[None]:
         try:
             self.callback(f"before_{name}")
             yield
@@ -141,7 +163,7 @@ class Learner:
                 e.add_note(f"in callback {type(cb).__name__}.{event}")
                 raise
 
-    def _handlers(self, event: str) -> list:
+    def _handlers(self, event: str) -> list[tuple[Any, Callable[["Learner"], None]]]:
         """(callback, its method for `event`) in `order`: looked up once while `cbs` stays the same,
         not at every event of every batch (on a GPU the host's time per batch is the speed limit)."""
         if self._handlers_for != self.cbs:
@@ -152,7 +174,13 @@ class Learner:
         return self._by_event[event]
 
     # --- recipes --------------------------------------------------------------------
-    def fit_one_cycle(self, n_epoch: int, lr_max: float | None = None, cbs=(), start=(0, 0)) -> None:
+    def fit_one_cycle(
+        self,
+        n_epoch: int,
+        lr_max: float | None = None,
+        cbs: Iterable[Any] = (),
+        start: tuple[int, int] = (0, 0),
+    ) -> None:
         """Warm the learning rate up, then anneal it: fast, stable training."""
         lr_max = lr_max or self.lr
         self.fit(n_epoch, lr_max, [callbacks.OneCycle(lr_max), *cbs], start)
@@ -190,7 +218,7 @@ class Learner:
         return LRFindResult(finder.lrs[steepest], finder.lrs, finder.losses)
 
     # --- using the model --------------------------------------------------------------
-    def get_preds(self, dl=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_preds(self, dl: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities and targets for every batch of `dl` (default: valid), in order."""
         dl = self.dls.valid if dl is None else dl
         dl = dl.ordered() if isinstance(dl, DataLoader) else dl

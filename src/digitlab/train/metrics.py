@@ -5,6 +5,9 @@ Any plain function `f(preds, targets) -> number` is a metric too (the lesson's
 and its table column is the function's name.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from digitlab.models import to_classes, to_probs
@@ -21,18 +24,23 @@ class Metric:
     The running total stays a tensor on the batch's device: no GPU sync per batch.
     """
 
-    def __init__(self, fn=None, name: str | None = None):
+    def __init__(
+        self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None, name: str | None = None
+    ):
         self.fn = fn
         self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
         self.reset()
 
     def reset(self) -> None:
-        self.total, self.count = 0.0, 0
+        self.total: torch.Tensor | float = 0.0  # a tensor stays on its device until computed
+        self.count = 0
 
     def update(self, preds: torch.Tensor, targets: torch.Tensor) -> None:
+        if self.fn is None:
+            raise ValueError(f"metric {self.name} has no function: add() its values instead")
         self.add(self.fn(preds, targets), len(targets))
 
-    def add(self, value, n: int) -> None:
+    def add(self, value: torch.Tensor | float, n: int) -> None:
         """Count a batch mean `value` of `n` samples."""
         value = value.detach().float() if isinstance(value, torch.Tensor) else float(value)
         self.total, self.count = self.total + value * n, self.count + n
@@ -48,6 +56,6 @@ class Metric:
         return total / count if count else float("nan")
 
 
-def as_metric(metric) -> Metric:
+def as_metric(metric: Any) -> Metric:
     """A Metric as it is, or a plain function wrapped in one."""
     return metric if isinstance(metric, Metric) else Metric(metric)

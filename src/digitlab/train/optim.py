@@ -8,6 +8,9 @@ of tensors: one call (one GPU kernel launch) per operation instead of one per pa
 operation. The arithmetic reads as it would for one tensor; it is what torch.optim does too.
 """
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 import torch
 
 Rate = float | torch.Tensor  # a learning rate: a number, or a 0-dim tensor read on the device
@@ -16,7 +19,7 @@ Rate = float | torch.Tensor  # a learning rate: a number, or a 0-dim tensor read
 class Optimizer:
     """Holds parameters and a learning rate `lr`; `step()` updates every parameter that has a gradient."""
 
-    def __init__(self, params, lr: float, weight_decay: float = 0.0):
+    def __init__(self, params: Iterable[torch.Tensor], lr: float, weight_decay: float = 0.0):
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("the optimizer got no parameters that require gradients")
@@ -25,7 +28,7 @@ class Optimizer:
         if weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.lr, self.weight_decay = lr, weight_decay
-        self.state: dict[torch.Tensor, dict] = {}
+        self.state: dict[torch.Tensor, dict[str, Any]] = {}
 
     @torch.no_grad()
     def step(self, lr: Rate | None = None) -> None:
@@ -34,9 +37,9 @@ class Optimizer:
         params = [p for p in self.params if p.grad is not None]  # frozen parameters (fine_tune) have none
         if not params:
             return
-        grads = [p.grad for p in params]
+        grads: list[torch.Tensor] = [cast(torch.Tensor, p.grad) for p in params]
         if self.weight_decay:  # g + wd * p: the gradient of an extra wd/2 * p**2 in the loss
-            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+            grads = list(torch._foreach_add(grads, params, alpha=self.weight_decay))
         states = [self.state.setdefault(p, {}) for p in params]
         self._update(params, grads, states, self.lr if lr is None else lr)
 
@@ -45,7 +48,7 @@ class Optimizer:
             p.grad = None
 
     def _update(
-        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], lr: Rate
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]], lr: Rate
     ) -> None:
         """Change `params` in place, given their gradients, their per-parameter state dicts and `lr`."""
         raise NotImplementedError
@@ -56,7 +59,7 @@ class Optimizer:
 
     def load_state_dict(self, saved: dict[str, torch.Tensor]) -> None:
         """Buffers as `state_dict` gave them; a ValueError names one that does not fit its parameter."""
-        state = {}
+        state: dict[torch.Tensor, dict[str, Any]] = {}
         for key, value in saved.items():
             i, _, name = key.partition(".")
             if not i.isdigit() or int(i) >= len(self.params) or not name:
@@ -78,7 +81,12 @@ class SGD(Optimizer):
     """
 
     def __init__(
-        self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
     ):
         super().__init__(params, lr, weight_decay)
         if not 0 <= momentum < 1:
@@ -88,7 +96,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
 
     def _update(
-        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], lr: Rate
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]], lr: Rate
     ) -> None:
         if self.momentum:
             for s, p in zip(states, params, strict=True):
@@ -99,7 +107,9 @@ class SGD(Optimizer):
             torch._foreach_add_(velocities, grads)
             # Nesterov looks ahead along v: g + momentum * v; plain momentum steps along v
             grads = (
-                torch._foreach_add(grads, velocities, alpha=self.momentum) if self.nesterov else velocities
+                list(torch._foreach_add(grads, velocities, alpha=self.momentum))
+                if self.nesterov
+                else velocities
             )
         if isinstance(lr, torch.Tensor):  # p -= lr * g, with lr read from the device
             torch._foreach_sub_(params, torch._foreach_mul(grads, lr))

@@ -2,20 +2,24 @@
 
 import html
 import sys
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from digitlab.train.callbacks import Callback
 
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
 
-def format_cell(key: str, value) -> str:
+
+def format_cell(key: str, value: Any) -> str:
     if key == "time":
         return f"{int(value) // 60:02d}:{int(value) % 60:02d}"
     return f"{value:.6f}" if isinstance(value, float) else str(value)
 
 
-def table_lines(rows: list[dict]) -> list[str]:
+def table_lines(rows: list[dict[str, Any]]) -> list[str]:
     """An epoch table as aligned text lines, header first (times as mm:ss)."""
     widths = {k: max(len(k), 9 if k != "epoch" else 5) for k in rows[0]}
     lines = ["  ".join(k.ljust(w) for k, w in widths.items()).rstrip()]
@@ -24,7 +28,7 @@ def table_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def table_html(rows: list[dict]) -> str:
+def table_html(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(format_cell(k, v))}</td>" for k, v in r.items()) + "</tr>"
@@ -45,8 +49,9 @@ class ProgressTable(Callback):
         self.console = console or Console(highlight=False, soft_wrap=True)
         self.quiet = quiet
 
-    def before_fit(self, learn):
-        self.rows, self.notebook, self.display = [], _in_notebook(), None
+    def before_fit(self, learn: "Learner") -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.notebook, self.display = _in_notebook(), cast(Any, None)
         self.live = not self.quiet and not self.notebook and self.console.is_terminal
         self.bar = Progress(
             TextColumn("{task.description}"),
@@ -59,16 +64,16 @@ class ProgressTable(Callback):
         )
         self.bar.start()
 
-    def before_epoch(self, learn):
+    def before_epoch(self, learn: "Learner") -> None:
         self.task = self.bar.add_task(
             f"epoch {learn.epoch}", total=len(learn.dls.train) + len(learn.dls.valid)
         )
 
-    def after_batch(self, learn):
+    def after_batch(self, learn: "Learner") -> None:
         if self.live:  # a bar nobody sees costs a lock and a clock read per batch
             self.bar.advance(self.task)
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         self.bar.remove_task(self.task)
         self.rows.append(learn.epoch_row)
         if self.quiet:
@@ -81,7 +86,7 @@ class ProgressTable(Callback):
             self.console.print(lines[0])
         self.console.print(lines[-1])
 
-    def _show_html(self):
+    def _show_html(self) -> None:
         from IPython.display import HTML, display
 
         if self.display is None:
@@ -89,7 +94,7 @@ class ProgressTable(Callback):
         else:
             self.display.update(HTML(table_html(self.rows)))
 
-    def cleanup_fit(self, learn):
+    def cleanup_fit(self, learn: "Learner") -> None:
         self.bar.stop()
 
 

@@ -19,4 +19,4 @@ def one_cycle(
 
 def exponential(start: float, end: float, pos: float) -> float:
     """Geometric steps from `start` to `end`: the learning-rate finder's sweep."""
-    return start * (end / start) ** pos
+    return float(start * (end / start) ** pos)

@@ -5,11 +5,16 @@ its event. `ShardedStep` is the same step when several processes each hold a sli
 (torch.distributed). `cuda_graphs.GraphedSteps` replays the whole step from a CUDA graph.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
+
 
 class EagerStep:
     """predict -> loss -> backward -> step -> zero_grad, with the Learner's events in between."""
 
-    def __call__(self, learn) -> None:
+    def __call__(self, learn: "Learner") -> None:
         with learn.autocast_context():
             learn.preds = learn.predict_batch()
             learn.callback("after_pred")
@@ -21,7 +26,7 @@ class EagerStep:
         learn.callback("after_step")
         learn.zero_grad()
 
-    def backward(self, learn) -> None:
+    def backward(self, learn: "Learner") -> None:
         learn.backward()
 
 
@@ -36,6 +41,6 @@ class ShardedStep(EagerStep):
     def __init__(self, world: int):
         self.world = world
 
-    def backward(self, learn) -> None:
+    def backward(self, learn: "Learner") -> None:
         share = len(learn.yb) * self.world / learn.dl.batch_len(learn.iter)
         (learn.loss * share).backward()

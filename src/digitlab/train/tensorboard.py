@@ -7,6 +7,7 @@ folder. TensorBoard is imported only when this callback is made.
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -15,11 +16,14 @@ from digitlab.models.layers import unit_images
 from digitlab.train.callbacks import Callback
 from digitlab.train.checkpointing import unwrap
 
+if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
+    from digitlab.train.learner import Learner
+
 
 class TensorBoardLogger(Callback):
     order = 30
 
-    def __init__(self, log_dir: str, hparams: dict | None = None):
+    def __init__(self, log_dir: str, hparams: dict[str, Any] | None = None):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -31,28 +35,28 @@ class TensorBoardLogger(Callback):
         self.writer, self.hparams = SummaryWriter(log_dir), hparams or {}
         self.step = 0
 
-    def after_batch(self, learn):
+    def after_batch(self, learn: "Learner") -> None:
         if learn.training:
             self.writer.add_scalar("train/batch_loss", learn.loss.item(), self.step)
             self.writer.add_scalar("train/lr", learn.opt.lr, self.step)
             self.step += 1
 
-    def after_epoch(self, learn):
+    def after_epoch(self, learn: "Learner") -> None:
         for key, value in learn.epoch_row.items():
             if key not in ("epoch", "time"):
                 self.writer.add_scalar(f"epoch/{key}", value, learn.epoch)
 
-    def after_fit(self, learn):
+    def after_fit(self, learn: "Learner") -> None:
         layer = getattr(unwrap(learn.model), "first_layer", None)
         if layer is not None:
             self.writer.add_image("first_layer_weights", weight_grid(layer.weight), self.step)
         metrics = {f"final/{k}": v for k, v in learn.epoch_row.items() if k not in ("epoch", "time")}
         self._hparams(metrics)
 
-    def cleanup_fit(self, learn):
+    def cleanup_fit(self, learn: "Learner") -> None:
         self.writer.close()
 
-    def _hparams(self, metrics: dict) -> None:
+    def _hparams(self, metrics: dict[str, Any]) -> None:
         """Settings and final numbers as hparams, written into this run's folder (not a new one)."""
         from torch.utils.tensorboard.summary import hparams
 
@@ -60,7 +64,7 @@ class TensorBoardLogger(Callback):
             k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in self.hparams.items()
         }
         for summary in hparams(settings, metrics):
-            self.writer.file_writer.add_summary(summary)
+            self.writer.file_writer.add_summary(summary)  # type: ignore[attr-defined]  # open until cleanup
         for key, value in metrics.items():
             self.writer.add_scalar(key, value, self.step)
 
