@@ -36,30 +36,22 @@ PARTS = ("fast", "reference", "default", "best", "ensemble")
 # graph and replayed, one launch a step (`train --cuda-graphs`)
 MODES = ("eager", "compiled", "graphs")
 # Settings a GPU may want instead of a preset's own, trained beside it: `default` with 4x fewer, larger
-# steps (its accuracy measured on a CPU: BENCHMARKS.md, "Larger batches for the GPU"); `best` for longer,
-# the lever left for its accuracy (25 epochs score 0.9972 on a CPU), in an optional part of its own.
+# steps; `best` for longer, in an optional part of its own.
 VARIANTS = {"default": {"batch_size": 512, "lr": 0.4}, "best": {"epochs": 40}}
-# `best` short of its accuracy (0.9969 at 25 epochs, 0.9974 at 40, 0.9968 at 60 on an H200): what
-# the sweep tried, 3 seeds each in the graphs mode, at the 40 epochs that came closest: more training
-# images (a smaller held-out split), more dropout, both; a wider net (at 25 epochs, to stay within
-# 30 s). Not stronger warps: on a CPU they cost `default` 0.06-0.14 points (BENCHMARKS.md, "How far
-# to warp"). Every variant's mean fell within 0.9969-0.9973 (BENCHMARKS.md, "GPU: variants of best").
+# What `best-sweep` tries, 3 seeds each in the graphs mode (what they scored: BENCHMARKS.md, "GPU:
+# variants of best"); a variant added here costs one more call, not the whole sweep again.
 SWEEP = (
     {"valid_fraction": 0.02, "epochs": 40},
     {"dropout": 0.25, "epochs": 40},
     {"valid_fraction": 0.02, "dropout": 0.25, "epochs": 40},
     {"channels": (48, 96, 192)},
-    # after the first four (means 0.9969-0.9971): the wider net for longer, with more dropout, and
-    # wider still
     {"channels": (48, 96, 192), "epochs": 40},
     {"channels": (48, 96, 192), "epochs": 40, "dropout": 0.25},
     {"channels": (64, 128, 256)},
 )
-# run only when asked for by name (bench/gpu_check.sh graphs): `best-longer`; `graphs`, every
-# preset's runs (and the checks) again in the graphs mode alone, for a call after one that measured
-# the others; `graphs-longer`, `best-longer` in that mode; `best-sweep`, the SWEEP; `ensemble-sweep`,
-# the ensemble of 5 `best` models of the most accurate recipe measured so far in the graphs mode
-# (the SWEEP's or 40 epochs; 0.9978 with the preset's 25: its target is 0.9980)
+# Parts run only when asked for by name (bench/gpu_check.sh): `best-longer`; `graphs`, every preset's
+# runs and checks again in the graphs mode alone; `graphs-longer`, `best-longer` in that mode;
+# `best-sweep`, the SWEEP; `ensemble-sweep`, 5 `best` models of the most accurate recipe measured so far.
 OPTIONAL = ("best-longer", "graphs", "graphs-longer", "best-sweep", "ensemble-sweep")
 # parts that run again when the log says done: they measure only what it lacks
 EXTENDABLE = ("best-sweep", "ensemble-sweep")
@@ -81,107 +73,149 @@ def run(
     """
     if unknown := [p for p in parts if p not in PARTS + OPTIONAL]:
         raise ValueError(f"unknown parts {unknown}: choose from {', '.join(PARTS + OPTIONAL)}")
-    rows = _finished_rows(log)
-    done = {r["done"] for r in rows if "done" in r}
-    part = ""
-
-    def keep(row: dict) -> dict:
-        rows.append({**row, "part": part})
-        if "done" in row:
-            done.add(row["done"])
-        if log:
-            with open(log, "a") as f:
-                f.write(json.dumps(rows[-1]) + "\n")
-        return rows[-1]
-
     with tempfile.TemporaryDirectory(prefix="digitlab-gpu-") as work:
-
-        def train(
-            preset: str, seed: int, mode: str, again: bool = False, variant: dict | None = None
-        ) -> dict:
-            # a folder of its own for each run: an ensemble loads its members from theirs
-            tail = ("-again" if again else "") + ("-" + _label(variant).replace(" ", "") if variant else "")
-            out = f"{work}/{preset}-{seed}-{mode}{tail}"
-            settings = {**(variant or {}), **({"epochs": epochs} if epochs else {})}  # a smoke run: all short
-            config = TrainConfig(
-                data=data, preset=preset, seed=seed, device=device, out=out,
-                compile=mode == "compiled", cuda_graphs=mode == "graphs", **settings,
-            )  # fmt: skip
-            tags = {"mode": mode, "again": again, **({"variant": _label(variant)} if variant else {})}
-            if mode == "eager":
-                return keep({**_train_run(config), **tags})
-            torch._dynamo.reset()  # each run compiles its own model (Inductor's kernels stay cached on disk)
-            try:  # compiling and recording are the experiment here: a failure is a finding, not the end
-                return keep({**_train_run(config), **tags})
-            except Exception as e:
-                error = f"{type(e).__name__}: {e}"[:300]
-                return keep({"preset": preset, "seed": seed, "error": error, **tags})
-
-        def fast_checks(mode: str, first: dict) -> None:
-            """`fast`'s other seeds in `mode`, seed 0 again (the same weights?), and its model on the CPU."""
-            for seed in range(1, seeds):
-                train("fast", seed, mode)
-            if "digest" not in first[mode]:
-                return  # seed 0 failed in this mode: its error row says why
-            same = train("fast", 0, mode, again=True).get("digest") == first[mode]["digest"]
-            keep({"check": "same seed, same weights", "preset": "fast", "mode": mode, "same": same})
-            keep(_cpu_reload(first[mode], data))
-
-        def join(best: list[dict]) -> None:
-            """The ensemble of the `best` runs that trained (none: their error rows say why)."""
-            if members := [r for r in best if "digest" in r]:
-                keep(_ensemble(members, data, device))
-
-        for part in parts:  # keep() tags each row with its part
-            if part in done and part not in EXTENDABLE:
+        session = Session(device, log, data, epochs, seeds, work, parts)
+        for part in parts:
+            if part in session.done and part not in EXTENDABLE:
                 continue
-            if part == "fast":  # seed 0 in every mode picks the mode; the other seeds run in that one only
-                first = {mode: train("fast", 0, mode) for mode in MODES}
-                fast_checks(_fastest_mode(rows, "fast"), first)
-            elif part == "graphs":  # the parts below, every run in the graphs mode
-                fast_checks("graphs", {"graphs": train("fast", 0, "graphs")})
-                train("default", 0, "graphs")
-                train("default", 0, "graphs", variant=VARIANTS["default"])
-                join([train("best", seed, "graphs") for seed in range(max(seeds, 5))])
-            elif part == "graphs-longer":
-                for seed in range(seeds):
-                    train("best", seed, "graphs", variant=VARIANTS["best"])
-            elif part == "best-sweep":  # the runs the log lacks (a variant added to SWEEP since)
-                measured = {(r.get("variant"), r["seed"]) for r in _sweep_runs(rows)}
-                for variant in SWEEP:
-                    for seed in range(seeds):
-                        if (_label(variant), seed) not in measured:
-                            train("best", seed, "graphs", variant=variant)
-            elif part == "ensemble-sweep":  # unless the log has this variant's ensemble already
-                variant = _most_accurate(rows)
-                if not any("ensemble" in r and r.get("variant") == _label(variant) for r in rows):
-                    # its seeds trained in this call are members as they are; the others train now
-                    here = {
-                        r["seed"]: r
-                        for r in _sweep_runs(rows)
-                        if r.get("variant") == _label(variant) and Path(r["out"]).exists()
-                    }
-                    join([here.get(s) or train("best", s, "graphs", variant=variant) for s in range(5)])
-            elif part == "reference":
-                ref = reference.time_to_accuracy(device=device, max_epochs=1 if epochs else 14)
-                keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
-            elif part == "default":  # eager, and the mode that trained `fast` fastest (device time is scarce)
-                for mode in dict.fromkeys(("eager", _fastest_mode(rows, "fast"))):
-                    train("default", 0, mode)
-                train("default", 0, _fastest_mode(rows, "default"), variant=VARIANTS["default"])
-            elif part == "best-longer":  # seeds 0-2 of `best` for longer, in the mode `best` ran in
-                for seed in range(seeds):
-                    train("best", seed, _fastest_mode(rows, "default"), variant=VARIANTS["best"])
-            elif part in ("best", "ensemble"):  # asked for together, the same models serve both
-                ensemble = "ensemble" in parts and "ensemble" not in done
-                mode = _fastest_mode(rows, "default")
-                best = [train("best", seed, mode) for seed in range(max(seeds, 5) if ensemble else seeds)]
-                if ensemble:
-                    join(best)
-                    if part == "best":
-                        keep({"done": "ensemble"})
-            keep({"done": part})
-    return rows
+            session.part = part  # keep() tags each row with its part
+            PART_RUNS[part](session)
+            session.keep({"done": part})
+    return session.rows
+
+
+class Session:
+    """One call's runs: the rows so far (the log's included), and how each run trains and is kept."""
+
+    def __init__(self, device, log, data, epochs, seeds, work, parts):
+        self.device, self.log, self.data, self.epochs, self.seeds = device, log, data, epochs, seeds
+        self.work, self.parts, self.part = work, parts, ""
+        self.rows = _finished_rows(log)
+        self.done = {r["done"] for r in self.rows if "done" in r}
+
+    def keep(self, row: dict) -> dict:
+        """Add a row, tagged with its part, and append it to the log at once (a time limit keeps it)."""
+        self.rows.append({**row, "part": self.part})
+        if "done" in row:
+            self.done.add(row["done"])
+        if self.log:
+            with open(self.log, "a") as f:
+                f.write(json.dumps(self.rows[-1]) + "\n")
+        return self.rows[-1]
+
+    def train(
+        self, preset: str, seed: int, mode: str, again: bool = False, variant: dict | None = None
+    ) -> dict:
+        # a folder of its own for each run: an ensemble loads its members from theirs
+        tail = ("-again" if again else "") + ("-" + _label(variant).replace(" ", "") if variant else "")
+        settings = {**(variant or {}), **({"epochs": self.epochs} if self.epochs else {})}  # smoke: all short
+        config = TrainConfig(
+            data=self.data, preset=preset, seed=seed, device=self.device,
+            out=f"{self.work}/{preset}-{seed}-{mode}{tail}",
+            compile=mode == "compiled", cuda_graphs=mode == "graphs", **settings,
+        )  # fmt: skip
+        tags = {"mode": mode, "again": again, **({"variant": _label(variant)} if variant else {})}
+        if mode == "eager":
+            return self.keep({**_train_run(config), **tags})
+        torch._dynamo.reset()  # each run compiles its own model (Inductor's kernels stay cached on disk)
+        try:  # compiling and recording are the experiment here: a failure is a finding, not the end
+            return self.keep({**_train_run(config), **tags})
+        except Exception as e:  # noqa: BLE001
+            return self.keep(
+                {"preset": preset, "seed": seed, "error": f"{type(e).__name__}: {e}"[:300], **tags}
+            )
+
+    def fast_checks(self, mode: str, first: dict) -> None:
+        """`fast`'s other seeds in `mode`, seed 0 again (the same weights?), and its model on the CPU."""
+        for seed in range(1, self.seeds):
+            self.train("fast", seed, mode)
+        if "digest" not in first[mode]:
+            return  # seed 0 failed in this mode: its error row says why
+        same = self.train("fast", 0, mode, again=True).get("digest") == first[mode]["digest"]
+        self.keep({"check": "same seed, same weights", "preset": "fast", "mode": mode, "same": same})
+        self.keep(_cpu_reload(first[mode], self.data))
+
+    def join(self, best: list[dict]) -> None:
+        """The ensemble of the `best` runs that trained (none: their error rows say why)."""
+        if members := [r for r in best if "digest" in r]:
+            self.keep(_ensemble(members, self.data, self.device))
+
+
+def _part_fast(s: Session) -> None:
+    """Seed 0 in every mode picks the mode; the other seeds run in that one only."""
+    first = {mode: s.train("fast", 0, mode) for mode in MODES}
+    s.fast_checks(_fastest_mode(s.rows, "fast"), first)
+
+
+def _part_graphs(s: Session) -> None:
+    """The presets' parts again, every run in the graphs mode."""
+    s.fast_checks("graphs", {"graphs": s.train("fast", 0, "graphs")})
+    s.train("default", 0, "graphs")
+    s.train("default", 0, "graphs", variant=VARIANTS["default"])
+    s.join([s.train("best", seed, "graphs") for seed in range(max(s.seeds, 5))])
+
+
+def _part_graphs_longer(s: Session) -> None:
+    for seed in range(s.seeds):
+        s.train("best", seed, "graphs", variant=VARIANTS["best"])
+
+
+def _part_best_sweep(s: Session) -> None:
+    """The sweep's runs the log lacks (a variant added to SWEEP since)."""
+    measured = {(r.get("variant"), r["seed"]) for r in _sweep_runs(s.rows)}
+    for variant in SWEEP:
+        for seed in range(s.seeds):
+            if (_label(variant), seed) not in measured:
+                s.train("best", seed, "graphs", variant=variant)
+
+
+def _part_ensemble_sweep(s: Session) -> None:
+    """Five models of the most accurate recipe, unless the log has their ensemble; seeds trained in this
+    call are members as they are, the others train now."""
+    variant = _most_accurate(s.rows)
+    if any("ensemble" in r and r.get("variant") == _label(variant) for r in s.rows):
+        return
+    here = {r["seed"]: r for r in _sweep_runs(s.rows)
+            if r.get("variant") == _label(variant) and Path(r["out"]).exists()}  # fmt: skip
+    s.join([here.get(seed) or s.train("best", seed, "graphs", variant=variant) for seed in range(5)])
+
+
+def _part_reference(s: Session) -> None:
+    ref = reference.time_to_accuracy(device=s.device, max_epochs=1 if s.epochs else 14)
+    s.keep({"reference": True, **{k: ref[k] for k in ("seconds", "epochs", "accuracy", "history")}})
+
+
+def _part_default(s: Session) -> None:
+    """Eager, and the mode that trained `fast` fastest (device time is scarce), and the variant."""
+    for mode in dict.fromkeys(("eager", _fastest_mode(s.rows, "fast"))):
+        s.train("default", 0, mode)
+    s.train("default", 0, _fastest_mode(s.rows, "default"), variant=VARIANTS["default"])
+
+
+def _part_best_longer(s: Session) -> None:
+    """Seeds 0-2 of `best` for longer, in the mode `best` ran in."""
+    for seed in range(s.seeds):
+        s.train("best", seed, _fastest_mode(s.rows, "default"), variant=VARIANTS["best"])
+
+
+def _part_best(s: Session) -> None:
+    """`best`'s seeds; asked for with `ensemble`, five of them, which the ensemble then joins."""
+    ensemble = "ensemble" in s.parts and "ensemble" not in s.done
+    mode = _fastest_mode(s.rows, "default")
+    best = [s.train("best", seed, mode) for seed in range(max(s.seeds, 5) if ensemble else s.seeds)]
+    if ensemble:
+        s.join(best)
+        if s.part == "best":
+            s.keep({"done": "ensemble"})
+
+
+# Each part of the GPU check and what it runs (in the order asked for; bench/gpu_check.sh names them)
+PART_RUNS = {
+    "fast": _part_fast, "reference": _part_reference, "default": _part_default, "best": _part_best,
+    "ensemble": _part_best, "best-longer": _part_best_longer, "graphs": _part_graphs,
+    "graphs-longer": _part_graphs_longer, "best-sweep": _part_best_sweep,
+    "ensemble-sweep": _part_ensemble_sweep,
+}  # fmt: skip
 
 
 def _finished_rows(log: str | Path | None) -> list[dict]:

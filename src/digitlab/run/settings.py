@@ -151,28 +151,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if not _of_type(value, f.type):
                 raise DigitlabError(f"{f.name} must be {_type_name(f.type)}, got {value!r:.40}")
-        for name, (low, high) in WHOLE_BOUNDS.items():
-            value = getattr(self, name)
-            if value is not None and value < low:
-                raise DigitlabError(f"{name} must be at least {low}, got {value}")
-            if value is not None and value > high:
-                raise DigitlabError(f"{name} must be at most {high:,}, got {value:,}")
-        if self.lr is not None and not self.lr > 0:
-            raise DigitlabError(f"lr must be positive, got {self.lr}")
-        if self.lr is not None and not self.lr <= 100:
-            raise DigitlabError(f"lr must be at most 100, got {self.lr}")
-        if self.valid_fraction is not None and not 0 < self.valid_fraction < 1:
-            raise DigitlabError(f"valid_fraction must be between 0 and 1, got {self.valid_fraction}")
-        for name, most in (
-            ("rotate", 90.0),
-            ("shift", 0.5),
-            ("zoom", 0.5),
-            ("dropout", 0.99),
-            ("stroke", 2.0),
-        ):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value <= most:
-                raise DigitlabError(f"{name} must be between 0 and {most:g}, got {value}")
+            _check_bounds(f.name, value)
         if self.cuda_graphs:
             if self.device not in ("cuda", "auto"):
                 raise DigitlabError(f"cuda_graphs needs a CUDA GPU, and the device is {self.device!r}")
@@ -208,6 +187,26 @@ FRACTION_BOUNDS = {
     "stroke": 2.0,
     "label_smoothing": 0.5,
 }
+
+
+def _check_bounds(name: str, value) -> None:
+    """A setting's value within its bounds (None: the preset decides, checked once resolved)."""
+    if value is None:
+        return
+    if name in WHOLE_BOUNDS:
+        low, high = WHOLE_BOUNDS[name]
+        if value < low:
+            raise DigitlabError(f"{name} must be at least {low}, got {value}")
+        if value > high:
+            raise DigitlabError(f"{name} must be at most {high:,}, got {value:,}")
+    elif name == "lr" and not value > 0:
+        raise DigitlabError(f"lr must be positive, got {value}")
+    elif name == "lr" and not value <= 100:
+        raise DigitlabError(f"lr must be at most 100, got {value}")
+    elif name == "valid_fraction" and not 0 < value < 1:
+        raise DigitlabError(f"valid_fraction must be between 0 and 1, got {value}")
+    elif name in FRACTION_BOUNDS and not 0 <= value <= FRACTION_BOUNDS[name]:
+        raise DigitlabError(f"{name} must be between 0 and {FRACTION_BOUNDS[name]:g}, got {value}")
 
 
 def _of_type(value, annotation) -> bool:

@@ -105,7 +105,7 @@ class Learner:
         first = self.start_iter if training and self.epoch == self.start_epoch else 0
         with torch.set_grad_enabled(training):
             batches = self.dl.batches(first) if hasattr(self.dl, "batches") else enumerate(self.dl)
-            for self.iter, self.batch in batches:  # noqa: B020 (attributes, not rebindings)
+            for self.iter, self.batch in batches:  # attributes: the callbacks read them
                 with self._stage("batch"):
                     self._one_batch()
 

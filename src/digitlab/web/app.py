@@ -66,9 +66,16 @@ def create_app(
     app = FastAPI(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
     )  # the docs pages load scripts from a CDN: off, so the page works offline and loads nothing foreign
-    static = Path(str(resources.files("digitlab") / "web" / "static"))
     capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
-    cors_origins = cors_origins or []
+    _add_pages(app, predictor, save_dir)
+    _add_prediction(app, predictor, capacity, batch_window)
+    _add_samples(app, save_dir, cors_origins or [])
+    _add_guards(app, capacity, cors_origins or [], allowed_hosts or default_hosts("127.0.0.1"))
+    return app
+
+
+def _add_guards(app: FastAPI, capacity: Capacity, cors_origins: list[str], allowed_hosts: list[str]) -> None:
+    """What every request passes, outermost last: security headers, hosts, load, body size, CORS."""
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"])
 
@@ -80,8 +87,13 @@ def create_app(
         return await call_next(request)
 
     app.add_middleware(ShedLoad, capacity=capacity, paths=("/api/predict",))
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or default_hosts("127.0.0.1"))
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
+
+
+def _add_pages(app: FastAPI, predictor: Predictor, save_dir: str | Path | None) -> None:
+    """The page, its files, and what the page asks first: is saving on, what model is this."""
+    static = Path(str(resources.files("digitlab") / "web" / "static"))
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -98,6 +110,8 @@ def create_app(
         info = predictor.info.to_json()
         return {k: info[k] for k in PUBLIC_INFO}
 
+
+def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batch_window: float) -> None:
     big_decodes = asyncio.Semaphore(BIG_DECODES)
     batcher = Batcher(predictor, batch_window) if batch_window > 0 else None
 
@@ -107,28 +121,27 @@ def create_app(
         source = await read_source(request)  # a slow body holds a connection, never a place here
         capacity.in_flight += 1
         try:
-            return await _predict(source)
+            digit = await _digit(source)
+            probs = None if digit is None else await _probs(digit)
+            try:
+                result = predictor.prediction("upload", probs, digit)
+            except DigitlabError as e:
+                raise HTTPException(422, str(e)) from None
+            return JSONResponse(_response(result))  # json.dumps: FastAPI's encoder walks all 784 pixels
         finally:
             capacity.in_flight -= 1
 
-    async def _predict(source: bytes | Image.Image) -> JSONResponse:
+    async def _digit(source: bytes | Image.Image) -> np.ndarray | None:
         if isinstance(source, Image.Image) or pixel_count(source) <= INLINE_PIXELS:
-            digit = _prepare(predictor, source)  # a drawing takes ~1 ms: a thread hop costs more
-        else:  # big photos are decoded in worker threads, a few at a time: no stalls, bounded memory
-            async with big_decodes:
-                digit = await run_in_threadpool(_prepare, predictor, source)
-        if digit is None:
-            probs = None
-        elif batcher is None:
-            probs = predictor.probs(digit[None])[0]
-        else:
-            probs = await batcher.probs(digit)
-        try:
-            result = predictor.prediction("upload", probs, digit)
-        except DigitlabError as e:
-            raise HTTPException(422, str(e)) from None
-        return JSONResponse(_response(result))  # plain json.dumps: FastAPI's encoder walks all 784 pixels
+            return _prepare(predictor, source)  # a drawing takes ~1 ms: a thread hop costs more
+        async with big_decodes:  # big photos in worker threads, a few at a time: no stalls, bounded memory
+            return await run_in_threadpool(_prepare, predictor, source)
 
+    async def _probs(digit: np.ndarray):
+        return predictor.probs(digit[None])[0] if batcher is None else await batcher.probs(digit)
+
+
+def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[str]) -> None:
     @app.post("/api/samples")
     async def save_sample(request: Request) -> dict:
         """Keep a drawing with its correct digit in SAVE_DIR/<digit>/, for fine-tuning later."""
@@ -137,20 +150,22 @@ def create_app(
         if not same_origin(request, cors_origins):  # another site's page may not plant training data
             raise HTTPException(403, "drawings are saved only from this server's own page")
         await read_body(request)
-        form = await request.form()
-        digit = str(form.get("digit", ""))
-        if digit not in {str(d) for d in range(10)}:
-            raise HTTPException(422, "field 'digit' must be 0..9")
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(422, "field 'file' must be an image")
-        image = open_upload(await upload.read())
+        digit, image = await _labelled_drawing(await request.form())
         image.thumbnail((SAVED_SIDE, SAVED_SIDE))  # a 12-megapixel photo need not become a 30 MB PNG
         name = f"{uuid.uuid4().hex}.png"
         write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
         return {"saved": f"{digit}/{name}"}
 
-    return app
+
+async def _labelled_drawing(form) -> tuple[str, Image.Image]:
+    """The form's digit (0..9) and its image, each checked: 422 or 415 with one line otherwise."""
+    digit = str(form.get("digit", ""))
+    if digit not in {str(d) for d in range(10)}:
+        raise HTTPException(422, "field 'digit' must be 0..9")
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, "field 'file' must be an image")
+    return digit, open_upload(await upload.read())
 
 
 def _prepare(predictor: Predictor, source: bytes | Image.Image) -> np.ndarray | None:
