@@ -43,9 +43,10 @@ numeric: install-dev
 fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py
 
-lint: install-dev
+lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, train/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
