@@ -38,7 +38,7 @@ NUMERIC_RUNS := "ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41" "DIGITLAB
 numeric: install-dev
 	@set -e; for run in $(NUMERIC_RUNS) \
 	    $$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo "ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE"); do \
-	  echo "numeric tests with $$run"; env $$run $(PY) -m pytest -q -p no:cacheprovider -m numeric; done
+	  echo "numeric tests with $$run"; env $$run $(PY) -m pytest -q -p no:cacheprovider -m 'numeric and not slow'; done
 
 fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py

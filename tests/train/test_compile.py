@@ -10,6 +10,7 @@ from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import quiet_learner, train, train_and_save
 from digitlab.train.learner import Learner
 from digitlab.train.warmup import warm_up
+from tests.helpers import cli
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 
@@ -79,3 +80,24 @@ def test_inductor_trains_what_eager_pytorch_trains(tiny_mnist_dir, tmp_path):
     for a, b in zip(compiled.model.state_dict().values(), plain.model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert compiled.seconds["train"] < compiled.seconds["warmup"]  # the compiling happened in the warm-up
+
+
+def test_a_model_torch_compile_cannot_build_is_a_one_line_error(monkeypatch, tiny_mnist_dir, tmp_path):
+    """Inductor's C++ fails on some machines and kernel sets (seen with ATEN_CPU_CAPABILITY=default):
+    the user reads what to do, not the compiler's output, and no model folder is left behind."""
+
+    def failing_backend(graph, inputs):
+        raise RuntimeError("C++ compile error\nwith a page of compiler output")
+
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: compile_(model, backend=failing_backend))
+    torch._dynamo.reset()
+    out = tmp_path / "run"
+    try:
+        result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--compile", "--out", out)
+    finally:
+        torch._dynamo.reset()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "--compile" in result.stderr and "C++ compile error" in result.stderr
+    assert not (out / "model.safetensors").exists()

@@ -51,5 +51,6 @@ def _option(field: dataclasses.Field):
     """The option of a setting: `--name-with-dashes` (or the field's own flag), its default and help."""
     flag = field.metadata.get("flag", "--" + field.name.replace("_", "-"))
     return typer.Option(
-        field.default, flag, help=field.metadata["help"], show_default=field.default is not None
-    )
+        field.default, flag, help=field.metadata["help"], show_default=field.default is not None,
+        min=field.metadata.get("least"),
+    )  # fmt: skip

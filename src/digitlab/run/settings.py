@@ -47,9 +47,13 @@ WARP = dict(rotate=10.0, shift=0.05, zoom=0.1)
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
 
-def setting(default, help: str, flag: str | None = None):
-    """A field of TrainConfig with its help: the `train` flag is made from it (`cli.common`)."""
-    return field(default=default, metadata={"help": help, **({"flag": flag} if flag else {})})
+def setting(default, help: str, flag: str | None = None, least: int | None = None):
+    """A field of TrainConfig with its help: the `train` flag is made from it (`cli.common`).
+
+    `least`: a flag below it is a usage error at once (the process count, used before any check).
+    """
+    extra = {**({"flag": flag} if flag else {}), **({"least": least} if least is not None else {})}
+    return field(default=default, metadata={"help": help, **extra})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +92,9 @@ class TrainConfig:
         None, "Batches between checkpoints in OUT/checkpoint (default: each epoch)."
     )
     nproc: int = setting(
-        1, "Processes sharing each batch (torch.distributed); the batch size stays the global one."
+        1,
+        "Processes sharing each batch (torch.distributed); the batch size stays the global one.",
+        least=1,
     )
     compile: bool = setting(
         False, "torch.compile the model (compilation timed apart from training).", "--compile"

@@ -79,7 +79,7 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
         )
         if not (quiet or rank > 0):
             learner.progress.console.print(budget_line(config, len(splits.train)), markup=False)
-        with deterministic_cudnn():
+        with deterministic_cudnn(), compile_failure_explained():
             if (config.compile or config.device == "cuda") and world == 1:
                 warm_up(learner)
                 seconds["warmup"] = time.perf_counter() - start - seconds["load"]
@@ -116,6 +116,20 @@ def deterministic_cudnn():
         yield
     finally:
         torch.backends.cudnn.deterministic = before
+
+
+@contextlib.contextmanager
+def compile_failure_explained():
+    """torch.compile's failure to build a model (e.g. Inductor's C++ on a machine or kernel set it
+    does not handle) as one line that says what to do, not a compiler's page of output."""
+    try:
+        yield
+    except torch._dynamo.exc.BackendCompilerFailed as error:
+        cause = str(error.inner_exception).strip().splitlines() or [type(error.inner_exception).__name__]
+        raise DigitlabError(
+            f"--compile: torch.compile could not build the model on this machine ({cause[0][:200]}); "
+            "train without --compile"
+        ) from error
 
 
 def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
