@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test slow numeric bench fuzz lint install install-dev clean
+.PHONY: run test notebook slow numeric bench fuzz lint install install-dev install-notebook clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,15 +14,23 @@ $(VENV)/.installed: $(PY) requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock requirements-notebook.lock
 	$(PY) -m pip install --quiet -r requirements-dev.lock
 	touch $@
 
+$(VENV)/.installed-notebook: $(VENV)/.installed requirements-notebook.lock
+	$(PY) -m pip install --quiet -r requirements-notebook.lock
+	touch $@
+
 install: $(VENV)/.installed
+install-notebook: $(VENV)/.installed-notebook
 install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(VENV)/bin/digitlab lesson
+
+notebook: install-notebook  # the lesson as a notebook, opened in JupyterLab (the notebook extra)
+	$(VENV)/bin/digitlab lesson --notebook runs/lesson.ipynb --open
 
 test: install-dev
 	$(PY) -m pytest -q

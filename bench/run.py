@@ -21,6 +21,7 @@ from bench import (
     ensembles,
     gpu,
     kaggle_data,
+    notes_loop,
     overhead,
     reference,
     robustness,
@@ -89,7 +90,7 @@ def run_bench(
         preset_results.append(training.preset_runs(preset, [0, 1, 2]))
     md.append(training.presets_section(preset_results, command))
     if not quick:
-        for name in ("kaggle", "distributed", "robustness", "ensemble", "budget"):
+        for name in ("kaggle", "notes", "distributed", "robustness", "ensemble", "budget"):
             say(ONLY[name][0])
             md.append(ONLY[name][1](command, quick, out))
     with tempfile.TemporaryDirectory() as model_dir:
@@ -179,6 +180,12 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         "overhead: the Learner against a plain loop, with the CNN and per step with a tiny model ...",
         lambda command, quick, out: overhead.section(
             overhead.learner_overhead(), overhead.host_time_per_step(), command
+        ),
+    ),
+    "notes": (
+        "notes: the notes' loop in batches of 5, digitlab against PyTorch; their code on 42,000 rows ...",
+        lambda command, quick, out: notes_loop.section(
+            notes_loop.per_batch(), notes_loop.notes_as_written(), command
         ),
     ),
     "distributed": (

@@ -1,11 +1,12 @@
 """The learner's one import: `from digitlab.all import *`, as `from fastai.vision.all import *` in the notes.
 
-It brings what the lesson's code uses: torch and its usual short names, plotting, the data
+It brings what the lesson's code uses: torch, numpy, pandas and their usual short names, plotting, the data
 loaders, the Learner and SGD, metrics, losses written from scratch, the models and the
 lesson's helpers. Nothing else in the library star-imports.
 """
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from matplotlib import pyplot as plt
@@ -13,6 +14,8 @@ from torch import nn
 
 from digitlab.data import DataLoader, DataLoaders, Dataset, LeakageWarning, load_source
 from digitlab.lesson.tools import (
+    BesideTheNotes,
+    check_yourself,
     first,
     plot_function,
     show_image,
@@ -31,9 +34,10 @@ from digitlab.train.metrics import accuracy
 from digitlab.train.optim import SGD
 
 __all__ = [
-    "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader", "DataLoaders", "Dataset", "EarlyStopping",
-    "F", "KeepBest", "LeakageWarning", "Learner", "Linear", "PixelSimilarity",
-    "accuracy", "cross_entropy", "first", "l1_distance", "l2_distance", "load_source",
-    "log_softmax", "mnist_loss", "nn", "np", "plot_function", "plt", "predict_probs", "show_image",
-    "show_images", "show_probs", "show_weights", "softmax", "tensor", "to_probs", "torch",
+    "BesideTheNotes", "check_yourself", "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader",
+    "DataLoaders", "Dataset", "EarlyStopping", "F", "KeepBest", "LeakageWarning", "Learner", "Linear",
+    "PixelSimilarity", "accuracy", "cross_entropy", "first", "l1_distance", "l2_distance",
+    "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd", "plot_function", "plt",
+    "predict_probs", "show_image", "show_images", "show_probs", "show_weights", "softmax", "tensor",
+    "to_probs", "torch",
 ]  # fmt: skip

@@ -4,9 +4,7 @@
 Each fix is marked `# FIX:`. Everything else is the notes' code as written (pandas included).
 """
 
-import pandas as pd
-
-from digitlab.all import *
+from digitlab.all import *  # brings pd too, as fastai's does
 
 CSV = globals().get("CSV", "train.csv")
 
@@ -177,7 +175,7 @@ raw_net_shape = simple_net(train_x[:4]).shape
 
 simple_net = nn.Sequential(nn.Linear(28 * 28, 30), nn.ReLU(), nn.Linear(30, 1))  # FIX: the ReLU was missing
 learn = Learner(dls, simple_net, opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
-learn.fit(5, 0.5)  # FIX: 0.1 needs more than the notes' 5 epochs with plain SGD and this loss
+learn.fit(5, 0.1)
 net_accuracy = learn.recorder.values[-1][2]
 
 m = learn.model
@@ -193,8 +191,8 @@ valid_y = tensor(valid_df.iloc[:, 0])
 dset = list(zip(train_x, train_y))
 valid_dset = list(zip(valid_x, valid_y))
 
-dl = DataLoader(dset, batch_size=64, shuffle=True)  # FIX: batches of 5 are needlessly slow
-valid_dl = DataLoader(valid_dset, batch_size=256)  # FIX: the notes validated on dset, the training data
+dl = DataLoader(dset, batch_size=5, shuffle=True)
+valid_dl = DataLoader(valid_dset, batch_size=5)  # FIX: the notes validated on dset, the training data
 dls = DataLoaders(dl, valid_dl)
 
 mnist_net = nn.Sequential(nn.Linear(28 * 28, 30), nn.ReLU(), nn.Linear(30, 10))  # FIX: the ReLU again
@@ -202,8 +200,8 @@ learn = Learner(dls, mnist_net, opt_func=SGD, loss_func=nn.CrossEntropyLoss(), m
 
 x, y = dls.one_batch()
 preds, _ = learn.get_preds(dl=[(x, y)])
-sm_acts = torch.softmax(learn.model(x).detach(), dim=1)  # digitlab's get_preds is already softmaxed
+sm_acts = torch.softmax(preds, dim=1)
 sums = len(preds[0]), preds[0].sum(), len(sm_acts[0]), sm_acts[0].sum()
 
-learn.fine_tune(3, 0.5)
+learn.fine_tune(10, 0.1)
 ten_valid_accuracy = learn.recorder.values[-1][2]

@@ -3,6 +3,8 @@
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from rich.console import Console
@@ -21,8 +23,11 @@ SECTIONS = [
     "6. A neural net",
     "7. What the net learnt",
     "8. All ten digits",
-    "9. What the notes got wrong",
+    "9. Going deeper",
+    "10. What the notes got wrong",
 ]
+FIGURES = 7  # digit, means, learning rates, sigmoid, unit 3, all units, softmax
+EPOCH_TABLES = 4  # linear, net, fine_tune x2
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,48 @@ def test_the_lesson_meets_its_targets(lesson_run):
         r["relu_accuracy"] > r["no_relu_accuracy"] + 0.01 and r["relu_accuracy"] > r["linear_accuracy"] + 0.01
     )
     assert r["fold_gap"] < 1e-4 and r["linear_layer_gap"] < 1e-4
+    assert r["cnn_accuracy"] > r["relu_accuracy"] and r["deeper_accuracy"] > r["relu_accuracy"]
+
+
+def test_every_figure_beside_the_notes_and_the_closing_tables_repeat_them(lesson_run):
+    _, text, r = lesson_run
+    compared = re.findall(r"^(.+?): here ([0-9.-]+), notes ([0-9.-]+) \(.+\)$", text, re.M)
+    assert len(compared) == 11 and len({what for what, _, _ in compared}) == 11
+    table = text[text.index("every figure the lesson measured that the notes also report") :]
+    for what, here, notes in compared:
+        assert re.search(rf"^{re.escape(what)}\s+{re.escape(here)}\s+{re.escape(notes)}$", table, re.M), what
+    named = {what: here for what, here, _ in compared}
+    assert float(named["Learner, nn.Linear, last epoch"]) == pytest.approx(
+        r["learner_linear_accuracy"], abs=5e-5
+    )
+    assert float(named["accuracy on the training images"]) == pytest.approx(r["ten_train_accuracy"], abs=5e-5)
+    accuracies = text[text.index("every accuracy this run measured on held-out images") :]
+    for name, key in [("baseline, pixel similarity", "baseline_accuracy"), ("ten digits, CNN, one epoch",
+                      "cnn_accuracy"), ("ten digits, fine_tune", "ten_valid_accuracy")]:  # fmt: skip
+        assert re.search(rf"^{re.escape(name)}\s+{r[key]:.4f}$", accuracies, re.M), name
+
+
+def test_every_questionnaire_answer_that_names_a_number_is_this_runs(lesson_run):
+    _, text, r = lesson_run
+    answers = re.findall(r"^   answer: (.+) \(see (.+)\)$", text, re.M)
+    assert 14 <= len(answers) <= 18
+    numbers = {f"{v:.4f}" for k, v in r.items() if k.endswith("accuracy")}
+    numbers |= set(re.findall(r"^.+?: here ([0-9.]+), notes", text, re.M))  # the distances measured
+    shown = [n for answer, _ in answers for n in re.findall(r"\b0\.\d{4}\b", answer)]
+    assert len(shown) >= 8 and set(shown) <= numbers  # every accuracy named is one the run measured
+    assert (
+        f"{r['baseline_accuracy']:.4f} (see section 2)" in text
+        and f"the CNN, {r['cnn_accuracy']:.4f}" in text
+    )
+
+
+def test_code_in_the_terminal_is_never_broken_across_lines(lesson_run):
+    _, text, _ = lesson_run
+    lines = set(text.splitlines())
+    for cell in lesson_cells():
+        if cell.kind == "code" and not cell.parameters:
+            for line in cell.source.splitlines():
+                assert line in lines or not line.strip(), line  # whole, unindented: copy-safe
 
 
 def test_terminal_output_sections_in_order_and_each_table_once(lesson_run):
@@ -60,6 +107,7 @@ def test_terminal_output_sections_in_order_and_each_table_once(lesson_run):
         "accuracy",
         "accuracy",
     ]  # linear, net, fine_tune x2
+    assert len(headers) == EPOCH_TABLES
     for caption in (
         "epoch table of nn.Linear(784, 1)",
         "epoch table of simple_net",
@@ -81,7 +129,9 @@ def test_html_page_has_prose_code_outputs_and_figures(lesson_run):
     assert "`" not in prose and "<code>fine_tune</code>" in html  # Markdown rendered: no raw backticks
     assert html.count('<pre class="code">') == sum(c.kind == "code" for c in lesson_cells())
     assert html.count("<h1>") == 1 and "This lesson follows" in page.text
-    assert len(page.images) == 7  # digit, means, learning rates, sigmoid, unit 3, all units, softmax
+    assert len(page.images) == FIGURES
+    assert "figure drawn by the cell above" not in html  # each figure's alt text says what it shows
+    assert '<span class="k">def</span>' in html  # code coloured by Pygments
     for image in page.images:
         image.load()
         assert image.size[0] > 100
@@ -113,27 +163,44 @@ def test_one_source_for_every_form():
     ]
 
 
-def test_the_notebook_runs_top_to_bottom_in_a_kernel(tmp_path):
+def test_the_notebook_runs_top_to_bottom_with_the_command_the_lesson_prints(tmp_path):
+    """The hint names programs the notebook extra installs (the dev install includes it)."""
     nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
-
     path = tmp_path / "lesson.ipynb"
-    assert cli("lesson", "--notebook", path, "--subset", "6000", "--pair", "3", "7").returncode == 0
+    result = cli("lesson", "--notebook", path, "--subset", "6000", "--pair", "3", "7")
+    assert result.returncode == 0 and "--open" in result.stdout
     raw = json.loads(path.read_text())
     assert raw["nbformat"] == 4 and raw["cells"][1]["metadata"]["tags"] == ["parameters"]
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
+    nbformat.validate(nbformat.read(path, as_version=4))
+    command = " ".join(result.stdout.split()).split("without opening it: ", 1)[1]
+    assert "nbconvert --to notebook --execute" in command
+    run = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    nb = nbformat.read(path, as_version=4)  # executed in place: the outputs are in the file now
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    assert outputs and not [o for o in outputs if o.output_type == "error"]
     kinds = [k for o in outputs for k in o.get("data", {})]
-    assert kinds.count("image/png") == 7  # every figure inline, once
+    assert kinds.count("image/png") == FIGURES  # every figure inline, once
     texts = [o.data["text/plain"] for o in outputs if list(o.get("data", {})) == ["text/plain"]]
     assert not [t for t in texts if t.startswith(("<Axes", "<Figure", "Text("))]  # no plotting reprs
     tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
-    assert len(tables) == 4 and all("<table>" in t and "train_loss" in t for t in tables)
+    assert len(tables) == EPOCH_TABLES and all("<table>" in t and "train_loss" in t for t in tables)
+
+
+def test_open_starts_jupyterlab_on_the_notebook_or_names_the_install(monkeypatch, tmp_path):
+    from digitlab.lesson import jupyter
+
+    started = []
+    monkeypatch.setattr(jupyter.subprocess, "run", lambda argv, check: started.append(argv))
+    path = tmp_path / "lesson.ipynb"
+    assert cli("lesson", "--notebook", path, "--open").returncode == 0
+    assert started == [[sys.executable, "-m", "jupyterlab", str(path)]] and path.exists()
+    monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: False)
+    result = cli("lesson", "--notebook", tmp_path / "other.ipynb", "--open")
+    assert result.returncode == 1 and "digitlab[notebook]" in result.stderr
+    assert not (tmp_path / "other.ipynb").exists() and len(started) == 1
+    assert "first pip install 'digitlab[notebook]'" in cli("lesson", "--notebook", path).stdout
+    assert cli("lesson", "--open").returncode == 2  # --open alone is a usage error
 
 
 def test_lesson_reads_a_kaggle_csv(mnist, tmp_path):

@@ -166,16 +166,65 @@ def test_bf16_autocast_the_gpu_path_runs_on_a_cpu_too():
 
 def test_get_preds_in_order_even_from_a_shuffled_loader():
     learn, _ = quiet_learner()
-    probs, targets = learn.get_preds(learn.dls.train)
+    scores, targets = learn.get_preds(learn.dls.train)
     assert torch.equal(targets, learn.dls.train.tensors[1])
-    torch.testing.assert_close(probs.sum(1), torch.ones(len(probs)))
+    learn.model.eval()
+    torch.testing.assert_close(scores, learn.model(learn.dls.train.tensors[0]).detach())
     order = learn.dls.train.generator.get_state()
     classes, p = learn.predict(learn.dls.valid.tensors[0][0])
     assert classes.shape == (1,) and p.shape == (1, 10)
     assert torch.equal(order, learn.dls.train.generator.get_state())  # predicting draws no batch
 
 
-def test_fine_tune_freezes_then_unfreezes():
+def test_get_preds_gives_what_fastai_gives():
+    """Raw outputs for a plain loss (nn.CrossEntropyLoss has no `activation`), the loss's own
+    activation when it has one, `act` above both, and each sample's loss with `with_loss`."""
+    learn, _ = quiet_learner()
+    learn.loss_func = nn.CrossEntropyLoss()
+    x, y = learn.dls.valid.tensors
+    learn.model.eval()
+    raw = learn.model(x).detach()
+    scores, targets = learn.get_preds()
+    torch.testing.assert_close(scores, raw)
+    assert not torch.allclose(scores.sum(1), torch.ones(len(scores)))  # scores, not probabilities
+    probs, _ = learn.get_preds(act=lambda t: t.softmax(1))
+    torch.testing.assert_close(probs.sum(1), torch.ones(len(probs)))
+    _, _, losses = learn.get_preds(with_loss=True)
+    torch.testing.assert_close(losses, F.cross_entropy(raw, y, reduction="none"))
+    assert learn.loss_func.reduction == "mean"  # the learner's own loss is left as it was
+
+    class SoftmaxLoss(nn.CrossEntropyLoss):  # as fastai's CrossEntropyLossFlat: it has an activation
+        def activation(self, outputs):
+            return outputs.softmax(1)
+
+    learn.loss_func = SoftmaxLoss()
+    torch.testing.assert_close(learn.get_preds()[0], raw.softmax(1))
+
+    def per_batch_loss(outputs, targets):  # a plain function: its losses come one sample at a time
+        return F.cross_entropy(outputs, targets)
+
+    learn.loss_func = per_batch_loss
+    torch.testing.assert_close(learn.get_preds(with_loss=True)[2], F.cross_entropy(raw, y, reduction="none"))
+
+
+def test_fine_tune_trains_a_one_group_model_whole_as_fastai_does():
+    """fastai's default splitter puts every parameter in one group and `freeze` leaves the last
+    group trainable: the 'frozen' epoch of a plain nn.Sequential trains every layer."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.ReLU(), nn.Linear(8, 10))
+    seen = []
+
+    class Watch(cbs.Callback):
+        def before_fit(self, learn):
+            seen.append((learn.model[1].weight.requires_grad, learn.opt.lr))
+
+    learn, _ = quiet_learner(model, cbs=[Watch()])
+    first = model[1].weight.detach().clone()
+    learn.fine_tune(1, 0.1)
+    assert seen == [(True, 0.1), (True, 0.05)]  # both phases train the first layer; then half the rate
+    assert not torch.equal(first, model[1].weight)
+
+
+def test_fine_tune_freezes_every_group_but_the_last_with_a_splitter():
     model = build_model("mlp", n_out=2)
     seen = []
 
@@ -183,7 +232,11 @@ def test_fine_tune_freezes_then_unfreezes():
         def before_fit(self, learn):
             seen.append(learn.model.first_layer.weight.requires_grad)
 
+    def body_and_head(m):
+        return [[*m.first_layer.parameters()], [*m.last_layer.parameters()]]
+
     learn, _ = quiet_learner(model, cbs=[Watch()])
+    learn.splitter = body_and_head
     learn.fit_one_cycle(1, 0.1)
     before_frozen = model.first_layer.weight.detach().clone()
     last_before = model.last_layer.weight.detach().clone()
@@ -256,8 +309,9 @@ def test_binary_output_with_the_lesson_loss():
 
     learn = Learner(make_dls(), build_model("linear", n_out=1), mnist_loss, metrics=[accuracy], quiet=True)
     learn.fit(3, 1.0)
-    probs, _ = learn.get_preds()
-    assert probs.shape[1] == 1 and 0 <= probs.min() and probs.max() <= 1
+    scores, _ = learn.get_preds()  # mnist_loss is a plain function: raw scores, as in fastai
+    probs = learn.get_preds(act=torch.sigmoid)[0]
+    assert scores.shape[1] == 1 and (scores < 0).any() and 0 <= probs.min() and probs.max() <= 1
     assert learn.epoch_row["accuracy"] > 0.95
 
 

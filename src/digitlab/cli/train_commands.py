@@ -15,14 +15,25 @@ def lesson(
     out_dir: Path = typer.Option(Path("runs/lesson"), "--out", help="Folder for lesson.html and the model."),
     data: str = typer.Option("mnist", help=SRC_HELP + " (20% held out, seed 1337)"),
     notebook: Path = typer.Option(None, help="Write the lesson as a Jupyter notebook here instead."),
+    open_notebook: bool = typer.Option(
+        False, "--open", help="With --notebook: start JupyterLab on it (pip install 'digitlab[notebook]')."
+    ),
     subset: int = typer.Option(None, help="Use only the first N training images (quick runs)."),
 ):
     """The MNIST-basics lesson, every step explained and measured; writes DIR/lesson.html."""
-    from digitlab.lesson import run_lesson, write_notebook
+    from digitlab.lesson import jupyter, run_lesson, write_notebook
 
+    if open_notebook and notebook is None:
+        raise typer.BadParameter("needs --notebook FILE.ipynb", param_hint="--open")
     if notebook is not None:
+        if open_notebook and not jupyter.has_jupyterlab():  # before writing: nothing to open it with
+            jupyter.open_in_jupyterlab(notebook)
         write_notebook(notebook, pair=tuple(pair), data=data, subset=subset)
-        say(f"wrote {notebook} (open it in Jupyter, or run: jupyter nbconvert --execute)")
+        if open_notebook:
+            say(f"wrote {notebook}; starting JupyterLab on it (Ctrl-C stops it)")
+            jupyter.open_in_jupyterlab(notebook)
+        else:
+            say(jupyter.hint(notebook))
         return
     run_lesson(pair=tuple(pair), out=out_dir, data=data, subset=subset, console=out)
 

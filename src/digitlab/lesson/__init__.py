@@ -6,7 +6,6 @@ from pathlib import Path
 import torch
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.padding import Padding
 from rich.syntax import Syntax
 from torch import nn
 
@@ -25,6 +24,7 @@ RESULTS = (  # the numbers the lesson measures, by their names in the lesson's c
     "baseline_accuracy", "scratch_accuracy", "learner_linear_accuracy", "net_accuracy",
     "ten_valid_accuracy", "ten_train_accuracy", "ten_test_accuracy",
     "linear_accuracy", "no_relu_accuracy", "relu_accuracy", "fold_gap", "linear_layer_gap",
+    "first_epoch_accuracy", "deeper_accuracy", "cnn_accuracy",
 )  # fmt: skip
 
 
@@ -96,8 +96,11 @@ def _show_prose(cell: Cell, console: Console, page: Page, title: str) -> None:
 
 
 def _show_code(cell: Cell, output: Output, console: Console, page: Page) -> None:
-    syntax = Syntax(cell.source, "python", theme="ansi_dark", background_color="default", word_wrap=True)
-    console.print(Padding(syntax, (0, 0, 0, 4)), soft_wrap=False)  # code indented, output not
+    width = max(map(len, cell.source.splitlines()), default=1)
+    syntax = Syntax(cell.source, "python", theme="ansi_dark", background_color="default", code_width=width)
+    console.rule(style="dim")  # code below the line; not indented, so it can be copied as it is
+    console.print(syntax, soft_wrap=True, crop=False)  # a long line is one line: the terminal folds it
+    console.print()
     page.code(cell.source)
     if output.text:
         if cell.caption:

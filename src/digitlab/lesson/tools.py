@@ -83,3 +83,38 @@ def show_probs(probs: torch.Tensor, labels: torch.Tensor | None = None):
     fig = plt.figure(figsize=(2.2 * min(len(probs), 6), 2.4), layout="constrained")
     draw_softmax(fig, probs, labels)
     return fig
+
+
+class BesideTheNotes:
+    """Each figure the lesson measures that the notes also report, printed beside the notes' value
+    with why the two differ; `table()` lists them all again at the end, from the same records."""
+
+    def __init__(self, pair: tuple[int, int] = (0, 1)):
+        self.rows: list[tuple[str, float, float, str]] = []
+        self.same_task = tuple(pair) == (0, 1)  # the notes' two-digit figures are for 0 and 1
+
+    def compare(self, what: str, measured, notes: float, why: str, two_digit: bool = True) -> float:
+        """Print `what: here X, notes Y (why)`; returns X as a float. Two-digit figures are only
+        compared when the lesson's pair is the notes' 0 and 1."""
+        value = float(measured)
+        if two_digit and not self.same_task:
+            print(f"{what}: here {value:.4f} (the notes measured 0 and 1; this run uses another pair)")
+            return value
+        self.rows.append((what, value, notes, why))
+        print(f"{what}: here {value:.4f}, notes {notes:.4f} ({why})")
+        return value
+
+    def table(self) -> None:
+        """Every comparison made above, in order, as one table."""
+        width = max((len(r[0]) for r in self.rows), default=10)
+        print(f"{'figure':<{width}}  {'here':>7}  {'notes':>7}")
+        for what, value, notes, _ in self.rows:
+            print(f"{what:<{width}}  {value:7.4f}  {notes:7.4f}")
+
+
+def check_yourself(*items: tuple[str, str, str]) -> None:
+    """Questions, each with its answer from this run and the section that shows it: read the
+    question, answer it yourself, then compare."""
+    for number, (question, answer, where) in enumerate(items, 1):
+        print(f"{number}. {question}")
+        print(f"   answer: {answer} (see {where})")

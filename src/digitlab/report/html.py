@@ -24,7 +24,13 @@ class Page:
         self.parts.append(MarkdownIt("commonmark").render(text))
 
     def code(self, source: str) -> None:
-        self.parts.append(f'<pre class="code"><code>{html.escape(source)}</code></pre>')
+        """Python source, coloured by Pygments (its classes, styled in STYLE); long lines scroll."""
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+
+        coloured = highlight(source, PythonLexer(), HtmlFormatter(nowrap=True)).rstrip("\n")
+        self.parts.append(f'<pre class="code"><code>{coloured}</code></pre>')
 
     def output(self, text: str, caption: str = "") -> None:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
@@ -107,4 +113,7 @@ SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}p code,li code{background
 figure.output pre{background:#fafafa;border:1px solid #e3e3e3}
 .gallery{display:flex;flex-wrap:wrap;gap:.4rem}.gallery img{image-rendering:pixelated;border:1px solid #ddd}
 figure.cell{margin:0;text-align:center}figure.cell figcaption{font-size:.75rem}
+pre{white-space:pre}pre.code .k,pre.code .kn,pre.code .ow{color:#0b5394;font-weight:600}
+pre.code .s,pre.code .s1,pre.code .s2,pre.code .sa,pre.code .si{color:#7a3e00}pre.code .c1{color:#5f6f5f;
+font-style:italic}pre.code .mi,pre.code .mf{color:#8a1f7a}pre.code .nf,pre.code .nb{color:#1f6f43}
 """

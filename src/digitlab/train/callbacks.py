@@ -163,13 +163,13 @@ class OneCycle(Callback):
 
     order = -20
 
-    def __init__(self, lr_max: float, pct_start: float = 0.25):
-        self.lr_max, self.pct_start = lr_max, pct_start
+    def __init__(self, lr_max: float, pct_start: float = 0.25, div: float = 25.0):
+        self.lr_max, self.pct_start, self.div = lr_max, pct_start, div
 
     def before_batch(self, learn: "Learner") -> None:
         if learn.training:
             pos = (learn.epoch + learn.iter / len(learn.dls.train)) / learn.n_epoch
-            learn.opt.lr = one_cycle(self.lr_max, pos, self.pct_start)
+            learn.opt.lr = one_cycle(self.lr_max, pos, self.pct_start, self.div)
 
 
 class LRFinder(Callback):

@@ -19,6 +19,11 @@ from digitlab.train.progress import ProgressTable
 from digitlab.train.steps import EagerStep
 
 
+def one_group(model: nn.Module) -> list[list[nn.Parameter]]:
+    """fastai's default splitter: all the model's parameters in one group."""
+    return [list(model.parameters())]
+
+
 @dataclass
 class LRFindResult:
     suggestion: float  # where the smoothed loss falls fastest
@@ -30,6 +35,7 @@ class Learner:
     """Trains `model` on `dls` with `loss_func` and an optimizer made by `opt_func(params, lr)`.
 
     `metrics` is one metric or a list (plain functions are fine); `cbs` adds callbacks.
+    `splitter(model)` gives the parameter groups `freeze` works by (default: one group, as fastai's).
     `learn.recorder` keeps the history and `learn.progress` prints the epoch table.
     """
 
@@ -53,10 +59,12 @@ class Learner:
         self, dls: Any, model: nn.Module, loss_func: Callable[..., torch.Tensor], *,
         opt_func: Callable[..., Any] = SGD, lr: float = 0.1, metrics: Any = (), cbs: Iterable[Any] = (),
         device: str | torch.device | None = None, autocast: bool = False, quiet: bool = False,
+        splitter: Callable[[nn.Module], list[list[nn.Parameter]]] | None = None,
     ) -> None:  # fmt: skip
         if not isinstance(dls, DataLoaders):
             warn_if_leaky(dls.train, dls.valid)
         self.dls, self.loss_func, self.opt_func, self.lr = dls, loss_func, opt_func, lr
+        self.splitter = splitter or one_group
         self.device = (
             torch.device(device) if device else next(iter(model.parameters()), torch.empty(0)).device
         )
@@ -180,23 +188,38 @@ class Learner:
         lr_max: float | None = None,
         cbs: Iterable[Any] = (),
         start: tuple[int, int] = (0, 0),
+        pct_start: float = 0.25,
+        div: float = 25.0,
     ) -> None:
-        """Warm the learning rate up, then anneal it: fast, stable training."""
+        """Warm the learning rate up from lr_max/div over `pct_start` of the steps, then anneal it."""
         lr_max = lr_max or self.lr
-        self.fit(n_epoch, lr_max, [callbacks.OneCycle(lr_max), *cbs], start)
+        self.fit(n_epoch, lr_max, [callbacks.OneCycle(lr_max, pct_start, div), *cbs], start)
 
-    def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1) -> None:
-        """Train only the last layer for `freeze_epochs`, then every layer at half the rate."""
+    def fine_tune(
+        self,
+        epochs: int,
+        base_lr: float = 2e-3,
+        freeze_epochs: int = 1,
+        pct_start: float = 0.3,
+        div: float = 5.0,
+    ) -> None:
+        """fastai's recipe: `freeze_epochs` with all but the last parameter group frozen, then
+        `epochs` with every group at half the rate.
+
+        With the default splitter the model is one group, so nothing is frozen: the first phase
+        trains the whole model, as fastai does for a model without a pretrained body. (fastai also
+        gives earlier groups lower rates in the second phase; here every group gets base_lr / 2.)
+        """
         self.freeze()
-        self.fit_one_cycle(freeze_epochs, base_lr)
+        self.fit_one_cycle(freeze_epochs, base_lr, pct_start=0.99)
         self.unfreeze()  # and a fresh optimizer that sees every parameter again
-        self.fit_one_cycle(epochs, base_lr / 2)
+        self.fit_one_cycle(epochs, base_lr / 2, pct_start=pct_start, div=div)
 
     def freeze(self) -> None:
-        """Stop every layer but the last one that has parameters from learning."""
-        layers = [m for m in self.model.modules() if any(True for _ in m.parameters(recurse=False))]
-        for layer in layers[:-1]:
-            layer.requires_grad_(False)
+        """Stop every parameter group but the last from learning (nothing, for one group)."""
+        for group in self.splitter(self.model)[:-1]:
+            for p in group:
+                p.requires_grad_(False)
         self.opt = None
 
     def unfreeze(self) -> None:
@@ -218,12 +241,37 @@ class Learner:
         return LRFindResult(finder.lrs[steepest], finder.lrs, finder.losses)
 
     # --- using the model --------------------------------------------------------------
-    def get_preds(self, dl: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probabilities and targets for every batch of `dl` (default: valid), in order."""
+    def get_preds(
+        self,
+        dl: Any = None,
+        with_loss: bool = False,
+        act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Predictions and targets for every batch of `dl` (default: valid), in order, as fastai's:
+        the model's outputs through `act`, else through the loss function's own `activation` if it
+        has one, else raw (a plain `nn.CrossEntropyLoss` gives scores, not probabilities).
+        `with_loss` adds each sample's loss as a third tensor.
+        """
         dl = self.dls.valid if dl is None else dl
         dl = dl.ordered() if isinstance(dl, DataLoader) else dl
-        probs, targets = zip(*((batch_probs(self.model, xb), yb) for xb, yb in dl), strict=True)
-        return torch.cat(probs), torch.cat(targets)
+        act = act or getattr(self.loss_func, "activation", None) or (lambda outputs: outputs)
+        self.model.eval()
+        outputs, targets = [], []
+        with torch.no_grad():
+            for xb, yb in dl:
+                outputs.append(self.model(xb.to(self.device)).float().cpu())
+                targets.append(torch.as_tensor(yb).cpu())
+        out, target = torch.cat(outputs), torch.cat(targets)
+        preds = act(out)
+        return (preds, target, self._losses(out, target)) if with_loss else (preds, target)
+
+    def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of each sample: `reduction="none"` where the loss has it, else one call per sample."""
+        if isinstance(getattr(self.loss_func, "reduction", None), str):
+            loss_func = copy.copy(self.loss_func)
+            loss_func.reduction = "none"  # type: ignore[attr-defined]
+            return cast(torch.Tensor, loss_func(outputs, targets)).reshape(-1)
+        return torch.stack([self.loss_func(o[None], t[None]) for o, t in zip(outputs, targets, strict=True)])
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Classes and probabilities for one sample or a batch of samples shaped like the data's."""
