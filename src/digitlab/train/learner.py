@@ -270,7 +270,7 @@ class Learner:
         if isinstance(getattr(self.loss_func, "reduction", None), str):
             loss_func = copy.copy(self.loss_func)
             loss_func.reduction = "none"  # type: ignore[attr-defined]
-            return cast(torch.Tensor, loss_func(outputs, targets)).reshape(-1)
+            return loss_func(outputs, targets).reshape(-1)
         return torch.stack([self.loss_func(o[None], t[None]) for o, t in zip(outputs, targets, strict=True)])
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
