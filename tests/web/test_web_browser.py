@@ -127,6 +127,48 @@ def test_thats_wrong_saves_the_drawing(page, server):
     assert len(list((save_dir / "4").glob("*.png"))) == 1
 
 
+def test_why_panel_shows_the_maps_and_erasing_the_evidence_asks_again(page):
+    expect = sync_api.expect
+    page.click("#clear")
+    expect(page.locator("#why")).to_be_hidden()
+    draw(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])
+    expect(page.locator("#guess")).to_have_attribute("data-digit", "7", timeout=10_000)
+    expect(page.locator("#why")).to_be_visible(timeout=10_000)
+    expect(page.locator("#why-top-label")).to_contain_text("why 7")
+    reds = page.evaluate(  # the map for 7 is drawn: some pixels pushed towards it (red)
+        "Array.from(document.getElementById('why-top').getContext('2d').getImageData(0, 0, 28, 28).data)"
+        ".filter((v, i) => i % 4 == 0 && v == 255).length"
+    )
+    assert reds > 10
+    assert "integrated gradients" in page.locator("#method").inner_text()
+    page.check("#erase")
+    expect(page.locator("#erased")).to_contain_text("without the", timeout=5_000)
+    assert page.locator("#erased").get_attribute("data-digit") in [str(d) for d in range(10)]
+    grey = page.evaluate(  # the erased pixels are greyed out in the 28x28 preview
+        "Array.from(document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data)"
+        ".filter((v, i) => i % 4 == 0 && v == 150).length"
+    )
+    assert grey > 5
+    page.uncheck("#erase")
+    expect(page.locator("#erased")).to_have_text("")
+
+
+def test_the_page_and_its_why_panel_fit_a_phone(page, server):
+    context = page.context.browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    phone = context.new_page()
+    phone.goto(server[0])
+    draw(phone, [[(0.5, 0.15), (0.5, 0.85)]])  # a one
+    sync_api.expect(phone.locator("#why")).to_be_visible(timeout=10_000)
+    phone.check("#erase")
+    sync_api.expect(phone.locator("#erased")).to_contain_text("without the", timeout=5_000)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sideways
+    box = phone.locator("#why").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    context.close()
+
+
 def test_the_page_works_under_its_security_policy_and_another_origin_cannot_save(page, server, mnist):
     """Run after the tests above: drawing, predicting, uploading and saving raised no CSP violation.
     A page of another site (another server, another port) posts a real drawing: refused."""

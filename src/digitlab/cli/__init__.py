@@ -9,7 +9,7 @@ import warnings
 
 import typer
 
-from digitlab.cli import data_commands, model_commands, tool_commands, train_commands
+from digitlab.cli import data_commands, explain_command, model_commands, tool_commands, train_commands
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.command("lr-find")(train_commands.lr_find)
 app.command()(model_commands.evaluate)
 app.command()(model_commands.ensemble)
 app.command()(model_commands.predict)
+app.command()(explain_command.explain)
 app.command()(model_commands.submit)
 app.command()(tool_commands.serve)
 app.command()(model_commands.export)

@@ -25,7 +25,7 @@ from digitlab.fileio import write_bytes_atomic
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.web.batching import Batcher
 from digitlab.web.safeguards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
-from digitlab.web.uploads import MAX_BODY, open_upload, read_body, read_source
+from digitlab.web.uploads import MAX_BODY, image_from_pixels, open_upload, read_body, read_source
 
 
 class PredictResponse(BaseModel):
@@ -40,6 +40,7 @@ MAX_LAG = 0.05  # seconds the event loop may run late (requests waiting to be re
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
 BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
+EXPLAINS = 2  # explanations computed at once (each ~30-60 ms of CPU on worker threads); others wait
 SAVED_SIDE = 280  # saved corrections are kept at most this size, as the canvas sends them
 PUBLIC_INFO = (
     "architecture",
@@ -69,6 +70,7 @@ def create_app(
     capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
     _add_pages(app, predictor, save_dir)
     _add_prediction(app, predictor, capacity, batch_window)
+    _add_explanation(app, predictor, capacity)
     _add_samples(app, save_dir, cors_origins or [])
     _add_guards(app, capacity, cors_origins or [], allowed_hosts or default_hosts("127.0.0.1"))
     return app
@@ -86,7 +88,7 @@ def _add_guards(app: FastAPI, capacity: Capacity, cors_origins: list[str], allow
             return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
         return await call_next(request)
 
-    app.add_middleware(ShedLoad, capacity=capacity, paths=("/api/predict",))
+    app.add_middleware(ShedLoad, capacity=capacity, paths=("/api/predict", "/api/explain"))
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
 
@@ -139,6 +141,36 @@ def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batc
 
     async def _probs(digit: np.ndarray):
         return predictor.probs(digit[None])[0] if batcher is None else await batcher.probs(digit)
+
+
+def _add_explanation(app: FastAPI, predictor: Predictor, capacity: Capacity) -> None:
+    from digitlab.inference.explanation import explain
+
+    explaining = asyncio.Semaphore(EXPLAINS)
+
+    @app.post("/api/explain")
+    async def explain_input(request: Request) -> JSONResponse:
+        """JSON `{"pixels": the 28x28 input /api/predict returned}`: the top three digits, attribution
+        maps for the first two, and the answer once the evidence is erased (`erased_input`)."""
+        body = await read_body(request)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise HTTPException(415, 'send JSON: {"pixels": 28 rows of 28 values 0..255}')
+        digit = np.array(image_from_pixels(body))  # a copy: writable, as torch wants
+        if not digit.any():
+            return JSONResponse({"digit": None})
+        capacity.in_flight += 1
+        try:
+            async with explaining:  # gradients take CPU: a few at a time, off the event loop
+                explanation = await run_in_threadpool(explain, predictor, digit)
+        finally:
+            capacity.in_flight -= 1
+        return JSONResponse(
+            {
+                "digit": explanation.top[0][0],
+                **explanation.to_json(),
+                "erased_input": explanation.erased.tolist(),
+            }
+        )
 
 
 def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[str]) -> None:

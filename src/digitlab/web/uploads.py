@@ -42,7 +42,7 @@ async def read_source(request: Request) -> bytes | Image.Image:
             raise HTTPException(400, "multipart upload needs a file in field 'file'")
         return await upload.read()
     if kind.startswith("application/json"):
-        return _image_from_pixels(body)
+        return image_from_pixels(body)
     if kind.startswith("image/"):
         return body
     raise HTTPException(400, "send an image (multipart field 'file') or JSON {\"pixels\": [...]}")
@@ -58,7 +58,7 @@ def open_upload(data: bytes) -> Image.Image:
         raise HTTPException(400, str(e)) from None
 
 
-def _image_from_pixels(body: bytes) -> Image.Image:
+def image_from_pixels(body: bytes) -> Image.Image:
     """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1."""
     try:
         payload = json.loads(body)

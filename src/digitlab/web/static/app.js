@@ -10,8 +10,13 @@ const bars = document.getElementById("bars");
 const feedback = document.getElementById("feedback");
 const picker = document.getElementById("picker");
 const thanks = document.getElementById("thanks");
+const why = document.getElementById("why");
+const eraseBox = document.getElementById("erase");
+const erasedLine = document.getElementById("erased");
 
 const DEBOUNCE_MS = 120; // wait this long after the last stroke change before asking again
+const EXPLAIN_MS = 250; // "why?" is asked only once the drawing has rested this long after an answer
+let explainTimer = null, explainSeq = 0, lastInput = null, lastWhy = null;
 let drawing = false, last = null, dirty = false, inFlight = false, timer = null, hasInk = false;
 let saveEnabled = false;
 
@@ -114,7 +119,66 @@ function show(result) {
     bars.appendChild(li);
   });
   feedback.hidden = !saveEnabled;
+  lastInput = result.input;
+  lastWhy = null; // the panel's maps stay until the new ones come, but erasing waits for them
+  scheduleExplain(result.input);
 }
+
+// The "why?" panel: asked after the prediction is shown, so it never delays it; a stale answer
+// (the drawing changed meanwhile) is dropped.
+function scheduleExplain(input) {
+  clearTimeout(explainTimer);
+  const seq = ++explainSeq;
+  explainTimer = setTimeout(async () => {
+    try {
+      const response = await fetch("/api/explain", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ pixels: input }),
+      });
+      if (!response.ok || seq !== explainSeq) return; // busy (503) or stale: the next drawing asks again
+      const body = await response.json();
+      if (seq === explainSeq && body.digit !== null) showWhy(body);
+    } catch (err) { /* the panel is extra: the prediction above stands */ }
+  }, EXPLAIN_MS);
+}
+
+function showWhy(body) {
+  lastWhy = body;
+  const [top, next] = body.top;
+  drawMap("why-top", body.attribution[String(top.digit)], `why ${top.digit} (${(top.probability * 100).toFixed(1)}%)`);
+  drawMap("why-next", body.attribution[String(next.digit)], `why ${next.digit} (${(next.probability * 100).toFixed(1)}%)`);
+  document.getElementById("method").textContent = body.method;
+  why.hidden = false;
+  showErased();
+}
+
+function drawMap(id, rows, label) {
+  const canvas = document.getElementById(id);
+  const image = canvas.getContext("2d").createImageData(28, 28);
+  const limit = Math.max(1e-12, ...rows.map((r) => Math.max(...r.map(Math.abs))));
+  for (let i = 0; i < 784; i++) {
+    const v = Math.max(-1, Math.min(1, rows[Math.floor(i / 28)][i % 28] / limit));
+    const rgb = v > 0 ? [255, 255 * (1 - v), 255 * (1 - v)] : [255 * (1 + v), 255 * (1 + v), 255];
+    image.data.set([...rgb, 255], i * 4);
+  }
+  canvas.getContext("2d").putImageData(image, 0, 0);
+  canvas.setAttribute("aria-label", `${label}: red pixels pushed towards it, blue away (scale ±${limit.toPrecision(2)})`);
+  document.getElementById(`${id}-label`).textContent = `${label}, ±${limit.toPrecision(2)}`;
+}
+
+function showErased() {
+  if (!lastWhy || !lastInput) return;
+  if (!eraseBox.checked) { erasedLine.textContent = ""; drawSeen(lastInput); return; }
+  const e = lastWhy.erased;
+  const seenImage = seen.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const before = lastInput[Math.floor(i / 28)][i % 28], after = lastWhy.erased_input[Math.floor(i / 28)][i % 28];
+    seenImage.data.set(before !== after ? [150, 150, 150, 255] : [after, after, after, 255], i * 4);
+  }
+  seen.putImageData(seenImage, 0, 0);
+  erasedLine.textContent = `without the ${e.pixels} grey pixels it says ${e.digit} (${(e.probability * 100).toFixed(1)}%)`;
+  erasedLine.dataset.digit = String(e.digit);
+}
+eraseBox.addEventListener("change", showErased);
 
 function showEmpty(message) {
   guess.textContent = message ? `error: ${message}` : "draw a digit";
@@ -123,6 +187,9 @@ function showEmpty(message) {
   confidence.textContent = "";
   bars.innerHTML = "";
   feedback.hidden = true;
+  why.hidden = true;
+  lastWhy = null;
+  explainSeq++; // an explanation still on its way is for a drawing that is gone
   if (!hasInk) drawSeen(null);
 }
 

@@ -1,0 +1,125 @@
+"""`explain`: why the model said what it said, image by image."""
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from digitlab.cli.common import out, say
+from digitlab.errors import DigitlabError, plain
+
+MARKER = ".digitlab-explain.json"  # the figures an earlier `explain --out` wrote here: replaceable
+
+
+def explain(
+    model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
+    paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+    out_dir: Path = typer.Option(None, "--out", help="Write a figure per image here (PNG)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array, maps as 28x28 rows."),
+    engine: str = typer.Option("torch", help="torch, or onnx (occlusion instead of gradients)."),
+):
+    """The input digitlab used, the top 3 digits, and which pixels pushed towards the prediction and
+    the runner-up (red) or away (blue); then the evidence erased and the model asked again."""
+    from digitlab.inference.explanation import explain_file
+    from digitlab.inference.predictor import Predictor, image_files
+    from digitlab.report.attribution import explanation_png, terminal_map
+
+    predictor = Predictor.load(model, engine)
+    files: list[Path] = []
+    results = []
+    for path in paths:
+        if path.is_dir():
+            files += image_files(path, [])
+        else:
+            files.append(path)
+    names = [f"{number:04d}-{path.stem}.png" for number, path in enumerate(files)]
+    writer = FigureWriter(out_dir, names) if out_dir is not None else None
+    for name, path in zip(names, files, strict=True):
+        prediction, explanation = explain_file(predictor, str(path))
+        results.append((prediction, explanation))
+        if writer is not None and explanation is not None and prediction.input is not None:
+            writer.write(name, explanation_png(explanation, prediction.input, str(path)))
+        if as_json:
+            continue
+        if prediction.error:
+            print(f"error: {plain(prediction.error)}", file=sys.stderr)
+        elif explanation is None:
+            say(f"{path}: no digit (the image is blank)")
+        else:
+            _show(str(path), explanation, prediction.input, terminal_map)
+    if as_json:
+        print(json.dumps([_json(p, e) for p, e in results], allow_nan=False))
+    if writer is not None and not as_json:
+        say(f"wrote {len(writer.written)} figures to {out_dir}/")
+    if any(p.error for p, _ in results):
+        sys.exit(1)
+
+
+def _json(prediction, explanation) -> dict:
+    return {**prediction.to_json(), **(explanation.to_json() if explanation is not None else {})}
+
+
+def _show(name: str, explanation, digit_image, terminal_map) -> None:
+    (digit, p), rest = explanation.top[0], explanation.top[1:]
+    others = ", ".join(f"{d} ({q:.3f})" for d, q in rest)
+    say(f"{name}: {digit} ({p:.3f}); then {others}")
+    say(f"  method: {explanation.method}")
+    runner_up = explanation.top[1][0]
+    grid = Table.grid(padding=(0, 3))
+    grid.add_row(f"why {digit}", f"why {runner_up}")
+    colour = out.color_system is not None
+    grid.add_row(
+        terminal_map(explanation.maps[digit], digit_image, colour),
+        terminal_map(explanation.maps[runner_up], digit_image, colour),
+    )
+    out.print(grid)
+    say(
+        "  red: pushed towards the digit; blue: pushed away; each map on its own scale"
+        if colour
+        else "  # + pushed towards the digit, = - pushed away (strong, weak); . ink that did little"
+    )
+    e_digit, e_p = explanation.erased_top
+    verdict = "changed its mind" if e_digit != digit else "still says the same"
+    n = explanation.erased_pixels
+    say(f"  the evidence erased ({n} pixels): {e_digit} ({e_p:.3f}), the model {verdict}")
+
+
+class FigureWriter:
+    """Figures into a folder that may hold the user's files. A name that exists is replaced only if
+    an earlier `explain --out` wrote it (listed in MARKER); otherwise the command is refused before
+    it writes anything. The names are listed before the figures are written, so a run cut short
+    leaves nothing a rerun would refuse."""
+
+    def __init__(self, folder: Path, names: list[str]):
+        from digitlab.fileio import refuse_special, write_text_atomic
+
+        self.folder, self.written = folder, []
+        if folder.exists() and not folder.is_dir():
+            raise DigitlabError(f"{folder}: is a file, not a folder")
+        marker = folder / MARKER
+        if marker.exists():
+            refuse_special(marker)
+        ours = set(self._read_marker(marker)) if marker.is_file() else set()
+        for name in names:
+            if (folder / name).exists() and name not in ours:
+                raise DigitlabError(
+                    f"{folder / name}: exists and digitlab did not write it; choose another --out"
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(marker, json.dumps({"figures": sorted(ours | set(names))}) + "\n")
+
+    @staticmethod
+    def _read_marker(marker: Path) -> list[str]:
+        try:
+            names = json.loads(marker.read_text(encoding="utf-8")[: 1 << 20]).get("figures", [])
+        except (OSError, ValueError, AttributeError):
+            raise DigitlabError(f"{marker}: is not a list of figures digitlab wrote") from None
+        return [n for n in names if isinstance(n, str)]
+
+    def write(self, name: str, png: bytes) -> None:
+        from digitlab.fileio import write_bytes_atomic
+
+        write_bytes_atomic(self.folder / name, png)
+        self.written.append(name)
