@@ -13,6 +13,7 @@ from matplotlib import pyplot as plt
 from torch import nn
 
 from digitlab.data import DataLoader, DataLoaders, Dataset, LeakageWarning, load_source
+from digitlab.inference.explanation import integrated_gradients
 from digitlab.lesson.tools import (
     BesideTheNotes,
     check_yourself,
@@ -20,6 +21,7 @@ from digitlab.lesson.tools import (
     plot_function,
     show_image,
     show_images,
+    show_maps,
     show_probs,
     show_weights,
     tensor,
@@ -35,9 +37,9 @@ from digitlab.train.optim import SGD
 
 __all__ = [
     "BesideTheNotes", "check_yourself", "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader",
-    "DataLoaders", "Dataset", "EarlyStopping", "F", "KeepBest", "LeakageWarning", "Learner", "Linear",
-    "PixelSimilarity", "accuracy", "cross_entropy", "first", "l1_distance", "l2_distance",
-    "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd", "plot_function", "plt",
-    "predict_probs", "show_image", "show_images", "show_probs", "show_weights", "softmax", "tensor",
-    "to_probs", "torch",
+    "DataLoaders", "Dataset", "EarlyStopping", "F", "integrated_gradients", "KeepBest",
+    "LeakageWarning", "Learner", "Linear", "PixelSimilarity", "accuracy", "cross_entropy", "first",
+    "l1_distance", "l2_distance", "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd",
+    "plot_function", "plt", "predict_probs", "show_image", "show_images", "show_maps", "show_probs",
+    "show_weights", "softmax", "tensor", "to_probs", "torch",
 ]  # fmt: skip

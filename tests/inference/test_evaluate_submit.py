@@ -41,6 +41,26 @@ def test_evaluate_json_and_report_agree(trained_model, mini_mnist_dir, tmp_path)
     assert page.images
     for image in page.images:
         image.load()
+    pairs = data["most_confused"]
+    assert pairs and all(p["actual"] != p["predicted"] for p in pairs)
+    assert [p["count"] for p in pairs] == sorted((p["count"] for p in pairs), reverse=True)
+    assert pairs[0]["count"] == max(
+        n for a, row in enumerate(data["confusion"]) for p, n in enumerate(row) if a != p
+    )
+    assert "the most confused pairs" in text and "Why the top losses went wrong" in text
+    reasons = min(6, len(data["top_losses"]))
+    first = data["top_losses"][0]
+    assert f"image {first['index']}: labelled {first['label']}, predicted {first['predicted']}" in text
+    assert len(page.images) == len(data["top_losses"]) + reasons  # the gallery, then a figure per reason
+
+
+def test_evaluate_prints_the_confusion_matrix_and_the_most_confused_pairs(trained_model, mini_mnist_dir):
+    as_json = json.loads(cli("evaluate", trained_model, "--data", mini_mnist_dir, "--json").stdout)
+    text = cli("evaluate", trained_model, "--data", mini_mnist_dir).stdout
+    rows = text[text.index("confusion matrix") :].splitlines()[2:12]
+    assert [[int(n) for n in row.split()[1:]] for row in rows] == as_json["confusion"]
+    a, p, n = (as_json["most_confused"][0][k] for k in ("actual", "predicted", "count"))
+    assert f"most confused: {a} taken for {p}: {n}" in text
 
 
 def test_training_report_numbers_match_the_model_json(trained_model):

@@ -26,7 +26,7 @@ SECTIONS = [
     "9. Going deeper",
     "10. What the notes got wrong",
 ]
-FIGURES = 7  # digit, means, learning rates, sigmoid, unit 3, all units, softmax
+FIGURES = 8  # digit, means, learning rates, sigmoid, unit 3, all units, softmax, the worst two's reasons
 EPOCH_TABLES = 4  # linear, net, fine_tune x2
 
 
@@ -85,6 +85,15 @@ def test_every_questionnaire_answer_that_names_a_number_is_this_runs(lesson_run)
         f"{r['baseline_accuracy']:.4f} (see section 2)" in text
         and f"the CNN, {r['cnn_accuracy']:.4f}" in text
     )
+
+
+def test_the_two_worst_held_out_images_are_explained(lesson_run):
+    _, text, _ = lesson_run
+    worst = re.findall(
+        r"^held-out image (\d+): labelled (\d), the net said (\d) with \d+% \(loss ([0-9.]+)\)$", text, re.M
+    )
+    assert len(worst) == 2 and all(label != said for _, label, said, _ in worst)
+    assert float(worst[0][3]) >= float(worst[1][3])  # the largest loss first
 
 
 def test_code_in_the_terminal_is_never_broken_across_lines(lesson_run):

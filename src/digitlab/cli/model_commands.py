@@ -15,13 +15,15 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     report: Path = typer.Option(None, help="Also write an HTML report to this file."),
 ):
-    """Accuracy, per-class precision and recall, confusion matrix and top losses."""
+    """Accuracy, per-class precision and recall, the confusion matrix, the most confused pairs and the
+    top losses; --report draws them with the reasons behind the top losses."""
     import json
 
     from digitlab.data import load_source
     from digitlab.fileio import write_text_atomic
     from digitlab.inference.evaluation import evaluate as run_evaluation
     from digitlab.inference.evaluation import evaluation_data
+    from digitlab.inference.predictor import Predictor
     from digitlab.modelfiles.model_file import load_model
     from digitlab.report.model_report import evaluation_report
 
@@ -29,13 +31,23 @@ def evaluate(
     split, dataset = evaluation_data(load_source(data))
     result, _ = run_evaluation(net, dataset, split)
     if report:
-        write_text_atomic(report, evaluation_report(result, dataset, info))
+        write_text_atomic(report, evaluation_report(result, dataset, info, Predictor(net, info)))
     if as_json:
         print(json.dumps(result.to_json(), allow_nan=False))
         return
     say(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
     for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
         say(f"  {c}: precision {p:.4f}  recall {r:.4f}")
+    say("confusion matrix (rows: actual digit, columns: predicted)")
+    width = max(len(str(n)) for row in result.confusion for n in row) + 1
+    say("   " + "".join(f"{c:>{width}}" for c in range(len(result.confusion))))
+    for actual, row in enumerate(result.confusion):
+        say(f"{actual:>2} " + "".join(f"{n:>{width}}" for n in row))
+    pairs = "; ".join(f"{a} taken for {p}: {n}" for a, p, n in result.most_confused())
+    say(f"most confused: {pairs or 'none'}")
+    if result.top_losses:
+        worst = ", ".join(f"#{t['index']} ({t['label']}→{t['predicted']})" for t in result.top_losses[:5])
+        say(f"top losses: {worst} (digitlab explain shows why; --report draws them)")
 
 
 def ensemble(

@@ -20,6 +20,17 @@ class Evaluation:
     confusion: list[list[int]]  # rows: true class, columns: predicted
     top_losses: list[dict]  # the most confidently wrong images
 
+    def most_confused(self, n: int = 5) -> list[tuple[int, int, int]]:
+        """The `n` largest off-diagonal counts as (actual, predicted, count), largest first (fastai's
+        `ClassificationInterpretation.most_confused`)."""
+        pairs = [
+            (actual, predicted, count)
+            for actual, row in enumerate(self.confusion)
+            for predicted, count in enumerate(row)
+            if actual != predicted and count > 0
+        ]
+        return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))[:n]
+
     def to_json(self) -> dict:
         """The form of `digitlab evaluate --json` (see CLI.md), plus precision, confusion and top losses."""
         return {
@@ -30,6 +41,7 @@ class Evaluation:
             "precision": {str(c): round(p, 6) for c, p in enumerate(self.precision)},
             "confusion": self.confusion,
             "top_losses": self.top_losses,
+            "most_confused": [{"actual": a, "predicted": p, "count": c} for a, p, c in self.most_confused()],
         }
 
 

@@ -132,7 +132,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, digit: int) -> tuple
             method="riemann_middle",
             return_convergence_delta=True,
         )
-    return maps[0, 0].detach().numpy(), float(delta[0])
+    return maps[0].detach().reshape(28, 28).numpy(), float(delta[0])  # any input shape of 784 pixels
 
 
 def _occlusion(predictor: Predictor, x: torch.Tensor, digit: int) -> np.ndarray:

@@ -5,6 +5,7 @@ import torch
 from digitlab.data import Dataset
 from digitlab.data.decode import png_bytes
 from digitlab.inference.evaluation import Evaluation
+from digitlab.inference.predictor import Predictor
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.models.layers import unit_images
 from digitlab.report import charts
@@ -25,6 +26,10 @@ def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str
     page.matrix(
         evaluation.confusion, "confusion matrix: counts (shaded on a log scale)", "actual", "predicted"
     )
+    page.table(
+        [{"actual": a, "predicted": p, "images": c} for a, p, c in evaluation.most_confused()],
+        "the most confused pairs: how many images of the actual digit were taken for the other",
+    )
     if evaluation.top_losses:
         top = evaluation.top_losses
         images = data.images[torch.tensor([t["index"] for t in top])].numpy()
@@ -35,6 +40,29 @@ def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str
             ],
             "top losses: label→prediction and the probability given to the prediction",
         )
+
+
+def add_top_loss_reasons(
+    page: Page, predictor: Predictor, evaluation: Evaluation, data: Dataset, n: int = 6
+) -> None:
+    """For the first `n` top losses: why the model said what it said, and what spoke for the truth."""
+    from digitlab.inference.explanation import explain
+    from digitlab.report.attribution import explanation_png
+
+    top = evaluation.top_losses[:n]
+    if not top:
+        return
+    page.heading("Why the top losses went wrong", 3)
+    page.text(
+        "Each row: the image, the attribution maps for the model's answer and its runner-up "
+        "(red pushed towards that digit, blue away; each with its colour bar), and the image with the "
+        "evidence for the answer erased, with what the model then says."
+    )
+    for t in top:
+        image = data.images[t["index"]].numpy()
+        explanation = explain(predictor, image)
+        title = f"image {t['index']}: labelled {t['label']}, predicted {t['predicted']}"
+        page.image(explanation_png(explanation, image, title), f"{title}; {explanation.method}")
 
 
 def weight_images(weight: torch.Tensor, count: int = 30) -> list[tuple[bytes, str]]:
@@ -86,7 +114,12 @@ def training_report(
     return page.render()
 
 
-def evaluation_report(evaluation: Evaluation, data: Dataset, model_info: ModelInfo) -> str:
+def evaluation_report(
+    evaluation: Evaluation, data: Dataset, model_info: ModelInfo, predictor: Predictor | None = None
+) -> str:
+    """`evaluate --report`: the scores, and with a predictor the reasons behind the top losses."""
     page = Page(f"digitlab evaluation: {model_info.architecture}")
     add_evaluation(page, evaluation, data, f"Results on {evaluation.split}")
+    if predictor is not None:
+        add_top_loss_reasons(page, predictor, evaluation, data)
     return page.render()
