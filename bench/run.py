@@ -19,6 +19,7 @@ from bench import (
     csv_speed,
     engines,
     ensembles,
+    explaining,
     gpu,
     kaggle_data,
     notes_loop,
@@ -99,6 +100,8 @@ def run_bench(
         md.append(serving.section(serving.inference(model_dir), serving.web_load(model_dir), command))
         say("engines: PyTorch against ONNX Runtime ...")
         md.append(engines.section(model_dir, quick, command))
+        say("explain: per image, and the evidence against random ink ...")
+        md.append(explaining.section(model_dir, command))
         if not quick:
             say("web: with and without request batching at 8 and 50 clients ...")
             md.append(serving.batching_section(model_dir, command))
@@ -213,6 +216,10 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "robustness": (
         "robustness: default and 3 fast models on re-rendered test digits ...",
         lambda command, quick, out: robustness.section(command=command),
+    ),
+    "explain": (
+        "explain: a fast model, then explain() per image and the evidence against random ink ...",
+        lambda command, quick, out: _with_fast_model(lambda model: explaining.section(model, command)),
     ),
     "web": (
         "web: a fast model, then the server with and without batching at 8 and 50 clients ...",

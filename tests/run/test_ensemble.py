@@ -188,3 +188,24 @@ def test_the_ensemble_bench_scores_one_three_and_five_models_with_shifts_too(mon
     assert joined == [(3, False), (5, False), (1, True), (3, True), (5, True)]
     assert "| 1 + shifts | 0.9900 (0.9900-0.9900) | **0.9950** | 10 | 25.00 (25.0x one member) |" in text
     assert "| 5 | 0.9900 (0.9900-0.9900) | **0.9930** | 50 |" in text
+
+
+def test_an_ensemble_is_explained_like_any_model(ensemble_dir, mnist, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "seven.png"
+    Image.fromarray(mnist.test.images[0].numpy()).save(path)
+    result = cli("explain", ensemble_dir[0], path, "--json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["digit"] == row["top"][0]["digit"] and "integrated gradients" in row["method"]
+    assert len(row["attribution"]) == 2 and row["completeness_gap"]
+
+
+def test_a_linear_model_folder_is_explained_exactly(linear_model, mnist, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "two.png"
+    Image.fromarray(mnist.test.images[1].numpy()).save(path)
+    (row,) = json.loads(cli("explain", linear_model, path, "--json").stdout)
+    assert row["method"].startswith("exact") and set(row["completeness_gap"].values()) == {0.0}
