@@ -67,6 +67,26 @@ def test_blank_gives_null(client):
     assert body["digit"] is None and body["confidence"] is None and body["probs"] is None
 
 
+@pytest.mark.numeric
+def test_explain_the_input_a_prediction_returned(client, mnist):
+    seen = client.post("/api/predict", json={"pixels": mnist.test.images[0].tolist()}).json()
+    response = client.post("/api/explain", json={"pixels": seen["input"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["digit"] == seen["digit"] == body["top"][0]["digit"]
+    assert body["top"][0]["probability"] == pytest.approx(seen["confidence"], abs=1e-5)
+    assert len(body["attribution"]) == 2 and "integrated gradients" in body["method"]
+    erased = np.array(body["erased_input"])
+    assert erased.shape == (28, 28) and (erased <= np.array(seen["input"])).all()  # only ink removed
+    assert int((erased != np.array(seen["input"])).sum()) == body["erased"]["pixels"]
+
+
+def test_explain_refuses_what_is_not_a_28x28_json_input(client):
+    assert client.post("/api/explain", content=b"x", headers={"content-type": "image/png"}).status_code == 415
+    assert client.post("/api/explain", json={"pixels": [1, 2, 3]}).status_code == 422
+    assert client.post("/api/explain", json={"pixels": [[0] * 28] * 28}).json() == {"digit": None}
+
+
 @pytest.mark.parametrize(
     "kwargs, status",
     [
