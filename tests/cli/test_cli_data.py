@@ -80,3 +80,11 @@ def test_help_still_shows_and_exits_zero_and_no_command_shows_the_commands():
     result = cli()
     assert result.returncode == 2 and "lesson" in result.stdout and "train" in result.stdout
     assert result.stderr == ""
+
+
+def test_version_prints_the_packages_version():
+    from digitlab import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"digitlab {__version__}"
+    assert "--install-completion" in cli("--help").stdout  # shell completion is on offer

@@ -13,7 +13,7 @@ from digitlab.cli import data_commands, explain_command, model_commands, tool_co
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # digitlab --install-completion / --show-completion
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Handwritten digit recognition built from scratch on PyTorch.",
@@ -25,8 +25,21 @@ class State:
     debug = False  # set by --debug, read by main()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from digitlab import __version__
+
+        print(f"digitlab {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")):
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print digitlab's version and exit."
+    ),
+):
     """digitlab: the fast.ai MNIST lesson, done right, and a digit recogniser that works."""
     State.debug = debug
 
