@@ -177,6 +177,14 @@ def test_patience_stops_early_and_lr_find_plots(mini_mnist_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     _, info = load_model(tmp_path / "m")
     assert info.settings["patience"] == 1 and len(info.history) < 30
+    # model.json scores the weights it holds: the kept epoch's row, not the last one's
+    losses = [row["valid_loss"] for row in info.history]
+    kept = losses.index(min(losses))
+    assert info.metrics["valid_accuracy"] == info.history[kept]["accuracy"]
+    assert info.metrics["valid_loss"] == min(losses)
+    assert info.metrics["kept_epoch"] == kept + 1 and info.metrics["stopped_epoch"] == len(losses)
+    line = f"stopped early at epoch {len(losses)}, kept epoch {kept + 1}"
+    assert line in result.stdout and f"(valid accuracy {info.history[kept]['accuracy']:.4f})" in result.stdout
     result = cli("lr-find", "--data", mini_mnist_dir, "--model", "linear", "--plot", tmp_path / "lr.png")
     assert result.returncode == 0, result.stderr
     suggestion = float(result.stdout.strip().splitlines()[-1].split()[-1])

@@ -74,6 +74,9 @@ def train_cmd(
     if done is None:  # not rank 0: rank 0 reports
         return
     evaluation = done[1]
+    if stopped := done[0].stopped_early():
+        kept = done[0].learner.recorder.rows[done[0].kept_epoch]["accuracy"]
+        say(f"{stopped} (valid accuracy {kept:.4f}): its weights are the ones saved")
     say(
         f"wrote {settings.out}/ (model.json, weights, history.csv, report.html) "
         f"in {time.perf_counter() - start:.1f} s"

@@ -36,6 +36,14 @@ class TrainResult:
     config: TrainConfig  # resolved: exactly what ran
     fingerprint: str  # SHA-256 of the training images and labels
     seconds: dict = field(default_factory=dict)
+    kept_epoch: int | None = None  # early stopping: the epoch whose weights were kept (from 0)
+
+    def stopped_early(self) -> str | None:
+        """'stopped early at epoch 7, kept epoch 4' (numbered from 1, as the table's rows are not)."""
+        rows = self.learner.recorder.rows if self.learner else []
+        if self.kept_epoch is None or not rows or self.kept_epoch == len(rows) - 1:
+            return None
+        return f"stopped early at epoch {len(rows)}, kept epoch {self.kept_epoch + 1}"
 
 
 def load_splits(config: TrainConfig) -> Splits:
@@ -70,7 +78,7 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
     else:
         model = init[0] if init else build_model_for(config, splits)
     seconds = {"load": time.perf_counter() - start}
-    learner = None
+    learner, kept = None, None
     if config.model == "baseline":
         model.fit(splits.train.floats(), splits.train.labels)
     else:
@@ -86,12 +94,23 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
             stop = [EarlyStopping(patience=config.patience)] if config.patience else []
             position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
             learner.fit_one_cycle(config.epochs, cbs=stop, start=position)  # at the Learner's lr
+            kept = stop[0].best_epoch if stop else None
     seconds["train"] = time.perf_counter() - start - sum(seconds.values())
     recording = getattr(learner, "train_step", None)
     if isinstance(recording, GraphedSteps):  # recording is warm-up, not training
         seconds["warmup"] = seconds.get("warmup", 0.0) + recording.seconds
         seconds["train"] -= recording.seconds
-    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds)
+    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds, kept)
+
+
+def _kept_metrics(rows: list[dict], kept_epoch: int | None) -> dict:
+    """The validation figures of the weights that were saved: the kept epoch's row when early
+    stopping went back to an earlier epoch, else the last row."""
+    kept = len(rows) - 1 if kept_epoch is None else kept_epoch
+    metrics = {"valid_accuracy": rows[kept]["accuracy"], "valid_loss": rows[kept]["valid_loss"]}
+    if kept != len(rows) - 1:
+        metrics |= {"kept_epoch": kept + 1, "stopped_epoch": len(rows)}
+    return metrics
 
 
 def budget_line(config: TrainConfig, n_train: int) -> str:
@@ -223,7 +242,7 @@ def _train_and_publish(config: TrainConfig, quiet: bool, resume: tuple | None, m
         history=recorder.rows if recorder else [],
         metrics={
             f"{split}_accuracy": evaluation.accuracy,
-            **({"valid_accuracy": recorder.rows[-1]["accuracy"]} if recorder else {}),
+            **(_kept_metrics(recorder.rows, result.kept_epoch) if recorder else {}),
         },
         data_fingerprint=result.fingerprint,
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
