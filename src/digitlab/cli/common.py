@@ -4,6 +4,7 @@ flags, generated from TrainConfig's fields (written nowhere else)."""
 import dataclasses
 import functools
 import inspect
+from typing import Literal
 
 import typer
 from rich.console import Console
@@ -39,12 +40,18 @@ def with_settings(*names: str):
             settings = TrainConfig(**{f.name: kwargs.pop(f.name) for f in fields})
             return command(settings, **kwargs)
 
-        flags = [inspect.Parameter(f.name, keyword, default=_option(f), annotation=f.type) for f in fields]
+        flags = [inspect.Parameter(f.name, keyword, default=_option(f), annotation=_type(f)) for f in fields]
         with_flags.__signature__ = inspect.Signature([*flags, *own])
         with_flags.__annotations__ = {p.name: p.annotation for p in [*flags, *own]}
         return with_flags
 
     return decorate
+
+
+def _type(field: dataclasses.Field):
+    """The flag's type: the field's, or a Literal of its choices (listed in --help; others exit 2)."""
+    choices = field.metadata.get("choices")
+    return Literal[choices] if choices else field.type
 
 
 def _option(field: dataclasses.Field):

@@ -3,6 +3,7 @@
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.table import Table
@@ -18,7 +19,9 @@ def explain(
     paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     out_dir: Path = typer.Option(None, "--out", help="Write a figure per image here (PNG)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array, maps as 28x28 rows."),
-    engine: str = typer.Option("torch", help="torch, or onnx (occlusion instead of gradients)."),
+    engine: Literal["torch", "onnx"] = typer.Option(
+        "torch", help="torch, or onnx (occlusion instead of gradients)."
+    ),
 ):
     """The input digitlab used, the top 3 digits, and which pixels pushed towards the prediction and
     the runner-up (red) or away (blue); then the evidence erased and the model asked again."""

@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -77,7 +78,9 @@ def predict(
     paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
     save_inputs: Path = typer.Option(None, help="Write the 28x28 images the model saw here."),
-    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
+    engine: Literal["torch", "onnx"] = typer.Option(
+        "torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."
+    ),
 ):
     """Predict the digit in each image (photos, scans, drawings: any size, any background)."""
     import json

@@ -1,6 +1,7 @@
 """`serve`: the web page for a trained model."""
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -13,7 +14,9 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
     save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
-    engine: str = typer.Option("torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."),
+    engine: Literal["torch", "onnx"] = typer.Option(
+        "torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."
+    ),
     batch_ms: float = typer.Option(
         2.0, min=0, max=1000, help="Milliseconds concurrent requests wait to share one model call (0: none)."
     ),

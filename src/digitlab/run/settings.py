@@ -47,12 +47,16 @@ WARP = dict(rotate=10.0, shift=0.05, zoom=0.1)
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
 
-def setting(default, help: str, flag: str | None = None, least: int | None = None):
+def setting(
+    default, help: str, flag: str | None = None, least: int | None = None, choices: tuple[str, ...] = ()
+):
     """A field of TrainConfig with its help: the `train` flag is made from it (`cli.common`).
 
-    `least`: a flag below it is a usage error at once (the process count, used before any check).
+    `least`: a flag below it is a usage error at once (the process count, used before any check);
+    `choices`: the values the flag takes, listed in its help, any other a usage error.
     """
     extra = {**({"flag": flag} if flag else {}), **({"least": least} if least is not None else {})}
+    extra |= {"choices": choices} if choices else {}
     return field(default=default, metadata={"help": help, **extra})
 
 
@@ -65,8 +69,10 @@ class TrainConfig:
     data: str = setting(
         "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
     )
-    model: str = setting("cnn", "baseline, linear, mlp or cnn.")
-    preset: str = setting("default", "fast, default or best (the CNN's size, the budget, the learning rate).")
+    model: str = setting("cnn", "The model.", choices=("baseline", "linear", "mlp", "cnn"))
+    preset: str = setting(
+        "default", "The CNN's size, the budget, the learning rate.", choices=("fast", "default", "best")
+    )
     epochs: int | None = setting(
         None, "Epochs: passes over the training images (default: the preset's budget)."
     )
