@@ -184,3 +184,37 @@ def test_large_images_keep_their_exif_orientation(tmp_path, mode, suffix):
     image.save(path, exif=exif.tobytes())
     height, width = to_grayscale(open_image(path)).shape
     assert height > width  # portrait after the rotation, as the photo was taken
+
+
+def test_many_files_stream_in_batches_and_every_output_form_agrees(
+    trained_model, mnist, tmp_path, monkeypatch
+):
+    """300 files: two model calls of at most 256 images, and the answers of one file at a time."""
+    import csv
+    import io
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(300):
+        Image.fromarray(mnist.test.images[i].numpy()).save(folder / f"{i:03d}.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    calls, probs = [], Predictor.probs
+
+    def counted(self, images):
+        calls.append(len(images))
+        return probs(self, images)
+
+    monkeypatch.setattr(Predictor, "probs", counted)
+    lines = cli("predict", trained_model, folder, "--jsonl")
+    assert lines.returncode == 1 and "broken.png" in lines.stderr  # the bad file fails alone
+    assert calls == [256, 44]
+    rows = [json.loads(line) for line in lines.stdout.splitlines()]
+    as_json = json.loads(cli("predict", trained_model, folder, "--json").stdout)
+    assert rows == as_json and len(rows) == 301 and "error" in rows[-1]
+    table = list(csv.DictReader(io.StringIO(cli("predict", trained_model, folder, "--csv").stdout)))
+    assert [r["path"] for r in table] == [r["path"] for r in rows[:300]]
+    assert [int(r["digit"]) for r in table] == [r["digit"] for r in rows[:300]]
+    alone = Predictor.load(trained_model)
+    for row in rows[:5]:  # batched or alone, the same answer
+        assert alone.predict_file(row["path"]).digit == row["digit"]
+    assert cli("predict", trained_model, folder, "--json", "--csv").returncode == 2

@@ -1,5 +1,6 @@
 """`evaluate`, `ensemble`, `predict`, `submit` and `export`: the commands that use a trained model."""
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Literal
@@ -77,30 +78,99 @@ def predict(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
+    as_jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON object per line, as each is done."),
+    as_csv: bool = typer.Option(
+        False, "--csv", help="Print CSV: path,digit,confidence,p0..p9, as each is done."
+    ),
     save_inputs: Path = typer.Option(None, help="Write the 28x28 images the model saw here."),
     engine: Literal["torch", "onnx"] = typer.Option(
         "torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."
     ),
 ):
-    """Predict the digit in each image (photos, scans, drawings: any size, any background)."""
-    import json
+    """Predict the digit in each image (photos, scans, drawings: any size, any background).
 
+    Results stream out in order as each batch of 256 images is done; memory stays bounded for any
+    number of files. A progress bar goes to stderr when it is a terminal."""
     from digitlab.inference.predictor import Predictor
     from digitlab.inference.predictor import save_inputs as write_inputs
 
-    results = Predictor.load(model, engine).predict_paths(paths)
-    if save_inputs is not None:
-        write_inputs(results, save_inputs)
-    for r in results:
-        if r.error:
-            print(f"error: {plain(r.error)}", file=sys.stderr)
-        elif not as_json:
-            guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
-            say(f"{r.path}: {guess}")
-    if as_json:
-        print(json.dumps([r.to_json() for r in results], allow_nan=False))
-    if any(r.error for r in results):
+    if as_json + as_jsonl + as_csv > 1:
+        raise typer.BadParameter("choose one of --json, --jsonl and --csv", param_hint="--json")
+    form = "json" if as_json else "jsonl" if as_jsonl else "csv" if as_csv else "text"
+    errors = 0
+    with _Output(form) as output, _progress() as advance:
+        for number, result in enumerate(Predictor.load(model, engine).iter_paths(paths)):
+            if save_inputs is not None:
+                write_inputs([result], save_inputs, number)
+            if result.error:
+                errors += 1
+                print(f"error: {plain(result.error)}", file=sys.stderr)
+            output.write(result)
+            advance()
+    if errors:
         sys.exit(1)
+
+
+class _Output:
+    """Each prediction written as it comes: a line of text, a JSON array element, a JSON line or a
+    CSV row (flushed, so a pipe sees it at once)."""
+
+    def __init__(self, form: str):
+        self.form, self.count = form, 0
+
+    def __enter__(self) -> "_Output":
+        if self.form == "json":
+            sys.stdout.write("[")
+        elif self.form == "csv":
+            print("path,digit,confidence," + ",".join(f"p{d}" for d in range(10)))
+        return self
+
+    def write(self, r) -> None:
+        import json
+
+        if self.form == "text":
+            if not r.error:
+                guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
+                say(f"{r.path}: {guess}")
+        elif self.form == "csv":
+            if not r.error:
+                import csv
+                import io
+
+                row = io.StringIO()
+                probs = r.probs or [""] * 10
+                digit, confidence = ("", "") if r.digit is None else (r.digit, r.confidence)
+                csv.writer(row, lineterminator="\n").writerow([r.path, digit, confidence, *probs])
+                sys.stdout.write(row.getvalue())
+        else:
+            text = json.dumps(r.to_json(), allow_nan=False)
+            sys.stdout.write(("," if self.form == "json" and self.count else "") + text)
+            if self.form == "jsonl":
+                sys.stdout.write("\n")
+        self.count += 1
+        sys.stdout.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self.form == "json":
+            sys.stdout.write("]\n")
+            sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _progress():
+    """A spinner with a count on stderr when it is a terminal (the total is not known while folders
+    are still being walked); nothing otherwise."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.completed:,} images"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("predict")
+        yield lambda: bar.advance(task)
 
 
 def submit(

@@ -2,6 +2,7 @@
 
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Prediction:
 
 
 ENGINES = ("torch", "onnx")
+BATCH = 256  # images per model call when predicting many files
 
 
 class Predictor:
@@ -100,16 +102,52 @@ class Predictor:
 
     def predict_paths(self, paths: list[str | Path]) -> list[Prediction]:
         """Files in the order given; folders expanded to their images in sorted order."""
-        results = []
+        return list(self.iter_paths(paths))
+
+    def iter_paths(self, paths: list[str | Path], batch_size: int = BATCH) -> Iterator[Prediction]:
+        """`predict_paths` as a stream: each file is decoded and prepared alone, the model is called
+        once per `batch_size` images, and answers come out in order as each batch is done. Memory
+        holds one batch of 28x28 digits (and the list of one folder's file names), however many files."""
+        batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
+        for name, error in self._files(paths):
+            if error is not None:
+                batch.append((name, None, error))
+            else:
+                batch.append((name, *self._prepared(name)))
+            if len(batch) == batch_size:
+                yield from self._answer(batch)
+                batch = []
+        yield from self._answer(batch)
+
+    def _files(self, paths: list[str | Path]) -> Iterator[tuple[str, Prediction | None]]:
         for path in map(Path, paths):
             if not path.is_dir():
-                results.append(self.predict_file(path))
+                yield str(path), None
                 continue
-            images = image_files(path, results)
+            found: list[Prediction] = []
+            images = image_files(path, found)
+            yield from ((f.path, f) for f in found)  # subfolders that could not be read
             if not images:
-                results.append(Prediction(str(path), error=f"{path}: folder holds no images"))
-            results += [self.predict_file(p) for p in images]
-        return results
+                yield str(path), Prediction(str(path), error=f"{path}: folder holds no images")
+            yield from ((str(p), None) for p in images)
+
+    def _prepared(self, name: str) -> tuple[np.ndarray | None, Prediction | None]:
+        """The file's 28x28 digit (None if blank), or the Prediction that says why there is none."""
+        try:
+            return self.prepare(open_image(name), name), None
+        except DigitlabError as e:
+            return None, Prediction(name, error=str(e))
+        except Exception as e:  # noqa: BLE001 (an image no step foresaw: its own error, the others go on)
+            return None, Prediction(name, error=f"{name}: cannot read image ({type(e).__name__}: {e})")
+
+    def _answer(self, batch: list[tuple[str, np.ndarray | None, Prediction | None]]) -> Iterator[Prediction]:
+        digits = [digit for _, digit, done in batch if done is None and digit is not None]
+        probs = iter(self.probs(np.stack(digits))) if digits else iter(())
+        for name, digit, done in batch:
+            if done is not None:
+                yield done
+            else:
+                yield self.prediction(name, next(probs) if digit is not None else None, digit)
 
 
 def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
@@ -130,8 +168,8 @@ def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def save_inputs(results: list[Prediction], folder: str | Path) -> None:
-    """The 28x28 image each prediction was made from, as `NNNN-name.png`."""
-    for i, r in enumerate(results):
+def save_inputs(results: list[Prediction], folder: str | Path, first: int = 0) -> None:
+    """The 28x28 image each prediction was made from, as `NNNN-name.png` (numbered from `first`)."""
+    for i, r in enumerate(results, first):
         if r.input is not None:
             write_bytes_atomic(Path(folder) / f"{i:04d}-{Path(r.path).stem}.png", png_bytes(r.input))
