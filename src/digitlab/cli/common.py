@@ -4,12 +4,14 @@ flags, generated from TrainConfig's fields (written nowhere else)."""
 import dataclasses
 import functools
 import inspect
+from pathlib import Path
 from typing import Literal
 
 import typer
 from rich.console import Console
 
 from digitlab.errors import plain
+from digitlab.run.config_file import config_toml, read_config
 from digitlab.run.settings import TrainConfig
 
 out = Console(highlight=False, soft_wrap=True, markup=False)  # a file name is never markup
@@ -23,7 +25,7 @@ def say(line: str) -> None:
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
 
 
-def with_settings(*names: str):
+def with_settings(*names: str, config_file: bool = False):
     """Give a command the flags of these TrainConfig fields, made from the fields themselves (name,
     type, default, help): the command receives them as one `settings: TrainConfig`, its first argument.
 
@@ -37,15 +39,36 @@ def with_settings(*names: str):
 
         @functools.wraps(command)
         def with_flags(**kwargs):
-            settings = TrainConfig(**{f.name: kwargs.pop(f.name) for f in fields})
-            return command(settings, **kwargs)
+            values = {f.name: kwargs.pop(f.name) for f in fields}
+            if config_file:
+                path, show, context = kwargs.pop("config"), kwargs.pop("print_config"), kwargs.pop("context")
+                if path is not None:  # a flag typed on the command line wins over the file
+                    values |= {k: v for k, v in read_config(path).items() if not _given(context, k)}
+                if show:
+                    print(config_toml(TrainConfig(**values).resolve()), end="")
+                    return None
+            return command(TrainConfig(**values), **kwargs)
 
         flags = [inspect.Parameter(f.name, keyword, default=_option(f), annotation=_type(f)) for f in fields]
+        if config_file:
+            flags += [
+                inspect.Parameter("context", keyword, annotation=typer.Context),
+                inspect.Parameter("config", keyword, annotation=Path, default=typer.Option(
+                    None, help="Read the settings from this TOML file; flags given here win over it.")),
+                inspect.Parameter("print_config", keyword, annotation=bool, default=typer.Option(
+                    False, "--print-config", help="Print the resolved settings as TOML and stop.")),
+            ]  # fmt: skip
         with_flags.__signature__ = inspect.Signature([*flags, *own])
         with_flags.__annotations__ = {p.name: p.annotation for p in [*flags, *own]}
         return with_flags
 
     return decorate
+
+
+def _given(context: typer.Context, name: str) -> bool:
+    """Whether the flag of setting `name` was typed on this command line (not left at its default)."""
+    source = context.get_parameter_source(name)  # typer's own copy of click's enum: compared by name
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
 def _type(field: dataclasses.Field):

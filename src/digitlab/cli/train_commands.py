@@ -38,7 +38,7 @@ def lesson(
     run_lesson(pair=tuple(pair), out=out_dir, data=data, subset=subset, console=out)
 
 
-@with_settings(*(f.name for f in dataclasses.fields(TrainConfig)))
+@with_settings(*(f.name for f in dataclasses.fields(TrainConfig)), config_file=True)
 def train_cmd(
     settings: TrainConfig,
     resume: Path = typer.Option(

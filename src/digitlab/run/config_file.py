@@ -1,0 +1,64 @@
+"""Settings in a file, LightningCLI-style: `train --config run.toml`, and `--print-config` to write one.
+
+TOML, because Python reads it without a dependency (`tomllib`) and it is what pyproject.toml is
+written in: one `key = value` line per TrainConfig field, the same names as the flags with `_` for
+`-` (`batch_size = 256`). A flag given on the command line wins over the file; a field left out
+keeps its default. `--print-config` prints the fully resolved settings (the preset's values
+filled in), which `--config` reads back to train the same model.
+"""
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from digitlab.errors import DigitlabError
+from digitlab.fileio import regular_file
+from digitlab.run.settings import TrainConfig
+
+MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
+
+
+def read_config(path: str | Path) -> dict:
+    """The file's settings, each a known field, with lists as tuples; one line naming the file and
+    the key (or TOML's line and column) when it is not."""
+    path = regular_file(path)
+    if path.stat().st_size > MAX_BYTES:
+        raise DigitlabError(f"{path}: over {MAX_BYTES:,} bytes; a settings file is a few lines")
+    data = path.read_bytes()
+    try:
+        settings = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise DigitlabError(f"{path}: is not a TOML settings file ({e})") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key, value in settings.items():
+        if key not in known:
+            raise DigitlabError(
+                f"{path}: {key!r} is not a setting (see digitlab train --help; '-' is '_' here)"
+            )
+        if isinstance(value, dict):
+            raise DigitlabError(f"{path}: {key!r} is a table; settings are plain keys")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    try:
+        dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
+    except DigitlabError as e:
+        raise DigitlabError(f"{path}: {e}") from None
+    return values
+
+
+def config_toml(config: TrainConfig) -> str:
+    """The settings as TOML, one line per field set (TOML has no null: unset fields are left out)."""
+    lines = ["# digitlab train settings: digitlab train --config THIS_FILE"]
+    for key, value in config.to_json().items():
+        if value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # numbers as they are; strings quoted and escaped as TOML's basic strings

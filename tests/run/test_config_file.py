@@ -1,0 +1,64 @@
+"""`train --config FILE.toml` and `--print-config`: settings in a file, read back to the same run."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from digitlab.modelfiles.model_file import load_model
+from digitlab.run.config_file import config_toml, read_config
+from digitlab.run.settings import TrainConfig
+from tests.helpers import cli
+
+
+def test_print_config_reads_back_to_the_same_settings(tmp_path):
+    printed = cli("train", "--preset", "fast", "--epochs", "2", "--seed", "3", "--print-config")
+    assert printed.returncode == 0 and "epochs = 2" in printed.stdout and "seed = 3" in printed.stdout
+    path = tmp_path / "run.toml"
+    path.write_text(printed.stdout)
+    again = cli("train", "--config", path, "--print-config")
+    assert again.stdout == printed.stdout  # resolved once: reading it back changes nothing
+    flags_win = cli("train", "--config", path, "--epochs", "4", "--print-config").stdout
+    assert "epochs = 4" in flags_win and "seed = 3" in flags_win  # a typed flag wins, the rest is the file's
+
+
+def test_every_setting_can_be_written_in_a_file(tmp_path):
+    config = dataclasses.replace(
+        TrainConfig(preset="fast"), patience=3, init="runs/a", tensorboard="tb", checkpoint_every=50
+    ).resolve()
+    path = tmp_path / "all.toml"
+    path.write_text(config_toml(config))
+    read = read_config(path)
+    assert {k for k, v in dataclasses.asdict(config).items() if v is not None} == set(read)
+    assert dataclasses.replace(TrainConfig(), **read) == config
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('preset = "fast"\nbatch_sizes = 3\n', ["'batch_sizes' is not a setting"]),
+        ('epochs = "many"\n', ["epochs must be a whole number"]),
+        ('preset = "fast\n', ["is not a TOML settings file", "line 1"]),
+        ("[train]\nepochs = 1\n", ["'train' is not a setting"]),
+        ("epochs = 1\n[seed]\nx = 1\n", ["'seed' is a table"]),
+        ('preset = "turbo"\n', ["preset 'turbo' is unknown"]),
+    ],
+)
+def test_a_bad_file_is_one_line_naming_the_file_and_the_key(tmp_path, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = cli("train", "--config", path, "--out", tmp_path / "out")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert all(w in result.stderr for w in [str(path), *words]), result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_from_a_file_is_the_run_from_flags(tiny_mnist_dir, tmp_path):
+    flags = ["--data", str(tiny_mnist_dir), "--model", "linear", "--epochs", "1", "--seed", "5"]
+    assert cli("train", *flags, "--out", tmp_path / "flags").returncode == 0
+    path = tmp_path / "run.toml"
+    path.write_text(cli("train", *flags, "--print-config").stdout)
+    assert cli("train", "--config", path, "--out", tmp_path / "file").returncode == 0
+    a, b = load_model(tmp_path / "flags")[0], load_model(tmp_path / "file")[0]
+    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
