@@ -25,13 +25,18 @@ def serve(
         help="Host names clients may use, comma-separated ('*': any); others get 400. "
         "Default: localhost, 127.0.0.1 and the --host address.",
     ),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Processes answering requests, each with its own model."
+    ),
+    log_json: bool = typer.Option(False, "--log-json", help="The access log as one JSON object per line."),
+    access_log: bool = typer.Option(True, help="One line per request on stderr."),
 ):
     """The draw-a-digit web page and its JSON API (the schema at /openapi.json)."""
     import torch
 
     from digitlab.inference.predictor import Predictor
     from digitlab.web.safeguards import default_hosts
-    from digitlab.web.server import listen, serve
+    from digitlab.web.server import listen, serve, serve_workers
 
     sock = listen(host, port)  # first: a port in use fails at once, with nothing else changed
     torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
@@ -40,9 +45,16 @@ def serve(
     hosts = (
         [h.strip() for h in allowed_hosts.split(",") if h.strip()] if allowed_hosts else default_hosts(host)
     )
-    app_ = create_app(Predictor.load(model, engine), save_dir, cors_origin or None, batch_ms / 1000, hosts)
+    log = "json" if log_json else "text" if access_log else "none"
+    settings = dict(save_dir=save_dir, cors_origins=cors_origin or None, batch_window=batch_ms / 1000,
+                    allowed_hosts=hosts, log=log)  # fmt: skip
+    predictor = Predictor.load(model, engine)  # here too: a bad model folder fails before any worker starts
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
-    say(f"serving on http://{address}:{sock.getsockname()[1]}/  (Ctrl+C stops)")
+    each = f", {workers} worker processes" if workers > 1 else ""
+    say(f"serving on http://{address}:{sock.getsockname()[1]}/{each}  (Ctrl+C stops)")
     if host in ("0.0.0.0", "::") and not allowed_hosts:
         say("note: other machines use a name or address: allow it with --allowed-hosts")
-    serve(app_, sock)
+    if workers > 1:
+        serve_workers({"model": str(model), "engine": engine, "app": settings}, sock, workers)
+    else:
+        serve(create_app(predictor, **settings), sock)

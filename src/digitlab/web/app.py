@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel
@@ -24,8 +24,50 @@ from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.web.batching import Batcher
+from digitlab.web.monitoring import BATCH, Monitor, metrics_page
 from digitlab.web.safeguards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
 from digitlab.web.uploads import MAX_BODY, image_from_pixels, open_upload, read_body, read_source
+
+IMAGE_OR_PIXELS = {  # /api/predict's request body, for the OpenAPI schema (the route reads it itself)
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }  # fmt: skip
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "pixels": {
+                        "type": "array",
+                        "description": "784 numbers, or 28 rows of 28; 0..255 or 0..1",
+                    }
+                },
+                "required": ["pixels"],
+            }
+        },
+    },
+}
+BATCH_REQUEST = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                    "required": ["files"],
+                }  # fmt: skip
+            }
+        },
+    }
+}
 
 
 class PredictResponse(BaseModel):
@@ -40,6 +82,7 @@ MAX_LAG = 0.05  # seconds the event loop may run late (requests waiting to be re
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
 BIG_DECODES = 2  # larger ones go to worker threads, at most this many at once (memory)
 BATCH_WINDOW = 0.002  # seconds a request waits for others to share its model call
+MAX_BATCH_FILES = 64  # images in one /api/predict/batch request (all within MAX_BODY bytes)
 EXPLAINS = 2  # explanations computed at once (each ~30-60 ms of CPU on worker threads); others wait
 SAVED_SIDE = 280  # saved corrections are kept at most this size, as the canvas sends them
 PUBLIC_INFO = (
@@ -59,10 +102,12 @@ def create_app(
     cors_origins: list[str] | None = None,
     batch_window: float = BATCH_WINDOW,
     allowed_hosts: list[str] | None = None,
+    log: str = "none",
 ) -> FastAPI:
     """The app; `batch_window` seconds collect concurrent requests into one model call (0: one call each).
 
     `allowed_hosts`: the Host headers answered (default: localhost and 127.0.0.1; "*" any), others 400.
+    `log`: the access log on stderr, "text", "json" or "none".
     """
     app = FastAPI(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
@@ -73,6 +118,7 @@ def create_app(
     _add_explanation(app, predictor, capacity)
     _add_samples(app, save_dir, cors_origins or [])
     _add_guards(app, capacity, cors_origins or [], allowed_hosts or default_hosts("127.0.0.1"))
+    app.add_middleware(Monitor, log=log)  # outermost: every answer counted and logged, refusals too
     return app
 
 
@@ -88,7 +134,9 @@ def _add_guards(app: FastAPI, capacity: Capacity, cors_origins: list[str], allow
             return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
         return await call_next(request)
 
-    app.add_middleware(ShedLoad, capacity=capacity, paths=("/api/predict", "/api/explain"))
+    app.add_middleware(
+        ShedLoad, capacity=capacity, paths=("/api/predict", "/api/predict/batch", "/api/explain")
+    )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
 
@@ -112,12 +160,18 @@ def _add_pages(app: FastAPI, predictor: Predictor, save_dir: str | Path | None) 
         info = predictor.info.to_json()
         return {k: info[k] for k in PUBLIC_INFO}
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus' text format: requests, latency and batch sizes (every worker's, added up)."""
+        body, kind = metrics_page()
+        return Response(body, media_type=kind)
+
 
 def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batch_window: float) -> None:
     big_decodes = asyncio.Semaphore(BIG_DECODES)
     batcher = Batcher(predictor, batch_window) if batch_window > 0 else None
 
-    @app.post("/api/predict", response_model=PredictResponse)
+    @app.post("/api/predict", response_model=PredictResponse, openapi_extra={"requestBody": IMAGE_OR_PIXELS})
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
         source = await read_source(request)  # a slow body holds a connection, never a place here
@@ -140,7 +194,51 @@ def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batc
             return await run_in_threadpool(_prepare, predictor, source)
 
     async def _probs(digit: np.ndarray):
-        return predictor.probs(digit[None])[0] if batcher is None else await batcher.probs(digit)
+        if batcher is None:
+            BATCH.observe(1)
+            return predictor.probs(digit[None])[0]
+        return await batcher.probs(digit)
+
+    _add_batch_prediction(app, predictor, capacity, _digit)
+
+
+def _add_batch_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, prepare) -> None:
+    @app.post("/api/predict/batch", openapi_extra=BATCH_REQUEST)
+    async def predict_batch(request: Request) -> JSONResponse:
+        """Up to MAX_BATCH_FILES images at once (multipart, each in a field `files`): one answer per
+        image, in order, with its own error where that image fails; one model call for them all."""
+        await read_body(request)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HTTPException(415, "send multipart/form-data with the images in fields 'files'")
+        uploads = [u for u in (await request.form()).getlist("files") if not isinstance(u, str)]
+        if not 1 <= len(uploads) <= MAX_BATCH_FILES:
+            raise HTTPException(
+                422, f"send 1 to {MAX_BATCH_FILES} images in fields 'files', got {len(uploads)}"
+            )
+        capacity.in_flight += 1
+        try:
+            digits: list[np.ndarray | None | str] = []
+            for upload in uploads:
+                try:
+                    digits.append(await prepare(await upload.read()))
+                except HTTPException as e:  # this image's own error; the others go on
+                    digits.append(str(e.detail))
+            return JSONResponse({"results": _batch_results(predictor, digits)})
+        finally:
+            capacity.in_flight -= 1
+
+
+def _batch_results(predictor: Predictor, digits: list) -> list[dict]:
+    """Answers for prepared digits (None: blank; a string: that image's error), one model call."""
+    ready = [d for d in digits if isinstance(d, np.ndarray)]
+    BATCH.observe(len(ready))
+    probs = iter(predictor.probs(np.stack(ready)) if ready else [])
+    return [
+        {"error": d}
+        if isinstance(d, str)
+        else _response(predictor.prediction("upload", next(probs) if d is not None else None, d))
+        for d in digits
+    ]
 
 
 def _add_explanation(app: FastAPI, predictor: Predictor, capacity: Capacity) -> None:

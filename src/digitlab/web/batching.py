@@ -15,6 +15,7 @@ import torch
 from starlette.concurrency import run_in_threadpool
 
 from digitlab.inference.predictor import Predictor
+from digitlab.web.monitoring import BATCH
 
 
 class Batcher:
@@ -46,6 +47,7 @@ class Batcher:
         """Batches until none is waiting: the digits that arrive during a model call form the next."""
         while self.pending:
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+            BATCH.observe(len(batch))
             try:
                 probs = await run_in_threadpool(self.predictor.probs, np.stack([d for d, _ in batch]))
             except Exception as e:  # noqa: BLE001 (every request of the batch gets the error)

@@ -86,3 +86,55 @@ def serve(app, sock: socket.socket) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, MAX_CONNECTIONS + 64), hard))
     host, port = sock.getsockname()[:2]
     uvicorn.Server(server_config(app, host, port)).run(sockets=[sock])
+
+
+def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
+    """`serve --workers N`: N processes answer on the one listening socket (the kernel hands each
+    connection to one of them), each with its own model, batcher and event loop. Their metrics
+    meet in a temporary folder, so /metrics adds up all of them; Ctrl+C stops them all.
+
+    `settings`: what `worker` needs to build the app (model folder, engine, create_app's keywords).
+    """
+    import multiprocessing
+    import os
+    import shutil
+    import tempfile
+
+    from digitlab.web.monitoring import MULTIPROCESS_ENV
+
+    folder = tempfile.mkdtemp(prefix="digitlab-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder  # inherited by the workers, read before they count anything
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads of ours forked
+    processes = [spawn.Process(target=worker, args=(settings, sock)) for _ in range(workers)]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:  # the workers got the Ctrl+C too, and are finishing their requests
+        for process in processes:
+            process.join(timeout=10)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker(settings: dict, sock: socket.socket) -> None:
+    """One worker of `serve_workers`: load the model, build the app, serve until stopped."""
+    import signal
+
+    import torch
+
+    from digitlab.inference.predictor import Predictor
+    from digitlab.web.app import create_app
+
+    torch.set_num_threads(1)
+    predictor = Predictor.load(settings["model"], settings["engine"])
+    try:
+        serve(create_app(predictor, **settings["app"]), sock)
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl+C again once it has shut down
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a stopped worker exits quietly
