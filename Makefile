@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test notebook slow numeric bench fuzz lint install install-dev install-notebook clean
+.PHONY: run test notebook docs slow numeric bench fuzz lint install install-dev install-notebook clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,10 @@ numeric: install-dev
 fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py
 
-lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, train/)
+docs: install-dev  # the API reference, from the docstrings, offline, into docs/api/ (not committed)
+	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.learning digitlab.data digitlab.models digitlab.inference
+
+lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -19,9 +19,9 @@ from torch import nn
 
 from bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
-from digitlab.train.learner import Learner
-from digitlab.train.metrics import accuracy
-from digitlab.train.optim import SGD
+from digitlab.learning.learner import Learner
+from digitlab.learning.metrics import accuracy
+from digitlab.learning.optim import SGD
 
 BATCH = 5
 

@@ -12,10 +12,10 @@ import torch.nn.functional as F
 
 from bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
+from digitlab.learning.learner import Learner
+from digitlab.learning.metrics import accuracy
 from digitlab.models import CNN
 from digitlab.run.learner_parts import sgd_nesterov
-from digitlab.train.learner import Learner
-from digitlab.train.metrics import accuracy
 
 LR = 0.05  # both loops, with the optimizer `digitlab train` uses
 

@@ -14,13 +14,13 @@ PACKAGE = Path(digitlab.__file__).parent
 # Each folder (or top-level module) and its level: a module may import its own level and those below.
 LEVELS = {
     "errors": 0, "fileio": 0,
-    "data": 1, "models": 2, "train": 3,  # the core: what the lesson teaches
+    "data": 1, "models": 2, "learning": 3,  # the core: what the lesson teaches
     "modelfiles": 4,  # model folders, checkpoints' neighbours, ONNX files: what a model is on disk
     "inference": 5,  # predicting, evaluating, submitting with a model folder
     "report": 6,  # HTML pages and figures of models and evaluations
     "run": 7,  # settings, building a Learner, a training run, processes, joining models
     "lesson": 8, "web": 8,  # the two front ends for people: the lesson and the draw-a-digit page
-    "cli": 9, "all": 9, "__main__": 9,  # the command line, and the learner's one import
+    "cli": 9, "all": 9, "__main__": 9, "__init__": 9,  # the command line, the learner's one import, the API
 }  # fmt: skip
 TOP_LEVEL = {"__init__", "__main__", "all", "errors", "fileio"}  # nothing else lies loose at the top
 
@@ -81,7 +81,7 @@ def test_no_two_modules_share_a_name():
 def test_the_check_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from digitlab.run.training_run import train\n    import bench.run\n")
-    assert [level_of(m) for m, _ in imports_of(bad)] == [7, 99] and level_of("digitlab.train.learner") == 3
+    assert [level_of(m) for m, _ in imports_of(bad)] == [7, 99] and level_of("digitlab.learning.learner") == 3
 
 
 # What a fresh interpreter has loaded at each step, one import after another (one interpreter for

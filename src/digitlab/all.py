@@ -12,8 +12,16 @@ import torch.nn.functional as F
 from matplotlib import pyplot as plt
 from torch import nn
 
+from digitlab import load
+from digitlab import train as train_model
 from digitlab.data import DataLoader, DataLoaders, Dataset, LeakageWarning, load_source
 from digitlab.inference.explanation import integrated_gradients
+from digitlab.learning.callbacks import Callback, CSVLogger
+from digitlab.learning.guards import EarlyStopping, KeepBest
+from digitlab.learning.learner import Learner
+from digitlab.learning.losses import cross_entropy, log_softmax, mnist_loss, softmax
+from digitlab.learning.metrics import accuracy
+from digitlab.learning.optim import SGD
 from digitlab.lesson.tools import (
     BesideTheNotes,
     check_yourself,
@@ -28,12 +36,8 @@ from digitlab.lesson.tools import (
 )
 from digitlab.models import CNN, MLP, Linear, PixelSimilarity, predict_probs, to_probs
 from digitlab.models.baseline import l1_distance, l2_distance
-from digitlab.train.callbacks import Callback, CSVLogger
-from digitlab.train.guards import EarlyStopping, KeepBest
-from digitlab.train.learner import Learner
-from digitlab.train.losses import cross_entropy, log_softmax, mnist_loss, softmax
-from digitlab.train.metrics import accuracy
-from digitlab.train.optim import SGD
+from digitlab.run.api import Model
+from digitlab.run.settings import TrainConfig
 
 __all__ = [
     "BesideTheNotes", "check_yourself", "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader",
@@ -41,5 +45,6 @@ __all__ = [
     "LeakageWarning", "Learner", "Linear", "PixelSimilarity", "accuracy", "cross_entropy", "first",
     "l1_distance", "l2_distance", "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd",
     "plot_function", "plt", "predict_probs", "show_image", "show_images", "show_maps", "show_probs",
-    "show_weights", "softmax", "tensor", "to_probs", "torch",
+    "show_weights", "softmax", "tensor", "to_probs", "torch", "Model", "TrainConfig", "load",
+    "train_model",
 ]  # fmt: skip

@@ -8,13 +8,13 @@ import os
 import signal
 import sys
 
+import digitlab.learning.checkpointing
 import digitlab.modelfiles.model_file
-import digitlab.train.checkpointing
 from digitlab.cli import main
 from digitlab.fileio import atomic_write
 
 target, nth, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-module = digitlab.train.checkpointing if target == "checkpoint" else digitlab.modelfiles.model_file
+module = digitlab.learning.checkpointing if target == "checkpoint" else digitlab.modelfiles.model_file
 writes = 0
 
 

@@ -157,7 +157,7 @@ def test_resume_needs_a_checkpoint_of_this_version(tmp_path, tiny_mnist_dir):
 
 
 def test_optimizer_and_callback_state_round_trip():
-    from digitlab.train.optim import SGD
+    from digitlab.learning.optim import SGD
 
     p = torch.nn.Parameter(torch.ones(3))
     opt = SGD([p], lr=0.1, momentum=0.9)

@@ -10,16 +10,16 @@ import torch.nn.functional as F
 
 from digitlab.data import DataLoader, DataLoaders, Splits
 from digitlab.data.augment import RandomAffine
+from digitlab.learning.callbacks import CSVLogger
+from digitlab.learning.checkpointing import Checkpoint
+from digitlab.learning.cuda_graphs import GraphedSteps
+from digitlab.learning.learner import Learner
+from digitlab.learning.metrics import accuracy
+from digitlab.learning.optim import SGD
+from digitlab.learning.steps import ShardedStep
 from digitlab.models import build_model, model_name
 from digitlab.run import processes
 from digitlab.run.settings import TrainConfig
-from digitlab.train.callbacks import CSVLogger
-from digitlab.train.checkpointing import Checkpoint
-from digitlab.train.cuda_graphs import GraphedSteps
-from digitlab.train.learner import Learner
-from digitlab.train.metrics import accuracy
-from digitlab.train.optim import SGD
-from digitlab.train.steps import ShardedStep
 
 
 def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
@@ -123,7 +123,7 @@ def _run_callbacks(config: TrainConfig, spec: dict, fingerprint: str, augment, r
         return [checkpoint]
     cbs = [CSVLogger(folder / "history.csv"), checkpoint]
     if config.tensorboard:
-        from digitlab.train.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
+        from digitlab.learning.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
 
         cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
     return cbs

@@ -12,6 +12,12 @@ import torch
 from digitlab.data import Splits, load_source
 from digitlab.errors import DigitlabError
 from digitlab.inference.evaluation import Evaluation, evaluate, final_split
+from digitlab.learning import checkpointing
+from digitlab.learning.callbacks import history_csv
+from digitlab.learning.cuda_graphs import GraphedSteps
+from digitlab.learning.guards import EarlyStopping
+from digitlab.learning.learner import Learner, LRFindResult
+from digitlab.learning.warmup import warm_up
 from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, load_model
 from digitlab.modelfiles.ownership import remove_own_folder, writing
 from digitlab.modelfiles.publishing import publish_run
@@ -20,12 +26,6 @@ from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
 from digitlab.run.settings import TrainConfig
-from digitlab.train import checkpointing
-from digitlab.train.callbacks import history_csv
-from digitlab.train.cuda_graphs import GraphedSteps
-from digitlab.train.guards import EarlyStopping
-from digitlab.train.learner import Learner, LRFindResult
-from digitlab.train.warmup import warm_up
 
 
 @dataclass

@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from digitlab.learning.losses import cross_entropy, log_softmax, mnist_loss, softmax
 from digitlab.models.baseline import l1_distance, l2_distance
-from digitlab.train.losses import cross_entropy, log_softmax, mnist_loss, softmax
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from digitlab.fileio import write_text_atomic
-from digitlab.train.metrics import Metric, as_metric
-from digitlab.train.schedules import exponential, one_cycle
+from digitlab.learning.metrics import Metric, as_metric
+from digitlab.learning.schedules import exponential, one_cycle
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.train.learner import Learner
+    from digitlab.learning.learner import Learner
 
 
 class CancelFitException(Exception):

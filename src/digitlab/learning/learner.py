@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from digitlab.data.loader import DataLoader, DataLoaders, warn_if_leaky
+from digitlab.learning import callbacks
+from digitlab.learning.guards import NaNGuard
+from digitlab.learning.optim import SGD
+from digitlab.learning.progress import ProgressTable
+from digitlab.learning.steps import EagerStep
 from digitlab.models import batch_probs, to_classes
-from digitlab.train import callbacks
-from digitlab.train.guards import NaNGuard
-from digitlab.train.optim import SGD
-from digitlab.train.progress import ProgressTable
-from digitlab.train.steps import EagerStep
 
 
 def one_group(model: nn.Module) -> list[list[nn.Parameter]]:
@@ -75,7 +75,7 @@ class Learner:
         self.cbs: list[Any] = [self.metrics, self.recorder, self.progress, NaNGuard()]
         self._handlers_for: list[Any] | None = None
         self._by_event: dict[str, list[tuple[Any, Callable[[Learner], None]]]] = {}
-        self.train_step = EagerStep()  # how a training batch is run: train/steps.py, cuda_graphs.py
+        self.train_step = EagerStep()  # how a training batch is run: learning/steps.py, cuda_graphs.py
         self.add_cbs(cbs)
 
     def add_cbs(self, new: Iterable[Any]) -> None:
@@ -89,7 +89,7 @@ class Learner:
     ) -> None:
         """Train for `n_epoch` epochs, validating after each; `cbs` apply to this call only.
 
-        `start=(epoch, batch)` begins there instead (a resumed run; see train/checkpointing.py).
+        `start=(epoch, batch)` begins there instead (a resumed run; see learning/checkpointing.py).
         """
         if n_epoch < 1:
             raise ValueError(f"n_epoch must be >= 1, got {n_epoch}")

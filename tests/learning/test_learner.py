@@ -10,14 +10,14 @@ from torch import nn
 from digitlab.data import DataLoader, DataLoaders
 from digitlab.data.augment import RandomAffine, max_filter3, restroke
 from digitlab.errors import TrainingDiverged
+from digitlab.learning import callbacks as cbs
+from digitlab.learning.callbacks import EVENTS
+from digitlab.learning.guards import EarlyStopping
+from digitlab.learning.learner import Learner
+from digitlab.learning.metrics import Metric, accuracy
+from digitlab.learning.optim import SGD
+from digitlab.learning.schedules import one_cycle
 from digitlab.models import build_model
-from digitlab.train import callbacks as cbs
-from digitlab.train.callbacks import EVENTS
-from digitlab.train.guards import EarlyStopping
-from digitlab.train.learner import Learner
-from digitlab.train.metrics import Metric, accuracy
-from digitlab.train.optim import SGD
-from digitlab.train.schedules import one_cycle
 from tests.helpers import TEST_SEED
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
@@ -305,7 +305,7 @@ def test_csv_logger(tmp_path):
 
 
 def test_binary_output_with_the_lesson_loss():
-    from digitlab.train.losses import mnist_loss
+    from digitlab.learning.losses import mnist_loss
 
     learn = Learner(make_dls(), build_model("linear", n_out=1), mnist_loss, metrics=[accuracy], quiet=True)
     learn.fit(3, 1.0)
@@ -347,7 +347,7 @@ def test_the_notes_learner_call_with_a_plain_function_metric_and_flat_inputs():
 
     dset, valid_dset = flat_pairs(images.train), flat_pairs(images.valid)
     dls = DataLoaders(DataLoader(dset, batch_size=16, shuffle=True), DataLoader(valid_dset, batch_size=16))
-    from digitlab.train.losses import mnist_loss
+    from digitlab.learning.losses import mnist_loss
 
     learn = Learner(dls, nn.Linear(28 * 28, 1), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
     learn.progress.quiet = True

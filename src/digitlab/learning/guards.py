@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from digitlab.errors import TrainingDiverged
-from digitlab.train.callbacks import Callback, CancelFitException
+from digitlab.learning.callbacks import Callback, CancelFitException
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.train.learner import Learner
+    from digitlab.learning.learner import Learner
 
 
 class KeepBest(Callback):

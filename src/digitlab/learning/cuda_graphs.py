@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 
 from digitlab.data.augment import RandomAffine
-from digitlab.train.checkpointing import unwrap
+from digitlab.learning.checkpointing import unwrap
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.train.learner import Learner
+    from digitlab.learning.learner import Learner
 
 WARMUP_STEPS = 3  # on a side stream before recording: cuDNN and cuBLAS settle their workspaces
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from digitlab.train.callbacks import Callback
+from digitlab.learning.callbacks import Callback
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.train.learner import Learner
+    from digitlab.learning.learner import Learner
 
 
 def format_cell(key: str, value: Any) -> str:

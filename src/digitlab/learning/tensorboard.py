@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from digitlab.errors import DigitlabError
+from digitlab.learning.callbacks import Callback
+from digitlab.learning.checkpointing import unwrap
 from digitlab.models.layers import unit_images
-from digitlab.train.callbacks import Callback
-from digitlab.train.checkpointing import unwrap
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.train.learner import Learner
+    from digitlab.learning.learner import Learner
 
 
 class TensorBoardLogger(Callback):

@@ -10,12 +10,12 @@ import torch
 
 from digitlab.data.augment import RandomAffine
 from digitlab.errors import DigitlabError
+from digitlab.learning.callbacks import Callback
+from digitlab.learning.optim import SGD
 from digitlab.run import settings as config_module
 from digitlab.run.learner_parts import build_learner, build_model_for
 from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import load_splits
-from digitlab.train.callbacks import Callback
-from digitlab.train.optim import SGD
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 

@@ -8,7 +8,7 @@ its event. `ShardedStep` is the same step when several processes each hold a sli
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.train.learner import Learner
+    from digitlab.learning.learner import Learner
 
 
 class EagerStep:

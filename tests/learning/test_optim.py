@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from digitlab.train.optim import SGD
+from digitlab.learning.optim import SGD
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 

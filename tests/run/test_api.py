@@ -1,0 +1,62 @@
+"""The Python API, and the README's example of it, run as it is written."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import digitlab
+from digitlab.modelfiles.model_file import load_model
+from digitlab.run.settings import TrainConfig
+from tests.helpers import cli
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def test_the_readmes_python_example_runs_as_written(tmp_path, monkeypatch):
+    section = README.read_text().split("### The Python API", 1)[1].split("\n### ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    assert (tmp_path / "runs" / "api-demo" / "model.json").exists() and (tmp_path / "seven.png").exists()
+
+
+def test_train_is_the_command_lines_train(tiny_mnist_dir, tmp_path):
+    settings = dict(data=str(tiny_mnist_dir), model="linear", epochs=1, seed=2)
+    model = digitlab.train(TrainConfig(**settings), quiet=True, out=str(tmp_path / "api"))
+    assert (
+        cli("train", *[f"--{k}={v}" for k, v in settings.items()], "--out", tmp_path / "cli").returncode == 0
+    )
+    for a, b in zip(
+        model.module.state_dict().values(), load_model(tmp_path / "cli")[0].state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+
+
+def test_predict_takes_every_kind_of_image_and_agrees_with_itself(trained_model, mnist, tmp_path):
+    model = digitlab.load(str(trained_model))
+    digits = mnist.test.images[:4].numpy()
+    expected = model.probs(digits).argmax(1).tolist()
+    assert [p.digit for p in model.predict(digits)] == expected  # (N,28,28) uint8
+    assert [
+        p.digit for p in model.predict(torch.tensor(digits)[:, None].float() / 255)
+    ] == expected  # (N,1,28,28) 0..1
+    assert model.predict(digits[0])[0].digit == expected[0]  # one 28x28 digit
+    picture = Image.fromarray(255 - np.asarray(Image.fromarray(digits[1]).resize((140, 140))))
+    picture.save(tmp_path / "two.png")
+    answers = model.predict([picture, tmp_path / "two.png", str(tmp_path)])  # PIL, a file, a folder
+    assert [a.digit for a in answers] == [expected[1]] * 3
+    assert model.predict(np.asarray(picture))[0].digit == expected[1]  # a big array is a picture
+    with pytest.raises(digitlab.errors.DigitlabError, match="0 to 255"):
+        model.predict(np.full((28, 28), 300.0))
+
+
+def test_evaluate_is_the_command_lines_evaluate(trained_model, mini_mnist_dir):
+    import json
+
+    ours = digitlab.load(str(trained_model)).evaluate(str(mini_mnist_dir))
+    theirs = json.loads(cli("evaluate", trained_model, "--data", mini_mnist_dir, "--json").stdout)
+    assert ours.accuracy == pytest.approx(theirs["accuracy"], abs=1e-6) and ours.n == theirs["n"]
