@@ -35,7 +35,9 @@ def test_training_asks_cudnn_for_deterministic_algorithms_and_puts_the_flag_back
 
 def test_warm_up_leaves_nothing_the_run_depends_on(tiny_mnist_dir, tmp_path):
     """Weights, BatchNorm statistics and the dropout generator are put back: the same run follows."""
-    config = TrainConfig(data=str(tiny_mnist_dir), preset="default", epochs=1, out=str(tmp_path))
+    config = TrainConfig(
+        data=str(tiny_mnist_dir), preset="default", epochs=1, valid_fraction=0.1, out=str(tmp_path)
+    )
     warmed, _ = quiet_learner(config)
     before = _weights(warmed)
     sizes = []

@@ -87,7 +87,7 @@ def test_predict_and_serve_give_the_same_answers_with_either_engine(trained_mode
     client = TestClient(create_app(Predictor.load(trained_model, "onnx")), base_url="http://localhost")
     body = client.post("/api/predict", json={"pixels": mnist.test.images[1].numpy().tolist()}).json()
     assert body["digit"] == 2
-    assert cli("predict", trained_model, tmp_path, "--engine", "tpu").returncode == 1
+    assert cli("predict", trained_model, tmp_path, "--engine", "tpu").returncode == 2  # a usage error
 
 
 def test_without_the_extra_the_message_says_what_to_install(trained_model, tmp_path, monkeypatch):

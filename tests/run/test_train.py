@@ -128,7 +128,8 @@ def test_every_setting_is_a_flag_made_from_its_field():
         option = params[field.name].default
         assert option.default == field.default and option.help == field.metadata["help"], field.name
     assert set(params) - {f.name for f in dataclasses.fields(TrainConfig)} == {
-        "resume", "nnodes", "node_rank", "rdzv_endpoint"  # the launcher's, not settings
+        "resume", "nnodes", "node_rank", "rdzv_endpoint",  # the launcher's, not settings
+        "config", "print_config", "context",  # the settings file's (context: which flags were typed)
     }  # fmt: skip
     result = cli("train", "--help")
     assert (
