@@ -169,6 +169,14 @@ def test_the_page_and_its_why_panel_fit_a_phone(page, server):
     context.close()
 
 
+def test_the_api_reference_is_drawn_offline(page, server):
+    page.goto(server[0] + "/docs")
+    sync_api.expect(page.locator("#endpoints")).to_contain_text("POST /api/predict", timeout=10_000)
+    assert "request: multipart/form-data" in page.locator("#endpoints").inner_text()
+    assert page.evaluate("window.cspViolations") == []
+    page.goto(server[0])
+
+
 def test_the_page_works_under_its_security_policy_and_another_origin_cannot_save(page, server, mnist):
     """Run after the tests above: drawing, predicting, uploading and saving raised no CSP violation.
     A page of another site (another server, another port) posts a real drawing: refused."""

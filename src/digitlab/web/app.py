@@ -111,7 +111,7 @@ def create_app(
     """
     app = FastAPI(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
-    )  # the docs pages load scripts from a CDN: off, so the page works offline and loads nothing foreign
+    )  # FastAPI's docs pages load scripts from a CDN: off; /docs is our own page, offline
     capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
     _add_pages(app, predictor, save_dir)
     _add_prediction(app, predictor, capacity, batch_window)
@@ -148,6 +148,12 @@ def _add_pages(app: FastAPI, predictor: Predictor, save_dir: str | Path | None) 
     @app.get("/", include_in_schema=False)
     def index():
         return FileResponse(static / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        """The API reference, drawn from /openapi.json by a script of this server (FastAPI's own
+        /docs loads Swagger UI from a CDN: not offline, and foreign code on the page)."""
+        return FileResponse(static / "docs.html")
 
     app.mount("/static", StaticFiles(directory=static), name="static")
 
