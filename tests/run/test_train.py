@@ -267,3 +267,18 @@ def test_a_presets_budget_is_the_same_number_of_steps_on_data_of_any_size(tiny_m
         assert passes.resolve().epoch_size is None
         sized = TrainConfig(data=str(data), preset="fast", epochs=2, epoch_size=1000, device="cpu")
         assert len(quiet_learner(sized)[0].dls.train) == 8
+
+
+def test_quiet_and_verbose(tiny_mnist_dir, tmp_path):
+    flags = ["--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1"]
+    quiet = cli("--quiet", "train", *flags, "--out", tmp_path / "q")
+    assert quiet.returncode == 0 and "train_loss" not in quiet.stdout and "budget: " not in quiet.stdout
+    assert quiet.stdout.strip().splitlines()[-1].startswith("test accuracy: ")  # the result stays
+    verbose = cli("-v", "train", *flags, "--out", tmp_path / "v")
+    assert (
+        "  lr = 0.05" in verbose.stdout
+        and "seconds: load " in verbose.stdout
+        and "train_loss" in verbose.stdout
+    )
+    plain = cli("train", *flags, "--out", tmp_path / "p").stdout
+    assert "  lr = " not in plain and "seconds: " not in plain and "budget: " in plain

@@ -38,7 +38,8 @@ def test_page_static_files_health_model_and_docs(client, trained_model):
     assert info["architecture"] == "cnn" and info["classes"] == list(range(10))
     assert str(trained_model) not in json.dumps(info)  # no path on disk leaks out
     docs = client.get("/docs")  # our own page, not Swagger UI's: it loads nothing from elsewhere
-    assert docs.status_code == 200 and '<script src="/static/docs.js">' in docs.text and "http" not in docs.text
+    assert docs.status_code == 200 and '<script src="/static/docs.js">' in docs.text
+    assert "http" not in docs.text
     assert client.get("/redoc").status_code == 404
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
 

@@ -39,9 +39,18 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print digitlab's version and exit."
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Results and errors only: no tables or progress."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also the resolved settings and the seconds per stage."
+    ),
 ):
     """digitlab: the fast.ai MNIST lesson, done right, and a digit recogniser that works."""
+    from digitlab.cli.common import Verbosity
+
     State.debug = debug
+    Verbosity.quiet, Verbosity.verbose = quiet, verbose
 
 
 app.command()(train_commands.lesson)

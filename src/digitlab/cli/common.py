@@ -17,9 +17,22 @@ from digitlab.run.settings import TrainConfig
 out = Console(highlight=False, soft_wrap=True, markup=False)  # a file name is never markup
 
 
+class Verbosity:
+    """`digitlab --quiet` / `--verbose`, set before the command runs."""
+
+    quiet = False  # no epoch table, budget line or progress: results and errors only
+    verbose = False  # also the resolved settings before training and the seconds of each stage after
+
+
 def say(line: str) -> None:
     """Print one line of output; names from outside in it stay inert text (`errors.plain`)."""
     out.print(plain(line))
+
+
+def detail(line: str) -> None:
+    """A line for `--verbose` only."""
+    if Verbosity.verbose and not Verbosity.quiet:
+        say(line)
 
 
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"

@@ -7,7 +7,7 @@ from typing import Literal
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, say
+from digitlab.cli.common import SRC_HELP, Verbosity, say
 from digitlab.errors import DigitlabError, plain
 
 
@@ -164,7 +164,7 @@ def _progress():
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    if not console.is_terminal:
+    if not console.is_terminal or Verbosity.quiet:
         yield lambda: None
         return
     with Progress(SpinnerColumn(), TextColumn("{task.completed:,} images"), TimeElapsedColumn(),

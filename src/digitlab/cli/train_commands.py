@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, out, say, with_settings
+from digitlab.cli.common import SRC_HELP, Verbosity, detail, out, say, with_settings
 from digitlab.run.settings import TrainConfig
 
 
@@ -70,10 +70,14 @@ def train_cmd(
             say(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
             say(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
         return
-    done = train_and_save(dataclasses.replace(settings, nproc=processes.world_size()))
+    settings = dataclasses.replace(settings, nproc=processes.world_size())
+    for key, value in settings.resolve().to_json().items():
+        detail(f"  {key} = {value}")
+    done = train_and_save(settings, quiet=Verbosity.quiet)
     if done is None:  # not rank 0: rank 0 reports
         return
     evaluation = done[1]
+    detail("seconds: " + ", ".join(f"{stage} {s:.2f}" for stage, s in done[0].seconds.items()))
     if stopped := done[0].stopped_early():
         kept = done[0].learner.recorder.rows[done[0].kept_epoch]["accuracy"]
         say(f"{stopped} (valid accuracy {kept:.4f}): its weights are the ones saved")
