@@ -107,6 +107,8 @@ def run_bench(
             md.append(serving.batching_section(model_dir, command))
             say("web: 200 clients, with and without load shedding ...")
             md.append(serving.many_clients_section(model_dir, command))
+            say("web: 1 and 2 worker processes ...")
+            md.append(serving.workers_section(model_dir, command))
     if torch.cuda.is_available():
         say("GPU: issue #15's targets (fast, the reference, default, best, an ensemble) ...")
         md.append(gpu.section(gpu.run(parts=("fast", "reference") if quick else gpu.PARTS), command))
@@ -216,6 +218,10 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "robustness": (
         "robustness: default and 3 fast models on re-rendered test digits ...",
         lambda command, quick, out: robustness.section(command=command),
+    ),
+    "workers": (
+        "workers: a fast model, then serve with 1 and 2 worker processes under the same load ...",
+        lambda command, quick, out: _with_fast_model(lambda model: serving.workers_section(model, command)),
     ),
     "explain": (
         "explain: a fast model, then explain() per image and the evidence against random ink ...",

@@ -46,11 +46,13 @@ def web_load(
     engine: str = "torch",
     batch_ms: float = 2.0,
     max_in_flight: int | None = None,
+    workers: int = 1,
 ) -> dict:
     """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections (or as many as
     `timeout_s` allows). A 503 is the server shedding load: counted apart from errors, and timed."""
     port = _free_port()
-    command = ["serve", str(model_dir), "--port", str(port), "--engine", engine, "--batch-ms", str(batch_ms)]
+    command = ["serve", str(model_dir), "--port", str(port), "--engine", engine, "--batch-ms", str(batch_ms),
+               "--workers", str(workers), "--no-access-log"]  # fmt: skip
     start_server = ["-m", "digitlab"]
     if max_in_flight is not None:  # the server's load-shedding threshold moved (a huge one: none)
         start_server = ["-c", "import sys, digitlab.web.app as a; "
@@ -226,4 +228,29 @@ def batching_section(model_dir, command: str = "") -> str:
         "the median p99 of 3 is shown.\n\n"
         "| clients | batching | p50 ms | p99 ms | requests/s | errors |\n|---|---|---|---|---|---|\n"
         f"{rows}\n"
+    )
+
+
+def workers_section(model_dir, command: str = "", requests: int = 2000, clients: int = 16) -> str:
+    """The same load on `serve --workers 1` and `--workers 2`, alternating, two rounds each."""
+    rows: dict[int, list[dict]] = {1: [], 2: []}
+    for _ in range(2):
+        for workers in (1, 2):
+            rows[workers].append(web_load(model_dir, requests, clients, workers=workers))
+    lines = [
+        f"| {w} | {statistics.median(r['requests_per_s'] for r in runs):.0f} | "
+        f"{statistics.median(r['p50_ms'] for r in runs):.1f} | "
+        f"{statistics.median(r['p99_ms'] for r in runs):.1f} | "
+        f"{sum(r['errors'] for r in runs)} |"
+        for w, runs in rows.items()
+    ]
+    return (
+        "## Serving with one and two worker processes\n\n"
+        + command_line(command)
+        + f"{requests} POSTs of a 280x280 drawing from {clients} keep-alive clients on 127.0.0.1 to "
+        "`digitlab serve --workers N` (fast model, batching on), medians of two rounds, alternating; "
+        "the clients run on the same 2 cores as the server.\n\n"
+        "| workers | requests/s | p50 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- |\n"
+        + "\n".join(lines)
+        + "\n"
     )

@@ -127,6 +127,8 @@ def test_two_workers_share_the_port_and_add_up_their_metrics(trained_model, mnis
         metrics = urllib.request.urlopen(url + "/metrics").read().decode()
         assert _metric(metrics, "digitlab_requests_total", route="/api/predict", status="200") == 20
     finally:
-        server.send_signal(2)
+        server.terminate()  # SIGTERM, as a service manager stops it: the workers stop with it
         out, err = server.communicate(timeout=30)
     assert "2 worker processes" in out and "Traceback" not in err
+    with pytest.raises(OSError):  # nobody answers any more: no worker was left behind
+        urllib.request.urlopen(url + "/api/health", timeout=2)

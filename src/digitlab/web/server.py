@@ -98,6 +98,7 @@ def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
     import multiprocessing
     import os
     import shutil
+    import signal
     import tempfile
 
     from digitlab.web.monitoring import MULTIPROCESS_ENV
@@ -106,6 +107,13 @@ def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
     os.environ[MULTIPROCESS_ENV] = folder  # inherited by the workers, read before they count anything
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads of ours forked
     processes = [spawn.Process(target=worker, args=(settings, sock)) for _ in range(workers)]
+
+    def stop(signum, frame) -> None:  # SIGTERM (a service manager's stop): each worker stops as on Ctrl+C
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         for process in processes:
             process.start()
