@@ -16,6 +16,7 @@ from rich.console import Console
 
 from bench import (
     budget,
+    bulk_predict,
     csv_speed,
     engines,
     ensembles,
@@ -100,6 +101,8 @@ def run_bench(
         md.append(serving.section(serving.inference(model_dir), serving.web_load(model_dir), command))
         say("engines: PyTorch against ONNX Runtime ...")
         md.append(engines.section(model_dir, quick, command))
+        say("bulk: 20,000 files ...")
+        md.append(bulk_predict.section(model_dir, command))
         say("explain: per image, and the evidence against random ink ...")
         md.append(explaining.section(model_dir, command))
         if not quick:
@@ -218,6 +221,10 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "robustness": (
         "robustness: default and 3 fast models on re-rendered test digits ...",
         lambda command, quick, out: robustness.section(command=command),
+    ),
+    "bulk": (
+        "bulk: a fast model, then 20,000 files predicted by digitlab and by a plain PyTorch loop ...",
+        lambda command, quick, out: _with_fast_model(lambda model: bulk_predict.section(model, command)),
     ),
     "workers": (
         "workers: a fast model, then serve with 1 and 2 worker processes under the same load ...",
