@@ -175,6 +175,11 @@ def _gpu_section(command: str, out: str | Path) -> str:
 
 
 # name: (what it says it does, section(command, quick, out)), in the order `--only`'s help lists them
+def _on_a_fast_model(message: str, section: Callable[[str, str], str]) -> tuple:
+    """An ONLY entry whose section is measured on a fast model trained for it."""
+    return message, lambda command, quick, out: _with_fast_model(lambda model: section(model, command))
+
+
 ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "csv": (
         "csv: digitlab parser and cache against pandas.read_csv ...",
@@ -222,27 +227,25 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         "robustness: default and 3 fast models on re-rendered test digits ...",
         lambda command, quick, out: robustness.section(command=command),
     ),
-    "bulk": (
+    "bulk": _on_a_fast_model(
         "bulk: a fast model, then 20,000 files predicted by digitlab and by a plain PyTorch loop ...",
-        lambda command, quick, out: _with_fast_model(lambda model: bulk_predict.section(model, command)),
+        bulk_predict.section,
     ),
-    "workers": (
+    "workers": _on_a_fast_model(
         "workers: a fast model, then serve with 1 and 2 worker processes under the same load ...",
-        lambda command, quick, out: _with_fast_model(lambda model: serving.workers_section(model, command)),
+        serving.workers_section,
     ),
-    "explain": (
+    "explain": _on_a_fast_model(
         "explain: a fast model, then explain() per image and the evidence against random ink ...",
-        lambda command, quick, out: _with_fast_model(lambda model: explaining.section(model, command)),
+        explaining.section,
     ),
-    "web": (
+    "web": _on_a_fast_model(
         "web: a fast model, then the server with and without batching at 8 and 50 clients ...",
-        lambda command, quick, out: _with_fast_model(lambda model: serving.batching_section(model, command)),
+        serving.batching_section,
     ),
-    "clients": (
+    "clients": _on_a_fast_model(
         "clients: a fast model, then 200 clients for 30 s with and without load shedding (4 minutes) ...",
-        lambda command, quick, out: _with_fast_model(
-            lambda model: serving.many_clients_section(model, command)
-        ),
+        serving.many_clients_section,
     ),
     "ensemble": (
         "ensembles: 5 fast models, then ensembles of 3 and 5, and of 1, 3 and 5 with test-time shifts ...",

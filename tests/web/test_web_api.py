@@ -11,21 +11,10 @@ from digitlab.inference.predictor import Predictor
 from digitlab.web.app import create_app
 from digitlab.web.uploads import MAX_BODY
 from tests.helpers import cli
-
-
-@pytest.fixture(scope="module")
-def predictor(trained_model):
-    return Predictor.load(trained_model)
-
-
-@pytest.fixture
-def client(predictor, tmp_path):
-    return TestClient(create_app(predictor, save_dir=tmp_path / "saved"), base_url=LOCAL)
-
+from tests.web.conftest import LOCAL
 
 png = png_bytes
 JSON = {"content-type": "application/json"}
-LOCAL = "http://localhost"  # a Host the server answers by default
 
 
 def test_page_static_files_health_model_and_docs(client, trained_model):

@@ -13,13 +13,7 @@ from fastapi.testclient import TestClient
 from digitlab.data.decode import png_bytes
 from digitlab.inference.predictor import Predictor
 from digitlab.web.app import MAX_BATCH_FILES, create_app
-
-LOCAL = "http://localhost"
-
-
-@pytest.fixture(scope="module")
-def predictor(trained_model):
-    return Predictor.load(trained_model)
+from tests.web.conftest import LOCAL
 
 
 def _metric(text: str, name: str, **labels) -> float:

@@ -15,18 +15,7 @@ from digitlab.web import app as web_app
 from digitlab.web.app import create_app
 from digitlab.web.safeguards import HEADERS
 from tests.helpers import cli
-
-LOCAL = "http://localhost"
-
-
-@pytest.fixture(scope="module")
-def predictor(trained_model):
-    return Predictor.load(trained_model)
-
-
-@pytest.fixture
-def client(predictor, tmp_path):
-    return TestClient(create_app(predictor, save_dir=tmp_path / "saved"), base_url=LOCAL)
+from tests.web.conftest import LOCAL
 
 
 def drawing(mnist) -> bytes:
