@@ -28,9 +28,25 @@ def md5_of_bundled() -> dict[str, str]:
 
 def test_download_verifies_and_falls_back_to_the_next_mirror(mirror, tmp_path):
     dead = "http://127.0.0.1:9/"  # nothing listens on the discard port
-    paths = download("mnist", tmp_path / "out", mirrors=[dead, mirror], checksums=md5_of_bundled())
+    seen = []
+    paths = download(
+        "mnist", tmp_path / "out", mirrors=[dead, mirror], checksums=md5_of_bundled(),
+        progress=lambda name, size, total: seen.append((name, size, total)),
+    )  # fmt: skip
     assert len(paths) == 4
     assert all(p.read_bytes() == (bundled_mnist_dir() / p.name).read_bytes() for p in paths)
+    for p in paths:  # each file reported as it arrived, up to its whole size, which the server announced
+        sizes = [size for name, size, total in seen if name == p.name]
+        assert sizes == sorted(sizes) and sizes[-1] == p.stat().st_size
+        assert {total for name, _, total in seen if name == p.name} == {p.stat().st_size}
+
+
+def test_a_mirror_that_sends_too_much_is_cut_off(mirror, tmp_path, monkeypatch):
+    import digitlab.data.download as module
+
+    monkeypatch.setattr(module, "MAX_BYTES", 1000)
+    with pytest.raises(DigitlabError, match="over 1,000 bytes"):
+        download("mnist", tmp_path / "out", mirrors=[mirror], checksums=md5_of_bundled())
 
 
 def test_checksum_mismatch_writes_nothing(mirror, tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from digitlab.cli.common import SRC_HELP, out, say
+from digitlab.cli.common import SRC_HELP, Verbosity, out, say
 from digitlab.errors import DigitlabError
 
 
@@ -74,7 +74,21 @@ def data_download(
     to: Path = typer.Option(..., "--to", help="Folder for the four IDX files."),
 ):
     """Fetch the original files from known mirrors and verify their checksums."""
+    from rich.console import Console
+    from rich.progress import DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     from digitlab.data.download import download
 
-    for path in download(name, to):
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), DownloadColumn(), TransferSpeedColumn(), console=console,
+                  transient=True, disable=not console.is_terminal or Verbosity.quiet) as bar:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def show(filename: str, size: int, total: int | None) -> None:
+            if filename not in tasks:
+                tasks[filename] = bar.add_task(filename, total=total)
+            bar.update(tasks[filename], completed=size)
+
+        paths = download(name, to, progress=show)
+    for path in paths:
         say(f"ok {path}")

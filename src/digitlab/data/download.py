@@ -6,7 +6,9 @@ Files land under a temp name and are renamed only once their checksum matches.
 import hashlib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
@@ -34,14 +36,20 @@ MD5 = {
 }
 
 
+MAX_BYTES = 64 << 20  # the largest file, Fashion-MNIST's training images, is 26 MB
+
+
 def download(
     name: str,
     to: str | Path,
     mirrors: list[str] | None = None,
     checksums: dict[str, str] | None = None,
     timeout: float = 30,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> list[Path]:
-    """Download the four IDX files of `name` into `to`; files already there and valid are kept."""
+    """Download the four IDX files of `name` into `to`; files already there and valid are kept.
+
+    `progress(file name, bytes so far, bytes in all or None)` is called as each file arrives."""
     if name not in MD5:
         raise DigitlabError(f"unknown dataset {name!r}: choose one of {', '.join(MD5)}")
     mirrors, checksums = mirrors or MIRRORS[name], checksums or MD5[name]
@@ -50,26 +58,47 @@ def download(
     for filename, md5 in checksums.items():
         path = to / filename
         if not (path.is_file() and _md5(path.read_bytes()) == md5):
-            write_bytes_atomic(path, _fetch(filename, md5, mirrors, timeout))
+            write_bytes_atomic(path, _fetch(filename, md5, mirrors, timeout, progress))
         paths.append(path)
     return paths
 
 
-def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float) -> bytes:
+Progress = Callable[[str, int, int | None], None]
+
+
+def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float, progress: Progress | None) -> bytes:
     """The first copy from the mirrors whose checksum matches."""
     problems = []
     for base in mirrors:
         url = base + filename
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                data: bytes = response.read()
+                data = _read(response, filename, progress)
         except (urllib.error.URLError, OSError) as e:
             problems.append(f"{url}: {getattr(e, 'reason', e)}")
+            continue
+        except DigitlabError as e:
+            problems.append(f"{url}: {e}")
             continue
         if _md5(data) == md5:
             return data
         problems.append(f"{url}: checksum mismatch")
     raise DigitlabError(f"{filename}: no mirror gave a valid copy ({'; '.join(problems)})")
+
+
+def _read(response: Any, filename: str, progress: Progress | None) -> bytes:
+    """The body in chunks, reporting each, and never more than MAX_BYTES (no file here is near it)."""
+    length = response.headers.get("Content-Length")
+    total = int(length) if length and length.isdigit() else None
+    chunks, size = [], 0
+    while chunk := response.read(1 << 16):
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise DigitlabError(f"over {MAX_BYTES:,} bytes, far more than {filename} holds")
+        chunks.append(chunk)
+        if progress is not None:
+            progress(filename, size, total)
+    return b"".join(chunks)
 
 
 def _md5(data: bytes) -> str:
