@@ -202,9 +202,14 @@ def export(
     from digitlab.modelfiles.model_file import load_model
     from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
 
+    from rich.console import Console
+
     net, info = load_model(model)
     test = load_source("mnist").test
-    check = export_model(net, info, out_path, test.floats(), test.labels)
+    console = Console(stderr=True)
+    working = "exporting to ONNX, then checking it against PyTorch on 10,000 images ..."
+    with console.status(working) if console.is_terminal and not Verbosity.quiet else contextlib.nullcontext():
+        check = export_model(net, info, out_path, test.floats(), test.labels)
     say(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
     say(
         f"checked on {check.n:,} MNIST test images with ONNX Runtime: largest probability difference "
