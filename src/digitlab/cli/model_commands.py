@@ -198,11 +198,11 @@ def export(
     out_path: Path = typer.Option(..., "--out", help="The ONNX file to write (FILE.onnx)."),
 ):
     """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]), checked on the MNIST test set."""
+    from rich.console import Console
+
     from digitlab.data import load_source
     from digitlab.modelfiles.model_file import load_model
     from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
-
-    from rich.console import Console
 
     net, info = load_model(model)
     test = load_source("mnist").test
