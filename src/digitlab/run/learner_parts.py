@@ -126,4 +126,8 @@ def _run_callbacks(config: TrainConfig, spec: dict, fingerprint: str, augment, r
         from digitlab.learning.tensorboard import TensorBoardLogger  # imports TensorBoard: only when asked
 
         cbs.append(TensorBoardLogger(config.tensorboard, config.to_json()))
+    if config.mlflow:
+        from digitlab.run.mlflow_logging import MLflowLogger  # imports MLflow: only when asked
+
+        cbs.append(MLflowLogger(config.mlflow, config.to_json()))
     return cbs

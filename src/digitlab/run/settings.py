@@ -96,6 +96,11 @@ class TrainConfig:
     tensorboard: str | None = setting(
         None, "Log to TensorBoard in this folder (needs the tensorboard extra)."
     )
+    mlflow: str | None = setting(
+        None,
+        "Log settings, each epoch's metrics and the model folder to MLflow at this tracking URI, "
+        "or in a local file store in this folder (needs the mlflow extra).",
+    )
     checkpoint_every: int | None = setting(
         None, "Batches between checkpoints in OUT/checkpoint (default: each epoch)."
     )

@@ -254,4 +254,10 @@ def _train_and_publish(config: TrainConfig, quiet: bool, resume: tuple | None, m
         files["history.csv"] = history_csv(recorder.rows)
     publish_run(out, manifest, result.model.cpu(), info, files)
     remove_own_folder(out / "checkpoint")  # the run is over: nothing to resume
+    from digitlab.run.mlflow_logging import MLflowLogger
+
+    for logger in (
+        cb for cb in (result.learner.cbs if result.learner else []) if isinstance(cb, MLflowLogger)
+    ):
+        logger.finish(out, info.metrics)
     return result, evaluation
