@@ -96,7 +96,7 @@ alone = not {"digitlab.all", "matplotlib"} & set(sys.modules)
 from digitlab.all import Learner, DataLoader
 names = [Learner.__name__, DataLoader.__name__]
 import digitlab.cli, digitlab.all, digitlab.inference.predictor, digitlab.web.app, digitlab.lesson
-dev = ("pytest", "hypothesis", "nbclient", "playwright", "tensorboard", "onnx", "mlflow", "captum")  # pandas: a dependency now
+dev = ("pytest", "hypothesis", "nbclient", "playwright", "tensorboard", "onnx", "mlflow", "captum")
 loaded = [m for m in dev if m in sys.modules]
 bench = "bench" in sys.modules
 print(json.dumps({"light": light, "alone": alone, "names": names, "dev": loaded, "bench": bench}))

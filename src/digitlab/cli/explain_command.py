@@ -27,7 +27,7 @@ def explain(
     the runner-up (red) or away (blue); then the evidence erased and the model asked again."""
     from digitlab.inference.explanation import explain_file
     from digitlab.inference.predictor import Predictor, image_files
-    from digitlab.report.attribution import explanation_png, terminal_map
+    from digitlab.report.attribution import explanation_png
 
     predictor = Predictor.load(model, engine)
     files: list[Path] = []
@@ -51,7 +51,7 @@ def explain(
         elif explanation is None:
             say(f"{path}: no digit (the image is blank)")
         else:
-            _show(str(path), explanation, prediction.input, terminal_map)
+            _show(str(path), explanation, prediction.input)
     if as_json:
         print(json.dumps([_json(p, e) for p, e in results], allow_nan=False))
     if writer is not None and not as_json:
@@ -64,7 +64,9 @@ def _json(prediction, explanation) -> dict:
     return {**prediction.to_json(), **(explanation.to_json() if explanation is not None else {})}
 
 
-def _show(name: str, explanation, digit_image, terminal_map) -> None:
+def _show(name: str, explanation, digit_image) -> None:
+    from digitlab.report.attribution import terminal_map
+
     (digit, p), rest = explanation.top[0], explanation.top[1:]
     others = ", ".join(f"{d} ({q:.3f})" for d, q in rest)
     say(f"{name}: {digit} ({p:.3f}); then {others}")
