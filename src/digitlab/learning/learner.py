@@ -118,7 +118,9 @@ class Learner:
                     self._one_batch()
 
     def _one_batch(self) -> None:
-        self.xb, self.yb = (t.to(self.device, non_blocking=True) for t in self.batch)
+        self.xb, self.yb = (
+            t if t.device == self.device else t.to(self.device, non_blocking=True) for t in self.batch
+        )
         if self.training:
             self.train_step(self)
             return

@@ -42,7 +42,11 @@ class Metric:
 
     def add(self, value: torch.Tensor | float, n: int) -> None:
         """Count a batch mean `value` of `n` samples."""
-        value = value.detach().float() if isinstance(value, torch.Tensor) else float(value)
+        if isinstance(value, torch.Tensor):  # only the operations needed: a small net's batch is cheap
+            value = value.detach() if value.requires_grad else value
+            value = value if value.dtype == torch.float32 else value.float()
+        else:
+            value = float(value)
         self.total, self.count = self.total + value * n, self.count + n
 
     def compute(self) -> float:
