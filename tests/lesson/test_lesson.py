@@ -176,7 +176,7 @@ def test_the_notebook_runs_top_to_bottom_with_the_command_the_lesson_prints(tmp_
     """The hint names programs the notebook extra installs (the dev install includes it)."""
     nbformat = pytest.importorskip("nbformat")
     path = tmp_path / "lesson.ipynb"
-    result = cli("lesson", "--notebook", path, "--subset", "3000", "--pair", "3", "7")  # quick: a smaller run
+    result = cli("lesson", "--notebook", path, "--subset", "1200", "--pair", "3", "7")  # quick: a smaller run
     assert result.returncode == 0 and "--open" in result.stdout
     raw = json.loads(path.read_text())
     assert raw["nbformat"] == 4 and raw["cells"][1]["metadata"]["tags"] == ["parameters"]
