@@ -80,9 +80,10 @@ def section(results: dict, command: str = "") -> str:
     return (
         "## Presets on the notes' data: a 42,000-row Kaggle CSV\n\n"
         + command_line(command)
-        + "Each preset trains on MNIST (its 60,000 training digits, 10% held for validation) and, with the "
-        "same seed, on a Kaggle-format `train.csv` of MNIST's first 42,000 training digits (10% held "
-        "for validation inside it); the CSV's model is scored on the other 28,000 MNIST digits (as many "
+        + "Each preset trains on MNIST (its 60,000 training digits, the preset's share held for validation: "
+        "2% for fast and default) and, with the same seed, on a Kaggle-format `train.csv` of MNIST's "
+        "first 42,000 training digits (the same share held inside it); the CSV's model is scored on the "
+        "other 28,000 MNIST digits (as many "
         "as Kaggle's test.csv). A preset's budget is images seen (its epochs of `epoch_size` images: "
         "64,800 for fast, 54,000 for default), so both train for the same number of steps. "
         "Seconds: training, test evaluation and saving, in one "
