@@ -120,16 +120,21 @@ def check_yourself(*items: tuple[str, str, str]) -> None:
         print(f"   answer: {answer} (see {where})")
 
 
-def show_maps(maps, titles, ncols: int = 4):
+def show_maps(maps, titles, ncols: int = 4, pictures: Iterable[int] = ()):
     """Attribution maps (each 784 numbers or 28x28) on a blue-white-red scale centred on zero, each
-    with its own colour bar: red pushed towards the class named in the title, blue away."""
+    with its own colour bar: red pushed towards the class named in the title, blue away. The items
+    at the indices `pictures` are images, drawn in grey."""
+    pictures = set(pictures)
     nrows = math.ceil(len(maps) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 2.7 * nrows), squeeze=False)
-    for ax, values, title in zip(axes.flat, maps, titles, strict=False):
+    for i, (ax, values, title) in enumerate(zip(axes.flat, maps, titles, strict=False)):
         values = torch.as_tensor(values).detach().float().reshape(28, 28)
-        limit = float(values.abs().max()) or 1.0
-        shown = ax.imshow(values.numpy(), cmap="bwr", vmin=-limit, vmax=limit)
-        fig.colorbar(shown, ax=ax, shrink=0.8)
+        if i in pictures:
+            ax.imshow(values.numpy(), cmap="gray")
+        else:
+            limit = float(values.abs().max()) or 1.0
+            shown = ax.imshow(values.numpy(), cmap="bwr", vmin=-limit, vmax=limit)
+            fig.colorbar(shown, ax=ax, shrink=0.8)
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     for ax in axes.flat[len(maps) :]:
