@@ -38,7 +38,7 @@ test: install-dev
 bench: install-dev
 	$(PY) -m bench --preset default  # 2-3 hours on 2 slow cores; best (an hour a seed here) is timed on a GPU
 
-slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1)
+slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1, the notebook in a kernel, ...)
 	$(PY) -m pytest -q -m slow
 
 # The numeric tests again, under the kernels other CPUs use and with other seeds (CI runs this too)
