@@ -172,7 +172,7 @@ def test_one_source_for_every_form():
     ]
 
 
-@pytest.mark.slow  # about 26 s (a kernel starts and imports torch): `make slow` runs it, and CI runs make slow
+@pytest.mark.slow  # about 26 s (a kernel starts and imports torch): in `make slow`, which CI runs
 def test_the_notebook_runs_top_to_bottom_with_the_command_the_lesson_prints(tmp_path):
     """The hint names programs the notebook extra installs (the dev install includes it)."""
     nbformat = pytest.importorskip("nbformat")
