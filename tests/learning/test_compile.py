@@ -74,6 +74,12 @@ def test_a_compiled_run_saves_the_plain_model(eager_compile, tiny_mnist_dir, tmp
 
 @pytest.mark.slow  # about 25 s: Inductor generates and compiles C++ on a CPU; `make slow` runs it
 def test_inductor_trains_what_eager_pytorch_trains(tiny_mnist_dir, tmp_path):
+    try:  # Inductor needs a C++ compiler that handles this CPU and kernel set; without one there is
+        torch.compile(torch.nn.Linear(4, 2))(torch.ones(3, 4))  # nothing of digitlab's to test here
+    except torch._dynamo.exc.BackendCompilerFailed as error:
+        pytest.skip(f"Inductor cannot build C++ here: {str(error).splitlines()[0][:120]}")
+    finally:
+        torch._dynamo.reset()
     config = dict(data=str(tiny_mnist_dir), model="linear", epochs=2, out=str(tmp_path))
     compiled, plain = (
         train(TrainConfig(**config, compile=True), quiet=True),
