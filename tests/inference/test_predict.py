@@ -127,6 +127,14 @@ def test_predict_cli_json_order_bad_files_and_saved_inputs(trained_model, mnist,
         "empty file" in errors[0] and "not an image digitlab reads" in errors[1] and "no images" in errors[3]
     )
     assert len(list((tmp_path / "seen").glob("*.png"))) == 4
+    again = cli("predict", str(trained_model), *args, "--json", "--save-inputs", str(tmp_path / "seen"))
+    assert again.stdout == result.stdout  # its own earlier files are replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "0001-1.png").write_bytes(b"the user's own file")
+    refused = cli("predict", str(trained_model), str(folder), "--save-inputs", str(tmp_path / "mine"))
+    assert refused.returncode == 1 and "did not write it" in refused.stderr
+    assert (tmp_path / "mine" / "0001-1.png").read_bytes() == b"the user's own file"
+    assert not (tmp_path / "mine" / "0000-0.png").exists()  # refused before writing the batch
 
 
 def test_predict_cli_text_output(trained_model, mnist, tmp_path):

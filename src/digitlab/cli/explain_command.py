@@ -9,9 +9,8 @@ import typer
 from rich.table import Table
 
 from digitlab.cli.common import out, say
-from digitlab.errors import DigitlabError, plain
-
-MARKER = ".digitlab-explain.json"  # the figures an earlier `explain --out` wrote here: replaceable
+from digitlab.errors import plain
+from digitlab.modelfiles.ownership import OwnedFiles
 
 
 def explain(
@@ -38,7 +37,9 @@ def explain(
         else:
             files.append(path)
     names = [f"{number:04d}-{path.stem}.png" for number, path in enumerate(files)]
-    writer = FigureWriter(out_dir, names) if out_dir is not None else None
+    writer = OwnedFiles(out_dir) if out_dir is not None else None
+    if writer is not None:
+        writer.claim(names)  # refused here, before anything is written, if a name is the user's
     for name, path in zip(names, files, strict=True):
         prediction, explanation = explain_file(predictor, str(path))
         results.append((prediction, explanation))
@@ -55,7 +56,8 @@ def explain(
     if as_json:
         print(json.dumps([_json(p, e) for p, e in results], allow_nan=False))
     if writer is not None and not as_json:
-        say(f"wrote {len(writer.written)} figures to {out_dir}/")
+        written = sum(e is not None for _, e in results)
+        say(f"wrote {written} figures to {out_dir}/")
     if any(p.error for p, _ in results):
         sys.exit(1)
 
@@ -89,42 +91,3 @@ def _show(name: str, explanation, digit_image) -> None:
     verdict = "changed its mind" if e_digit != digit else "still says the same"
     n = explanation.erased_pixels
     say(f"  the evidence erased ({n} pixels): {e_digit} ({e_p:.3f}), the model {verdict}")
-
-
-class FigureWriter:
-    """Figures into a folder that may hold the user's files. A name that exists is replaced only if
-    an earlier `explain --out` wrote it (listed in MARKER); otherwise the command is refused before
-    it writes anything. The names are listed before the figures are written, so a run cut short
-    leaves nothing a rerun would refuse."""
-
-    def __init__(self, folder: Path, names: list[str]):
-        from digitlab.fileio import refuse_special, write_text_atomic
-
-        self.folder, self.written = folder, []
-        if folder.exists() and not folder.is_dir():
-            raise DigitlabError(f"{folder}: is a file, not a folder")
-        marker = folder / MARKER
-        if marker.exists():
-            refuse_special(marker)
-        ours = set(self._read_marker(marker)) if marker.is_file() else set()
-        for name in names:
-            if (folder / name).exists() and name not in ours:
-                raise DigitlabError(
-                    f"{folder / name}: exists and digitlab did not write it; choose another --out"
-                )
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(marker, json.dumps({"figures": sorted(ours | set(names))}) + "\n")
-
-    @staticmethod
-    def _read_marker(marker: Path) -> list[str]:
-        try:
-            names = json.loads(marker.read_text(encoding="utf-8")[: 1 << 20]).get("figures", [])
-        except (OSError, ValueError, AttributeError):
-            raise DigitlabError(f"{marker}: is not a list of figures digitlab wrote") from None
-        return [n for n in names if isinstance(n, str)]
-
-    def write(self, name: str, png: bytes) -> None:
-        from digitlab.fileio import write_bytes_atomic
-
-        write_bytes_atomic(self.folder / name, png)
-        self.written.append(name)

@@ -91,22 +91,24 @@ def predict(
 
     Results stream out in order as each batch of 256 images is done; memory stays bounded for any
     number of files. A progress bar goes to stderr when it is a terminal."""
-    from digitlab.inference.predictor import Predictor
-    from digitlab.inference.predictor import save_inputs as write_inputs
+    from digitlab.inference.predictor import Predictor, SavedInputs
 
     if as_json + as_jsonl + as_csv > 1:
         raise typer.BadParameter("choose one of --json, --jsonl and --csv", param_hint="--json")
     form = "json" if as_json else "jsonl" if as_jsonl else "csv" if as_csv else "text"
     errors = 0
+    saved = SavedInputs(save_inputs) if save_inputs is not None else None
     with _Output(form) as output, _progress() as advance:
         for number, result in enumerate(Predictor.load(model, engine).iter_paths(paths)):
-            if save_inputs is not None:
-                write_inputs([result], save_inputs, number)
+            if saved is not None:
+                saved.add(number, result)
             if result.error:
                 errors += 1
                 print(f"error: {plain(result.error)}", file=sys.stderr)
             output.write(result)
             advance()
+    if saved is not None:
+        saved.flush()
     if errors:
         sys.exit(1)
 

@@ -13,8 +13,8 @@ from PIL import Image
 from digitlab.data.decode import IMAGE_SUFFIXES, open_image, png_bytes
 from digitlab.data.images import to_mnist
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
 from digitlab.modelfiles.model_file import ModelInfo, load_model
+from digitlab.modelfiles.ownership import OwnedFiles
 from digitlab.models import predict_probs
 
 
@@ -168,8 +168,21 @@ def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def save_inputs(results: list[Prediction], folder: str | Path, first: int = 0) -> None:
-    """The 28x28 image each prediction was made from, as `NNNN-name.png` (numbered from `first`)."""
-    for i, r in enumerate(results, first):
-        if r.input is not None:
-            write_bytes_atomic(Path(folder) / f"{i:04d}-{Path(r.path).stem}.png", png_bytes(r.input))
+class SavedInputs:
+    """The 28x28 image each prediction was made from, as `NNNN-name.png` in a folder that may hold
+    the user's files (`OwnedFiles`: only names digitlab listed are replaced), a batch at a time."""
+
+    def __init__(self, folder: str | Path):
+        self.files, self.pending = OwnedFiles(folder), []
+
+    def add(self, number: int, prediction: Prediction) -> None:
+        if prediction.input is not None:
+            self.pending.append((f"{number:04d}-{Path(prediction.path).stem}.png", prediction.input))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.files.claim([name for name, _ in self.pending])
+        for name, image in self.pending:
+            self.files.write(name, png_bytes(image))
+        self.pending = []

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_text_atomic
+from digitlab.fileio import regular_file, write_bytes_atomic, write_text_atomic
 from digitlab.modelfiles.model_file import WEIGHTS_FILE
 
 MANIFEST = ".digitlab.json"
@@ -241,3 +241,45 @@ def _entries(folder: Path) -> list[Path]:
         return list(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
     except OSError:
         return []
+
+
+class OwnedFiles:
+    """Files digitlab writes into a folder that may hold the user's (`explain --out`, `predict
+    --save-inputs`): each name goes into the folder's `.digitlab-files.json` before its file is
+    written, and a name that exists without being listed there is refused, so nothing of the user's
+    is replaced. A later run may replace what an earlier one listed."""
+
+    MARKER = ".digitlab-files.json"
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        if os.path.lexists(self.folder) and not self.folder.is_dir():
+            raise DigitlabError(f"{self.folder}: is a file, not a folder")
+        marker = self.folder / self.MARKER
+        self.listed: set[str] = set(self._read(marker)) if os.path.lexists(marker) else set()
+
+    def _read(self, marker: Path) -> list[str]:
+        try:
+            names = json.loads(regular_file(marker).read_text(encoding="utf-8")[:MAX_MANIFEST_BYTES])["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise DigitlabError(f"{marker}: is not a list of files digitlab wrote") from None
+        return [n for n in names if isinstance(n, str)]
+
+    def claim(self, names: list[str]) -> None:
+        """Refuse now if any name belongs to someone else; then list them all (before any is written)."""
+        for name in names:
+            if os.path.lexists(self.folder / name) and name not in self.listed:
+                raise DigitlabError(
+                    f"{self.folder / name}: exists and digitlab did not write it; choose another folder"
+                )
+        new = set(names) - self.listed
+        if new:
+            make_folder(self.folder)
+            self.listed |= new
+            write_text_atomic(self.folder / self.MARKER, json.dumps({"files": sorted(self.listed)}) + "\n")
+
+    def write(self, name: str, data: bytes) -> None:
+        """A file claimed before (`claim`), written whole or not at all."""
+        if name not in self.listed:
+            raise ValueError(f"{name} was not claimed")
+        write_bytes_atomic(self.folder / name, data)
