@@ -14,10 +14,11 @@ from digitlab.inference.explanation import Explanation
 RED, WHITE, BLUE = np.array([1.0, 0.0, 0.0]), np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])
 
 
-def centred_colours(attribution: np.ndarray) -> np.ndarray:
-    """(28,28) values -> (28,28,3) RGB in 0..1 on a blue-white-red scale symmetric about 0."""
-    limit = float(np.abs(attribution).max()) or 1.0
-    v = np.clip(attribution / limit, -1, 1)[..., None]
+def centred_colours(values: np.ndarray, limit: float | None = None) -> np.ndarray:
+    """(...,) values -> (...,3) RGB in 0..1 on matplotlib's "bwr" scale, white at 0 and full red or blue
+    at +-`limit` (default: the largest |value|)."""
+    limit = limit or float(np.abs(values).max()) or 1.0
+    v = np.clip(values / limit, -1, 1)[..., None]
     return np.where(v > 0, WHITE + v * (RED - WHITE), WHITE - v * (BLUE - WHITE))
 
 

@@ -1,5 +1,6 @@
 """The HTML reports: what a trained model is, how it trained, and where it goes wrong."""
 
+import numpy as np
 import torch
 
 from digitlab.data import Dataset
@@ -9,6 +10,7 @@ from digitlab.inference.predictor import Predictor
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.models.layers import unit_images
 from digitlab.report import charts
+from digitlab.report.attribution import centred_colours
 from digitlab.report.html import Page
 
 
@@ -71,12 +73,8 @@ def weight_images(weight: torch.Tensor, count: int = 30) -> list[tuple[bytes, st
     Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a unit
     with small weights is as readable as one with large weights; its caption gives the scale.
     """
-    scaled, peak = unit_images(weight, count)
-    v = scaled.unsqueeze(-1)
-    white = torch.ones(3)
-    red, blue = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])
-    rgb = torch.where(v > 0, white + v * (red - white), white - v * (blue - white))  # matplotlib's "bwr"
-    pixels = (rgb * 255).round().to(torch.uint8).numpy()
+    scaled, peak = unit_images(weight, count)  # each unit already in -1..1 on its own scale
+    pixels = (centred_colours(scaled.numpy(), limit=1.0) * 255).round().astype(np.uint8)
     return [
         (png_bytes(p), f"unit {i} |w|max {float(m):.2g}")
         for i, (p, m) in enumerate(zip(pixels, peak, strict=True))
