@@ -39,7 +39,7 @@ def test_a_linear_models_map_is_exactly_weight_times_pixel(mnist):
         gap = ours.sum() - (_score(model, x, digit) - _score(model, torch.zeros_like(x), digit))
         assert abs(gap) < 1e-4
         library, _ = ex.integrated_gradients(model, x, digit)  # Captum's IG is exact for a linear model
-        np.testing.assert_allclose(ours, library, atol=1e-6)
+        np.testing.assert_allclose(ours, library, atol=1e-6)  # 64 equal float32 gradients averaged: ~1e-7
 
 
 def test_integrated_gradients_are_complete_within_the_quadratures_bound(predictor, mnist):
@@ -53,14 +53,14 @@ def test_integrated_gradients_are_complete_within_the_quadratures_bound(predicto
         digit = int(predictor.probs(mnist.test.images[index][None].numpy())[0].argmax())
         attribution, gap = ex.integrated_gradients(model, x, digit)
         change = _score(model, x, digit) - _score(model, torch.zeros_like(x), digit)
-        assert gap == pytest.approx(attribution.sum() - change, abs=1e-3)
+        assert gap == pytest.approx(attribution.sum() - change, abs=1e-3)  # float32 sums of 784 terms ~5
         alphas = torch.linspace(0, 1, 1025)[:, None, None, None]
         path = (alphas * x).requires_grad_(True)
         model(path)[:, digit].sum().backward()
         slopes = (path.grad * x).flatten(1).sum(1)
         variation = float(slopes.diff().abs().sum())
         assert abs(gap) <= variation / ex.STEPS + 1e-4, (gap, variation)
-        assert abs(gap) < 0.05 * abs(change)  # and small beside what it splits
+        assert abs(gap) < 0.05 * abs(change)  # measured at most 1.0% (seeds 0-2 x AVX2, SSE4.1): 5x that
 
 
 def test_a_model_that_ignores_the_left_half_gets_no_attribution_there(mnist):
@@ -81,8 +81,10 @@ def test_a_model_that_ignores_the_left_half_gets_no_attribution_there(mnist):
 
 
 def test_erasing_the_evidence_changes_the_answer_far_more_often_than_erasing_random_ink(predictor, mnist):
-    """Measured on this fixture's model (fast recipe, 12,000 images; 100 test digits, seeded):
-    see BENCHMARKS.md for the fast model on 200 digits (0.695 against 0.025 with random ink)."""
+    """Measured on this fixture's model (fast recipe, 12,000 images; 100 test digits): erasing the
+    evidence changed 66, 74 and 74 answers (seeds 0-2, AVX2) and 60 (SSE4.1), random ink 2-3. "Most"
+    is the issue's own threshold; the margin over random ink, 30, is half the smallest gap measured
+    (57). BENCHMARKS.md: the fast model on 200 digits, 59.0% against 2.0%."""
     rng = np.random.default_rng(TEST_SEED)
     model = predictor.model.eval()
     changed = randomly_changed = 0

@@ -52,6 +52,8 @@ def test_the_lesson_meets_its_targets(lesson_run):
         r["relu_accuracy"] > r["no_relu_accuracy"] + 0.01 and r["relu_accuracy"] > r["linear_accuracy"] + 0.01
     )
     assert r["fold_gap"] < 1e-4 and r["linear_layer_gap"] < 1e-4
+    # measured: CNN 0.9701 / 0.9698, 784-128-64-10 0.9623 / 0.9626, 784-30-10 0.9422 / 0.9422 (AVX2 /
+    # SSE4.1; the lesson seeds itself): the kernel sets move them by 0.0003, the margins are 2 points
     assert r["cnn_accuracy"] > r["relu_accuracy"] and r["deeper_accuracy"] > r["relu_accuracy"]
 
 

@@ -48,5 +48,7 @@ def test_ten_digits_with_honest_validation(notes):
     n, total, n_sm, total_sm = notes["sums"]
     assert n == n_sm == 10 and float(total_sm) == pytest.approx(1)
     assert float(total) != pytest.approx(1, abs=1e-3)  # get_preds gives raw scores, as in fastai
-    assert notes["ten_valid_accuracy"] >= 0.93  # measured 0.949 (8,000 rows); bench/notes_loop.py: 42,000
+    # 0.93 is issue #30's target, not a fit: measured 0.9488 for torch seeds 0-2 alike (AVX2), and
+    # 0.9646 on 42,000 rows (BENCHMARKS.md, "The notes' code as written")
+    assert notes["ten_valid_accuracy"] >= 0.93
     assert len(notes["valid_dset"]) == 1600 and notes["dls"].valid.dataset is notes["valid_dset"]
