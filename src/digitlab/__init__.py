@@ -23,8 +23,9 @@ def train(config: "TrainConfig | None" = None, /, quiet: bool = False, **setting
     return train_model(config, quiet=quiet, **settings)
 
 
-def load(path: str, engine: str = "torch") -> "Model":
-    """A model folder that `train` wrote, ready to `predict` and `evaluate` (see digitlab.run.api)."""
+def load(path: str, engine: str = "torch", trust_code: bool = False, as_is: bool = False) -> "Model":
+    """A model folder that `train` wrote, ready to `predict` and `evaluate` (see digitlab.run.api);
+    `trust_code` for a model of a class from outside digitlab (importing it runs its code)."""
     from digitlab.run.api import load as load_model
 
-    return load_model(path, engine)
+    return load_model(path, engine, trust_code, as_is)

@@ -76,12 +76,19 @@ def test_labels_must_be_whole_numbers_0_to_9(tmp_path, labels, shown):
     assert read_idx_labels(path).tolist() == [1, 9]  # whole-valued floats are fine
 
 
-@pytest.mark.parametrize("side", [1, 32])
-def test_images_must_be_28_by_28(tmp_path, side):
+@pytest.mark.parametrize("side", [1, 7, 257])
+def test_images_must_have_sides_of_8_to_256(tmp_path, side):
     path = tmp_path / "images"
     path.write_bytes(to_idx(np.zeros((2, side, side), np.uint8)))
-    with pytest.raises(DigitlabError, match=f"images are {side}x{side}"):
+    with pytest.raises(DigitlabError, match=f"images are {side}x{side}; digitlab reads 8 to 256"):
         read_idx_images(path)
+
+
+def test_images_of_other_sizes_are_read(tmp_path):
+    path = tmp_path / "images"
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 20), dtype=np.uint8)
+    path.write_bytes(to_idx(images))
+    np.testing.assert_array_equal(read_idx_images(path), images)
 
 
 def test_a_gzip_bomb_is_stopped_after_what_the_header_declares(tmp_path):
@@ -135,6 +142,8 @@ def test_truncated_gzip(tmp_path):
 
 def test_labels_out_of_range(tmp_path):
     path = tmp_path / "labels"
-    path.write_bytes(to_idx(np.array([1, 10], np.uint8)))
-    with pytest.raises(DigitlabError, match="label 10 at index 1"):
+    path.write_bytes(to_idx(np.array([1, 1000], ">i2")))
+    with pytest.raises(DigitlabError, match="label 1000 at index 1 is not a whole number 0..999"):
         read_idx_labels(path)
+    path.write_bytes(to_idx(np.array([1, 46], np.uint8)))  # EMNIST's 47 classes
+    assert read_idx_labels(path).tolist() == [1, 46]

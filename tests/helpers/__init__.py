@@ -3,6 +3,7 @@
 import base64
 import contextlib
 import io
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -117,3 +118,21 @@ def mnist_head_dir(tmp_path_factory, mnist, name: str, n_train: int, n_test: int
     """The first images of real MNIST as an IDX folder."""
     train, test = mnist.train.select(torch.arange(n_train)), mnist.test.select(torch.arange(n_test))
     return write_idx_folder(tmp_path_factory.mktemp(name), train, test)
+
+
+def make_block_classes(n_per_class: int, classes: int = 47, side: int = 28, seed: int = TEST_SEED) -> Dataset:
+    """`classes` kinds of image that are not digits: class k is a bright square in cell k of a grid
+    over the image (7x7 cells for 47 classes), moved a pixel or two, on faint noise. A model must
+    tell them apart by where the ink is, as it tells digits apart by their strokes."""
+    g = torch.Generator().manual_seed(seed)
+    grid = math.ceil(math.sqrt(classes))
+    cell = side // grid
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    images = torch.randint(0, 40, (len(labels), side, side), generator=g, dtype=torch.uint8)
+    jitter = torch.randint(-1, 2, (len(labels), 2), generator=g)
+    for i, (label, (dy, dx)) in enumerate(zip(labels.tolist(), jitter.tolist(), strict=True)):
+        top = min(max((label // grid) * cell + dy, 0), side - cell)
+        left = min(max((label % grid) * cell + dx, 0), side - cell)
+        images[i, top : top + cell, left : left + cell] = 255
+    order = torch.randperm(len(labels), generator=g)
+    return Dataset(images[order], labels[order], f"{classes} block classes")

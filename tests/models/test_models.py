@@ -5,15 +5,27 @@ from digitlab.models import MODELS, PixelSimilarity, build_model, model_name
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 
-EXAMPLE_CONFIGS = {"ensemble": {"members": [{"architecture": "cnn", "config": {}}] * 2}}
+EXAMPLE_CONFIGS = {
+    "ensemble": {"members": [{"architecture": "cnn", "config": {}}] * 2},
+    "imported": {"target": "tests.helpers.custom_models:TinyNet"},
+}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_model_contract(name):
-    model = build_model(name, **EXAMPLE_CONFIGS.get(name, {}))
+    model = build_model(name, trust_code=True, **EXAMPLE_CONFIGS.get(name, {}))
     assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
     assert model_name(model) == name
-    assert type(build_model(name, **model.config)) is type(model)
+    assert type(build_model(name, trust_code=True, **model.config)) is type(model)
+
+
+@pytest.mark.parametrize("name", ["baseline", "linear", "mlp", "cnn"])
+@pytest.mark.parametrize("size", [(32, 32), (8, 8), (20, 36)])
+def test_models_take_other_sizes_and_class_counts(name, size):
+    classes = {"n_classes": 47} if name == "baseline" else {"n_out": 47}
+    model = build_model(name, input_size=size, **classes)
+    assert model(torch.rand(3, 1, *size)).shape == (3, 47)
+    assert build_model(name, **model.config).config["input_size"] == list(size)
 
 
 def test_mlp_without_relu_is_a_linear_function():

@@ -35,6 +35,26 @@ def detail(line: str) -> None:
         say(line)
 
 
+def trust_code_option():
+    """`--trust-code`: the consent to import the module of a model of the user's own class."""
+    return typer.Option(
+        False,
+        "--trust-code",
+        help="Load a model of a class from outside digitlab (package.module:Class): importing it runs "
+        "its code, so only for a model folder you trust.",
+    )
+
+
+def as_is_option():
+    """`--as-is`: images go to the model unchanged but for grey and size (not made MNIST-style)."""
+    return typer.Option(
+        False,
+        "--as-is",
+        help="Give the model each image as it is, only made grey and resized to its input size: for a "
+        "model trained on images that are not MNIST-style digits (nothing cropped, centred or inverted).",
+    )
+
+
 SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
 
 
@@ -87,13 +107,35 @@ def _given(context: typer.Context, name: str) -> bool:
 def _type(field: dataclasses.Field):
     """The flag's type: the field's, or a Literal of its choices (listed in --help; others exit 2)."""
     choices = field.metadata.get("choices")
-    return Literal[choices] if choices else field.type
+    return Literal[choices] if choices and not field.metadata.get("or_import_path") else field.type
 
 
 def _option(field: dataclasses.Field):
     """The option of a setting: `--name-with-dashes` (or the field's own flag), its default and help."""
     flag = field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+    check, metavar = None, None
+    if field.metadata.get("or_import_path"):  # a choice, or package.module:Class; anything else exits 2
+        choices = field.metadata["choices"]
+        check, metavar = _choice_or_import_path(choices), "|".join(choices) + "|pkg.mod:Class"
     return typer.Option(
         field.default, flag, help=field.metadata["help"], show_default=field.default is not None,
-        min=field.metadata.get("least"),
+        min=field.metadata.get("least"), callback=check, metavar=metavar,
     )  # fmt: skip
+
+
+def _choice_or_import_path(choices: tuple[str, ...]):
+    """The flag's check: a usage error (exit 2) for a value that is neither a choice nor of the form
+    package.module:Class."""
+
+    def check(value: str | None) -> str | None:
+        if value is None or value in choices:
+            return value
+        from digitlab.models.imported import is_import_path  # imports torch: only for a class of the user's
+
+        if not is_import_path(value):
+            raise typer.BadParameter(
+                f"{value!r:.80} is not one of {', '.join(map(repr, choices))}, nor package.module:Class"
+            )
+        return value
+
+    return check

@@ -36,8 +36,14 @@ def data_info(
                 f"train {len(train):,} / valid {len(valid):,}"
             )
         if ds.labels is not None:
-            table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
-            table.add_row("count", *[str(c) for c in ds.class_counts()])
+            counts = ds.class_counts()
+            if len(counts) <= 10:  # the digits: one row
+                table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
+                table.add_row("count", *[str(c) for c in counts])
+            else:  # more classes than a line holds: one row each
+                table = Table("class", "count", title=f"{name}: images per class ({len(counts)} classes)")
+                for label, count in enumerate(counts):
+                    table.add_row(str(label), str(count))
             out.print(table)
 
 

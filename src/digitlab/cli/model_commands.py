@@ -7,7 +7,7 @@ from typing import Literal
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, Verbosity, say
+from digitlab.cli.common import SRC_HELP, Verbosity, as_is_option, say, trust_code_option
 from digitlab.errors import DigitlabError, plain
 
 
@@ -16,6 +16,7 @@ def evaluate(
     data: str = typer.Option("mnist", help=SRC_HELP + " (its test split when it has one)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     report: Path = typer.Option(None, help="Also write an HTML report to this file."),
+    trust_code: bool = trust_code_option(),
 ):
     """Accuracy, per-class precision and recall, the confusion matrix, the most confused pairs and the
     top losses; --report draws them with the reasons behind the top losses."""
@@ -29,7 +30,7 @@ def evaluate(
     from digitlab.modelfiles.model_file import load_model
     from digitlab.report.model_report import evaluation_report
 
-    net, info = load_model(model)
+    net, info = load_model(model, trust_code)
     split, dataset = evaluation_data(load_source(data))
     result, _ = run_evaluation(net, dataset, split)
     if report:
@@ -40,16 +41,27 @@ def evaluate(
     say(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
     for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
         say(f"  {c}: precision {p:.4f}  recall {r:.4f}")
-    say("confusion matrix (rows: actual digit, columns: predicted)")
-    width = max(len(str(n)) for row in result.confusion for n in row) + 1
-    say("   " + "".join(f"{c:>{width}}" for c in range(len(result.confusion))))
-    for actual, row in enumerate(result.confusion):
-        say(f"{actual:>2} " + "".join(f"{n:>{width}}" for n in row))
+    _print_confusion(result.confusion)
     pairs = "; ".join(f"{a} taken for {p}: {n}" for a, p, n in result.most_confused())
     say(f"most confused: {pairs or 'none'}")
     if result.top_losses:
         worst = ", ".join(f"#{t['index']} ({t['label']}→{t['predicted']})" for t in result.top_losses[:5])
         say(f"top losses: {worst} (digitlab explain shows why; --report draws them)")
+
+
+MAX_PRINTED_CLASSES = 20  # a confusion matrix wider than this does not fit a terminal's line
+
+
+def _print_confusion(confusion: list[list[int]]) -> None:
+    n = len(confusion)
+    if n > MAX_PRINTED_CLASSES:
+        say(f"confusion matrix: {n}x{n}, too wide to print here: see --json or --report")
+        return
+    say(f"confusion matrix (rows: actual {'digit' if n == 10 else 'class'}, columns: predicted)")
+    width = max(len(str(count)) for row in confusion for count in row) + 1
+    say("   " + "".join(f"{c:>{width}}" for c in range(n)))
+    for actual, row in enumerate(confusion):
+        say(f"{actual:>2} " + "".join(f"{count:>{width}}" for count in row))
 
 
 def ensemble(
@@ -86,6 +98,8 @@ def predict(
     engine: Literal["torch", "onnx"] = typer.Option(
         "torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."
     ),
+    trust_code: bool = trust_code_option(),
+    as_is: bool = as_is_option(),
 ):
     """Predict the digit in each image (photos, scans, drawings: any size, any background).
 
@@ -98,8 +112,9 @@ def predict(
     form = "json" if as_json else "jsonl" if as_jsonl else "csv" if as_csv else "text"
     errors = 0
     saved = SavedInputs(save_inputs) if save_inputs is not None else None
-    with _Output(form) as output, _progress() as advance:
-        for number, result in enumerate(Predictor.load(model, engine).iter_paths(paths)):
+    predictor = Predictor.load(model, engine, trust_code, as_is)
+    with _Output(form, len(predictor.info.classes)) as output, _progress() as advance:
+        for number, result in enumerate(predictor.iter_paths(paths)):
             if saved is not None:
                 saved.add(number, result)
             if result.error:
@@ -117,14 +132,14 @@ class _Output:
     """Each prediction written as it comes: a line of text, a JSON array element, a JSON line or a
     CSV row (flushed, so a pipe sees it at once)."""
 
-    def __init__(self, form: str):
-        self.form, self.count = form, 0
+    def __init__(self, form: str, n_classes: int):
+        self.form, self.count, self.n_classes = form, 0, n_classes
 
     def __enter__(self) -> "_Output":
         if self.form == "json":
             sys.stdout.write("[")
         elif self.form == "csv":
-            print("path,digit,confidence," + ",".join(f"p{d}" for d in range(10)))
+            print("path,digit,confidence," + ",".join(f"p{d}" for d in range(self.n_classes)))
         return self
 
     def write(self, r) -> None:
@@ -140,7 +155,7 @@ class _Output:
                 import io
 
                 row = io.StringIO()
-                probs = r.probs or [""] * 10
+                probs = r.probs or [""] * self.n_classes
                 digit, confidence = ("", "") if r.digit is None else (r.digit, r.confidence)
                 csv.writer(row, lineterminator="\n").writerow([r.path, digit, confidence, *probs])
                 sys.stdout.write(row.getvalue())
@@ -180,6 +195,7 @@ def submit(
     test: Path = typer.Option(..., "--test", help="Kaggle test.csv (pixel0..pixel783)."),
     out_path: Path = typer.Option(None, "--out", help="Submission CSV to write."),
     check: Path = typer.Option(None, "--check", help="Verify this submission file instead."),
+    trust_code: bool = trust_code_option(),
 ):
     """Write a Kaggle digit-recognizer submission, or check one with --check."""
     from digitlab.inference.predictor import Predictor
@@ -191,30 +207,43 @@ def submit(
         return
     if model is None or out_path is None:
         raise DigitlabError("submit needs MODEL and --out (or --check FILE)")
-    rows = write_submission(Predictor.load(model), test, out_path)
+    rows = write_submission(Predictor.load(model, trust_code=trust_code), test, out_path)
     say(f"wrote {out_path} ({rows:,} rows)")
 
 
 def export(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     out_path: Path = typer.Option(..., "--out", help="The ONNX file to write (FILE.onnx)."),
+    data: str = typer.Option(
+        "mnist", help=SRC_HELP + ": the images it is checked on (its test split when it has one)"
+    ),
+    trust_code: bool = trust_code_option(),
 ):
-    """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]), checked on the MNIST test set."""
+    """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]; a model of other sizes or classes:
+    its own), checked against PyTorch on the MNIST test set (or --data's)."""
     from rich.console import Console
 
     from digitlab.data import load_source
+    from digitlab.inference.evaluation import check_fits, evaluation_data
     from digitlab.modelfiles.model_file import load_model
     from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
 
-    net, info = load_model(model)
-    test = load_source("mnist").test
+    net, info = load_model(model, trust_code)
+    split, test = evaluation_data(load_source(data))
+    try:
+        check_fits(net, test, data)
+    except DigitlabError as e:
+        raise DigitlabError(
+            f"{e}: check the export on images of the model's own kind with --data SRC"
+        ) from None
     console = Console(stderr=True)
-    working = "exporting to ONNX, then checking it against PyTorch on 10,000 images ..."
+    working = f"exporting to ONNX, then checking it against PyTorch on {len(test):,} images ..."
     with console.status(working) if console.is_terminal and not Verbosity.quiet else contextlib.nullcontext():
         check = export_model(net, info, out_path, test.floats(), test.labels)
     say(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
+    images = "MNIST test" if data == "mnist" else f"{data} {split}"
     say(
-        f"checked on {check.n:,} MNIST test images with ONNX Runtime: largest probability difference "
+        f"checked on {check.n:,} {images} images with ONNX Runtime: largest probability difference "
         f"{check.max_prob_diff:.1e} (limit {MAX_PROB_DIFF:.0e}), predicted classes agree on "
         f"{check.class_agreement:.2%}; accuracy PyTorch {check.torch_accuracy:.4f}, "
         f"ONNX {check.onnx_accuracy:.4f}"

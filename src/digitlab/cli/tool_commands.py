@@ -5,7 +5,7 @@ from typing import Literal
 
 import typer
 
-from digitlab.cli.common import say
+from digitlab.cli.common import as_is_option, say, trust_code_option
 
 
 def serve(
@@ -30,6 +30,8 @@ def serve(
     ),
     log_json: bool = typer.Option(False, "--log-json", help="The access log as one JSON object per line."),
     access_log: bool = typer.Option(True, help="One line per request on stderr."),
+    trust_code: bool = trust_code_option(),
+    as_is: bool = as_is_option(),
 ):
     """The draw-a-digit web page and its JSON API (the schema at /openapi.json)."""
     import torch
@@ -48,13 +50,22 @@ def serve(
     log = "json" if log_json else "text" if access_log else "none"
     settings = dict(save_dir=save_dir, cors_origins=cors_origin or None, batch_window=batch_ms / 1000,
                     allowed_hosts=hosts, log=log)  # fmt: skip
-    predictor = Predictor.load(model, engine)  # here too: a bad model folder fails before any worker starts
+    predictor = Predictor.load(
+        model, engine, trust_code, as_is
+    )  # here too: a bad folder fails before any worker
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
     each = f", {workers} worker processes" if workers > 1 else ""
     say(f"serving on http://{address}:{sock.getsockname()[1]}/{each}  (Ctrl+C stops)")
     if host in ("0.0.0.0", "::") and not allowed_hosts:
         say("note: other machines use a name or address: allow it with --allowed-hosts")
     if workers > 1:
-        serve_workers({"model": str(model), "engine": engine, "app": settings}, sock, workers)
+        spec = {
+            "model": str(model),
+            "engine": engine,
+            "trust_code": trust_code,
+            "as_is": as_is,
+            "app": settings,
+        }
+        serve_workers(spec, sock, workers)
     else:
         serve(create_app(predictor, **settings), sock)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, Verbosity, detail, out, say, with_settings
+from digitlab.cli.common import SRC_HELP, Verbosity, detail, out, say, trust_code_option, with_settings
 from digitlab.run.settings import TrainConfig
 
 
@@ -49,6 +49,7 @@ def train_cmd(
     nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
     node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),
     rdzv_endpoint: str = typer.Option(None, help="HOST:PORT where the machines meet (with --nnodes)."),
+    trust_code: bool = trust_code_option(),
 ):
     """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
     import time
@@ -65,7 +66,7 @@ def train_cmd(
         )
         return
     if resume is not None:
-        done = resume_and_save(resume, settings.data, settings.tensorboard)
+        done = resume_and_save(resume, settings.data, settings.tensorboard, trust_code=trust_code)
         if done is not None:  # rank 0
             say(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
             say(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
@@ -73,7 +74,7 @@ def train_cmd(
     settings = dataclasses.replace(settings, nproc=processes.world_size())
     for key, value in settings.resolve().to_json().items():
         detail(f"  {key} = {value}")
-    done = train_and_save(settings, quiet=Verbosity.quiet)
+    done = train_and_save(settings, quiet=Verbosity.quiet, trust_code=trust_code)
     if done is None:  # not rank 0: rank 0 reports
         return
     evaluation = done[1]

@@ -14,7 +14,7 @@ class LeakageWarning(UserWarning):
 
 
 class Dataset:
-    """uint8 images (N,28,28) and int64 labels (N,), or None for unlabelled (test) data."""
+    """uint8 images (N,H,W) (MNIST's: 28x28) and int64 labels (N,), or None for unlabelled (test) data."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, name: str = ""):
         if images.ndim != 3 or images.dtype != torch.uint8:
@@ -43,7 +43,7 @@ class Dataset:
         return self.select(perm[n_valid:].sort().values), self.select(perm[:n_valid].sort().values)
 
     def floats(self) -> torch.Tensor:
-        """Pixels as float32 (N,1,28,28) in [0,1]."""
+        """Pixels as float32 (N,1,H,W) in [0,1]."""
         return self.images.unsqueeze(1).float().div_(255)
 
     def summary(self) -> dict[str, float | int | bool]:
@@ -57,8 +57,18 @@ class Dataset:
             "min": int(pixels.min()), "max": int(pixels.max()), "mean": pixels.mean().item(),
         }  # fmt: skip
 
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of every image."""
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    def n_classes(self) -> int:
+        """Classes 0..C-1, C the largest label + 1, and never fewer than the ten digits."""
+        labels = self._require_labels()
+        return max(10, int(labels.max()) + 1 if len(labels) else 0)
+
     def class_counts(self) -> list[int]:
-        return torch.bincount(self._require_labels(), minlength=10).tolist()
+        return torch.bincount(self._require_labels(), minlength=self.n_classes()).tolist()
 
     def fingerprint(self) -> str:
         """SHA-256 of the pixels and labels: names the exact data a model saw."""
@@ -105,7 +115,8 @@ def shared_samples(a: Dataset, b: Dataset) -> int:
 
 @dataclass
 class Splits:
-    """Train, valid and (optional) test data; normalisation comes from train alone."""
+    """Train, valid and (optional) test data; normalisation comes from train alone, and the class
+    count from every label there is (a class only the test set has still needs an output)."""
 
     train: Dataset
     valid: Dataset
@@ -113,6 +124,7 @@ class Splits:
     allow_leakage: bool = False
     mean: float = field(init=False)
     std: float = field(init=False)
+    n_classes: int = field(init=False)
 
     def __post_init__(self) -> None:
         shared = shared_samples(self.train, self.valid)
@@ -126,3 +138,9 @@ class Splits:
             warnings.warn("LEAKAGE: " + msg, LeakageWarning, stacklevel=3)
         pixels = self.train.images.float().div(255)
         self.mean, self.std = pixels.mean().item(), pixels.std().item()
+        labelled = [d for d in (self.train, self.valid, self.test) if d is not None and d.labels is not None]
+        self.n_classes = max(d.n_classes() for d in labelled) if labelled else 10
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.train.image_size

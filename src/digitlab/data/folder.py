@@ -1,4 +1,5 @@
-"""Image folders: one subfolder per class (`0/`..`9/`), any image size, mode or format."""
+"""Image folders: one subfolder per class (`0/`..`9/`, or `0/`..`46/` for 47 classes), any image size,
+mode or format; each image is made MNIST-style (28x28)."""
 
 import warnings
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.data.decode import IMAGE_SUFFIXES, open_image
+from digitlab.data.idx import MAX_CLASSES
 from digitlab.data.images import to_mnist
 from digitlab.errors import DigitlabError
 
@@ -14,21 +16,33 @@ class SkippedFileWarning(UserWarning):
     """A file in a data folder that was not used (not an image, unreadable or blank)."""
 
 
+def class_folders(root: Path) -> dict[int, Path]:
+    """The subfolders named by a class number (`0`, `7`, `46`; not `07` or `x`), by number."""
+    if not root.is_dir():
+        return {}
+    return {
+        int(p.name): p
+        for p in root.iterdir()
+        if p.name.isdigit() and p.name.isascii() and str(int(p.name)) == p.name and int(p.name) < MAX_CLASSES
+        and p.is_dir()
+    }  # fmt: skip
+
+
 def is_class_folder(root: Path) -> bool:
-    return root.is_dir() and any((root / str(d)).is_dir() for d in range(10))
+    return bool(class_folders(root))
 
 
 def read_image_folder(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Images as uint8 (N,28,28) in MNIST style and labels as int64 (N,), class by class."""
     root = Path(root)
     images, labels = [], []
-    for digit in range(10):
-        for path in sorted(p for p in (root / str(digit)).glob("*") if p.is_file()):
+    for label, folder in sorted(class_folders(root).items()):
+        for path in sorted(p for p in folder.glob("*") if p.is_file()):
             if (image := _read_one(path)) is not None:
                 images.append(image)
-                labels.append(digit)
+                labels.append(label)
     if not images:
-        raise DigitlabError(f"{root}: no images found in its 0/..9/ subfolders")
+        raise DigitlabError(f"{root}: no images found in its class subfolders (0/, 1/, ...)")
     return np.stack(images), np.array(labels, np.int64)
 
 

@@ -26,7 +26,10 @@ MAX_PAYLOAD = 1 << 30  # bytes one IDX file may declare: 20x MNIST's largest fil
 MAX_INFLATION = 100  # a gzip may declare this many times its own size (MNIST's: 4.8x at most)
 SMALL_PAYLOAD = 1 << 20  # payloads up to this size are never too inflated (tiny test files of zeros)
 READ_CHUNK = 1 << 22
-SIDE = 28  # images must be MNIST-sized
+# Images may be of any size from MIN_SIDE to MAX_SIDE a side (MNIST's are 28x28): the CNN halves its
+# input three times, and a 256x256 grey image is already 8x MNIST's largest side.
+MIN_SIDE, MAX_SIDE = 8, 256
+MAX_CLASSES = 1000  # labels are whole numbers 0..999 (MNIST's 0..9, EMNIST's up to 0..61)
 
 
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -110,27 +113,31 @@ def _header(stream: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int
 
 
 def read_idx_images(path: str | Path) -> np.ndarray:
-    """Images as uint8 (N,28,28), N >= 1."""
+    """Images as uint8 (N,H,W), N >= 1, each side MIN_SIDE..MAX_SIDE."""
     arr = read_idx(path)
     if arr.ndim != 3 or arr.dtype != np.uint8:
         raise DigitlabError(f"{path}: expected uint8 images of 3 dims, got {arr.dtype} {arr.shape}")
     if len(arr) == 0:
         raise DigitlabError(f"{path}: holds no images")
-    if arr.shape[1:] != (SIDE, SIDE):
+    if not all(MIN_SIDE <= side <= MAX_SIDE for side in arr.shape[1:]):
         h, w = arr.shape[1:]
-        raise DigitlabError(f"{path}: images are {h}x{w}; digitlab reads {SIDE}x{SIDE} (MNIST-style) ones")
+        raise DigitlabError(
+            f"{path}: images are {h}x{w}; digitlab reads {MIN_SIDE} to {MAX_SIDE} pixels a side"
+        )
     return arr
 
 
 def read_idx_labels(path: str | Path) -> np.ndarray:
-    """Labels as int64 (N,), each a whole number 0..9."""
+    """Labels as int64 (N,), each a whole number 0..MAX_CLASSES-1."""
     arr = read_idx(path)
     if arr.ndim != 1:
         raise DigitlabError(f"{path}: expected 1-dim labels, got shape {arr.shape}")
     if len(arr) == 0:
         raise DigitlabError(f"{path}: holds no labels")
     with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(~np.isin(arr, np.arange(10)))  # NaN, inf, 3.7, -1 and 10 all fail
+        bad = np.flatnonzero(~np.isin(arr, np.arange(MAX_CLASSES)))  # NaN, inf, 3.7, -1 and 1000 all fail
     if bad.size:
-        raise DigitlabError(f"{path}: label {arr[bad[0]]} at index {bad[0]} is not a whole number 0..9")
+        raise DigitlabError(
+            f"{path}: label {arr[bad[0]]} at index {bad[0]} is not a whole number 0..{MAX_CLASSES - 1}"
+        )
     return arr.astype(np.int64)

@@ -2,7 +2,8 @@
 
 MNIST digits are white ink on black, the ink scaled to fit a 20x20 box (aspect ratio
 kept) and placed in a 28x28 frame so that its centre of mass sits in the middle. One
-function does that for the CLI, the reports, the image-folder reader and the web app.
+function does that for the CLI, the reports, the image-folder reader and the web app; for a
+model of another input size, the frame is that size and the box in the same proportion.
 """
 
 import numpy as np
@@ -14,8 +15,9 @@ MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the pa
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
 
 
-def to_mnist(image: Image.Image, name: str = "image") -> np.ndarray | None:
-    """The 28x28 uint8 MNIST-style version of `image`, or None when it holds no digit."""
+def to_mnist(image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28)) -> np.ndarray | None:
+    """The 28x28 (or `size`: height, width) uint8 MNIST-style version of `image`, or None when it
+    holds no digit."""
     gray = _shrink(to_grayscale(image, name), WORKING_SIZE)
     if min(gray.shape) >= 64 and _border_noise(gray) > 0.02:  # a noisy photo or scan: drop speckles
         gray = median3(gray)
@@ -24,7 +26,15 @@ def to_mnist(image: Image.Image, name: str = "image") -> np.ndarray | None:
         return None
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _center(_fit_box(ink, 20))
+    return _center(_fit_box(ink, max(1, round(20 * min(size) / 28))), size)
+
+
+def as_input(image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """`image` as it is, grey and resized to `size` (height, width): for a model trained on images that
+    are not MNIST-style (nothing cropped, centred or inverted)."""
+    gray = Image.fromarray(to_grayscale(image, name), mode="F")
+    resized = np.asarray(gray.resize((size[1], size[0]), Image.Resampling.BILINEAR), np.float32)
+    return np.asarray(np.round(np.clip(resized, 0, 1) * 255), np.uint8)
 
 
 def _shrink(gray: np.ndarray, size: int) -> np.ndarray:
@@ -88,14 +98,15 @@ def _fit_box(ink: np.ndarray, box: int) -> np.ndarray:
     return np.clip(np.asarray(resized, np.float32), 0, None)
 
 
-def _center(ink: np.ndarray) -> np.ndarray:
-    """Place in a 28x28 frame with the centre of mass in the middle, as MNIST was made."""
+def _center(ink: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Place in a frame of `size` (28x28 for MNIST) with the centre of mass in the middle, as MNIST
+    was made."""
     h, w = ink.shape
     total = ink.sum()
     ys, xs = np.indices(ink.shape)
     cy, cx = (ys * ink).sum() / total, (xs * ink).sum() / total
-    top = int(np.clip(round(14 - cy), 0, 28 - h))
-    left = int(np.clip(round(14 - cx), 0, 28 - w))
-    frame = np.zeros((28, 28), np.float32)
+    top = int(np.clip(round(size[0] / 2 - cy), 0, size[0] - h))
+    left = int(np.clip(round(size[1] / 2 - cx), 0, size[1] - w))
+    frame = np.zeros(size, np.float32)
     frame[top : top + h, left : left + w] = ink
     return np.asarray(np.round(frame / frame.max() * 255), np.uint8)

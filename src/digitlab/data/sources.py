@@ -12,7 +12,7 @@ import torch
 from digitlab.data.cache import cached_arrays
 from digitlab.data.dataset import Dataset
 from digitlab.data.folder import is_class_folder, read_image_folder
-from digitlab.data.idx import MAX_PAYLOAD, read_idx_images, read_idx_labels
+from digitlab.data.idx import MAX_PAYLOAD, MAX_SIDE, MIN_SIDE, read_idx_images, read_idx_labels
 from digitlab.data.kaggle import read_kaggle_csv
 from digitlab.errors import DigitlabError
 
@@ -65,13 +65,16 @@ def load_source(src: str | Path = "mnist") -> Source:
         raise DigitlabError(f"{src}: no such file or folder (SRC is 'mnist', a .csv, or a folder)")
     raise DigitlabError(
         f"{src}: not a data source: expected a Kaggle .csv, a folder with IDX files, "
-        "or a folder with 0/..9/ image subfolders"
+        "or a folder with 0/..9/ image subfolders (one per class, named 0, 1, 2, ...)"
     )
 
 
 def _load_idx_folder(root: Path, name: str) -> Source:
     train = _read_idx_pair(root, "train")
     test = _read_idx_pair(root, "test") if _find_idx(root, IDX_NAMES["test"][0]) else None
+    if test is not None and test.images.shape[1:] != train.images.shape[1:]:
+        (h, w), (th, tw) = train.images.shape[1:], test.images.shape[1:]
+        raise DigitlabError(f"{root}: training images are {h}x{w} but test images {th}x{tw}")
     return Source(name, train, test)
 
 
@@ -102,7 +105,10 @@ def _cached_idx_images(path: Path) -> np.ndarray:
 def _sound_images(arrays: dict[str, np.ndarray]) -> bool:
     images = arrays.get("images")
     return (
-        images is not None and images.dtype == np.uint8 and images.ndim == 3 and images.shape[1:] == (28, 28)
+        images is not None
+        and images.dtype == np.uint8
+        and images.ndim == 3
+        and all(MIN_SIDE <= side <= MAX_SIDE for side in images.shape[1:])
     )
 
 

@@ -84,9 +84,10 @@ def method_name(predictor: Predictor) -> str:
 def explain(predictor: Predictor, digit_image: np.ndarray) -> Explanation:
     """The top three digits, attribution maps for the first two, and the evidence erased.
 
-    `digit_image`: the MNIST-style uint8 28x28 input (`Predictor.prepare` makes it from a photo).
+    `digit_image`: the MNIST-style uint8 28x28 input (`Predictor.prepare` makes it from a photo;
+    the model's input size, for one trained on other images).
     """
-    x = torch.tensor(np.asarray(digit_image)).reshape(1, 1, 28, 28).float() / 255
+    x = torch.tensor(np.asarray(digit_image)).reshape(1, 1, *predictor.size).float() / 255
     probs = predictor.probs(digit_image[None])[0]
     ranked = probs.argsort(descending=True)[:3].tolist()
     top = [(int(d), float(probs[d])) for d in ranked]
@@ -103,7 +104,7 @@ def explain(predictor: Predictor, digit_image: np.ndarray) -> Explanation:
 
 
 def attribution(predictor: Predictor, x: torch.Tensor, digit: int) -> tuple[np.ndarray, float | None]:
-    """One 28x28 map for `digit`, and the completeness gap where the method has one."""
+    """One 28x28 map (the input's size) for `digit`, and the completeness gap where the method has one."""
     if predictor.onnx is not None:
         return _occlusion(predictor, x, digit), None
     model = predictor.model.eval()
@@ -115,7 +116,7 @@ def attribution(predictor: Predictor, x: torch.Tensor, digit: int) -> tuple[np.n
 def exact_linear(model: Linear, x: torch.Tensor, digit: int) -> np.ndarray:
     """weight x pixel: score(x) - score(blank) split exactly over the pixels."""
     std = float(model.config["std"])
-    weight = model.first_layer.weight.detach()[digit].reshape(28, 28) / std
+    weight = model.first_layer.weight.detach()[digit].reshape(x.shape[-2:]) / std
     return (weight * x[0, 0]).numpy()
 
 
@@ -132,14 +133,14 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, digit: int) -> tuple
             method="riemann_middle",
             return_convergence_delta=True,
         )
-    return maps[0].detach().reshape(28, 28).numpy(), float(delta[0])  # any input shape of 784 pixels
+    return maps[0].detach().reshape(x.shape[-2:]).numpy(), float(delta[0])  # any input shape of H*W pixels
 
 
 def _occlusion(predictor: Predictor, x: torch.Tensor, digit: int) -> np.ndarray:
     from captum.attr import Occlusion
 
     def probabilities(batch: torch.Tensor) -> torch.Tensor:
-        images = (batch.reshape(-1, 28, 28) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+        images = (batch.reshape(-1, *predictor.size) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
         return predictor.probs(images)
 
     maps = Occlusion(probabilities).attribute(

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from digitlab.data.decode import IMAGE_SUFFIXES, open_image, png_bytes
-from digitlab.data.images import to_mnist
+from digitlab.data.images import as_input, to_mnist
 from digitlab.errors import DigitlabError
 from digitlab.modelfiles.model_file import ModelInfo, load_model
 from digitlab.modelfiles.ownership import OwnedFiles
@@ -24,7 +24,7 @@ class Prediction:
     digit: int | None = None  # None: the image holds no digit (blank), or it failed
     confidence: float | None = None
     probs: list[float] | None = None
-    input: np.ndarray | None = None  # the 28x28 uint8 image the model saw
+    input: np.ndarray | None = None  # the 28x28 uint8 image the model saw (its input size's)
     error: str | None = None
 
     def to_json(self) -> dict:
@@ -44,10 +44,16 @@ class Predictor:
     `digitlab export`, or a fresh export); preprocessing and output are the same for both.
     """
 
-    def __init__(self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None):
+    def __init__(
+        self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None, as_is: bool = False
+    ):
+        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style
+        (for a model trained on other kinds of image)."""
         if engine not in ENGINES:
             raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
         self.model, self.info, self.engine = model.eval(), info, engine
+        self.size: tuple[int, int] = (info.input_size[0], info.input_size[1])  # (height, width)
+        self.as_is = as_is
         self.onnx = None
         if engine == "onnx":
             from digitlab.modelfiles.onnx_export import OnnxEngine
@@ -55,14 +61,18 @@ class Predictor:
             self.onnx = OnnxEngine.for_model(model, info, folder)
 
     @classmethod
-    def load(cls, path: str | Path, engine: str = "torch") -> "Predictor":
-        model, info = load_model(path)
+    def load(
+        cls, path: str | Path, engine: str = "torch", trust_code: bool = False, as_is: bool = False
+    ) -> "Predictor":
+        """The model folder (or file) at `path`; `trust_code` lets a model of the user's own class
+        import its module (see `load_model`)."""
+        model, info = load_model(path, trust_code)
         folder = Path(path) if Path(path).is_dir() else Path(path).parent
-        return cls(model, info, engine, folder)
+        return cls(model, info, engine, folder, as_is)
 
     def probs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Probabilities (N,10) for MNIST-style uint8 images (N,28,28)."""
-        x = torch.as_tensor(images).reshape(-1, 1, 28, 28).float() / 255
+        """Probabilities (N,classes) for MNIST-style uint8 images (N,28,28) (or the model's size)."""
+        x = torch.as_tensor(images).reshape(-1, 1, *self.size).float() / 255
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.probs(x.numpy()))
         return predict_probs(self.model, x)
@@ -74,13 +84,16 @@ class Predictor:
         return self.prediction(name, self.probs(digit_image[None])[0], digit_image)
 
     def prepare(self, image: Image.Image, name: str = "") -> np.ndarray | None:
-        """The 28x28 MNIST-style digit the model will see; None for an image that holds no digit."""
-        return to_mnist(image, name or "image")
+        """The 28x28 MNIST-style digit the model will see (its input size); None for an image that
+        holds no digit. With `as_is`: the image itself, grey and resized."""
+        if self.as_is:
+            return as_input(image, name or "image", self.size)
+        return to_mnist(image, name or "image", self.size)
 
     def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:
         """The answer for one image from its probabilities (the web server computes them in batches)."""
         if probs is None or digit_image is None:
-            return Prediction(name, input=np.zeros((28, 28), np.uint8))
+            return Prediction(name, input=np.zeros(self.size, np.uint8))
         if not torch.isfinite(probs).all():  # cannot happen with checked weights; never print NaN
             raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
         return Prediction(

@@ -23,7 +23,15 @@ from torch import nn
 from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic, write_text_atomic
-from digitlab.models import MODELS, build_model, model_name
+from digitlab.models import (
+    MODELS,
+    UntrustedCode,
+    build_model,
+    input_size,
+    is_import_path,
+    model_name,
+    output_count,
+)
 
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1
@@ -40,7 +48,8 @@ class ModelInfo:
     config: dict  # the keyword arguments that rebuild it
     weights_file: str = ""  # filled by save_model
     weights_sha256: str = ""
-    classes: list = field(default_factory=lambda: list(range(10)))
+    classes: list = field(default_factory=lambda: list(range(10)))  # the labels of its outputs, in order
+    input_size: list = field(default_factory=lambda: [28, 28])  # (height, width) of the images it reads
     normalization: dict = field(default_factory=dict)  # what the model's own Normalize layer applies
     settings: dict = field(default_factory=dict)  # the training config that made it
     history: list = field(default_factory=list)  # one row per epoch
@@ -55,7 +64,11 @@ class ModelInfo:
     def describe(cls, model: nn.Module, **fields) -> "ModelInfo":
         """The info of `model` as it is now: architecture, config and normalisation read off the model."""
         norm = {k: model.config[k] for k in ("mean", "std") if k in model.config}
-        return cls(architecture=model_name(model), config=model.config, normalization=norm, **fields)
+        fields.setdefault("classes", list(range(output_count(model))))
+        return cls(
+            architecture=model_name(model), config=model.config, normalization=norm,
+            input_size=list(input_size(model)), **fields,
+        )  # fmt: skip
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -84,13 +97,25 @@ def save_model(model: nn.Module, folder: str | Path, info: ModelInfo) -> Path:
     return json_path
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo]:
-    """The model (in eval mode) and its metadata, from the folder, the JSON or the weights."""
+TRUST_HINT = (
+    "loading it imports that module and runs its code: if you trust this model folder, "
+    "pass --trust-code (in Python: trust_code=True)"
+)
+
+
+def load_model(path: str | Path, trust_code: bool = False) -> tuple[nn.Module, ModelInfo]:
+    """The model (in eval mode) and its metadata, from the folder, the JSON or the weights.
+
+    A model of the user's own class (architecture `imported`) imports the module model.json
+    names, which runs its code: refused unless `trust_code`. digitlab's own models never need it.
+    """
     json_path = _json_path(Path(path))
     info = ModelInfo.from_json(_read_json(json_path), json_path)
     weights_path = json_path.parent / info.weights_file
     try:
-        model = build_model(info.architecture, **info.config)  # the config is bounded before building
+        model = build_model(info.architecture, trust_code, **info.config)  # the config is bounded first
+    except UntrustedCode as e:
+        raise DigitlabError(f"{json_path}: {e}; {TRUST_HINT}") from None
     except (TypeError, ValueError) as e:
         what = f"field 'config' does not describe a {info.architecture}"
         raise DigitlabError(f"{json_path}: {what} ({e})") from None
@@ -104,7 +129,24 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo]:
         raise DigitlabError(f"{weights_path}: not a valid safetensors file ({e})") from None
     _check_tensors(state, expected, weights_path, info.architecture)
     model.load_state_dict(state, strict=True)
-    return model.eval(), info
+    _check_outputs(model.eval(), info, json_path)
+    return model, info
+
+
+def _check_outputs(model: nn.Module, info: ModelInfo, json_path: Path) -> None:
+    """The model reads images of the size model.json states and gives one score per listed class."""
+    if list(input_size(model)) != info.input_size:
+        raise DigitlabError(f"{json_path}: field 'input_size' {info.input_size} differs from the model's")
+    with torch.no_grad():
+        try:
+            shape = tuple(model(torch.zeros(2, 1, *info.input_size)).shape)
+        except Exception as e:  # noqa: BLE001 (a model of the user's own may raise anything)
+            raise DigitlabError(f"{json_path}: the model fails on {info.input_size} images ({e})") from None
+    if shape != (2, len(info.classes)):
+        raise DigitlabError(
+            f"{json_path}: the model gives outputs of shape {shape} for 2 images, "
+            f"not one score for each of its {len(info.classes)} classes"
+        )
 
 
 def _max_weights_bytes(expected: dict[str, torch.Tensor]) -> int:
@@ -197,3 +239,15 @@ def _check_info(info: dict, path: Path) -> None:
             raise DigitlabError(f"{path}: field {key!r} must be a {kind.__name__}, got {info[key]!r:.40}")
     if info["architecture"] not in MODELS:
         raise DigitlabError(f"{path}: unknown architecture {info['architecture']!r}")
+    if info["architecture"] == "imported" and not is_import_path(info["config"].get("target")):
+        raise DigitlabError(f"{path}: field 'config.target' must be an import path (package.module:Class)")
+    size = info.get("input_size", [28, 28])
+    if not (
+        isinstance(size, list) and len(size) == 2 and all(type(s) is int and 8 <= s <= 256 for s in size)
+    ):
+        raise DigitlabError(
+            f"{path}: field 'input_size' must be [height, width], 8..256 each, not {size!r:.40}"
+        )
+    classes = info.get("classes", [])
+    if not (isinstance(classes, list) and 1 <= len(classes) <= 1000):
+        raise DigitlabError(f"{path}: field 'classes' must be a list of 1 to 1,000 labels")

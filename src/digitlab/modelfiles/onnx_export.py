@@ -2,7 +2,8 @@
 
 The file's contract: input `image`, float32 [N,1,28,28], values in [0,1], white ink on black
 (what `digitlab.data.images.to_mnist` makes, divided by 255); output `probs`, float32 [N,10].
-Normalisation and softmax are inside, and the batch size is free. Metadata: classes,
+(A model trained on other images or classes: [N,1,H,W] and [N,classes], as its metadata says.)
+Normalisation and softmax are inside, and the batch size is free. Metadata: classes, input size,
 normalisation, digitlab version, and the source model's weights hash.
 """
 
@@ -66,18 +67,25 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
 
     model = model.eval().cpu().to(memory_format=torch.contiguous_format)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    with _quiet_exporter():
-        program = torch.onnx.export(
-            WithProbabilities(model).eval(), (torch.rand(2, 1, 28, 28),), input_names=["image"],
-            output_names=["probs"], dynamic_shapes={"image": {0: batch}}, dynamo=True, verbose=False,
-        )  # fmt: skip
+    height, width = info.input_size
+    try:
+        with _quiet_exporter():
+            program = torch.onnx.export(
+                WithProbabilities(model).eval(), (torch.rand(2, 1, height, width),), input_names=["image"],
+                output_names=["probs"], dynamic_shapes={"image": {0: batch}}, dynamo=True, verbose=False,
+            )  # fmt: skip
+    except Exception as e:  # noqa: BLE001 (a model of the user's own may hold what ONNX cannot express)
+        raise DigitlabError(
+            f"the {info.architecture} model cannot be exported to ONNX ({_first_line(e)})"
+        ) from None
     proto = program.model_proto
     metadata = {
         "classes": json.dumps(info.classes),
+        "input_size": json.dumps(info.input_size),
         "normalization": json.dumps(info.normalization),
         "digitlab_version": __version__,
         "source_weights_sha256": info.weights_sha256,
-        "input": "image: float32 [N,1,28,28] in [0,1], white ink on black (MNIST style)",
+        "input": f"image: float32 [N,1,{height},{width}] in [0,1], white ink on black (MNIST style)",
         "output": "probs: float32 [N,classes], softmax included",
     }
     onnx.helper.set_model_props(proto, metadata)
@@ -113,7 +121,7 @@ class ExportCheck:
 
 
 def check_export(model: nn.Module, data: bytes, images: torch.Tensor, labels: torch.Tensor) -> ExportCheck:
-    """ONNX Runtime against PyTorch on the same images: float (N,1,28,28) in [0,1]."""
+    """ONNX Runtime against PyTorch on the same images: float (N,1,H,W) in [0,1]."""
     ours = predict_probs(model.eval().cpu(), images).numpy()
     theirs = OnnxEngine(data, ours.shape[1]).probs(images.numpy())
     return ExportCheck(
@@ -166,7 +174,7 @@ class OnnxEngine:
         return cls(onnx_bytes(model, info), len(info.classes))
 
     def probs(self, images: np.ndarray) -> np.ndarray:
-        """(N,1,28,28) float32 in [0,1] -> (N,classes), a batch of images at a time."""
+        """(N,1,H,W) float32 in [0,1] -> (N,classes), a batch of images at a time."""
         images = np.ascontiguousarray(images, np.float32)
         out = [self._run(images[i : i + ONNX_BATCH]) for i in range(0, len(images), ONNX_BATCH)]
         return np.concatenate(out) if out else np.zeros((0, self.classes), np.float32)

@@ -1,4 +1,5 @@
-"""Every model maps (B,1,28,28) floats in [0,1] to (B,n_out) scores, and keeps its `config`."""
+"""Every model maps (B,1,28,28) floats in [0,1] (or (B,1,H,W): its `input_size`) to (B,n_out) scores,
+and keeps its `config`: the keyword arguments that build it again."""
 
 from typing import Any
 
@@ -8,6 +9,7 @@ from torch import nn
 from digitlab.models.baseline import PixelSimilarity
 from digitlab.models.cnn import CNN
 from digitlab.models.ensemble import Ensemble
+from digitlab.models.imported import ImportedModel, is_import_path
 from digitlab.models.linear import Linear
 from digitlab.models.mlp import MLP
 from digitlab.models.outputs import batch_probs, predict_probs, to_classes, to_probs
@@ -18,18 +20,24 @@ MODELS: dict[str, type[nn.Module]] = {
     "mlp": MLP,
     "cnn": CNN,
     "ensemble": Ensemble,
+    "imported": ImportedModel,  # a class of the user's own: built only when they trust its code
 }
 
 __all__ = [
     "CNN",
     "Ensemble",
+    "ImportedModel",
     "MLP",
     "MODELS",
     "Linear",
     "PixelSimilarity",
     "batch_probs",
+    "UntrustedCode",
     "build_model",
+    "input_size",
+    "is_import_path",
     "model_name",
+    "output_count",
     "predict_probs",
     "to_classes",
     "to_probs",
@@ -42,13 +50,20 @@ __all__ = [
 MAX_NUMBERS = 25_000_000
 
 
-def build_model(name: str, **config: Any) -> nn.Module:
+class UntrustedCode(ValueError):
+    """Building this model would import code from outside digitlab, and nobody said to trust it."""
+
+
+def build_model(name: str, trust_code: bool = False, **config: Any) -> nn.Module:
     """A fresh model by name; `config` as saved in a model file rebuilds it exactly.
 
     Its size is counted first on the meta device (no memory), and refused over MAX_NUMBERS.
+    An `imported` model runs the code of the module it names: only with `trust_code`.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    if name == "imported" and not trust_code:
+        raise UntrustedCode(f"the model is {config.get('target')!r:.80}, a class from outside digitlab")
     with torch.device("meta"):
         shape_only = MODELS[name](**config)
     numbers = sum(t.numel() for t in shape_only.state_dict().values())
@@ -59,3 +74,23 @@ def build_model(name: str, **config: Any) -> nn.Module:
 
 def model_name(model: nn.Module) -> str:
     return next(name for name, cls in MODELS.items() if type(model) is cls)
+
+
+def input_size(model: nn.Module) -> tuple[int, int]:
+    """(height, width) of the images `model` reads: its config's, an ensemble's members', or 28x28."""
+    config = getattr(model, "config", {})
+    if "members" in config:
+        config = config["members"][0]["config"]
+    height, width = config.get("input_size", (28, 28))
+    return int(height), int(width)
+
+
+@torch.no_grad()
+def output_count(model: nn.Module) -> int:
+    """How many scores `model` gives an image (its class count), from one pass over two blank images."""
+    tensors = [*model.parameters(), *model.buffers()]
+    device = tensors[0].device if tensors else torch.device("cpu")
+    training = model.training
+    scores = model.eval()(torch.zeros(2, 1, *input_size(model), device=device))
+    model.train(training)
+    return int(scores.shape[-1])

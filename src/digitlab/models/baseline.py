@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from digitlab.models.layers import check_int
+from digitlab.models.layers import check_input_size, check_int
 
 
 def l1_distance(a: torch.Tensor, b: torch.Tensor, dims: tuple[int, ...] = (-1, -2)) -> torch.Tensor:
@@ -26,18 +26,19 @@ DISTANCES = {"l1": l1_distance, "l2": l2_distance}
 
 
 class PixelSimilarity(nn.Module):
-    """(B,1,28,28) in [0,1] -> (B,C) scores: minus the distance to each class mean."""
+    """(B,1,28,28) in [0,1] -> (B,C) scores: minus the distance to each class mean (H,W for other sizes)."""
 
     means: torch.Tensor  # (C,28,28), a buffer saved with the model
 
-    def __init__(self, n_classes: int = 10, distance: str = "l1"):
+    def __init__(self, n_classes: int = 10, distance: str = "l1", input_size: tuple[int, int] = (28, 28)):
         super().__init__()
         check_int("n_classes", n_classes, 1, 1000)
         if not isinstance(distance, str) or distance not in DISTANCES:
             raise ValueError(f"distance must be one of {list(DISTANCES)}, got {distance!r}")
-        self.config = {"n_classes": n_classes, "distance": distance}
+        self.size = check_input_size(input_size)
+        self.config = {"n_classes": n_classes, "distance": distance, "input_size": list(self.size)}
         self.distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = DISTANCES[distance]
-        self.register_buffer("means", torch.zeros(n_classes, 28, 28))
+        self.register_buffer("means", torch.zeros(n_classes, *self.size))
 
     def fit(self, images: torch.Tensor, labels: torch.Tensor) -> "PixelSimilarity":
         """images (N,1,28,28) floats, labels (N,) in 0..C-1: each class's mean image."""
@@ -45,9 +46,9 @@ class PixelSimilarity(nn.Module):
             members = images[labels == c]
             if len(members) == 0:
                 raise ValueError(f"no training images of class {c}")
-            self.means[c] = members.reshape(-1, 28, 28).mean(0)
+            self.means[c] = members.reshape(-1, *self.size).mean(0)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B,1,28,28) vs (C,28,28) -> broadcast (B,C,28,28) -> distance over pixels (B,C)
-        return -self.distance(x.reshape(-1, 1, 28, 28), self.means.unsqueeze(0))
+        return -self.distance(x.reshape(-1, 1, *self.size), self.means.unsqueeze(0))

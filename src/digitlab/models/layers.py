@@ -35,19 +35,30 @@ def check_float(name: str, value: object, low: float, high: float) -> float:
     return float(value)
 
 
+def check_input_size(input_size: object) -> tuple[int, int]:
+    """(height, width) of the images a model reads, each 8..256 pixels (what the data readers allow)."""
+    if not isinstance(input_size, list | tuple) or len(input_size) != 2:
+        raise ValueError(f"input_size must be two numbers (height, width), got {input_size!r:.40}")
+    height, width = (check_int("input_size", side, 8, 256) for side in input_size)
+    return height, width
+
+
 def check_normalization(mean: object, std: object) -> None:
     check_float("mean", mean, -1e3, 1e3)
     check_float("std", std, 1e-6, 1e3)
 
 
-def unit_images(weight: torch.Tensor, count: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `count` units of a first layer, (out, 784) or (out,1,k,k), as square images.
+def unit_images(
+    weight: torch.Tensor, count: int | None = None, shape: tuple[int, int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` units of a first layer, (out, H*W) or (out,1,k,k), as images.
 
-    Returns (units, side, side) in [-1, 1], each unit divided by its own largest |weight| so a
+    Returns (units, H, W) in [-1, 1], each unit divided by its own largest |weight| so a
     unit with small weights is as readable as one with large weights, and those largest values.
+    `shape`: (H, W) of a linear layer's input (default: square).
     """
     w = weight.detach().float().cpu()[:count]
     side = math.isqrt(w[0].numel())
-    w = w.reshape(-1, side, side)
+    w = w.reshape(-1, *(shape if shape and w.ndim == 2 else (side, side)))
     peak = w.abs().amax((1, 2)).clamp_min(1e-12)
     return w / peak.view(-1, 1, 1), peak

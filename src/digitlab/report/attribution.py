@@ -23,15 +23,18 @@ def centred_colours(values: np.ndarray, limit: float | None = None) -> np.ndarra
 
 
 def terminal_map(attribution: np.ndarray, digit_image: np.ndarray, colour: bool = True) -> Text:
-    """The map in 14 lines of 28 cells, two pixel rows per line. In colour: half blocks on the
-    centred scale, dark where there is no ink and no effect. Without colour: `#`/`+` towards,
-    `=`/`-` away (strong/weak), `.` ink that did little, blank nothing."""
+    """The map in 14 lines of 28 cells, two pixel rows per line (of any size: H/2 lines of W). In
+    colour: half blocks on the centred scale, dark where there is no ink and no effect. Without colour:
+    `#`/`+` towards, `=`/`-` away (strong/weak), `.` ink that did little, blank nothing."""
+    if len(attribution) % 2:  # an odd number of rows: a blank one below, so that every line has two
+        attribution, digit_image = (np.pad(a, ((0, 1), (0, 0))) for a in (attribution, digit_image))
+    height, width = attribution.shape
     limit = float(np.abs(attribution).max()) or 1.0
     quiet = (digit_image == 0) & (np.abs(attribution) < 0.02 * limit)
     text = Text()
     if not colour:
-        for top in range(0, 28, 2):
-            for col in range(28):
+        for top in range(0, height, 2):
+            for col in range(width):
                 pair = attribution[top : top + 2, col]
                 v = pair[np.abs(pair).argmax()] / limit
                 ink = (digit_image[top : top + 2, col] > 0).any()
@@ -41,8 +44,8 @@ def terminal_map(attribution: np.ndarray, digit_image: np.ndarray, colour: bool 
         return text
     rgb = (centred_colours(attribution) * 255).astype(int)
     rgb[quiet] = (30, 30, 30)
-    for top in range(0, 28, 2):
-        for col in range(28):
+    for top in range(0, height, 2):
+        for col in range(width):
             (r1, g1, b1), (r2, g2, b2) = rgb[top, col], rgb[top + 1, col]
             text.append("▀", style=f"rgb({r1},{g1},{b1}) on rgb({r2},{g2},{b2})")
         text.append("\n")
@@ -58,7 +61,7 @@ def explanation_png(explanation: Explanation, digit_image: np.ndarray, title: st
     fig = Figure(figsize=(10, 2.9), layout="constrained")
     axes = fig.subplots(1, 4)
     axes[0].imshow(digit_image, cmap="gray", vmin=0, vmax=255)
-    axes[0].set_title("input (28x28)", fontsize=9)
+    axes[0].set_title(f"input ({digit_image.shape[0]}x{digit_image.shape[1]})", fontsize=9)
     for ax, d, prob in ((axes[1], digit, p), (axes[2], runner_up, q)):
         values = explanation.maps[d]
         limit = float(np.abs(values).max()) or 1.0

@@ -67,13 +67,15 @@ def add_top_loss_reasons(
         page.image(explanation_png(explanation, image, title), f"{title}; {explanation.method}")
 
 
-def weight_images(weight: torch.Tensor, count: int = 30) -> list[tuple[bytes, str]]:
+def weight_images(
+    weight: torch.Tensor, count: int = 30, shape: tuple[int, int] | None = None
+) -> list[tuple[bytes, str]]:
     """The first `count` units of a first layer (out, 784) or (out,1,k,k) as red/white/blue PNGs.
 
     Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a unit
     with small weights is as readable as one with large weights; its caption gives the scale.
     """
-    scaled, peak = unit_images(weight, count)  # each unit already in -1..1 on its own scale
+    scaled, peak = unit_images(weight, count, shape)  # each unit already in -1..1 on its own scale
     pixels = (centred_colours(scaled.numpy(), limit=1.0) * 255).round().astype(np.uint8)
     return [
         (png_bytes(p), f"unit {i} |w|max {float(m):.2g}")
@@ -106,7 +108,7 @@ def training_report(
         weight = layer.weight
         page.heading("What the first layer learnt")
         page.gallery(
-            weight_images(weight),
+            weight_images(weight, shape=(info.input_size[0], info.input_size[1])),
             "first-layer weights or filters: red positive, blue negative, white zero, scaled per unit",
         )
     return page.render()

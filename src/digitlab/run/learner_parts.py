@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from digitlab.data import DataLoader, DataLoaders, Splits
 from digitlab.data.augment import RandomAffine
+from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import CSVLogger
 from digitlab.learning.checkpointing import Checkpoint
 from digitlab.learning.cuda_graphs import GraphedSteps
@@ -17,20 +18,52 @@ from digitlab.learning.learner import Learner
 from digitlab.learning.metrics import accuracy
 from digitlab.learning.optim import SGD
 from digitlab.learning.steps import ShardedStep
-from digitlab.models import build_model, model_name
+from digitlab.models import build_model, model_name, output_count
+from digitlab.models.imported import parse_model_args
 from digitlab.run import processes
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, is_import_path
 
 
 def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
-    """A fresh model of the config's architecture, normalising inputs by the training split's statistics."""
-    norm = {"mean": splits.mean, "std": splits.std}
+    """A fresh model of the config's architecture for the data: their image size and class count,
+    normalising inputs by the training split's statistics.
+
+    A class of the user's own (`package.module:Class`) is imported: naming it is trusting it.
+    """
+    size, classes = list(splits.image_size), splits.n_classes
+    norm = {"mean": splits.mean, "std": splits.std, "input_size": size}
+    if is_import_path(config.model):
+        return _imported_model(config, norm, classes)
     if config.model == "cnn":
         return build_model(
             "cnn", channels=config.channels, convs=config.convs, strided_stem=config.strided_stem,
-            dropout=config.dropout, **norm,
+            dropout=config.dropout, n_out=classes, **norm,
         )  # fmt: skip
-    return build_model(config.model, **({} if config.model == "baseline" else norm))
+    if config.model == "baseline":
+        return build_model("baseline", n_classes=classes, input_size=size)
+    return build_model(config.model, n_out=classes, **norm)
+
+
+def _imported_model(config: TrainConfig, norm: dict, classes: int) -> torch.nn.Module:
+    """The user's class built with their arguments, and checked to give one score per class."""
+    args = parse_model_args(config.model_args)
+    try:
+        model = build_model("imported", trust_code=True, target=config.model, args=args, **norm)
+    except (TypeError, ValueError) as e:
+        raise DigitlabError(f"model {config.model}: {e}") from None
+    try:
+        outputs = output_count(model)
+    except Exception as e:  # noqa: BLE001 (the user's forward may raise anything)
+        raise DigitlabError(
+            f"model {config.model}: fails on (2, 1, {norm['input_size'][0]}, "
+            f"{norm['input_size'][1]}) images ({type(e).__name__}: {e})"
+        ) from None
+    if outputs != classes:
+        raise DigitlabError(
+            f"model {config.model}: gives {outputs} scores per image, and the data have {classes} classes "
+            "(set its output size with --model-args)"
+        )
+    return model
 
 
 def build_learner(
@@ -50,7 +83,7 @@ def build_learner(
     rank, world = processes.setup()
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
     augment = None
-    if config.augment and config.model == "cnn":
+    if config.augment and config.model not in ("baseline", "linear", "mlp"):  # the CNN, or the user's
         warp = {"degrees": config.rotate, "shift": config.shift, "zoom": config.zoom}
         augment = RandomAffine(**warp, stroke=config.stroke, seed=config.seed)
     # with CUDA graphs the recorded step augments, from numbers the same generator draws

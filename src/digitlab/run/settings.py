@@ -50,15 +50,22 @@ MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
 
 def setting(
-    default, help: str, flag: str | None = None, least: int | None = None, choices: tuple[str, ...] = ()
+    default,
+    help: str,
+    flag: str | None = None,
+    least: int | None = None,
+    choices: tuple[str, ...] = (),
+    or_import_path: bool = False,
 ):
     """A field of TrainConfig with its help: the `train` flag is made from it (`cli.common`).
 
     `least`: a flag below it is a usage error at once (the process count, used before any check);
-    `choices`: the values the flag takes, listed in its help, any other a usage error.
+    `choices`: the values the flag takes, listed in its help, any other a usage error;
+    `or_import_path`: a `package.module:Class` is a valid value too (the user's own model).
     """
     extra = {**({"flag": flag} if flag else {}), **({"least": least} if least is not None else {})}
     extra |= {"choices": choices} if choices else {}
+    extra |= {"or_import_path": True} if or_import_path else {}
     return field(default=default, metadata={"help": help, **extra})
 
 
@@ -71,7 +78,16 @@ class TrainConfig:
     data: str = setting(
         "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
     )
-    model: str = setting("cnn", "The model.", choices=("baseline", "linear", "mlp", "cnn"))
+    model: str = setting(
+        "cnn",
+        "The model: one of digitlab's, or a torch.nn.Module class of your own as package.module:Class "
+        "(imported from the current folder or the installed packages).",
+        choices=("baseline", "linear", "mlp", "cnn"),
+        or_import_path=True,
+    )
+    model_args: str | None = setting(
+        None, "Keyword arguments of your own --model class, as a JSON object: '{\"hidden\": 64}'."
+    )
     preset: str = setting(
         "default", "The CNN's size, the budget, the learning rate.", choices=("fast", "default", "best")
     )
@@ -149,8 +165,11 @@ class TrainConfig:
         model = architecture or self.model
         if model == "ensemble":
             raise DigitlabError("an ensemble is not trained: train its members, then join them again")
-        if model not in MODEL_NAMES:
-            raise DigitlabError(f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}")
+        if model not in MODEL_NAMES and not is_import_path(model):
+            raise DigitlabError(
+                f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}, "
+                "or name your own class as package.module:Class"
+            )
         preset = {**WARP, **PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
         if self.epochs is not None:  # epochs given: passes over the data, unless an epoch size is too
             preset["epoch_size"] = None
@@ -171,6 +190,7 @@ class TrainConfig:
             if not _of_type(value, f.type):
                 raise DigitlabError(f"{f.name} must be {_type_name(f.type)}, got {value!r:.40}")
             _check_bounds(f.name, value)
+        _check_model(self.model, self.model_args)
         if self.cuda_graphs:
             if self.device not in ("cuda", "auto"):
                 raise DigitlabError(f"cuda_graphs needs a CUDA GPU, and the device is {self.device!r}")
@@ -206,6 +226,33 @@ FRACTION_BOUNDS = {
     "stroke": 2.0,
     "label_smoothing": 0.5,
 }
+
+
+def is_import_path(name: str) -> bool:
+    """`package.module:Class`, the form of a model of the user's own (`digitlab.models.imported`)."""
+    from digitlab.models.imported import is_import_path as import_path_form
+
+    return import_path_form(name)
+
+
+def _check_model(model: str, model_args: str | None) -> None:
+    """The model is digitlab's or an import path; arguments only for the latter, a JSON object."""
+    from digitlab.models.imported import parse_model_args
+
+    if model not in MODEL_NAMES and not is_import_path(model):
+        raise DigitlabError(
+            f"model {model!r:.80} is neither one of {', '.join(MODEL_NAMES)} nor package.module:Class"
+        )
+    if model_args is None:
+        return
+    if not is_import_path(model):
+        raise DigitlabError(
+            f"model_args are for a model class of your own (package.module:Class), not a {model}"
+        )
+    try:
+        parse_model_args(model_args)
+    except ValueError as e:
+        raise DigitlabError(str(e)) from None
 
 
 def _check_bounds(name: str, value) -> None:

@@ -11,17 +11,17 @@ import torch
 
 from digitlab.data import Splits, load_source
 from digitlab.errors import DigitlabError
-from digitlab.inference.evaluation import Evaluation, evaluate, final_split
+from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
 from digitlab.learning import checkpointing
 from digitlab.learning.callbacks import history_csv
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
 from digitlab.learning.learner import Learner, LRFindResult
 from digitlab.learning.warmup import warm_up
-from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, load_model
+from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
 from digitlab.modelfiles.ownership import remove_own_folder, writing
 from digitlab.modelfiles.publishing import publish_run
-from digitlab.models import build_model
+from digitlab.models import UntrustedCode, build_model
 from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
@@ -61,22 +61,27 @@ def load_splits(config: TrainConfig) -> Splits:
     return Splits(train_part, valid_part, source.test)
 
 
-def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, quiet: bool = False, resume: tuple | None = None, trust_code: bool = False
+) -> TrainResult:
     """Load, split, build and train (or go on from the checkpoint `resume`); the caller saves.
 
     Inside torch.distributed.run every process calls this; each trains on its slice of every batch.
+    `trust_code`: an `init` model or a checkpoint may name a class of the user's own, to import.
     """
     start = time.perf_counter()
     rank, world = processes.setup()
-    init = load_model(config.init) if config.init and resume is None else None
-    config = config.resolve(init[1].architecture if init else None)
+    init = load_model(config.init, trust_code) if config.init and resume is None else None
+    config = config.resolve(_trained_model_name(init[1]) if init else None)
     torch.manual_seed(config.seed)
     splits = load_splits(config)
     fingerprint = splits.train.fingerprint()
     if resume is not None:
-        model = _model_to_resume(resume[1]["extra"], fingerprint, config)
+        model = _model_to_resume(resume[1]["extra"], fingerprint, config, trust_code)
     else:
         model = init[0] if init else build_model_for(config, splits)
+    for part in (splits.train, splits.valid):  # a model trained further (init, checkpoint) fits the data
+        check_fits(model, part, config.data)
     seconds = {"load": time.perf_counter() - start}
     learner, kept = None, None
     if config.model == "baseline":
@@ -101,6 +106,11 @@ def train(config: TrainConfig, quiet: bool = False, resume: tuple | None = None)
         seconds["warmup"] = seconds.get("warmup", 0.0) + recording.seconds
         seconds["train"] -= recording.seconds
     return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds, kept)
+
+
+def _trained_model_name(info: ModelInfo) -> str:
+    """The `model` setting of a run that goes on from this model: its architecture, or its class."""
+    return info.config["target"] if info.architecture == "imported" else info.architecture
 
 
 def _kept_metrics(rows: list[dict], kept_epoch: int | None) -> dict:
@@ -151,8 +161,9 @@ def compile_failure_explained():
         ) from error
 
 
-def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torch.nn.Module:
-    """The model the checkpoint describes, for the data it was trained on."""
+def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig, trust_code: bool) -> torch.nn.Module:
+    """The model the checkpoint describes, for the data it was trained on (a class of the user's own
+    only with `trust_code`: the checkpoint may come from anyone)."""
     stored = extra.get("data_fingerprint")
     if stored != fingerprint:
         raise DigitlabError(
@@ -161,15 +172,24 @@ def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig) -> torc
         )
     spec = extra.get("model")
     try:  # the description is bounded like a model.json's config before anything is built
-        if not isinstance(spec, dict) or spec.get("architecture") != config.model:
+        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+            raise ValueError("it must say the architecture and its config")
+        imported = spec.get("architecture") == "imported"
+        if (spec["config"].get("target") if imported else spec.get("architecture")) != config.model:
             raise ValueError(f"architecture must be the settings' {config.model!r}")
-        return build_model(spec["architecture"], **spec["config"])
+        return build_model(spec["architecture"], trust_code, **spec["config"])
+    except UntrustedCode as e:
+        raise DigitlabError(f"{config.out}/checkpoint: {e}; {TRUST_HINT}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise DigitlabError(f"{config.out}/checkpoint: its model description is damaged ({e})") from None
 
 
 def resume_and_save(
-    out: str | Path, data: str = "mnist", tensorboard: str | None = None, quiet: bool = False
+    out: str | Path,
+    data: str = "mnist",
+    tensorboard: str | None = None,
+    quiet: bool = False,
+    trust_code: bool = False,
 ) -> tuple[TrainResult, Evaluation] | None:
     """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end.
 
@@ -185,7 +205,7 @@ def resume_and_save(
             f"with --nproc {stored.nproc} (the same count goes on bit for bit), not {world}"
         )
     config = dataclasses.replace(stored, out=str(out), data=data, tensorboard=tensorboard, init=None)
-    return train_and_save(config, quiet, resume=state)
+    return train_and_save(config, quiet, resume=state, trust_code=trust_code)
 
 
 def _checkpoint_of(out: str | Path) -> Path:
@@ -213,7 +233,7 @@ def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
 
 
 def train_and_save(
-    config: TrainConfig, quiet: bool = False, resume: tuple | None = None
+    config: TrainConfig, quiet: bool = False, resume: tuple | None = None, trust_code: bool = False
 ) -> tuple[TrainResult, Evaluation] | None:
     """Train, evaluate on the test split (or valid), then publish the model, history.csv and report.html.
 
@@ -221,16 +241,18 @@ def train_and_save(
     """
     rank, _ = processes.setup()
     if rank > 0:  # only rank 0 writes files
-        train(config, quiet, resume)
+        train(config, quiet, resume, trust_code)
         processes.teardown()
         return None
     with writing(config.out, resume=resume is not None) as manifest:
-        return _train_and_publish(config, quiet, resume, manifest)
+        return _train_and_publish(config, quiet, resume, manifest, trust_code)
 
 
-def _train_and_publish(config: TrainConfig, quiet: bool, resume: tuple | None, manifest) -> tuple:
+def _train_and_publish(
+    config: TrainConfig, quiet: bool, resume: tuple | None, manifest, trust_code: bool
+) -> tuple:
     start = time.perf_counter()
-    result = train(config, quiet, resume)
+    result = train(config, quiet, resume, trust_code)
     processes.teardown()
     split, data = final_split(result.splits)
     evaluation, _ = evaluate(result.model, data, split)

@@ -180,7 +180,9 @@ def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batc
     @app.post("/api/predict", response_model=PredictResponse, openapi_extra={"requestBody": IMAGE_OR_PIXELS})
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
-        source = await read_source(request)  # a slow body holds a connection, never a place here
+        source = await read_source(
+            request, predictor.size
+        )  # a slow body holds a connection, never a place here
         capacity.in_flight += 1
         try:
             digit = await _digit(source)
@@ -259,7 +261,7 @@ def _add_explanation(app: FastAPI, predictor: Predictor, capacity: Capacity) -> 
         body = await read_body(request)
         if not request.headers.get("content-type", "").startswith("application/json"):
             raise HTTPException(415, 'send JSON: {"pixels": 28 rows of 28 values 0..255}')
-        digit = np.array(image_from_pixels(body))  # a copy: writable, as torch wants
+        digit = np.array(image_from_pixels(body, predictor.size))  # a copy: writable, as torch wants
         if not digit.any():
             return JSONResponse({"digit": None})
         capacity.in_flight += 1

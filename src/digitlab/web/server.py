@@ -139,7 +139,9 @@ def worker(settings: dict, sock: socket.socket) -> None:
     from digitlab.web.app import create_app
 
     torch.set_num_threads(1)
-    predictor = Predictor.load(settings["model"], settings["engine"])
+    predictor = Predictor.load(
+        settings["model"], settings["engine"], settings["trust_code"], settings["as_is"]
+    )
     try:
         serve(create_app(predictor, **settings["app"]), sock)
     except KeyboardInterrupt:  # uvicorn raises the Ctrl+C again once it has shut down

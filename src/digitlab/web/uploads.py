@@ -32,8 +32,9 @@ async def read_body(request: Request) -> bytes:
     return request._body
 
 
-async def read_source(request: Request) -> bytes | Image.Image:
-    """The upload's bytes (decoded later, where its size allows), or the image the JSON pixels make."""
+async def read_source(request: Request, size: tuple[int, int] = (28, 28)) -> bytes | Image.Image:
+    """The upload's bytes (decoded later, where its size allows), or the image the JSON pixels make
+    (`size`: the model's input, (height, width))."""
     body = await read_body(request)
     kind = request.headers.get("content-type", "")
     if kind.startswith("multipart/form-data"):
@@ -42,7 +43,7 @@ async def read_source(request: Request) -> bytes | Image.Image:
             raise HTTPException(400, "multipart upload needs a file in field 'file'")
         return await upload.read()
     if kind.startswith("application/json"):
-        return image_from_pixels(body)
+        return image_from_pixels(body, size)
     if kind.startswith("image/"):
         return body
     raise HTTPException(400, "send an image (multipart field 'file') or JSON {\"pixels\": [...]}")
@@ -58,8 +59,10 @@ def open_upload(data: bytes) -> Image.Image:
         raise HTTPException(400, str(e)) from None
 
 
-def image_from_pixels(body: bytes) -> Image.Image:
-    """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1."""
+def image_from_pixels(body: bytes, size: tuple[int, int] = (28, 28)) -> Image.Image:
+    """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1.
+    (`size`: the model's (height, width), when it reads other images than MNIST's.)"""
+    height, width = size
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as e:  # also integers too long to convert, and deep nesting
@@ -67,14 +70,16 @@ def image_from_pixels(body: bytes) -> Image.Image:
     if not isinstance(payload, dict) or "pixels" not in payload:
         raise HTTPException(400, "JSON must be an object with a 'pixels' field")
     rows = payload["pixels"]
-    if isinstance(rows, list) and len(rows) == 28 and all(isinstance(r, list) for r in rows):
-        rows = [v for r in rows if len(r) == 28 for v in r]
-    if not isinstance(rows, list) or len(rows) != 784:
-        raise HTTPException(422, "'pixels' must be 784 numbers, or 28 rows of 28 numbers")
+    if isinstance(rows, list) and len(rows) == height and all(isinstance(r, list) for r in rows):
+        rows = [v for r in rows if len(r) == width for v in r]
+    if not isinstance(rows, list) or len(rows) != height * width:
+        raise HTTPException(
+            422, f"'pixels' must be {height * width} numbers, or {height} rows of {width} numbers"
+        )
     if not all(type(v) in (int, float) for v in rows):
         raise HTTPException(422, "'pixels' must hold numbers only (not strings, booleans or null)")
     pixels = np.array(rows, dtype=np.float64)
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
         raise HTTPException(422, "'pixels' values must be finite numbers from 0 to 255 (or 0 to 1)")
     scale = 255.0 if pixels.max() <= 1.0 else 1.0  # [0,1] floats or 0..255
-    return Image.fromarray(np.round(pixels.reshape(28, 28) * scale).astype(np.uint8))
+    return Image.fromarray(np.round(pixels.reshape(height, width) * scale).astype(np.uint8))
