@@ -46,3 +46,13 @@ def test_load_source_detects_a_class_folder(mnist, tmp_path):
     Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "7" / "x.png")
     source = load_source(tmp_path)
     assert len(source.train) == 1 and source.test is None
+
+
+def test_class_folders_beyond_nine_are_more_classes(mnist, tmp_path):
+    """Subfolders named by a class number (0..999) are classes; other names (07, x) are not."""
+    for name in ("0", "12", "46", "07", "x"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / name / "a.png")
+    source = load_source(tmp_path)
+    assert sorted(source.train.labels.tolist()) == [0, 12, 46]
+    assert source.train.n_classes() == 47 and len(source.train.class_counts()) == 47

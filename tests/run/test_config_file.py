@@ -62,3 +62,18 @@ def test_a_run_from_a_file_is_the_run_from_flags(tiny_mnist_dir, tmp_path):
     a, b = load_model(tmp_path / "flags")[0], load_model(tmp_path / "file")[0]
     for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(x, y)
+
+
+def test_your_own_model_and_its_arguments_in_a_file(tmp_path):
+    path = tmp_path / "own.toml"
+    path.write_text(
+        'model = "tests.helpers.custom_models:TinyNet"\nmodel_args = {n_classes = 47, width = 4}\n'
+    )
+    printed = cli("train", "--config", path, "--print-config")
+    assert printed.returncode == 0, printed.stderr
+    assert 'model = "tests.helpers.custom_models:TinyNet"' in printed.stdout
+    again = tmp_path / "again.toml"
+    again.write_text(printed.stdout)  # the arguments printed as the flag's JSON: read back the same
+    assert (
+        read_config(again)["model_args"] == read_config(path)["model_args"] == '{"n_classes": 47, "width": 4}'
+    )

@@ -29,7 +29,10 @@ def blocks47(tmp_path_factory):
 def blocks32(tmp_path_factory):
     """A 10-class set of 32x32 images."""
     folder = tmp_path_factory.mktemp("blocks32")
-    train, test = make_block_classes(60, classes=10, side=32), make_block_classes(10, classes=10, side=32, seed=1)
+    train, test = (
+        make_block_classes(60, classes=10, side=32),
+        make_block_classes(10, classes=10, side=32, seed=1),
+    )
     return write_idx_folder(folder, train, test)
 
 
@@ -99,7 +102,9 @@ def test_evaluate_predict_and_export_take_47_classes(own47, blocks47, tmp_path):
     assert csv_header.endswith(",p45,p46")
 
     onnx = pytest.importorskip("onnx")
-    result = cli("export", own47, "--out", tmp_path / "m.onnx", "--trust-code")  # MNIST's test set fits it too
+    result = cli(
+        "export", own47, "--out", tmp_path / "m.onnx", "--trust-code"
+    )  # MNIST's test set fits it too
     assert result.returncode == 0, result.stderr
     result = cli("export", own47, "--out", tmp_path / "m.onnx", "--data", blocks47, "--trust-code")
     assert result.returncode == 0 and "checked on 470" in result.stdout, result.stderr
@@ -182,7 +187,9 @@ def test_the_python_api_takes_a_class_and_its_arguments(blocks47, tmp_path):
 def test_a_model_that_cannot_be_built_is_one_line(blocks47, tmp_path, model, args, message):
     extra = ["--model-args", args] if args is not None else []
     result = cli("train", "--data", blocks47, "--model", model, *extra, *FLAGS, "--out", tmp_path / "x")
-    assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1, (
+        result.stderr
+    )
 
 
 def test_a_name_that_is_no_import_path_is_a_usage_error(tmp_path):

@@ -17,7 +17,8 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -46,7 +47,7 @@ def parse_model_args(text: str | None) -> dict[str, Any]:
     except (json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"model_args is not JSON ({e})") from None
     check_args(args)
-    return args
+    return dict(args)
 
 
 def check_args(args: object) -> None:
@@ -79,7 +80,7 @@ def import_class(path: str) -> type[nn.Module]:
 
 
 @contextlib.contextmanager
-def _current_folder_importable():
+def _current_folder_importable() -> Iterator[None]:
     """The current folder first on sys.path while importing (put back after)."""
     here = os.getcwd()
     added = here not in sys.path
@@ -123,4 +124,4 @@ class ImportedModel(nn.Module):
         }  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.normalize(x))
+        return cast(torch.Tensor, self.net(self.normalize(x)))

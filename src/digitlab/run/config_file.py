@@ -3,11 +3,13 @@
 TOML, because Python reads it without a dependency (`tomllib`) and it is what pyproject.toml is
 written in: one `key = value` line per TrainConfig field, the same names as the flags with `_` for
 `-` (`batch_size = 256`). A flag given on the command line wins over the file; a field left out
-keeps its default. `--print-config` prints the fully resolved settings (the preset's values
-filled in), which `--config` reads back to train the same model.
+keeps its default. Your own model's arguments may be a table: `model_args = {n_classes = 47}`.
+`--print-config` prints the fully resolved settings (the preset's values filled in), which
+`--config` reads back to train the same model.
 """
 
 import dataclasses
+import json
 import tomllib
 from pathlib import Path
 
@@ -35,8 +37,10 @@ def read_config(path: str | Path) -> dict:
             raise DigitlabError(
                 f"{path}: {key!r} is not a setting (see digitlab train --help; '-' is '_' here)"
             )
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key != "model_args":
             raise DigitlabError(f"{path}: {key!r} is a table; settings are plain keys")
+    if isinstance(settings.get("model_args"), dict):  # TOML's table as the flag's JSON
+        settings["model_args"] = json.dumps(settings["model_args"], default=str)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
@@ -55,8 +59,6 @@ def config_toml(config: TrainConfig) -> str:
 
 
 def _toml_value(value) -> str:
-    import json
-
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

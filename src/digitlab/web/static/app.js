@@ -151,16 +151,26 @@ function showWhy(body) {
   showErased();
 }
 
-function drawMap(id, rows, label) {
-  const canvas = document.getElementById(id);
-  const image = canvas.getContext("2d").createImageData(28, 28);
-  const limit = Math.max(1e-12, ...rows.map((r) => Math.max(...r.map(Math.abs))));
-  for (let i = 0; i < 784; i++) {
-    const v = Math.max(-1, Math.min(1, rows[Math.floor(i / 28)][i % 28] / limit));
-    const rgb = v > 0 ? [255, 255 * (1 - v), 255 * (1 - v)] : [255 * (1 + v), 255 * (1 + v), 255];
-    image.data.set([...rgb, 255], i * 4);
+// Rows of pixels (28x28 for MNIST; a model of another size sends its own) painted on a canvas of
+// that size, each pixel's colour from colour(value, row, column).
+function paint(canvas, height, width, colour) {
+  canvas.width = width;
+  canvas.height = height;
+  const image = canvas.getContext("2d").createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    image.data.set(colour(Math.floor(i / width), i % width), i * 4);
   }
   canvas.getContext("2d").putImageData(image, 0, 0);
+}
+
+function drawMap(id, rows, label) {
+  const canvas = document.getElementById(id);
+  const limit = Math.max(1e-12, ...rows.map((r) => Math.max(...r.map(Math.abs))));
+  paint(canvas, rows.length, rows[0].length, (y, x) => {
+    const v = Math.max(-1, Math.min(1, rows[y][x] / limit));
+    const rgb = v > 0 ? [255, 255 * (1 - v), 255 * (1 - v)] : [255 * (1 + v), 255 * (1 + v), 255];
+    return [...rgb, 255];
+  });
   canvas.setAttribute("aria-label", `${label}: red pixels pushed towards it, blue away (scale ±${limit.toPrecision(2)})`);
   document.getElementById(`${id}-label`).textContent = `${label}, ±${limit.toPrecision(2)}`;
 }
@@ -169,12 +179,10 @@ function showErased() {
   if (!lastWhy || !lastInput) return;
   if (!eraseBox.checked) { erasedLine.textContent = ""; drawSeen(lastInput); return; }
   const e = lastWhy.erased;
-  const seenImage = seen.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const before = lastInput[Math.floor(i / 28)][i % 28], after = lastWhy.erased_input[Math.floor(i / 28)][i % 28];
-    seenImage.data.set(before !== after ? [150, 150, 150, 255] : [after, after, after, 255], i * 4);
-  }
-  seen.putImageData(seenImage, 0, 0);
+  paint(seen, lastInput.length, lastInput[0].length, (y, x) => {
+    const before = lastInput[y][x], after = lastWhy.erased_input[y][x];
+    return before !== after ? [150, 150, 150, 255] : [after, after, after, 255];
+  });
   erasedLine.textContent = `without the ${e.pixels} grey pixels it says ${e.digit} (${(e.probability * 100).toFixed(1)}%)`;
   erasedLine.dataset.digit = String(e.digit);
 }
@@ -194,12 +202,11 @@ function showEmpty(message) {
 }
 
 function drawSeen(pixels) {
-  const image = seen.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = pixels ? pixels[Math.floor(i / 28)][i % 28] : 0;
-    image.data.set([v, v, v, 255], i * 4);
-  }
-  seen.putImageData(image, 0, 0);
+  const height = pixels ? pixels.length : seen.height, width = pixels ? pixels[0].length : seen.width;
+  paint(seen, height, width, (y, x) => {
+    const v = pixels ? pixels[y][x] : 0;
+    return [v, v, v, 255];
+  });
 }
 
 document.getElementById("clear").addEventListener("click", () => {
