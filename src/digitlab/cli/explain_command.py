@@ -8,7 +8,7 @@ from typing import Literal
 import typer
 from rich.table import Table
 
-from digitlab.cli.common import out, say, trust_code_option
+from digitlab.cli.common import as_is_option, out, say, trust_code_option
 from digitlab.errors import plain
 from digitlab.modelfiles.ownership import OwnedFiles
 
@@ -22,6 +22,7 @@ def explain(
         "torch", help="torch, or onnx (occlusion instead of gradients)."
     ),
     trust_code: bool = trust_code_option(),
+    as_is: bool = as_is_option(),
 ):
     """The input digitlab used, the top 3 digits, and which pixels pushed towards the prediction and
     the runner-up (red) or away (blue); then the evidence erased and the model asked again."""
@@ -29,7 +30,7 @@ def explain(
     from digitlab.inference.predictor import Predictor, image_files
     from digitlab.report.attribution import explanation_png
 
-    predictor = Predictor.load(model, engine, trust_code)
+    predictor = Predictor.load(model, engine, trust_code, as_is)
     files: list[Path] = []
     results = []
     for path in paths:

@@ -110,7 +110,7 @@ def load_model(path: str | Path, trust_code: bool = False) -> tuple[nn.Module, M
     names, which runs its code: refused unless `trust_code`. digitlab's own models never need it.
     """
     json_path = _json_path(Path(path))
-    info = ModelInfo.from_json(_read_json(json_path), json_path)
+    info = read_info(json_path)
     weights_path = json_path.parent / info.weights_file
     try:
         model = build_model(info.architecture, trust_code, **info.config)  # the config is bounded first
@@ -131,6 +131,12 @@ def load_model(path: str | Path, trust_code: bool = False) -> tuple[nn.Module, M
     model.load_state_dict(state, strict=True)
     _check_outputs(model.eval(), info, json_path)
     return model, info
+
+
+def read_info(path: str | Path) -> ModelInfo:
+    """What model.json says, checked, without building the model or reading its weights."""
+    json_path = _json_path(Path(path))
+    return ModelInfo.from_json(_read_json(json_path), json_path)
 
 
 def _check_outputs(model: nn.Module, info: ModelInfo, json_path: Path) -> None:

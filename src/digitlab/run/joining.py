@@ -7,7 +7,7 @@ from pathlib import Path
 from digitlab.data import load_source
 from digitlab.errors import DigitlabError
 from digitlab.inference.evaluation import Evaluation, evaluate, evaluation_data
-from digitlab.modelfiles.model_file import ModelInfo, load_model
+from digitlab.modelfiles.model_file import ModelInfo, load_model, read_info
 from digitlab.modelfiles.ownership import writing
 from digitlab.modelfiles.publishing import publish_run
 from digitlab.models import Ensemble
@@ -34,14 +34,16 @@ def make_ensemble(
     if not fewest <= len(paths) <= MAX_MEMBERS:
         hint = "" if tta else " (1 with --tta)"
         raise DigitlabError(f"an ensemble needs {fewest} to {MAX_MEMBERS} models{hint}, got {len(paths)}")
+    for path in paths:  # before loading: a model of the user's own class is never imported here
+        if (kind := read_info(path).architecture) not in MEMBER_KINDS:
+            raise DigitlabError(f"{path}: a {kind} cannot join an ensemble (only {', '.join(MEMBER_KINDS)})")
     loaded = [load_model(p) for p in paths]
     for path, (_, info) in zip(paths, loaded, strict=True):
-        if info.architecture not in MEMBER_KINDS:
+        if info.classes != loaded[0][1].classes or info.input_size != loaded[0][1].input_size:
             raise DigitlabError(
-                f"{path}: a {info.architecture} cannot join an ensemble (only {', '.join(MEMBER_KINDS)})"
+                f"{path}: its classes or input size differ from {paths[0]}'s "
+                f"({len(info.classes)} classes of {info.input_size[0]}x{info.input_size[1]} images)"
             )
-        if info.classes != loaded[0][1].classes:
-            raise DigitlabError(f"{path}: its classes {info.classes} differ from {paths[0]}'s")
     with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
         return _score_and_publish(paths, loaded, out, data, tta, manifest)
 

@@ -179,7 +179,7 @@ function showErased() {
   if (!lastWhy || !lastInput) return;
   if (!eraseBox.checked) { erasedLine.textContent = ""; drawSeen(lastInput); return; }
   const e = lastWhy.erased;
-  paint(seen, lastInput.length, lastInput[0].length, (y, x) => {
+  paint(seen.canvas, lastInput.length, lastInput[0].length, (y, x) => {
     const before = lastInput[y][x], after = lastWhy.erased_input[y][x];
     return before !== after ? [150, 150, 150, 255] : [after, after, after, 255];
   });
@@ -202,8 +202,8 @@ function showEmpty(message) {
 }
 
 function drawSeen(pixels) {
-  const height = pixels ? pixels.length : seen.height, width = pixels ? pixels[0].length : seen.width;
-  paint(seen, height, width, (y, x) => {
+  const height = pixels ? pixels.length : seen.canvas.height, width = pixels ? pixels[0].length : seen.canvas.width;
+  paint(seen.canvas, height, width, (y, x) => {
     const v = pixels ? pixels[y][x] : 0;
     return [v, v, v, 255];
   });
