@@ -37,3 +37,11 @@ class StopsPartWay(TinyNet):
             if StopsPartWay.calls == int(os.environ.get("DIGITLAB_TEST_STOP_AT", "0")):
                 raise RuntimeError("stopped part way, as the test asked")
         return super().forward(x)
+
+
+class ReadsANumberAtBuild(TinyNet):
+    """A class that reads a tensor's value while it is built: cannot be built on the meta device."""
+
+    def __init__(self, n_classes: int = 10):
+        super().__init__(n_classes)
+        self.scale = float(torch.ones(1).item())
