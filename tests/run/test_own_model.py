@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from tests.helpers import cli, make_block_classes, write_idx_folder
@@ -63,6 +64,7 @@ def test_loading_it_needs_consent_and_imports_nothing_without(own47, blocks47, t
         "from tests.helpers.custom_models import TinyNet as Net\n"
     )
     monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
     folder = tmp_path / "model"
     folder.mkdir()
     info = json.loads((own47 / "model.json").read_text())
@@ -77,6 +79,7 @@ def test_loading_it_needs_consent_and_imports_nothing_without(own47, blocks47, t
         assert "'sneaky:Net', a class from outside digitlab" in result.stderr
         assert "--trust-code" in result.stderr
     assert not (tmp_path / "imported.txt").exists() and "sneaky" not in sys.modules
+    assert torch.get_num_threads() == threads  # a refused `serve` left this process as it was
     result = cli("evaluate", folder, "--data", blocks47, "--trust-code")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "imported.txt").read_text() == "ran"  # with consent: imported from this folder

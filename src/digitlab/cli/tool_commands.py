@@ -41,6 +41,12 @@ def serve(
     from digitlab.web.server import listen, serve, serve_workers
 
     sock = listen(host, port)  # first: a port in use fails at once, with nothing else changed
+    # then the model: a bad folder fails before any worker starts, and before this process changes
+    try:
+        predictor = Predictor.load(model, engine, trust_code, as_is)
+    except BaseException:
+        sock.close()
+        raise
     torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
     from digitlab.web.app import create_app
 
@@ -50,9 +56,6 @@ def serve(
     log = "json" if log_json else "text" if access_log else "none"
     settings = dict(save_dir=save_dir, cors_origins=cors_origin or None, batch_window=batch_ms / 1000,
                     allowed_hosts=hosts, log=log)  # fmt: skip
-    predictor = Predictor.load(
-        model, engine, trust_code, as_is
-    )  # here too: a bad folder fails before any worker
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
     each = f", {workers} worker processes" if workers > 1 else ""
     say(f"serving on http://{address}:{sock.getsockname()[1]}/{each}  (Ctrl+C stops)")
