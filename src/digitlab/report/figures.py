@@ -28,7 +28,7 @@ def image_grid(
     cmap: str = "gray",
     size: float = 1.1,
 ) -> bytes:
-    """A grid of 28x28 images (N,28,28), each with an optional title."""
+    """A grid of images (N,H,W) (MNIST's: 28x28), each with an optional title."""
     images = images.detach().float().cpu()
     n = len(images)
     cols = min(cols, n)
@@ -44,12 +44,12 @@ def image_grid(
 
 
 def mean_digits(means: torch.Tensor, classes: list[int]) -> bytes:
-    """The class-mean images of the pixel-similarity baseline."""
-    return image_grid(means.reshape(-1, 28, 28), [f"mean {c}" for c in classes], size=1.6)
+    """The class-mean images (C,H,W) of the pixel-similarity baseline."""
+    return image_grid(means, [f"mean {c}" for c in classes], size=1.6)
 
 
 def class_means(images: torch.Tensor, labels: torch.Tensor) -> bytes:
-    """The mean image of every class present in a dataset (uint8 (N,28,28) images, int labels)."""
+    """The mean image of every class present in a dataset (uint8 (N,H,W) images, int labels)."""
     classes = sorted(set(labels.tolist()))
     means = torch.stack([images[labels == c].float().mean(0) for c in classes])
     return mean_digits(means, classes)
