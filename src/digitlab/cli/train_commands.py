@@ -89,7 +89,7 @@ def train_cmd(
     say(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
 
 
-@with_settings("data", "model", "preset", "batch_size", "seed")
+@with_settings("data", "model", "model_args", "preset", "batch_size", "seed")
 def lr_find(
     settings: TrainConfig,
     plot: Path = typer.Option(Path("runs/lr-find.png"), help="PNG of loss against learning rate."),
