@@ -9,13 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers import cli, make_block_classes, write_idx_folder
+from tests.helpers import TEST_SEED, cli, make_block_classes, write_idx_folder
 
 LOCAL = "http://127.0.0.1"  # a host the server allows
 TINY = "tests.helpers.custom_models:TinyNet"
-FLAGS = ["--preset", "fast", "--epochs", "3", "--device", "cpu"]
-# Chance is 1/47 = 0.021 on the 47 classes; TinyNet reached 0.82 after 3 epochs here (seed 0). The bound
-# asks for many times chance: a model that learnt where the ink is, not a fitted figure.
+FLAGS = ["--preset", "fast", "--epochs", "3", "--device", "cpu", "--seed", str(TEST_SEED)]
+# Chance is 1/47 = 0.021 on the 47 classes; TinyNet reached 0.815, 0.832 and 0.826 after 3 epochs (seeds
+# 0-2; 0.815 with SSE4.1 kernels too). The bound asks for 14x chance, far below all of them: a model
+# that learnt where the ink is, not a fitted figure.
 LEARNT = 0.3
 
 
@@ -23,7 +24,7 @@ LEARNT = 0.3
 def blocks47(tmp_path_factory):
     """A 47-class 28x28 IDX folder (EMNIST-balanced's class count), made here: 40 images a class."""
     folder = tmp_path_factory.mktemp("blocks47")
-    return write_idx_folder(folder, make_block_classes(40), make_block_classes(10, seed=1))
+    return write_idx_folder(folder, make_block_classes(40), make_block_classes(10, seed=TEST_SEED + 100))
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,7 @@ def test_loading_it_needs_consent_and_imports_nothing_without(own47, blocks47, t
     sys.modules.pop("sneaky", None)
 
 
+@pytest.mark.numeric  # the accuracy bound rests on training: rerun under other kernels and seeds
 def test_evaluate_predict_and_export_take_47_classes(own47, blocks47, tmp_path):
     result = cli("evaluate", own47, "--data", blocks47, "--json", "--trust-code")
     assert result.returncode == 0, result.stderr

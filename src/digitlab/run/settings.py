@@ -165,11 +165,7 @@ class TrainConfig:
         model = architecture or self.model
         if model == "ensemble":
             raise DigitlabError("an ensemble is not trained: train its members, then join them again")
-        if model not in MODEL_NAMES and not is_import_path(model):
-            raise DigitlabError(
-                f"model {model!r} is unknown: choose one of {', '.join(MODEL_NAMES)}, "
-                "or name your own class as package.module:Class"
-            )
+        _check_model(model, self.model_args)
         preset = {**WARP, **PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
         if self.epochs is not None:  # epochs given: passes over the data, unless an epoch size is too
             preset["epoch_size"] = None
@@ -241,7 +237,8 @@ def _check_model(model: str, model_args: str | None) -> None:
 
     if model not in MODEL_NAMES and not is_import_path(model):
         raise DigitlabError(
-            f"model {model!r:.80} is neither one of {', '.join(MODEL_NAMES)} nor package.module:Class"
+            f"model {model!r:.80} is unknown: choose one of {', '.join(MODEL_NAMES)}, "
+            "or name your own class as package.module:Class"
         )
     if model_args is None:
         return
