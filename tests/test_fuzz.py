@@ -102,7 +102,10 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-FIELDS = ["architecture", "config", "weights_file", "weights_sha256", "format", "format_version"]
+FIELDS = [
+    "architecture", "config", "weights_file", "weights_sha256", "format", "format_version", "input_size",
+    "classes",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,10 @@ def model_dir(tmp_path_factory):
 
 
 @SLOW
-@given(st.sampled_from(FIELDS + ["config.hidden", "config.n_out", "config.relu"]), JSON_VALUES)
+@given(
+    st.sampled_from(FIELDS + ["config.hidden", "config.n_out", "config.relu", "config.input_size"]),
+    JSON_VALUES,
+)
 def test_model_files(model_dir, field, value):
     original = (model_dir / "model.json").read_text()
     info = json.loads(original)
@@ -127,6 +133,31 @@ def test_model_files(model_dir, field, value):
         load_model(model_dir)
     except Exception as e:  # noqa: BLE001
         one_line_naming(e, str(model_dir))
+    finally:
+        (model_dir / "model.json").write_text(original)
+
+
+@SLOW
+@given(
+    st.sampled_from(["tests.helpers.custom_models:TinyNet", "os:system", "../x.py:Net", "antigravity:X"])
+    | st.text(max_size=40)
+    | JSON_VALUES,
+    JSON_VALUES,
+)
+def test_model_files_naming_a_class_import_nothing_without_consent(model_dir, target, args):
+    """A model.json that names a class to import (any name, any arguments): one line, no import."""
+    import sys
+
+    original = (model_dir / "model.json").read_text()
+    info = json.loads(original)
+    info["architecture"], info["config"] = "imported", {"target": target, "args": args}
+    modules = set(sys.modules)
+    try:
+        (model_dir / "model.json").write_text(json.dumps(info))
+        with pytest.raises(Exception) as error:
+            load_model(model_dir)
+        one_line_naming(error.value, str(model_dir))
+        assert set(sys.modules) == modules
     finally:
         (model_dir / "model.json").write_text(original)
 
