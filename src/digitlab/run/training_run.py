@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from digitlab.data import Splits, load_source
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, plain
 from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
 from digitlab.learning import checkpointing
 from digitlab.learning.callbacks import history_csv
@@ -91,7 +91,9 @@ def train(
             model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint
         )
         if not (quiet or rank > 0):
-            learner.progress.console.print(budget_line(config, len(splits.train)), markup=False)
+            console = learner.progress.console
+            console.print(plain(settings_line(config)), markup=False)  # names from outside stay text
+            console.print(budget_line(config, len(splits.train)), markup=False)
         with deterministic_cudnn(), compile_failure_explained():
             if (config.compile or config.device == "cuda") and world == 1:
                 warm_up(learner)
@@ -121,6 +123,15 @@ def _kept_metrics(rows: list[dict], kept_epoch: int | None) -> dict:
     if kept != len(rows) - 1:
         metrics |= {"kept_epoch": kept + 1, "stopped_epoch": len(rows)}
     return metrics
+
+
+SHOWN_SETTINGS = ("data", "model", "model_args", "preset", "epochs", "lr", "batch_size", "seed", "out")
+
+
+def settings_line(config: TrainConfig) -> str:
+    """The run's main settings, resolved, as it starts (all of them: --verbose, or --print-config)."""
+    shown = " ".join(f"{k}={getattr(config, k)}" for k in SHOWN_SETTINGS if getattr(config, k) is not None)
+    return f"settings: {shown} (every setting: --print-config)"
 
 
 def budget_line(config: TrainConfig, n_train: int) -> str:
