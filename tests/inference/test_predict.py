@@ -226,3 +226,14 @@ def test_many_files_stream_in_batches_and_every_output_form_agrees(
     for row in rows[:5]:  # batched or alone, the same answer
         assert alone.predict_file(row["path"]).digit == row["digit"]
     assert cli("predict", trained_model, folder, "--json", "--csv").returncode == 2
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.999, 1.0])
+@pytest.mark.parametrize("n", [1, 2, 220, 3136])
+def test_quantile_is_numpys(q, n):
+    """The partial-sort quantile `to_mnist` uses against numpy's (its default, linear rule): the same
+    value up to float32 rounding of numpy's result (values in [0,1]: 6e-8)."""
+    from digitlab.data.images import quantile
+
+    values = np.random.default_rng(n).random(n, dtype=np.float32)
+    assert quantile(values, q) == pytest.approx(float(np.quantile(values, q)), abs=1e-7)

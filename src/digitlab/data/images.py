@@ -73,13 +73,25 @@ def _border_noise(gray: np.ndarray) -> float:
     return float(np.abs(np.diff(border)).mean())
 
 
+def quantile(values: np.ndarray, q: float) -> float:
+    """`np.quantile(values, q)` (its default, linear rule) from one partial sort. numpy's own function
+    spends ~0.2 ms checking its arguments, more than the sort of a small image takes."""
+    flat = values.reshape(-1)
+    position = q * (len(flat) - 1)
+    low = int(position)
+    high = min(low + 1, len(flat) - 1)
+    part = np.partition(flat, (low, high))
+    below, above = float(part[low]), float(part[high])
+    return below + (above - below) * (position - low)
+
+
 def _ink(gray: np.ndarray) -> np.ndarray | None:
     """Ink intensity in [0,1] on a zero background, or None if there is no ink."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > 0.5:  # dark ink on light paper: flip to MNIST's polarity
+    if quantile(border, 0.5) > 0.5:  # dark ink on light paper: flip to MNIST's polarity
         gray, border = 1 - gray, 1 - border
-    paper = float(np.median(border))
-    top = float(np.percentile(gray, 99.9))
+    paper = quantile(border, 0.5)
+    top = quantile(gray, 0.999)
     if top - paper < MIN_CONTRAST:
         return None
     ink = np.clip((gray - paper) / (top - paper), 0, 1)
@@ -102,9 +114,9 @@ def _center(ink: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Place in a frame of `size` (28x28 for MNIST) with the centre of mass in the middle, as MNIST
     was made."""
     h, w = ink.shape
-    total = ink.sum()
-    ys, xs = np.indices(ink.shape)
-    cy, cx = (ys * ink).sum() / total, (xs * ink).sum() / total
+    rows, cols = ink.sum(1), ink.sum(0)  # the mass of each row and column: two small dot products
+    total = rows.sum()
+    cy, cx = rows @ np.arange(h) / total, cols @ np.arange(w) / total
     top = int(np.clip(round(size[0] / 2 - cy), 0, size[0] - h))
     left = int(np.clip(round(size[1] / 2 - cx), 0, size[1] - w))
     frame = np.zeros(size, np.float32)

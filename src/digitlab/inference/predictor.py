@@ -1,5 +1,6 @@
 """One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
 
+import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -94,15 +95,11 @@ class Predictor:
         """The answer for one image from its probabilities (the web server computes them in batches)."""
         if probs is None or digit_image is None:
             return Prediction(name, input=np.zeros(self.size, np.uint8))
-        if not torch.isfinite(probs).all():  # cannot happen with checked weights; never print NaN
+        values = probs.tolist()  # plain floats: a tensor op per value costs more than the whole answer
+        if not all(map(math.isfinite, values)):  # cannot happen with checked weights; never print NaN
             raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
-        return Prediction(
-            name,
-            int(probs.argmax()),
-            round(float(probs.max()), 6),
-            [round(float(p), 6) for p in probs],
-            digit_image,
-        )
+        best = max(range(len(values)), key=values.__getitem__)  # the first of equals, as argmax
+        return Prediction(name, best, round(values[best], 6), [round(p, 6) for p in values], digit_image)
 
     def predict_file(self, path: str | Path) -> Prediction:
         """A prediction, or one with `error` set: a bad file never stops the others."""
