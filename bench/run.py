@@ -265,10 +265,14 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
 
 
 def update_section(path: str | Path, section: str) -> None:
-    """Replace the section with the same `## ` heading in the markdown file (or append it)."""
+    """Replace the section with the same `## ` heading in the markdown file, where it stands (or
+    append it)."""
     path = Path(path)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     heading = section.splitlines()[0]
     parts = text.split("\n## ")
-    kept = [p for p in parts if "## " + p.splitlines()[0] != heading]
-    write_text_atomic(path, "\n## ".join(kept).rstrip("\n") + "\n\n" + section)
+    new = section.removeprefix("## ").rstrip("\n") + "\n"
+    replaced = [new if "## " + p.splitlines()[0] == heading else p for p in parts]
+    if replaced == parts:  # not there yet: at the end
+        replaced.append(new)
+    write_text_atomic(path, "\n## ".join(replaced).rstrip("\n") + "\n")

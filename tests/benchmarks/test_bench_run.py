@@ -33,6 +33,8 @@ def test_a_section_is_replaced_once_and_the_others_are_kept(tmp_path):
     assert text.startswith("# Benchmarks\n\n- command: x\n")
     assert "old a" not in text and text.count("## A") == 1 and "new a" in text
     assert "old b" in text and "new c" in text
+    assert text.index("new a") < text.index("old b") < text.index("new c")  # replaced where it stood
+    assert text.endswith("old b\n\n## C\n\nnew c\n")
 
 
 def test_only_measures_that_section_and_names_the_command(tmp_path, monkeypatch):
