@@ -1,6 +1,7 @@
 """Bring your own model: a class of the user's own, other class counts and other image sizes, through
 train, evaluate, predict, serve and export; its code imported only with the user's consent."""
 
+import io
 import json
 import sys
 
@@ -115,19 +116,29 @@ def test_evaluate_predict_and_export_take_47_classes(own47, blocks47, tmp_path):
     assert json.loads({p.key: p.value for p in proto.metadata_props}["classes"]) == list(range(47))
 
 
-def test_serve_answers_with_47_probabilities(own47):
+def test_serve_answers_with_47_probabilities_and_keeps_corrections_of_47_classes(own47, tmp_path):
     from fastapi.testclient import TestClient
 
     from digitlab.inference.predictor import Predictor
     from digitlab.web.app import create_app
 
-    client = TestClient(create_app(Predictor.load(own47, trust_code=True, as_is=True)), base_url=LOCAL)
+    predictor = Predictor.load(own47, trust_code=True, as_is=True)
+    client = TestClient(create_app(predictor, save_dir=tmp_path), base_url=LOCAL)
+    assert len(client.get("/api/model").json()["classes"]) == 47  # the page makes a button of each
     pixels = make_block_classes(1, seed=4).images[0].tolist()
     answer = client.post("/api/predict", json={"pixels": pixels})
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["probs"]) == 47
     short = client.post("/api/predict", json={"pixels": pixels[:20]})
     assert short.status_code == 422 and "784 numbers, or 28 rows of 28" in short.json()["detail"]
+    png = Image.fromarray(make_block_classes(1, seed=4).images[0].numpy())
+    for label, status in (("46", 200), ("47", 422)):
+        body = io.BytesIO()
+        png.save(body, format="PNG")
+        files = {"file": ("d.png", body.getvalue(), "image/png")}
+        saved = client.post("/api/samples", data={"digit": label}, files=files, headers={"Origin": LOCAL})
+        assert saved.status_code == status, saved.text
+    assert [p.name for p in tmp_path.iterdir()] == ["46"]
 
 
 def test_32_by_32_images_flow_through_train_predict_serve_and_export(blocks32, tmp_path):

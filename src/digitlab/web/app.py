@@ -89,6 +89,7 @@ PUBLIC_INFO = (
     "architecture",
     "config",
     "classes",
+    "input_size",
     "normalization",
     "metrics",
     "digitlab_version",
@@ -116,7 +117,7 @@ def create_app(
     _add_pages(app, predictor, save_dir)
     _add_prediction(app, predictor, capacity, batch_window)
     _add_explanation(app, predictor, capacity)
-    _add_samples(app, save_dir, cors_origins or [])
+    _add_samples(app, save_dir, cors_origins or [], len(predictor.info.classes))
     _add_guards(app, capacity, cors_origins or [], allowed_hosts or default_hosts("127.0.0.1"))
     app.add_middleware(Monitor, log=log)  # outermost: every answer counted and logged, refusals too
     return app
@@ -279,7 +280,7 @@ def _add_explanation(app: FastAPI, predictor: Predictor, capacity: Capacity) -> 
         )
 
 
-def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[str]) -> None:
+def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[str], classes: int) -> None:
     @app.post("/api/samples")
     async def save_sample(request: Request) -> dict:
         """Keep a drawing with its correct digit in SAVE_DIR/<digit>/, for fine-tuning later."""
@@ -288,18 +289,19 @@ def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[s
         if not same_origin(request, cors_origins):  # another site's page may not plant training data
             raise HTTPException(403, "drawings are saved only from this server's own page")
         await read_body(request)
-        digit, image = await _labelled_drawing(await request.form())
+        digit, image = await _labelled_drawing(await request.form(), classes)
         image.thumbnail((SAVED_SIDE, SAVED_SIDE))  # a 12-megapixel photo need not become a 30 MB PNG
         name = f"{uuid.uuid4().hex}.png"
         write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
         return {"saved": f"{digit}/{name}"}
 
 
-async def _labelled_drawing(form) -> tuple[str, Image.Image]:
-    """The form's digit (0..9) and its image, each checked: 422 or 415 with one line otherwise."""
+async def _labelled_drawing(form, classes: int) -> tuple[str, Image.Image]:
+    """The form's digit (0..9; a class 0..C-1 for a model of C classes) and its image, each checked:
+    422 or 415 with one line otherwise."""
     digit = str(form.get("digit", ""))
-    if digit not in {str(d) for d in range(10)}:
-        raise HTTPException(422, "field 'digit' must be 0..9")
+    if digit not in {str(d) for d in range(classes)}:
+        raise HTTPException(422, f"field 'digit' must be 0..{classes - 1}")
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise HTTPException(422, "field 'file' must be an image")

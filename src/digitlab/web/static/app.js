@@ -242,7 +242,7 @@ pad.addEventListener("drop", (e) => {
 document.getElementById("wrong").addEventListener("click", () => {
   picker.hidden = !picker.hidden;
 });
-for (let d = 0; d < 10; d++) {
+function addPickerButton(d) {
   const b = document.createElement("button");
   b.type = "button";
   b.textContent = String(d);
@@ -256,6 +256,10 @@ for (let d = 0; d < 10; d++) {
   }, "image/png"));
   picker.appendChild(b);
 }
+// One button a class: the ten digits, or as many classes as the model has.
+fetch("/api/model").then((r) => r.json()).then((m) => {
+  for (let d = 0; d < (m.classes || []).length; d++) addPickerButton(d);
+});
 
 fetch("/api/health").then((r) => r.json()).then((h) => { saveEnabled = h.save_enabled; });
 resetPad();
