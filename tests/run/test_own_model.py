@@ -226,3 +226,18 @@ def test_a_stopped_run_of_an_own_model_resumes_only_with_consent(blocks47, tmp_p
     done = cli("train", "--resume", tmp_path, "--data", blocks47, "--trust-code")
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "model.json").read_text())["config"]["target"] == stops
+
+
+def test_an_ensemble_takes_neither_an_own_class_nor_members_of_other_classes(
+    own47, blocks47, tiny_mnist_dir, tmp_path, monkeypatch
+):
+    refused = cli("ensemble", own47, own47, "--out", tmp_path / "e1")  # refused before any import or trust
+    assert (
+        refused.returncode == 1 and "a class from outside digitlab cannot join an ensemble" in refused.stderr
+    )
+    quick = ["--model", "linear", "--epochs", "1", "--device", "cpu"]
+    assert cli("train", "--data", blocks47, *quick, "--out", tmp_path / "a").returncode == 0
+    assert cli("train", "--data", tiny_mnist_dir, *quick, "--out", tmp_path / "b").returncode == 0
+    mixed = cli("ensemble", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "e2")
+    assert mixed.returncode == 1 and "its classes or input size differ" in mixed.stderr
+    assert "(10 classes of 28x28 images)" in mixed.stderr
