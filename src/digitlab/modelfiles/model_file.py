@@ -1,20 +1,17 @@
 """Model files: weights as safetensors plus a JSON file that rebuilds and describes the model.
 
-Loading never unpickles anything. A save is atomic: the weights go to a new file named by
-their hash, then the JSON, the one file that points at them, is replaced in one rename.
-An interrupted save therefore leaves the previous model whole.
+Loading never unpickles anything, and checks all it reads (`model_checks`). A save is atomic:
+the weights go to a new file named by their hash, then the JSON, the one file that points at
+them, is replaced in one rename. An interrupted save therefore leaves the previous model whole.
 """
 
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -23,18 +20,17 @@ from torch import nn
 from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic, write_text_atomic
-from digitlab.models import (
-    MODELS,
-    UntrustedCode,
-    build_model,
-    input_size,
-    is_import_path,
-    model_name,
-    output_count,
+from digitlab.modelfiles.model_checks import (
+    FORMAT,
+    FORMAT_VERSION,
+    check_info,
+    check_outputs,
+    check_tensors,
+    max_weights_bytes,
+    read_weights,
 )
+from digitlab.models import UntrustedCode, build_model, input_size, model_name, output_count
 
-FORMAT = "digitlab-model"
-FORMAT_VERSION = 1
 JSON_NAME = "model.json"
 WEIGHTS_FILE = re.compile(r"model-[0-9a-f]{12}\.safetensors")  # the names save_model gives
 MAX_JSON_BYTES = 16 << 20  # a model.json with a long history is tens of kilobytes
@@ -75,7 +71,7 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, data: dict, path: Path) -> "ModelInfo":
-        _check_info(data, path)
+        check_info(data, path)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -120,16 +116,16 @@ def load_model(path: str | Path, trust_code: bool = False) -> tuple[nn.Module, M
         what = f"field 'config' does not describe a {info.architecture}"
         raise DigitlabError(f"{json_path}: {what} ({e})") from None
     expected = model.state_dict()
-    data = _read_weights(json_path, info.weights_file, _max_weights_bytes(expected))
+    data = read_weights(json_path, info.weights_file, max_weights_bytes(expected))
     if hashlib.sha256(data).hexdigest() != info.weights_sha256:
         raise DigitlabError(f"{weights_path}: weights do not match the checksum in {json_path.name}")
     try:
         state = load_safetensors(data)
     except (SafetensorError, ValueError) as e:
         raise DigitlabError(f"{weights_path}: not a valid safetensors file ({e})") from None
-    _check_tensors(state, expected, weights_path, info.architecture)
+    check_tensors(state, expected, weights_path, info.architecture)
     model.load_state_dict(state, strict=True)
-    _check_outputs(model.eval(), info, json_path)
+    check_outputs(model.eval(), info.input_size, len(info.classes), json_path)
     return model, info
 
 
@@ -137,61 +133,6 @@ def read_info(path: str | Path) -> ModelInfo:
     """What model.json says, checked, without building the model or reading its weights."""
     json_path = _json_path(Path(path))
     return ModelInfo.from_json(_read_json(json_path), json_path)
-
-
-def _check_outputs(model: nn.Module, info: ModelInfo, json_path: Path) -> None:
-    """The model reads images of the size model.json states and gives one score per listed class."""
-    if list(input_size(model)) != info.input_size:
-        raise DigitlabError(f"{json_path}: field 'input_size' {info.input_size} differs from the model's")
-    with torch.no_grad():
-        try:
-            shape = tuple(model(torch.zeros(2, 1, *info.input_size)).shape)
-        except Exception as e:  # noqa: BLE001 (a model of the user's own may raise anything)
-            raise DigitlabError(f"{json_path}: the model fails on {info.input_size} images ({e})") from None
-    if shape != (2, len(info.classes)):
-        raise DigitlabError(
-            f"{json_path}: the model gives outputs of shape {shape} for 2 images, "
-            f"not one score for each of its {len(info.classes)} classes"
-        )
-
-
-def _max_weights_bytes(expected: dict[str, torch.Tensor]) -> int:
-    """What a safetensors file of these tensors can weigh: the data plus a generous header."""
-    return sum(t.numel() * t.element_size() for t in expected.values()) + 64 * 1024 + 256 * len(expected)
-
-
-def _read_weights(json_path: Path, name: str, max_bytes: int) -> bytes:
-    """The weights file named in model.json: a regular file in the same folder, of a sane size."""
-    if not name or name != Path(name).name or name in (".", ".."):
-        raise DigitlabError(f"{json_path}: field 'weights_file' must name a file in the model's own folder")
-    path = json_path.parent / name
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise DigitlabError(f"{path}: weights file is not a regular file (a link, device or pipe)")
-    if st.st_size > max_bytes:
-        raise DigitlabError(f"{path}: weights file is {st.st_size:,} bytes, more than the model can hold")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as f:
-        return f.read(max_bytes + 1)
-
-
-def _check_tensors(state: dict, expected: dict, path: Path, architecture: str) -> None:
-    """Every tensor the model needs, of its shape and dtype, and finite."""
-    if set(state) != set(expected):
-        diff = sorted(set(state) ^ set(expected))[:3]
-        raise DigitlabError(f"{path}: weights do not fit {architecture} (tensors differ: {', '.join(diff)})")
-    for key, want in expected.items():
-        got = state[key]
-        if got.shape != want.shape or got.dtype != want.dtype:
-            raise DigitlabError(
-                f"{path}: weights do not fit {architecture} ({key} is {got.dtype} {tuple(got.shape)}, "
-                f"expected {want.dtype} {tuple(want.shape)})"
-            )
-        if got.is_floating_point() and not torch.isfinite(got).all():
-            raise DigitlabError(f"{path}: tensor {key} holds NaN or infinite values")
 
 
 def _json_path(path: Path) -> Path:
@@ -222,38 +163,3 @@ def _read_json(path: Path) -> dict:
     if not isinstance(info, dict):
         raise DigitlabError(f"{path}: not a digitlab model JSON")
     return info
-
-
-def _check_info(info: dict, path: Path) -> None:
-    if info.get("format") != FORMAT:
-        raise DigitlabError(f"{path}: not a digitlab model (field 'format' is {info.get('format')!r})")
-    version = info.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise DigitlabError(
-            f"{path}: model format version {version} is not supported by digitlab "
-            f"{__version__} (it reads version {FORMAT_VERSION})"
-        )
-    for key, kind in (
-        ("architecture", str),
-        ("config", dict),
-        ("weights_file", str),
-        ("weights_sha256", str),
-    ):
-        if key not in info:
-            raise DigitlabError(f"{path}: field {key!r} is missing")
-        if not isinstance(info[key], kind):
-            raise DigitlabError(f"{path}: field {key!r} must be a {kind.__name__}, got {info[key]!r:.40}")
-    if info["architecture"] not in MODELS:
-        raise DigitlabError(f"{path}: unknown architecture {info['architecture']!r}")
-    if info["architecture"] == "imported" and not is_import_path(info["config"].get("target")):
-        raise DigitlabError(f"{path}: field 'config.target' must be an import path (package.module:Class)")
-    size = info.get("input_size", [28, 28])
-    if not (
-        isinstance(size, list) and len(size) == 2 and all(type(s) is int and 8 <= s <= 256 for s in size)
-    ):
-        raise DigitlabError(
-            f"{path}: field 'input_size' must be [height, width], 8..256 each, not {size!r:.40}"
-        )
-    classes = info.get("classes", [])
-    if not (isinstance(classes, list) and 1 <= len(classes) <= 1000):
-        raise DigitlabError(f"{path}: field 'classes' must be a list of 1 to 1,000 labels")

@@ -1,0 +1,107 @@
+"""What a model folder from anyone must pass before its model is used: model.json's fields, the
+weights file (a regular file of a size the model allows), each tensor, and the model's outputs."""
+
+import os
+import stat
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from digitlab import __version__
+from digitlab.errors import DigitlabError
+from digitlab.models import MODELS, input_size, is_import_path
+
+FORMAT = "digitlab-model"
+FORMAT_VERSION = 1
+
+
+def check_info(info: dict, path: Path) -> None:
+    """Every field a model.json must have, of its type and within its bounds (it may come from anyone)."""
+    if info.get("format") != FORMAT:
+        raise DigitlabError(f"{path}: not a digitlab model (field 'format' is {info.get('format')!r})")
+    version = info.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise DigitlabError(
+            f"{path}: model format version {version} is not supported by digitlab "
+            f"{__version__} (it reads version {FORMAT_VERSION})"
+        )
+    for key, kind in (
+        ("architecture", str),
+        ("config", dict),
+        ("weights_file", str),
+        ("weights_sha256", str),
+    ):
+        if key not in info:
+            raise DigitlabError(f"{path}: field {key!r} is missing")
+        if not isinstance(info[key], kind):
+            raise DigitlabError(f"{path}: field {key!r} must be a {kind.__name__}, got {info[key]!r:.40}")
+    if info["architecture"] not in MODELS:
+        raise DigitlabError(f"{path}: unknown architecture {info['architecture']!r}")
+    if info["architecture"] == "imported" and not is_import_path(info["config"].get("target")):
+        raise DigitlabError(f"{path}: field 'config.target' must be an import path (package.module:Class)")
+    size = info.get("input_size", [28, 28])
+    if not (
+        isinstance(size, list) and len(size) == 2 and all(type(s) is int and 8 <= s <= 256 for s in size)
+    ):
+        raise DigitlabError(
+            f"{path}: field 'input_size' must be [height, width], 8..256 each, not {size!r:.40}"
+        )
+    classes = info.get("classes", list(range(10)))
+    if not (isinstance(classes, list) and 1 <= len(classes) <= 1000):
+        raise DigitlabError(f"{path}: field 'classes' must be a list of 1 to 1,000 labels")
+
+
+def max_weights_bytes(expected: dict[str, torch.Tensor]) -> int:
+    """What a safetensors file of these tensors can weigh: the data plus a generous header."""
+    return sum(t.numel() * t.element_size() for t in expected.values()) + 64 * 1024 + 256 * len(expected)
+
+
+def read_weights(json_path: Path, name: str, max_bytes: int) -> bytes:
+    """The weights file named in model.json: a regular file in the same folder, of a sane size."""
+    if not name or name != Path(name).name or name in (".", ".."):
+        raise DigitlabError(f"{json_path}: field 'weights_file' must name a file in the model's own folder")
+    path = json_path.parent / name
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DigitlabError(f"{path}: weights file is not a regular file (a link, device or pipe)")
+    if st.st_size > max_bytes:
+        raise DigitlabError(f"{path}: weights file is {st.st_size:,} bytes, more than the model can hold")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read(max_bytes + 1)
+
+
+def check_tensors(state: dict, expected: dict, path: Path, architecture: str) -> None:
+    """Every tensor the model needs, of its shape and dtype, and finite."""
+    if set(state) != set(expected):
+        diff = sorted(set(state) ^ set(expected))[:3]
+        raise DigitlabError(f"{path}: weights do not fit {architecture} (tensors differ: {', '.join(diff)})")
+    for key, want in expected.items():
+        got = state[key]
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise DigitlabError(
+                f"{path}: weights do not fit {architecture} ({key} is {got.dtype} {tuple(got.shape)}, "
+                f"expected {want.dtype} {tuple(want.shape)})"
+            )
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            raise DigitlabError(f"{path}: tensor {key} holds NaN or infinite values")
+
+
+def check_outputs(model: nn.Module, size: list[int], n_classes: int, json_path: Path) -> None:
+    """The model reads images of the size model.json states and gives one score per listed class."""
+    if list(input_size(model)) != size:
+        raise DigitlabError(f"{json_path}: field 'input_size' {size} differs from the model's")
+    with torch.no_grad():
+        try:
+            shape = tuple(model(torch.zeros(2, 1, *size)).shape)
+        except Exception as e:  # noqa: BLE001 (a model of the user's own may raise anything)
+            raise DigitlabError(f"{json_path}: the model fails on {size} images ({e})") from None
+    if shape != (2, n_classes):
+        raise DigitlabError(
+            f"{json_path}: the model gives outputs of shape {shape} for 2 images, "
+            f"not one score for each of its {n_classes} classes"
+        )
