@@ -241,3 +241,19 @@ def test_an_ensemble_takes_neither_an_own_class_nor_members_of_other_classes(
     mixed = cli("ensemble", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "e2")
     assert mixed.returncode == 1 and "its classes or input size differ" in mixed.stderr
     assert "(10 classes of 28x28 images)" in mixed.stderr
+
+
+def test_the_readme_example_module_trains(blocks47, tmp_path, monkeypatch):
+    """The README's `mymodels.py`, as it is written, with the command beside it."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Your own model, other classes, other image sizes", 1)[1].split("\n### ")[0]
+    (tmp_path / "mymodels.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
+    assert "--model mymodels:SmallNet --model-args '{\"n_classes\": 47}'" in section
+    monkeypatch.chdir(tmp_path)
+    args = ["--model", "mymodels:SmallNet", "--model-args", '{"n_classes": 47}', *FLAGS[:2], "--epochs", "1"]
+    result = cli("train", "--data", blocks47, *args, "--device", "cpu", "--out", tmp_path / "run")
+    sys.modules.pop("mymodels", None)
+    assert result.returncode == 0, result.stderr
