@@ -57,7 +57,7 @@ def evaluation_data(source: Source) -> tuple[str, Dataset]:
     split, dataset = ("test", source.test) if source.test is not None else ("all", source.train)
     if dataset.labels is None or len(dataset) == 0:
         raise DigitlabError(f"{source.name}: has no labelled images to evaluate on")
-    return split, dataset
+    return split, Dataset(dataset.images, dataset.labels, f"{source.name} ({split})")  # named in errors
 
 
 def evaluate(
