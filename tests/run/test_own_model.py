@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers import TEST_SEED, cli, make_block_classes, write_idx_folder
+from tests.helpers import TEST_SEED, cli, csv_text, make_block_classes, write_idx_folder
 
 LOCAL = "http://127.0.0.1"  # a host the server allows
 TINY = "tests.helpers.custom_models:TinyNet"
@@ -106,6 +106,11 @@ def test_evaluate_predict_and_export_take_47_classes(own47, blocks47, tmp_path):
     assert len(answers) == 5 and all(len(a["probs"]) == 47 for a in answers)
     csv_header = cli("predict", own47, tmp_path, "--csv", "--as-is", "--trust-code").stdout.splitlines()[0]
     assert csv_header.endswith(",p45,p46")
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text(csv_text(np.zeros((2, 28, 28), np.uint8), None))
+    submitted = cli("submit", own47, "--test", test_csv, "--out", tmp_path / "s.csv", "--trust-code")
+    assert submitted.returncode == 1 and "needs a model of the ten digits" in submitted.stderr
+    assert not (tmp_path / "s.csv").exists()
 
     onnx = pytest.importorskip("onnx")
     result = cli("export", own47, "--out", tmp_path / "m.onnx", "--data", blocks47, "--trust-code")
@@ -148,6 +153,10 @@ def test_32_by_32_images_flow_through_train_predict_serve_and_export(blocks32, t
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "model.json").read_text())
     assert info["input_size"] == [32, 32] and info["config"]["input_size"] == [32, 32]
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text(csv_text(np.zeros((2, 28, 28), np.uint8), None))
+    submitted = cli("submit", out, "--test", test_csv, "--out", tmp_path / "s.csv", "--trust-code")
+    assert submitted.stderr == f"error: {test_csv}: its images are 28x28, and the model reads 32x32\n"
     mnist = cli("evaluate", out, "--trust-code")  # MNIST is 28x28: refused in one line
     assert mnist.stderr == "error: mnist (test): its images are 28x28, and the model reads 32x32\n"
 

@@ -73,6 +73,9 @@ class Predictor:
 
     def probs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Probabilities (N,classes) for MNIST-style uint8 images (N,28,28) (or the model's size)."""
+        if tuple(images.shape[-2:]) != self.size:  # e.g. Kaggle's 28x28 rows for a 32x32 model
+            (h, w), (mh, mw) = images.shape[-2:], self.size
+            raise DigitlabError(f"the images are {h}x{w}, and the model reads {mh}x{mw}")
         x = torch.as_tensor(images).reshape(-1, 1, *self.size).float() / 255
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.probs(x.numpy()))

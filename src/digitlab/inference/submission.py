@@ -13,7 +13,15 @@ MAX_SUBMISSION_BYTES = 16 << 20  # 28,000 rows take 250 KB; a million would take
 
 def write_submission(predictor: Predictor, test_csv: str | Path, out: str | Path) -> int:
     """Predict every row of the test CSV, in order; returns the row count."""
+    if len(predictor.info.classes) != 10:  # Kaggle scores labels 0..9 only
+        raise DigitlabError(
+            f"the model has {len(predictor.info.classes)} classes; a digit-recognizer submission needs "
+            "a model of the ten digits"
+        )
     images, _ = read_kaggle_csv(test_csv)
+    if images.shape[1:] != predictor.size:
+        (h, w), (mh, mw) = images.shape[1:], predictor.size
+        raise DigitlabError(f"{test_csv}: its images are {h}x{w}, and the model reads {mh}x{mw}")
     labels = predictor.probs(images).argmax(1).tolist()
     lines = [HEADER] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
     write_text_atomic(out, "\n".join(lines) + "\n")
