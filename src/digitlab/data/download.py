@@ -37,6 +37,7 @@ MD5 = {
 
 
 MAX_BYTES = 64 << 20  # the largest file, Fashion-MNIST's training images, is 26 MB
+Progress = Callable[[str, int, int | None], None]  # (file name, bytes so far, bytes in all or None)
 
 
 def download(
@@ -45,7 +46,7 @@ def download(
     mirrors: list[str] | None = None,
     checksums: dict[str, str] | None = None,
     timeout: float = 30,
-    progress: Callable[[str, int, int | None], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Download the four IDX files of `name` into `to`; files already there and valid are kept.
 
@@ -61,9 +62,6 @@ def download(
             write_bytes_atomic(path, _fetch(filename, md5, mirrors, timeout, progress))
         paths.append(path)
     return paths
-
-
-Progress = Callable[[str, int, int | None], None]
 
 
 def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float, progress: Progress | None) -> bytes:

@@ -12,8 +12,9 @@ Three methods, one per kind of model, each against the same reference, a black (
   is blanked in turn and the drop in the class's probability spread over its pixels.
 
 "Erase the evidence": the pixels with the largest positive attribution for the predicted class,
-the fewest that carry half of its positive total, are blanked and the model asked again. If the
-map is right, that changes its mind far more often than blanking as many random inked pixels.
+the fewest that carry EVIDENCE_SHARE (70%) of its positive total, are blanked and the model asked
+again. If the map is right, that changes its mind far more often than blanking as many random
+inked pixels.
 """
 
 from dataclasses import dataclass, field

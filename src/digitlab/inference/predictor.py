@@ -106,12 +106,7 @@ class Predictor:
 
     def predict_file(self, path: str | Path) -> Prediction:
         """A prediction, or one with `error` set: a bad file never stops the others."""
-        try:
-            return self.predict_image(open_image(path), str(path))
-        except DigitlabError as e:
-            return Prediction(str(path), error=str(e))
-        except Exception as e:  # noqa: BLE001 (an image no step foresaw: its own error, the others go on)
-            return Prediction(str(path), error=f"{path}: cannot read image ({type(e).__name__}: {e})")
+        return next(self._answer([(str(path), *self._prepared(str(path)))]))
 
     def predict_paths(self, paths: list[str | Path]) -> list[Prediction]:
         """Files in the order given; folders expanded to their images in sorted order."""

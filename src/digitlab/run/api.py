@@ -23,7 +23,8 @@ from digitlab.errors import DigitlabError
 from digitlab.inference.evaluation import Evaluation, evaluate, evaluation_data
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.modelfiles.model_file import ModelInfo
-from digitlab.run.settings import TrainConfig, is_import_path
+from digitlab.models.imported import is_import_path
+from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import train_and_save
 
 
@@ -51,14 +52,18 @@ class Model:
         (28x28 is MNIST's size: for a model trained on other sizes, its `input_size`.)"""
         items = images if isinstance(images, list | tuple) else [images]
         predictions: list[Prediction] = []
+        paths: list[str | Path] = []  # files in a row are predicted together: a model call per 256
         for item in items:
             if isinstance(item, str | Path):
-                predictions += self.predictor.predict_paths([item])
-            elif isinstance(item, Image.Image):
+                paths.append(item)
+                continue
+            predictions += self.predictor.predict_paths(paths)
+            paths = []
+            if isinstance(item, Image.Image):
                 predictions.append(self.predictor.predict_image(item, "image"))
             else:
                 predictions += self._predict_array(item)
-        return predictions
+        return predictions + self.predictor.predict_paths(paths)
 
     def probs(self, digits: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Probabilities (N, classes) for MNIST-style digits (N,28,28) (the model's input size),

@@ -19,9 +19,9 @@ from digitlab.learning.metrics import accuracy
 from digitlab.learning.optim import SGD
 from digitlab.learning.steps import ShardedStep
 from digitlab.models import build_model, model_name, output_count
-from digitlab.models.imported import parse_model_args
+from digitlab.models.imported import is_import_path, parse_model_args
 from digitlab.run import processes
-from digitlab.run.settings import TrainConfig, is_import_path
+from digitlab.run.settings import TrainConfig
 
 
 def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:

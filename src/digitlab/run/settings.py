@@ -165,7 +165,6 @@ class TrainConfig:
         model = architecture or self.model
         if model == "ensemble":
             raise DigitlabError("an ensemble is not trained: train its members, then join them again")
-        _check_model(model, self.model_args)
         preset = {**WARP, **PRESETS[self.preset], **({"lr": MODEL_LR[model]} if model in MODEL_LR else {})}
         if self.epochs is not None:  # epochs given: passes over the data, unless an epoch size is too
             preset["epoch_size"] = None
@@ -224,16 +223,10 @@ FRACTION_BOUNDS = {
 }
 
 
-def is_import_path(name: str) -> bool:
-    """`package.module:Class`, the form of a model of the user's own (`digitlab.models.imported`)."""
-    from digitlab.models.imported import is_import_path as import_path_form
-
-    return import_path_form(name)
-
-
 def _check_model(model: str, model_args: str | None) -> None:
-    """The model is digitlab's or an import path; arguments only for the latter, a JSON object."""
-    from digitlab.models.imported import parse_model_args
+    """The model is digitlab's or an import path (`package.module:Class`, a class of the user's own);
+    arguments only for the latter, a JSON object."""
+    from digitlab.models.imported import is_import_path, parse_model_args  # torch: when checked only
 
     if model not in MODEL_NAMES and not is_import_path(model):
         raise DigitlabError(

@@ -181,9 +181,8 @@ def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batc
     @app.post("/api/predict", response_model=PredictResponse, openapi_extra={"requestBody": IMAGE_OR_PIXELS})
     async def predict(request: Request) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
-        source = await read_source(
-            request, predictor.size
-        )  # a slow body holds a connection, never a place here
+        # a slow body holds a connection, never a place here
+        source = await read_source(request, predictor.size)
         capacity.in_flight += 1
         try:
             digit = await _digit(source)

@@ -18,8 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from digitlab.errors import plain
 
-ROUTES = ("/", "/api/predict", "/api/predict/batch", "/api/explain", "/api/samples", "/api/health",
-          "/api/model", "/metrics", "/openapi.json")  # fmt: skip
+ROUTES = ("/", "/docs", "/api/predict", "/api/predict/batch", "/api/explain", "/api/samples",
+          "/api/health", "/api/model", "/metrics", "/openapi.json")  # fmt: skip
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `serve --workers` before the workers start
 
 REGISTRY = CollectorRegistry()  # this app's own metrics, not the process-wide default registry
