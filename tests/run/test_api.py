@@ -49,6 +49,16 @@ def test_predict_takes_every_kind_of_image_and_agrees_with_itself(trained_model,
     picture.save(tmp_path / "two.png")
     answers = model.predict([picture, tmp_path / "two.png", str(tmp_path)])  # PIL, a file, a folder
     assert [a.digit for a in answers] == [expected[1]] * 3
+    calls = []
+    model.predictor.predict_paths = lambda paths, real=model.predictor.predict_paths: (
+        calls.append(list(paths)) or real(paths)
+    )
+    mixed = model.predict([tmp_path / "two.png", str(tmp_path), picture, tmp_path / "two.png"])
+    assert [a.path for a in mixed] == [str(tmp_path / "two.png")] * 2 + ["image", str(tmp_path / "two.png")]
+    assert calls == [
+        [tmp_path / "two.png", str(tmp_path)],
+        [tmp_path / "two.png"],
+    ]  # files in a row: together
     assert model.predict(np.asarray(picture))[0].digit == expected[1]  # a big array is a picture
     with pytest.raises(digitlab.errors.DigitlabError, match="0 to 255"):
         model.predict(np.full((28, 28), 300.0))
