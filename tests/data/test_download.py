@@ -56,6 +56,20 @@ def test_checksum_mismatch_writes_nothing(mirror, tmp_path):
     assert not any((tmp_path / "out").glob("*.gz"))
 
 
+def test_a_file_of_the_users_under_a_datasets_name_is_refused_not_replaced(mirror, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "t10k-labels-idx1-ubyte.gz"
+    mine.write_bytes(b"my own labels")
+    with pytest.raises(DigitlabError, match="exists and is not mnist's t10k-labels-idx1-ubyte.gz"):
+        download("mnist", out, mirrors=[mirror], checksums=md5_of_bundled())
+    assert mine.read_bytes() == b"my own labels" and sorted(p.name for p in out.iterdir()) == [mine.name]
+    mine.unlink()
+    download("mnist", out, mirrors=[mirror], checksums=md5_of_bundled())  # the dataset's: kept, not fetched
+    again = download("mnist", out, mirrors=["http://127.0.0.1:9/"], checksums=md5_of_bundled())
+    assert len(again) == 4
+
+
 def test_unknown_dataset(tmp_path):
     with pytest.raises(DigitlabError, match="unknown dataset"):
         download("cifar", tmp_path)

@@ -66,6 +66,8 @@ def test_explain_the_input_a_prediction_returned(client, mnist):
     assert response.status_code == 200
     body = response.json()
     assert body["digit"] == seen["digit"] == body["top"][0]["digit"]
+    # the same input and model, once alone and once in a batch of one: float32 softmax (~1e-7) and the
+    # answers' rounding to 6 decimals (5e-7 each), well within 1e-5
     assert body["top"][0]["probability"] == pytest.approx(seen["confidence"], abs=1e-5)
     assert len(body["attribution"]) == 2 and "integrated gradients" in body["method"]
     erased = np.array(body["erased_input"])

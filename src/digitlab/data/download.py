@@ -4,6 +4,7 @@ Files land under a temp name and are renamed only once their checksum matches.
 """
 
 import hashlib
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -50,18 +51,25 @@ def download(
 ) -> list[Path]:
     """Download the four IDX files of `name` into `to`; files already there and valid are kept.
 
+    A file of one of those names that is not the dataset's (another checksum, or no regular file) is
+    the user's: refused before anything is downloaded, never replaced (digitlab's own writes are
+    atomic, so a half-written file of its own cannot be there).
     `progress(file name, bytes so far, bytes in all or None)` is called as each file arrives."""
     if name not in MD5:
         raise DigitlabError(f"unknown dataset {name!r}: choose one of {', '.join(MD5)}")
     mirrors, checksums = mirrors or MIRRORS[name], checksums or MD5[name]
     to = Path(to)
-    paths = []
-    for filename, md5 in checksums.items():
+    present = {f for f in checksums if os.path.lexists(to / f)}
+    for filename in sorted(present):
         path = to / filename
-        if not (path.is_file() and _md5(path.read_bytes()) == md5):
-            write_bytes_atomic(path, _fetch(filename, md5, mirrors, timeout, progress))
-        paths.append(path)
-    return paths
+        if not (path.is_file() and not path.is_symlink() and _md5(path.read_bytes()) == checksums[filename]):
+            raise DigitlabError(
+                f"{path}: exists and is not {name}'s {filename}; move it or choose another --to"
+            )
+    for filename, md5 in checksums.items():
+        if filename not in present:
+            write_bytes_atomic(to / filename, _fetch(filename, md5, mirrors, timeout, progress))
+    return [to / filename for filename in checksums]
 
 
 def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float, progress: Progress | None) -> bytes:
