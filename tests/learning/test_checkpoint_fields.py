@@ -70,7 +70,7 @@ def put(*keys_and_value):
         (put("python_rng", 1, [-1] * 625), "field 'python_rng' is not a state of Python's random generator"),
         (put("python_rng", "x"), "field 'python_rng' is not a state"),
         (put("extra", "config", "batch_size", "big"), "batch_size must be a whole number or null, got 'big'"),
-        (put("extra", "config", "nproc", 100000), "nproc must be at most 256, got 100,000"),
+        (put("extra", "config", "nproc", 100000), "nproc must be in the range 1 <= x <= 256, got 100000"),
         (put("extra", "config", "epochs", 3), "field 'n_epoch' must be a whole number 3..3"),
         (put("extra", "model", "config", "hidden", 10**7), "model description is damaged"),
         (put("extra", "model", "architecture", "cnn"), "architecture must be the settings' 'mlp'"),

@@ -169,7 +169,7 @@ def test_bad_settings_are_one_line_before_any_process_starts(tiny_mnist_dir, tmp
     started = []
     monkeypatch.setattr(processes, "launch", lambda *args: started.append(args))
     result = cli("train", "--data", tiny_mnist_dir, "--lr", "-1", "--nproc", "2", "--out", tmp_path / "m")
-    assert result.returncode == 1 and result.stderr == "error: lr must be positive, got -1.0\n"
+    assert result.returncode == 2 and "'--lr': -1.0 is not in the range 0 < x <= 100" in result.stderr
     assert started == [] and not (tmp_path / "m").exists()
     assert cli("train", "--data", tiny_mnist_dir, "--nproc", "2", "--out", tmp_path / "m").returncode == 0
     assert len(started) == 1  # good settings: the processes start

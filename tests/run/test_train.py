@@ -143,22 +143,23 @@ def test_every_setting_is_a_flag_made_from_its_field():
 
 
 @pytest.mark.parametrize(
-    "flags, message",
+    "flags, code, message",
     [
-        (["--epochs", "0"], "epochs must be at least 1, got 0"),
-        (["--epochs", "-1"], "epochs must be at least 1, got -1"),
-        (["--batch-size", "0"], "batch_size must be at least 1"),
-        (["--lr", "-0.1"], "lr must be positive"),
-        (["--valid-fraction", "1.5"], "valid_fraction must be between 0 and 1"),
-        (["--device", "tpu"], "device 'tpu' is unknown"),
-        (["--rotate", "120"], "rotate must be between 0 and 90, got 120.0"),
-        (["--shift", "-0.1"], "shift must be between 0 and 0.5, got -0.1"),
-        (["--zoom", "nan"], "zoom must be between 0 and 0.5, got nan"),
+        (["--epochs", "0"], 2, "'--epochs': 0 is not in the range 1 <= x <= 10000"),
+        (["--epochs", "-1"], 2, "'--epochs': -1 is not in the range 1 <= x <= 10000"),
+        (["--batch-size", "0"], 2, "'--batch-size': 0 is not in the range 1 <= x <= 1048576"),
+        (["--lr", "-0.1"], 2, "'--lr': -0.1 is not in the range 0 < x <= 100"),
+        (["--valid-fraction", "1.5"], 2, "'--valid-fraction': 1.5 is not in the range 0 < x < 1"),
+        (["--device", "tpu"], 1, "device 'tpu' is unknown"),
+        (["--rotate", "120"], 2, "'--rotate': 120.0 is not in the range 0 <= x <= 90"),
+        (["--shift", "-0.1"], 2, "'--shift': -0.1 is not in the range 0 <= x <= 0.5"),
+        (["--zoom", "nan"], 2, "'--zoom': nan is not in the range 0 <= x <= 0.5"),
     ],
 )
-def test_bad_settings_are_one_line(flags, message, tmp_path):
+def test_bad_settings_are_one_line(flags, code, message, tmp_path):
+    """A number outside its declared range is a usage error (exit 2) naming the flag and the range."""
     result = cli("train", *flags, "--out", tmp_path / "o")
-    assert result.returncode == 1 and result.stderr == f"error: {result.stderr[7:]}"
+    assert result.returncode == code and result.stderr == f"error: {result.stderr[7:]}"
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
 

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from digitlab.errors import plain
 from digitlab.run.config_file import config_toml, read_config
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import Range, TrainConfig, range_of
 
 out = Console(highlight=False, soft_wrap=True, markup=False)  # a file name is never markup
 
@@ -117,10 +117,34 @@ def _option(field: dataclasses.Field):
     if field.metadata.get("or_import_path"):  # a choice, or package.module:Class; anything else exits 2
         choices = field.metadata["choices"]
         check, metavar = _choice_or_import_path(choices), "|".join(choices) + "|pkg.mod:Class"
+    if "range" in field.metadata:
+        return number_option(field.name, field.default, flag, help=field.metadata["help"])
     return typer.Option(
         field.default, flag, help=field.metadata["help"], show_default=field.default is not None,
-        min=field.metadata.get("least"), callback=check, metavar=metavar,
+        callback=check, metavar=metavar,
     )  # fmt: skip
+
+
+def number_option(name: str, default, *flags: str, help: str):
+    """The option of a number whose range `run.settings` declares (a setting's, or another command's
+    flag's): its help says the range, and a value outside it (NaN too) is a usage error naming both."""
+    bounds = range_of(name)
+    return typer.Option(
+        default, *flags, help=f"{help} Range: {bounds}.", show_default=default is not None,
+        callback=_within(bounds),
+    )  # fmt: skip
+
+
+def _within(bounds: Range):
+    """The flag's check: every number given (each of a tuple's) within `bounds`, else exit 2."""
+
+    def check(value):
+        for number in value if isinstance(value, tuple) else () if value is None else (value,):
+            if not bounds.holds(number):
+                raise typer.BadParameter(f"{number} is not in the range {bounds}")
+        return value
+
+    return check
 
 
 def _choice_or_import_path(choices: tuple[str, ...]):

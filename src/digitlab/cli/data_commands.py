@@ -5,16 +5,21 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from digitlab.cli.common import SRC_HELP, Verbosity, out, say
+from digitlab.cli.common import SRC_HELP, Verbosity, number_option, out, say
 from digitlab.errors import DigitlabError
 
 
 def data_info(
     src: str = typer.Argument("mnist", help=SRC_HELP),
-    valid_fraction: float = typer.Option(
-        0.1, help="Fraction held out, as `train` does (its fast preset: 0.02)."
+    valid_fraction: float = number_option(
+        "valid_fraction",
+        0.1,
+        "--valid-fraction",
+        help="Fraction held out, as `train` does (its fast preset: 0.02).",
     ),
-    seed: int = typer.Option(0, help="Seed of the split, as `train` does (its default seed)."),
+    seed: int = number_option(
+        "seed", 0, "--seed", help="Seed of the split, as `train` does (its default seed)."
+    ),
 ):
     """Counts per class, split sizes, shape, pixel range and mean."""
     from digitlab.data import load_source
@@ -50,8 +55,8 @@ def data_info(
 def data_show(
     src: str = typer.Argument("mnist", help=SRC_HELP),
     out_path: Path = typer.Option(..., "--out", help="PNG file to write."),
-    count: int = typer.Option(40, min=1, max=200, help="How many images (a grid of 200 takes about 10 s)."),
-    seed: int = typer.Option(0, help="Which random sample to show."),
+    count: int = number_option("count", 40, "--count", help="How many images."),
+    seed: int = number_option("seed", 0, "--seed", help="Which random sample to show."),
     means: bool = typer.Option(False, help="Show each class's mean image instead (the lesson's baseline)."),
 ):
     """Save a labelled grid of sample images, or of the mean image of each class."""

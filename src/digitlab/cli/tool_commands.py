@@ -5,28 +5,31 @@ from typing import Literal
 
 import typer
 
-from digitlab.cli.common import as_is_option, say, trust_code_option
+from digitlab.cli.common import as_is_option, number_option, say, trust_code_option
 
 
 def serve(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 exposes it to the network)."),
-    port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
+    port: int = number_option("port", 8000, "--port", help="Port to listen on (0: any free port)."),
     save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
     engine: Literal["torch", "onnx"] = typer.Option(
         "torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."
     ),
-    batch_ms: float = typer.Option(
-        2.0, min=0, max=1000, help="Milliseconds concurrent requests wait to share one model call (0: none)."
+    batch_ms: float = number_option(
+        "batch_ms",
+        2.0,
+        "--batch-ms",
+        help="Milliseconds concurrent requests wait to share one model call (0: none).",
     ),
     allowed_hosts: str = typer.Option(
         None,
         help="Host names clients may use, comma-separated ('*': any); others get 400. "
         "Default: localhost, 127.0.0.1 and the --host address.",
     ),
-    workers: int = typer.Option(
-        1, min=1, max=64, help="Processes answering requests, each with its own model."
+    workers: int = number_option(
+        "workers", 1, "--workers", help="Processes answering requests, each with its own model."
     ),
     log_json: bool = typer.Option(False, "--log-json", help="The access log as one JSON object per line."),
     access_log: bool = typer.Option(True, help="One line per request on stderr."),

@@ -6,19 +6,32 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, Verbosity, detail, out, say, trust_code_option, with_settings
+from digitlab.cli.common import (
+    SRC_HELP,
+    Verbosity,
+    detail,
+    number_option,
+    out,
+    say,
+    trust_code_option,
+    with_settings,
+)
 from digitlab.run.settings import TrainConfig
 
 
 def lesson(
-    pair: tuple[int, int] = typer.Option((0, 1), help="The two digits of the binary part."),
+    pair: tuple[int, int] = number_option(
+        "pair", (0, 1), "--pair", help="The two digits of the binary part."
+    ),
     out_dir: Path = typer.Option(Path("runs/lesson"), "--out", help="Folder for lesson.html and the model."),
     data: str = typer.Option("mnist", help=SRC_HELP + " (20% held out, seed 1337)"),
     notebook: Path = typer.Option(None, help="Write the lesson as a Jupyter notebook here instead."),
     open_notebook: bool = typer.Option(
         False, "--open", help="With --notebook: start JupyterLab on it (pip install 'digitlab[notebook]')."
     ),
-    subset: int = typer.Option(None, help="Use only the first N training images (quick runs)."),
+    subset: int = number_option(
+        "subset", None, "--subset", help="Use only the first N training images (quick runs)."
+    ),
 ):
     """The MNIST-basics lesson, every step explained and measured; writes DIR/lesson.html."""
     from digitlab.lesson import jupyter, run_lesson, write_notebook
@@ -46,8 +59,10 @@ def train_cmd(
         help="Continue the run stored in this OUT folder with its settings; --data, --tensorboard and "
         "--nproc still come from this command line.",
     ),
-    nnodes: int = typer.Option(1, min=1, help="Machines taking part (each runs this command)."),
-    node_rank: int = typer.Option(0, min=0, help="This machine's number, 0..nnodes-1."),
+    nnodes: int = number_option(
+        "nnodes", 1, "--nnodes", help="Machines taking part (each runs this command)."
+    ),
+    node_rank: int = number_option("node_rank", 0, "--node-rank", help="This machine's number, 0..nnodes-1."),
     rdzv_endpoint: str = typer.Option(None, help="HOST:PORT where the machines meet (with --nnodes)."),
     trust_code: bool = trust_code_option(),
 ):

@@ -10,7 +10,7 @@ from rich.syntax import Syntax
 from torch import nn
 
 from digitlab.errors import DigitlabError, plain
-from digitlab.lesson.cells import Cell, lesson_cells
+from digitlab.lesson.cells import Cell, check_parameters, lesson_cells
 from digitlab.lesson.notebook import write_notebook
 from digitlab.lesson.runner import Output, run_cell
 from digitlab.modelfiles import ownership
@@ -39,8 +39,7 @@ def run_lesson(
     import matplotlib
 
     matplotlib.use("Agg")  # figures go to the page, never to a window
-    if pair[0] == pair[1] or not all(0 <= d <= 9 for d in pair):
-        raise DigitlabError(f"pair: needs two different digits 0..9, got {pair[0]} {pair[1]}")
+    check_parameters(pair, subset)
     start, console = time.perf_counter(), console or Console(highlight=False)
     out = Path(out)
     ownership.check(out)  # refused at once, not after the lesson, when OUT is not digitlab's to write

@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from digitlab.errors import DigitlabError
+from digitlab.run.settings import range_of
+
 FENCE = re.compile(r"^```python(?: +(.*?))?[ \t]*\n(.*?)^```[ \t]*$\n?", re.S | re.M)
 
 
@@ -45,12 +48,22 @@ def lesson_cells(
     data: str = "mnist", pair: tuple[int, int] = (0, 1), subset: int | None = None
 ) -> list[Cell]:
     """The lesson's cells with the parameters cell set to these values."""
+    check_parameters(pair, subset)
     settings = {"DATA": data, "PAIR": tuple(pair), "SUBSET": subset}
     cells = parse_cells(lesson_text())
     return [
         Cell("code", _set_parameters(c.source, settings), parameters=True) if c.parameters else c
         for c in cells
     ]
+
+
+def check_parameters(pair: tuple[int, int], subset: int | None) -> None:
+    """Two different digits, and a subset within its declared range: one line, before anything runs."""
+    digits, first = range_of("pair"), range_of("subset")
+    if len(pair) != 2 or pair[0] == pair[1] or not all(digits.holds(d) for d in pair):
+        raise DigitlabError(f"pair: needs two different digits in the range {digits}, got {pair!r:.40}")
+    if subset is not None and not first.holds(subset):
+        raise DigitlabError(f"subset must be in the range {first}, got {subset}")
 
 
 def _set_parameters(source: str, settings: dict) -> str:

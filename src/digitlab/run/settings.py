@@ -49,21 +49,53 @@ WARP = dict(rotate=10.0, shift=0.05, zoom=0.1)
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a number takes: from `low` to `high`, each end included unless it is open.
+
+    Declared once per setting (and per numeric flag of the other commands, below), it is what the flag,
+    the Python API, a config file and a checkpoint's settings are all checked against: NaN is in none.
+    """
+
+    low: float
+    high: float
+    open_low: bool = False
+    open_high: bool = False
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below  # both False for NaN
+
+    def __str__(self) -> str:
+        low, high = ("<" if self.open_low else "<="), ("<" if self.open_high else "<=")
+        return f"{_text(self.low)} {low} x {high} {_text(self.high)}"
+
+
+def _text(bound: float) -> str:
+    """A bound as written: whole numbers in full (a seed's limit, not 9.22337e+18), others short."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+SEEDS = Range(0, 2**63 - 1)  # what torch's generators take
+
+
 def setting(
     default,
     help: str,
     flag: str | None = None,
-    least: int | None = None,
+    range: Range | None = None,
     choices: tuple[str, ...] = (),
     or_import_path: bool = False,
 ):
     """A field of TrainConfig with its help: the `train` flag is made from it (`cli.common`).
 
-    `least`: a flag below it is a usage error at once (the process count, used before any check);
+    `range`: the values a number (each of a tuple's numbers) may take; the flag refuses any other
+    with a usage error, the settings' check with one line;
     `choices`: the values the flag takes, listed in its help, any other a usage error;
     `or_import_path`: a `package.module:Class` is a valid value too (the user's own model).
     """
-    extra = {**({"flag": flag} if flag else {}), **({"least": least} if least is not None else {})}
+    extra = {**({"flag": flag} if flag else {}), **({"range": range} if range is not None else {})}
     extra |= {"choices": choices} if choices else {}
     extra |= {"or_import_path": True} if or_import_path else {}
     return field(default=default, metadata={"help": help, **extra})
@@ -92,18 +124,32 @@ class TrainConfig:
         "default", "The CNN's size, the budget, the learning rate.", choices=("fast", "default", "best")
     )
     epochs: int | None = setting(
-        None, "Epochs: passes over the training images (default: the preset's budget)."
+        None,
+        "Epochs: passes over the training images (default: the preset's budget).",
+        range=Range(1, 10_000),
     )
     epoch_size: int | None = setting(
-        None, "Images in an epoch (default: one pass; with the preset's epochs, its size on any data)."
+        None,
+        "Images in an epoch (default: one pass; with the preset's epochs, its size on any data).",
+        range=Range(1, 1 << 30),
     )
-    lr: float | None = setting(None, "Peak learning rate of the one-cycle schedule (default: the preset's).")
-    batch_size: int | None = setting(None, "Batch size, the global one with --nproc (default: the preset's).")
-    seed: int = setting(0, "Seed of initialisation, split, batch order and augmentation.")
+    lr: float | None = setting(
+        None,
+        "Peak learning rate of the one-cycle schedule (default: the preset's).",
+        range=Range(0.0, 100.0, open_low=True),
+    )
+    batch_size: int | None = setting(
+        None, "Batch size, the global one with --nproc (default: the preset's).", range=Range(1, 1 << 20)
+    )
+    seed: int = setting(0, "Seed of initialisation, split, batch order and augmentation.", range=SEEDS)
     valid_fraction: float | None = setting(
-        None, "Training data held out for validation (default: the preset's, 2% for fast)."
+        None,
+        "Training data held out for validation (default: the preset's, 2% for fast).",
+        range=Range(0.0, 1.0, open_low=True, open_high=True),
     )
-    patience: int | None = setting(None, "Stop after N epochs without a better valid loss.")
+    patience: int | None = setting(
+        None, "Stop after N epochs without a better valid loss.", range=Range(1, 10_000)
+    )
     device: str = setting("auto", "auto, cpu or cuda (auto picks CUDA when present).")
     out: str = setting("runs/train", "Folder for the model and report.")
     init: str | None = setting(
@@ -118,12 +164,12 @@ class TrainConfig:
         "or in a local file store in this folder (needs the mlflow extra).",
     )
     checkpoint_every: int | None = setting(
-        None, "Batches between checkpoints in OUT/checkpoint (default: each epoch)."
+        None, "Batches between checkpoints in OUT/checkpoint (default: each epoch).", range=Range(1, 1 << 40)
     )
     nproc: int = setting(
         1,
         "Processes sharing each batch (torch.distributed); the batch size stays the global one.",
-        least=1,
+        range=Range(1, 256),
     )
     compile: bool = setting(
         False, "torch.compile the model (compilation timed apart from training).", "--compile"
@@ -135,25 +181,39 @@ class TrainConfig:
         "--cuda-graphs/--no-cuda-graphs",
     )
     channels: tuple[int, int, int] | None = setting(
-        None, "The CNN's channels per stage (default: the preset's)."
+        None, "The CNN's channels per stage (default: the preset's).", range=Range(1, 1024)
     )
-    convs: int | None = setting(None, "The CNN's 3x3 convolutions per stage (default: the preset's).")
+    convs: int | None = setting(
+        None, "The CNN's 3x3 convolutions per stage (default: the preset's).", range=Range(1, 8)
+    )
     strided_stem: bool | None = setting(
         None,
         "The CNN's first stage steps 2 pixels at a time instead of pooling (default: the preset's).",
         "--strided-stem/--no-strided-stem",
     )
-    dropout: float | None = setting(None, "Dropout before the CNN's head (default: the preset's).")
+    dropout: float | None = setting(
+        None, "Dropout before the CNN's head (default: the preset's).", range=Range(0.0, 0.99)
+    )
     augment: bool | None = setting(
         None, "Augment every batch with random warps (default: the preset's, on).", "--augment/--no-augment"
     )
-    rotate: float | None = setting(None, "Augmentation: largest turn in degrees (default 10).")
-    shift: float | None = setting(
-        None, "Augmentation: largest shift, a fraction of the image's size (default 0.05)."
+    rotate: float | None = setting(
+        None, "Augmentation: largest turn in degrees (default 10).", range=Range(0.0, 90.0)
     )
-    zoom: float | None = setting(None, "Augmentation: largest change of size (default 0.1: 10%).")
-    stroke: float | None = setting(None, "Augmentation: how much pen widths vary (default: the preset's).")
-    label_smoothing: float | None = setting(None, "Label smoothing of the loss (default: the preset's).")
+    shift: float | None = setting(
+        None,
+        "Augmentation: largest shift, a fraction of the image's size (default 0.05).",
+        range=Range(0.0, 0.5),
+    )
+    zoom: float | None = setting(
+        None, "Augmentation: largest change of size (default 0.1: 10%).", range=Range(0.0, 0.5)
+    )
+    stroke: float | None = setting(
+        None, "Augmentation: how much pen widths vary (default: the preset's).", range=Range(0.0, 2.0)
+    )
+    label_smoothing: float | None = setting(
+        None, "Label smoothing of the loss (default: the preset's).", range=Range(0.0, 0.5)
+    )
 
     def resolve(self, architecture: str | None = None) -> "TrainConfig":
         """The complete settings: the preset's values under the explicit ones, the device picked.
@@ -184,7 +244,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if not _of_type(value, f.type):
                 raise DigitlabError(f"{f.name} must be {_type_name(f.type)}, got {value!r:.40}")
-            _check_bounds(f.name, value)
+            _check_bounds(f, value)
         _check_model(self.model, self.model_args)
         if self.cuda_graphs:
             if self.device not in ("cuda", "auto"):
@@ -208,19 +268,24 @@ class TrainConfig:
         return config
 
 
-# Whole-number settings: at least, at most (the most guard against a tampered checkpoint's settings)
-WHOLE_BOUNDS = {
-    "epochs": (1, 10_000), "batch_size": (1, 1 << 20), "seed": (0, 2**63 - 1), "patience": (1, 10_000),
-    "checkpoint_every": (1, 1 << 40), "nproc": (1, 256), "convs": (1, 8), "epoch_size": (1, 1 << 30),
-}  # fmt: skip
-FRACTION_BOUNDS = {
-    "rotate": 90.0,
-    "shift": 0.5,
-    "zoom": 0.5,
-    "dropout": 0.99,
-    "stroke": 2.0,
-    "label_smoothing": 0.5,
+# The other commands' numeric flags have their ranges here too, beside the settings': every number
+# digitlab's command line takes is declared in this module, and the CLI makes each flag's check from it.
+FLAG_RANGES = {
+    "subset": Range(1, 1 << 30),  # lesson: the first N training images
+    "pair": Range(0, 9),  # lesson: the two digits of the binary part
+    "port": Range(0, 65_535),  # serve (0: any free port)
+    "batch_ms": Range(0.0, 1000.0),  # serve: how long requests wait to share a model call
+    "workers": Range(1, 64),  # serve
+    "count": Range(1, 200),  # data show: a grid of 200 takes about 10 s
+    "nnodes": Range(1, 256),  # train on several machines
+    "node_rank": Range(0, 255),
 }
+
+
+def range_of(name: str) -> Range:
+    """The declared range of a numeric setting (TrainConfig's field) or of another command's flag."""
+    fields = {f.name: f.metadata["range"] for f in dataclasses.fields(TrainConfig) if "range" in f.metadata}
+    return {**FLAG_RANGES, **fields}[name]
 
 
 def _check_model(model: str, model_args: str | None) -> None:
@@ -245,24 +310,13 @@ def _check_model(model: str, model_args: str | None) -> None:
         raise DigitlabError(str(e)) from None
 
 
-def _check_bounds(name: str, value) -> None:
-    """A setting's value within its bounds (None: the preset decides, checked once resolved)."""
-    if value is None:
-        return
-    if name in WHOLE_BOUNDS:
-        low, high = WHOLE_BOUNDS[name]
-        if value < low:
-            raise DigitlabError(f"{name} must be at least {low}, got {value}")
-        if value > high:
-            raise DigitlabError(f"{name} must be at most {high:,}, got {value:,}")
-    elif name == "lr" and not value > 0:
-        raise DigitlabError(f"lr must be positive, got {value}")
-    elif name == "lr" and not value <= 100:
-        raise DigitlabError(f"lr must be at most 100, got {value}")
-    elif name == "valid_fraction" and not 0 < value < 1:
-        raise DigitlabError(f"valid_fraction must be between 0 and 1, got {value}")
-    elif name in FRACTION_BOUNDS and not 0 <= value <= FRACTION_BOUNDS[name]:
-        raise DigitlabError(f"{name} must be between 0 and {FRACTION_BOUNDS[name]:g}, got {value}")
+def _check_bounds(field: dataclasses.Field, value) -> None:
+    """A setting's value (each of a tuple's) within its declared range (None: the preset decides,
+    checked once resolved)."""
+    bounds = field.metadata.get("range")
+    for number in value if isinstance(value, tuple) else () if value is None else (value,):
+        if bounds is not None and not bounds.holds(number):
+            raise DigitlabError(f"{field.name} must be in the range {bounds}, got {number}")
 
 
 def _of_type(value, annotation) -> bool:
