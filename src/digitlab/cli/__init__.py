@@ -9,7 +9,14 @@ import warnings
 
 import typer
 
-from digitlab.cli import data_commands, explain_command, model_commands, tool_commands, train_commands
+from digitlab.cli import (
+    data_commands,
+    explain_command,
+    model_commands,
+    streams,
+    tool_commands,
+    train_commands,
+)
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
@@ -76,6 +83,9 @@ def _format_warning(message, category, filename, lineno, line=None):
 def main() -> None:
     """Entry point: one-line errors and exit status 1, tracebacks only with --debug."""
     warnings.formatwarning = _format_warning
+    if not streams.prepare():
+        print("error: standard output is closed: nowhere to write the results", file=sys.stderr)
+        sys.exit(1)
     try:
         code = app(standalone_mode=False)  # Click's own errors come back here, to be said in one line
     except typer.TyperException as e:  # Click's usage errors: a flag or argument that does not parse
@@ -84,6 +94,12 @@ def main() -> None:
             hint = f" (see {command} --help)" if command else ""
             print(f"error: {plain(e.format_message())}{hint}", file=sys.stderr)
         sys.exit(e.exit_code)
+    except streams.OutputFailed as e:
+        streams.drop_output()
+        if isinstance(e.error, BrokenPipeError):  # the reader has what it wanted (`| head -1`): as cat does
+            sys.exit(streams.SIGPIPE_STATUS)
+        print(f"error: standard output: {e.error.strerror}", file=sys.stderr)
+        sys.exit(1)
     except (DigitlabError, TrainingDiverged, OSError) as e:
         if State.debug:
             raise
