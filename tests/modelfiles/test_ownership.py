@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from digitlab.errors import DigitlabError
 from digitlab.modelfiles import ownership
 from digitlab.modelfiles.model_file import ModelInfo, load_model, save_model
 from digitlab.models import build_model
@@ -171,3 +172,39 @@ def test_writes_replace_only_regular_files(tmp_path, trained_model, mnist):
     assert fifo.is_fifo() and link.is_symlink() and not (tmp_path / "target.csv").exists()
     with pytest.raises(Exception, match="is a device"):
         ownership.write_text_atomic(Path("/dev/null"), "x")  # refused before anything is written
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # JSON nested far past Python's recursion limit
+WRONG = ["[]", '"files"', "5", "null", '{"files": 5}', '{"files": "ab"}', '{"files": [1]}', '{"runs": {}}',
+         '{"runs": [], "pending": "x"}', '{"files": ' + DEEP + "}", DEEP]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", WRONG, ids=range(len(WRONG)))
+def test_either_manifest_of_the_wrong_type_or_nested_deep_is_one_line(tmp_path, text):
+    """`.digitlab.json` (a model folder's) and `.digitlab-files.json` (explain --out's, --save-inputs')."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / ownership.MANIFEST).write_text(text)
+    with pytest.raises(DigitlabError) as error:
+        ownership.check(folder)
+    assert str(error.value).startswith(f"{folder / ownership.MANIFEST}: digitlab's record of this folder")
+    marker = folder / ownership.OwnedFiles.MARKER
+    marker.write_text(text)
+    with pytest.raises(DigitlabError) as error:
+        ownership.OwnedFiles(folder)
+    assert str(error.value) == f"{marker}: is not a list of files digitlab wrote"
+
+
+def test_explain_into_a_folder_whose_manifest_is_damaged_is_one_line(trained_model, tmp_path, mnist):
+    from PIL import Image
+
+    Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "seven.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ownership.OwnedFiles.MARKER).write_text('{"files": ' + DEEP + "}")
+    result = cli("explain", trained_model, tmp_path / "seven.png", "--out", tmp_path / "out")
+    assert (
+        result.returncode == 1
+        and result.stderr.count("\n") == 1
+        and "rerun with --debug" not in result.stderr
+    )
+    assert "is not a list of files digitlab wrote" in result.stderr

@@ -42,6 +42,11 @@ def test_every_setting_can_be_written_in_a_file(tmp_path):
         ("[train]\nepochs = 1\n", ["'train' is not a setting"]),
         ("epochs = 1\n[seed]\nx = 1\n", ["'seed' is a table"]),
         ('preset = "turbo"\n', ["preset 'turbo' is unknown"]),
+        ("seed = " + "[" * 5000 + "]" * 5000, ["is nested too deeply to be a settings file"]),
+        ("model_args = " + "{a = " * 3000 + "1" + "}" * 3000, ["is nested too deeply"]),
+        ("seed = 1180591620717411303424\n", ["seed must be in the range 0 <= x <= 9223372036854775807"]),
+        ("valid_fraction = nan\n", ["valid_fraction must be in the range 0 < x < 1, got nan"]),
+        ("lr = -inf\n", ["lr must be in the range 0 < x <= 100, got -inf"]),
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_file_and_the_key(tmp_path, text, words):

@@ -261,9 +261,11 @@ class OwnedFiles:
     def _read(self, marker: Path) -> list[str]:
         try:
             names = json.loads(regular_file(marker).read_text(encoding="utf-8")[:MAX_MANIFEST_BYTES])["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise TypeError("not a list of names")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):  # any JSON, nested any depth
             raise DigitlabError(f"{marker}: is not a list of files digitlab wrote") from None
-        return [n for n in names if isinstance(n, str)]
+        return names
 
     def claim(self, names: list[str]) -> None:
         """Refuse now if any name belongs to someone else; then list them all (before any is written)."""

@@ -31,6 +31,8 @@ def read_config(path: str | Path) -> dict:
         settings = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise DigitlabError(f"{path}: is not a TOML settings file ({e})") from None
+    except RecursionError:  # tomllib descends once per level of `[[[...` or `{a = {a = ...`
+        raise DigitlabError(f"{path}: is nested too deeply to be a settings file") from None
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     for key, value in settings.items():
         if key not in known:
@@ -40,7 +42,10 @@ def read_config(path: str | Path) -> dict:
         if isinstance(value, dict) and key != "model_args":
             raise DigitlabError(f"{path}: {key!r} is a table; settings are plain keys")
     if isinstance(settings.get("model_args"), dict):  # TOML's table as the flag's JSON
-        settings["model_args"] = json.dumps(settings["model_args"], default=str)
+        try:
+            settings["model_args"] = json.dumps(settings["model_args"], default=str)
+        except RecursionError:
+            raise DigitlabError(f"{path}: model_args is nested too deeply") from None
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
