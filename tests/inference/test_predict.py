@@ -143,6 +143,29 @@ def test_predict_cli_text_output(trained_model, mnist, tmp_path):
     assert result.returncode == 0 and result.stdout.startswith(f"{tmp_path / 'two.png'}: 2 (")
 
 
+def test_folders_nested_past_the_recursion_limit_are_walked(trained_model, mnist, tmp_path):
+    """predict and explain walk folders with a list of their own, not Python's stack (os.walk's in 3.11)."""
+    import sys
+
+    levels = [tmp_path.joinpath(*["d"] * n) for n in range(1, sys.getrecursionlimit() + 100)]
+    for level in levels:  # (os.makedirs and shutil.rmtree recurse too)
+        level.mkdir()
+    deep = levels[-1]
+    Image.fromarray(mnist.test.images[1].numpy()).save(deep / "two.png")
+    (tmp_path / "d" / "loop").symlink_to(tmp_path)  # a link to a folder is not followed: no loop
+    try:
+        result = cli("predict", trained_model, tmp_path, "--jsonl")
+        assert result.returncode == 0, result.stderr
+        assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(deep / "two.png")]
+        result = cli("explain", trained_model, tmp_path, "--json")
+        assert result.returncode == 0 and json.loads(result.stdout)[0]["digit"] == 2
+    finally:  # pytest's clean-up of old temp folders would meet the recursion limit
+        (deep / "two.png").unlink()
+        (tmp_path / "d" / "loop").unlink()
+        for level in reversed(levels):
+            level.rmdir()
+
+
 def test_huge_images_are_refused_before_decoding(tmp_path, trained_model):
     path = tmp_path / "huge.png"
     Image.new("1", (9000, 9000)).save(path)  # tiny file, 81 megapixels

@@ -3,7 +3,7 @@
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,13 +167,25 @@ def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
         )
         warnings.warn(f"{error.filename}: skipped, cannot read folder ({error.strerror})", stacklevel=2)
 
-    found = [
-        Path(root) / name
-        for root, _, names in os.walk(folder, onerror=unreadable)
-        for name in names
-        if Path(name).suffix.lower() in IMAGE_SUFFIXES
-    ]
+    found = [path for path in _walk(folder, unreadable) if path.suffix.lower() in IMAGE_SUFFIXES]
     return sorted(p for p in found if p.is_file())
+
+
+def _walk(folder: Path, unreadable: Callable[[OSError], None]) -> Iterator[Path]:
+    """Every entry below `folder` but its folders, as os.walk finds them (links to folders not followed),
+    from a list of folders still to read: Python 3.11's os.walk recurses, so a folder nested past
+    Python's recursion limit (a few thousand levels are easily made) would end it with a RecursionError."""
+    waiting = [folder]
+    while waiting:
+        try:
+            with os.scandir(waiting.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        waiting.append(Path(entry.path))
+                    else:
+                        yield Path(entry.path)
+        except OSError as e:
+            unreadable(e)
 
 
 class SavedInputs:
