@@ -59,13 +59,29 @@ def config_toml(config: TrainConfig) -> str:
     lines = ["# digitlab train settings: digitlab train --config THIS_FILE"]
     for key, value in config.to_json().items():
         if value is not None:
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {_toml_value(key, value)}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value) -> str:
+def _toml_value(key: str, value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(value)  # numbers as they are; strings quoted and escaped as TOML's basic strings
+        return "[" + ", ".join(_toml_value(key, v) for v in value) + "]"
+    if isinstance(value, str):
+        return _toml_string(key, value)
+    return repr(value)  # an int, or a float within its range (finite): TOML reads Python's forms
+
+
+def _toml_string(key: str, text: str) -> str:
+    """A TOML basic string in ASCII, which any terminal's encoding prints and `--config` reads back as it
+    was: every other character escaped by its code point (`\\u00e9`, `\\U0001f600`; JSON's surrogate
+    pairs for an emoji are not TOML, nor is a raw DEL)."""
+    if any("\ud800" <= c <= "\udfff" for c in text):  # a file name's bytes that are not UTF-8
+        raise DigitlabError(f"{key} {text!r:.80} holds bytes that are not UTF-8, which TOML cannot hold")
+    escaped = (
+        "\\" + c if c in '"\\' else c if " " <= c <= "~" else f"\\u{ord(c):04x}" if ord(c) < 0x10000
+        else f"\\U{ord(c):08x}"
+        for c in text
+    )  # fmt: skip
+    return '"' + "".join(escaped) + '"'
