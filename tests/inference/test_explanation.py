@@ -135,6 +135,20 @@ def test_explain_on_the_command_line_json_and_figures(trained_model, mnist, tmp_
     assert not (mine / "0001-digit1.png").exists()  # refused before writing anything
 
 
+def test_explain_json_says_why_a_file_is_refused_on_stderr(trained_model, mnist, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "seven.png")
+    (tmp_path / "notes.png").write_bytes(b"not an image")
+    paths = [tmp_path / "seven.png", tmp_path / "notes.png", tmp_path / "gone.png"]
+    result = cli("explain", trained_model, *paths, "--json")
+    rows = json.loads(result.stdout)
+    assert result.returncode == 1 and [r["path"] for r in rows] == [str(p) for p in paths]
+    assert "error" not in rows[0] and rows[1]["error"] and rows[2]["error"]
+    assert result.stderr == f"error: {rows[1]['error']}\nerror: {rows[2]['error']}\n"
+    assert "not an image" in rows[1]["error"] and "no such file" in rows[2]["error"]
+
+
 def test_onnx_engine_explains_by_occlusion(trained_model, mnist):
     pytest.importorskip("onnxruntime")
     onnx = Predictor.load(trained_model, engine="onnx")

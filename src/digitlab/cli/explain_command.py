@@ -47,10 +47,10 @@ def explain(
         results.append((prediction, explanation))
         if writer is not None and explanation is not None and prediction.input is not None:
             writer.write(name, explanation_png(explanation, prediction.input, str(path)))
-        if as_json:
-            continue
-        if prediction.error:
+        if prediction.error:  # on stderr with --json too: the array's entry holds it, the reader is told
             print(f"error: {plain(prediction.error)}", file=sys.stderr)
+        elif as_json:
+            continue
         elif explanation is None:
             say(f"{path}: no digit (the image is blank)")
         else:
