@@ -65,6 +65,59 @@ def test_the_access_log_is_one_line_per_request_as_text_or_json(predictor, capsy
     assert capsys.readouterr().err == ""  # the library's default: no log
 
 
+@pytest.mark.parametrize("log_json", [True, False])
+def test_with_log_json_uvicorns_own_lines_are_json_too(predictor, capsys, log_json):
+    """A request uvicorn cannot parse (its warning) and an error with its traceback, beside the access log."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from digitlab.web import server
+
+    app = create_app(predictor, log="json" if log_json else "text")
+
+    async def failing(scope, receive, send):  # the app, with a route that fails as a bug would
+        if scope["type"] == "http" and scope["path"] == "/boom":
+            raise RuntimeError("boom")
+        await app(scope, receive, send)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    srv = uvicorn.Server(server.server_config(failing, "127.0.0.1", port, log_json))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.02)
+    try:
+        for line in (b"GARBAGE \x00", b"GET /boom HTTP/1.1", b"GET /api/health HTTP/1.1"):
+            request = line + b"\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            with socket.create_connection(("127.0.0.1", port)) as conn:
+                conn.sendall(request)
+                conn.settimeout(10)
+                assert conn.recv(1024).startswith(b"HTTP/1.1 ")
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+    lines = capsys.readouterr().err.splitlines()
+    if not log_json:  # uvicorn's own text, which a JSON log reader cannot read
+        assert (
+            "WARNING:  Invalid HTTP request received." in lines
+            and "Traceback (most recent call last):" in lines
+        )
+        return
+    entries = [json.loads(line) for line in lines]  # every line one JSON object, the traceback inside one
+    levels = {(e.get("level"), e.get("message", "").strip()) for e in entries}
+    assert {
+        ("WARNING", "Invalid HTTP request received."),
+        ("ERROR", "Exception in ASGI application"),
+    } <= levels
+    error = next(e for e in entries if e.get("level") == "ERROR")
+    assert error["logger"] == "uvicorn.error" and "RuntimeError: boom" in error["exc_info"]
+    assert {e.get("path"): e.get("status") for e in entries if "path" in e} == {"/api/health": 200}
+
+
 def test_the_batch_endpoint_answers_each_image_in_order(predictor, mnist):
     client = TestClient(create_app(predictor), base_url=LOCAL)
     files = [("files", (f"{i}.png", png_bytes(mnist.test.images[i].numpy()), "image/png")) for i in range(5)]

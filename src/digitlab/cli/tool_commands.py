@@ -31,7 +31,9 @@ def serve(
     workers: int = number_option(
         "workers", 1, "--workers", help="Processes answering requests, each with its own model."
     ),
-    log_json: bool = typer.Option(False, "--log-json", help="The access log as one JSON object per line."),
+    log_json: bool = typer.Option(
+        False, "--log-json", help="The access log and the server's own lines as one JSON object per line."
+    ),
     access_log: bool = typer.Option(True, help="One line per request on stderr."),
     trust_code: bool = trust_code_option(),
     as_is: bool = as_is_option(),
@@ -74,4 +76,4 @@ def serve(
         }
         serve_workers(spec, sock, workers)
     else:
-        serve(create_app(predictor, **settings), sock)
+        serve(create_app(predictor, **settings), sock, log_json)

@@ -9,6 +9,7 @@ above what slow clients can hold within the deadline while real ones are served.
 """
 
 import asyncio
+import copy
 import resource
 import socket
 
@@ -57,11 +58,31 @@ class RequestTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def server_config(app, host: str, port: int) -> uvicorn.Config:
+def server_config(app, host: str, port: int, log_json: bool = False) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=host, port=port, log_level="warning", http=RequestTimeoutProtocol,
-        timeout_keep_alive=KEEP_ALIVE, limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE, limit_concurrency=MAX_CONNECTIONS, log_config=log_config(log_json),
     )  # fmt: skip
+
+
+def log_config(as_json: bool) -> dict:
+    """uvicorn's own log lines (its start-up and shut-down, a bad request, an error with its traceback):
+    its text, or with `serve --log-json` one JSON object per line, as the access log's (python-json-logger;
+    a traceback is a field of its line)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    if as_json:
+        from pythonjsonlogger.core import RESERVED_ATTRS
+
+        json_lines = {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "reserved_attrs": [*RESERVED_ATTRS, "color_message"],  # uvicorn's copy with colours in it
+        }  # fmt: skip
+        config["formatters"] = {name: json_lines for name in config["formatters"]}
+    return config
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -79,13 +100,13 @@ def listen(host: str, port: int) -> socket.socket:
         raise DigitlabError(f"cannot serve on {host}:{port}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def serve(app, sock: socket.socket) -> None:
-    """Serve `app` on the socket `listen` bound until Ctrl+C."""
+def serve(app, sock: socket.socket, log_json: bool = False) -> None:
+    """Serve `app` on the socket `listen` bound until Ctrl+C; `log_json`: uvicorn's lines are JSON."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < MAX_CONNECTIONS + 64:  # a socket is a file descriptor
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, MAX_CONNECTIONS + 64), hard))
     host, port = sock.getsockname()[:2]
-    uvicorn.Server(server_config(app, host, port)).run(sockets=[sock])
+    uvicorn.Server(server_config(app, host, port, log_json)).run(sockets=[sock])
 
 
 def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
@@ -143,7 +164,7 @@ def worker(settings: dict, sock: socket.socket) -> None:
         settings["model"], settings["engine"], settings["trust_code"], settings["as_is"]
     )
     try:
-        serve(create_app(predictor, **settings["app"]), sock)
+        serve(create_app(predictor, **settings["app"]), sock, settings["app"]["log"] == "json")
     except KeyboardInterrupt:  # uvicorn raises the Ctrl+C again once it has shut down
         pass
     finally:
