@@ -49,7 +49,7 @@ numeric: install-dev
 	  echo "numeric tests with $$run"; env $$run $(PY) -m pytest -q -p no:cacheprovider -m 'numeric and not slow'; done
 
 fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py tests/test_fuzz_settings.py
 
 docs: install-dev  # the API reference, from the docstrings, offline, into docs/api/ (not committed)
 	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.learning digitlab.data digitlab.models digitlab.inference
