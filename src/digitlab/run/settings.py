@@ -220,6 +220,7 @@ class TrainConfig:
 
         `architecture` is the model actually trained (the `init` model's, when there is one).
         """
+        self.check()  # first: a value of another type (a file's `model = [[1]]`) is one line, not a TypeError
         if self.preset not in PRESETS:
             raise DigitlabError(f"preset {self.preset!r} is unknown: choose one of {', '.join(PRESETS)}")
         model = architecture or self.model
