@@ -12,7 +12,8 @@ if TYPE_CHECKING:  # for type checkers and editors only: nothing is imported at 
     from digitlab.run.api import Model
     from digitlab.run.settings import TrainConfig
 
-__version__ = "0.1.0"
+from digitlab.version import __version__
+
 __all__ = ["__version__", "load", "train"]
 
 
