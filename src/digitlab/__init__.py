@@ -3,7 +3,7 @@
 `import digitlab` loads nothing but this: the command line starts fast. The Python API's names
 (`digitlab.train`, `digitlab.load`, `Model`, `RunResult`, `TrainConfig`, `Prediction`) are imported
 when first used; the learner's names come from `from digitlab.all import *`; everything else from
-its folder (README, "Layout"). Each function's docstring has an example, run by the tests.
+its folder (docs/architecture.md, "Layout"). Each function's docstring has an example, run by the tests.
 """
 
 import importlib
