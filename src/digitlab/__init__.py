@@ -28,7 +28,9 @@ __all__ = ["__version__", "Model", "Prediction", "RunResult", "TrainConfig", "lo
 def __getattr__(name: str) -> object:
     if name not in LAZY:
         raise AttributeError(f"module 'digitlab' has no attribute {name!r}")
-    return getattr(importlib.import_module(LAZY[name]), name)
+    value = getattr(importlib.import_module(LAZY[name]), name)
+    globals()[name] = value  # imported once: the next use finds it as any module attribute
+    return value
 
 
 def __dir__() -> list[str]:
