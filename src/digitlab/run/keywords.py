@@ -34,6 +34,9 @@ class TrainSettings(TypedDict, total=False):
     init: str | None
     tensorboard: str | None
     mlflow: str | None
+    mlflow_experiment: str
+    mlflow_run_name: str | None
+    mlflow_tags: tuple[str, ...]
     checkpoint_every: int | None
     nproc: int
     compile: bool
