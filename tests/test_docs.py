@@ -114,3 +114,20 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path, capsy
     exec(compile(code, "README.md", "exec"), namespace)
     learn = namespace["learn"]
     assert len(learn.recorder.values) == 3 and "accuracy" in capsys.readouterr().out
+
+
+def test_docs_cli_names_every_command_and_flag_there_is():
+    """docs/cli.md is the project's own copy of the contract: nothing the CLI offers is missing from it."""
+    page = (ROOT / "docs" / "cli.md").read_text()
+    tree = typer.main.get_command(app)
+    missing = []
+    stack = [((), tree)]
+    while stack:
+        path, command = stack.pop()
+        if path and not re.search(rf"(digitlab |\*\*){re.escape(' '.join(path))}\b", page):
+            missing.append(" ".join(path))
+        flags = [o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", []))]
+        undocumented = [f for f in flags if f.startswith("--") and not re.search(rf"{f}(?![\w-])", page)]
+        missing += [f"{' '.join(path)} {f}" for f in undocumented]
+        stack += [((*path, name), sub) for name, sub in getattr(command, "commands", {}).items()]
+    assert not missing, f"docs/cli.md lacks {missing}"
