@@ -16,8 +16,10 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 # timeouts ("20 s", "60 s"), which are settings, not measurements
 PAGES = ("cli.md", "data.md", "explain.md", "lesson.md", "models.md", "onnx.md", "serving.md", "speed.md")
 MEASURED = [README, *(ROOT / "docs" / name for name in PAGES)]
-# "32x", "1.3x to 2.3x", "99.56%", "0.2-0.5 s": a number (or a range), then x, % or " s"
-FIGURE = re.compile(r"(?<![\w.,-])(\d[\d,]*(?:\.\d+)?)(?:\s*(?:-|to)\s*(\d[\d,]*(?:\.\d+)?))?(x|%| s)(?!\w)")
+# "32x", "1.3x to 2.3x", "99.56%", "0.2-0.5 s", "241 µs": a number (or a range), then x, %, s, ms or µs
+FIGURE = re.compile(
+    r"(?<![\w.,-])(\d[\d,]*(?:\.\d+)?)(?:\s*(?:-|to)\s*(\d[\d,]*(?:\.\d+)?))?(x|%| m?s| µs)(?!\w)"
+)
 
 
 # Sections that have a "Command:" line but were overtaken: the fast preset changed on 2026-12-03 and now takes
@@ -34,14 +36,15 @@ def _current_sections() -> str:
 
 def _stated(number: str, unit: str, bench: str) -> bool:
     """Whether BENCHMARKS.md states this figure: "1.6x" and "70%" as written, a percentage also as the
-    four-decimal fraction its tables print (99.56% as 0.9956), seconds followed by "s" or in a table cell."""
+    four-decimal fraction its tables print (99.56% as 0.9956), a time before its unit or in a table cell."""
     found = lambda pattern: re.search(rf"(?<![\d.]){pattern}", bench) is not None  # noqa: E731
     n = re.escape(number)
     if unit == "x":
         return found(rf"{n}x(?!\w)")
     if unit == "%":
         return found(rf"{n}%") or found(re.escape(f"{float(number.replace(',', '')) / 100:.4f}") + r"(?!\d)")
-    return found(rf"{n}(?: ?s\b| seconds| \|)") or re.search(rf"\| {n} \|", bench) is not None
+    unit = {" s": r"(?: ?s\b| seconds)", " ms": " ?ms", " µs": " ?µs"}[unit]
+    return found(rf"{n}(?:-[\d.]+)?(?:{unit}| \|)") or re.search(rf"\| {n} \|", bench) is not None
 
 
 @pytest.mark.parametrize("page", MEASURED, ids=lambda p: p.name)
