@@ -127,9 +127,8 @@ def _option(field: dataclasses.Field):
         check, metavar = _choice_or_import_path(choices), "|".join(choices) + "|pkg.mod:Class"
     if field.type == tuple[str, ...]:
         metavar = "KEY=VALUE"  # the one such setting: MLflow's tags
-    default = None if field.default == () else field.default  # a repeated flag given no times: None
     return typer.Option(
-        default, flag, help=field.metadata["help"], show_default=default is not None,
+        field.default, flag, help=field.metadata["help"], show_default=field.default not in (None, ()),
         min=field.metadata.get("least"), callback=check, metavar=metavar,
     )  # fmt: skip
 
