@@ -155,11 +155,11 @@ class RunResult:
     model: Model  # ready to predict: the module trained in this process, not read back from disk
     folder: Path  # the model folder: model.json, weights, history.csv, report.html
     config: TrainConfig  # resolved: exactly what ran
-    history: list[dict]  # one row per epoch: train_loss, valid_loss, accuracy, ... (empty for the baseline)
-    kept_epoch: int | None  # early stopping: the epoch whose weights were kept (from 0); None: the last
+    history: list[dict[str, float]]  # a row per epoch: train_loss, valid_loss, accuracy... (baseline: none)
+    kept_epoch: int | None  # with --patience: the epoch whose weights were kept (from 0); else None
     evaluation: Evaluation  # on the test split (the valid split when the data have none)
-    metrics: dict  # model.json's metrics: the test (or valid) accuracy, the kept epoch's valid figures
-    seconds: dict  # per stage: load, warmup, train, evaluate
+    metrics: dict[str, float]  # model.json's: the test (or valid) accuracy, the kept epoch's valid figures
+    seconds: dict[str, float]  # per stage: load, warmup, train, evaluate
 
     def __repr__(self) -> str:
         score = f"{self.evaluation.split}_accuracy={self.evaluation.accuracy:.4f}"
