@@ -42,3 +42,19 @@ def test_every_public_function_of_the_api_has_an_example():
         if not inspect.isclass(f) and ">>>" not in (inspect.getdoc(f) or "")
     ]
     assert missing == []
+
+
+def test_make_docs_shows_the_examples(tmp_path):
+    import html
+    import re
+
+    import pdoc
+
+    pdoc.pdoc("digitlab.run.api", output_directory=tmp_path)  # as `make docs` renders it
+    page = (tmp_path / "digitlab" / "run" / "api.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))  # without the highlighting's tags
+    examples = [
+        line.strip()[4:] for line in inspect.getdoc(digitlab.run.api.train).splitlines() if ">>>" in line
+    ]
+    assert examples and all(example in text for example in examples)
+    assert ">>> model.predict(" not in text  # (the check can fail: no such example)
