@@ -6,6 +6,8 @@ import subprocess
 import sys
 import typing
 
+import pytest
+
 from digitlab.run.keywords import TrainSettings
 from digitlab.run.settings import TrainConfig
 
@@ -41,6 +43,7 @@ def test_the_keywords_are_the_settings_with_their_types():
     assert keywords == {k: typing.get_type_hints(TrainConfig)[k] for k in keywords}
 
 
+@pytest.mark.slow  # mypy reads digitlab's modules: 10-20 s; the test above keeps the keywords in step
 def test_mypy_accepts_the_api_used_right_and_refuses_a_wrong_type_or_name(tmp_path):
     (tmp_path / "use.py").write_text(USE)
     (tmp_path / "misuse.py").write_text(MISUSE)

@@ -74,6 +74,7 @@ class Net(nn.Module):
 """
 
 
+@pytest.mark.slow  # a training and a second interpreter loading torch and MLflow: about 15 s
 def test_a_model_of_the_user_s_own_class_loads_elsewhere_with_its_source(
     tiny_mnist_dir, tmp_path, monkeypatch
 ):
