@@ -84,9 +84,12 @@ def test_a_model_of_the_user_s_own_class_loads_elsewhere_with_its_source(
     (work / "mynets.py").write_text(OWN_MODULE)
     monkeypatch.chdir(work)
     monkeypatch.delitem(sys.modules, "mynets", raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # as digitlab sets it for a folder, here and below
     store = (tmp_path / "mlruns").as_uri()
     flags = ["--data", tiny_mnist_dir, "--model", "mynets:Net", "--model-args", '{"n_classes": 10}']
-    result = cli("train", *flags, "--epochs", "1", "--mlflow", store, "--out", tmp_path / "model")
+    result = cli(
+        "train", *flags, "--epochs", "1", "--mlflow", tmp_path / "mlruns", "--out", tmp_path / "model"
+    )
     assert result.returncode == 0, result.stderr
     client = mlflow.tracking.MlflowClient(store)
     (run,) = client.search_runs([client.get_experiment_by_name("digitlab").experiment_id])
