@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from digitlab.errors import DigitlabError
 from digitlab.run.config_file import config_toml, read_config
-from digitlab.run.settings import MODEL_NAMES, TrainConfig, range_of
+from digitlab.run.settings import MLFLOW_TAG, MODEL_NAMES, TrainConfig, range_of
 from tests.cli.test_numeric_flags import OPTIONS, inside
 from tests.helpers import cli
 from tests.helpers.fuzzing import mutated, one_line_naming
@@ -30,6 +30,8 @@ def setting_value(field: dataclasses.Field):
         return st.sampled_from(MODEL_NAMES if field.name == "model" else field.metadata["choices"])
     if field.name in ("device", "model_args", "cuda_graphs"):  # no GPU here; no class of one's own
         return st.just({"device": "cpu"}.get(field.name))
+    if field.name == "mlflow_tags":  # KEY=VALUE each
+        return st.lists(st.from_regex(MLFLOW_TAG, fullmatch=True), max_size=3).map(tuple)
     if bounds is None:
         values = st.booleans() if "bool" in kind else st.text()
     elif "float" in kind:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from digitlab.cli import main, streams
-from tests.helpers import CliResult
+from tests.helpers import CliResult, cli
 
 
 def run_main(stdout, *args: str) -> CliResult:
@@ -74,6 +74,8 @@ def test_an_output_that_takes_no_more_is_one_line(trained_model, digit):
         Failing(OSError(errno.ENOSPC, "No space left on device")), "predict", trained_model, digit
     )
     assert result.returncode == 1 and result.stderr == "error: standard output: No space left on device\n"
+    after = cli("predict", trained_model, digit)  # the next command in this process: nothing left over
+    assert after.returncode == 0 and after.stdout.count("\n") == 1, after.stdout
 
 
 def test_a_closed_output_is_one_line_before_anything_runs(trained_model, digit, monkeypatch):

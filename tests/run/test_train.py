@@ -128,7 +128,9 @@ def test_every_setting_is_a_flag_made_from_its_field():
     params = inspect.signature(train_cmd).parameters
     for field in dataclasses.fields(TrainConfig):
         option = params[field.name].default
-        assert option.default == field.default and option.help == field.metadata["help"], field.name
+        bounds = field.metadata.get("range")  # a number's help ends with its declared range
+        help = field.metadata["help"] + (f" Range: {bounds}." if bounds is not None else "")
+        assert option.default == field.default and option.help == help, field.name
     assert set(params) - {f.name for f in dataclasses.fields(TrainConfig)} == {
         "resume", "nnodes", "node_rank", "rdzv_endpoint",  # the launcher's, not settings
         "config", "print_config", "context",  # the settings file's (context: which flags were typed)

@@ -6,8 +6,10 @@ order `digitlab --help` lists them.
 
 import sys
 import warnings
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from digitlab.cli import (
     data_commands,
@@ -34,7 +36,7 @@ class State:
 
 def _version(value: bool) -> None:
     if value:
-        from digitlab import __version__
+        from digitlab.version import __version__
 
         print(f"digitlab {__version__}")
         raise typer.Exit()
@@ -76,6 +78,17 @@ data_app.command("show")(data_commands.data_show)
 data_app.command("download")(data_commands.data_download)
 
 
+def _literal_help(command: Any) -> Any:
+    """Escape every help text in Click's tree: Rich takes `[notebook]` for a style tag and drops it."""
+    command.help = command.help and escape(command.help)
+    for param in command.params:
+        if isinstance(getattr(param, "help", None), str):  # options, and Typer's arguments
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _literal_help(sub)
+    return command
+
+
 def _format_warning(message, category, filename, lineno, line=None):
     return f"warning: {message}\n"
 
@@ -87,7 +100,8 @@ def main() -> None:
         print("error: standard output is closed: nowhere to write the results", file=sys.stderr)
         sys.exit(1)
     try:
-        code = app(standalone_mode=False)  # Click's own errors come back here, to be said in one line
+        command = _literal_help(typer.main.get_command(app))
+        code = command(standalone_mode=False)  # Click's own errors come back here, to be said in one line
     except typer.TyperException as e:  # Click's usage errors: a flag or argument that does not parse
         if type(e).__name__ != "NoArgsIsHelpError":  # (`digitlab` alone: the help is already shown)
             command = getattr(e, "ctx", None) and e.ctx.command_path
@@ -95,7 +109,9 @@ def main() -> None:
             print(f"error: {plain(e.format_message())}{hint}", file=sys.stderr)
         sys.exit(e.exit_code)
     except streams.OutputFailed as e:
-        streams.drop_output()
+        from digitlab.cli.common import out
+
+        streams.drop_output(out)
         if isinstance(e.error, BrokenPipeError):  # the reader has what it wanted (`| head -1`): as cat does
             sys.exit(streams.SIGPIPE_STATUS)
         print(f"error: standard output: {e.error.strerror}", file=sys.stderr)

@@ -39,8 +39,11 @@ def prepare() -> bool:
     return True
 
 
-def drop_output() -> None:
-    """What standard output still buffers goes to /dev/null: no second error when Python exits."""
+def drop_output(console) -> None:
+    """What is still buffered for standard output goes nowhere: no second error when Python exits, and
+    no stale line from the Rich console (what its failed print kept) at the front of a later print."""
+    console.begin_capture()
+    console.end_capture()  # Rich's own way to take its buffer out: returned here, and dropped
     with contextlib.suppress(AttributeError, OSError, ValueError):
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())

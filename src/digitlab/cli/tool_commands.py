@@ -34,6 +34,12 @@ def serve(
     log_json: bool = typer.Option(
         False, "--log-json", help="The access log and the server's own lines as one JSON object per line."
     ),
+    max_batch: int = number_option(
+        "max_batch",
+        64,  # web.app's MAX_BATCH_FILES (not imported: help stays light; a test checks they agree)
+        "--max-batch",
+        help="Images one /api/predict/batch request may send (within the body size limit); more get 422.",
+    ),
     access_log: bool = typer.Option(True, help="One line per request on stderr."),
     trust_code: bool = trust_code_option(),
     as_is: bool = as_is_option(),
@@ -60,7 +66,7 @@ def serve(
     )
     log = "json" if log_json else "text" if access_log else "none"
     settings = dict(save_dir=save_dir, cors_origins=cors_origin or None, batch_window=batch_ms / 1000,
-                    allowed_hosts=hosts, log=log)  # fmt: skip
+                    allowed_hosts=hosts, log=log, max_batch=max_batch)  # fmt: skip
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
     each = f", {workers} worker processes" if workers > 1 else ""
     say(f"serving on http://{address}:{sock.getsockname()[1]}/{each}  (Ctrl+C stops)")

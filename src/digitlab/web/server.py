@@ -77,8 +77,9 @@ def log_config(as_json: bool) -> dict:
 
         json_lines = {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": "time",  # ISO 8601 in UTC, as the access log's `time`
+            "rename_fields": {"levelname": "level", "name": "logger"},
             "reserved_attrs": [*RESERVED_ATTRS, "color_message"],  # uvicorn's copy with colours in it
         }  # fmt: skip
         config["formatters"] = {name: json_lines for name in config["formatters"]}
