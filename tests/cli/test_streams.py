@@ -110,3 +110,12 @@ def test_predict_into_head_stops_as_cat_does(trained_model, digit):
         closed.returncode == 1
         and closed.stderr == "error: standard output is closed: nowhere to write the results\n"
     )
+
+
+def test_a_closed_standard_descriptor_is_held_so_no_file_takes_its_number():
+    """Started with stdin and stderr closed, the next file opened must not become descriptor 0 or 2: what a
+    child process writes to its stderr would land in that file."""
+    script = "import os; from digitlab.cli import streams; streams.prepare(); print(os.open('/dev/null', 0))"
+    command = ["sh", "-c", 'exec "$@" <&- 2>&-', "sh", sys.executable, "-c", script]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0 and int(result.stdout) > 2, result
