@@ -203,7 +203,16 @@ def test_open_starts_jupyterlab_on_the_notebook_or_names_the_install(monkeypatch
     from digitlab.lesson import jupyter
 
     started = []
-    monkeypatch.setattr(jupyter.subprocess, "run", lambda argv, check: started.append(argv))
+
+    class Started:  # JupyterLab as if it ran and was stopped at once
+        def __init__(self, argv, env):
+            started.append(argv)
+            assert env["PYTHONSAFEPATH"] == "1"  # tests/run/test_child_processes.py starts it for real
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(jupyter.subprocess, "Popen", Started)
     path = tmp_path / "lesson.ipynb"
     assert cli("lesson", "--notebook", path, "--open").returncode == 0
     assert started == [[sys.executable, "-m", "jupyterlab", str(path)]] and path.exists()

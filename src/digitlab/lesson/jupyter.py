@@ -7,6 +7,7 @@ even when that environment is not activated.
 import importlib.util
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,11 +46,18 @@ def hint(notebook: Path) -> str:
 
 
 def open_in_jupyterlab(notebook: Path) -> None:
-    """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops."""
+    """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops, and
+    stops it when this process is stopped (SIGTERM): no server is left behind."""
+    from digitlab.run.processes import child_environment  # torch: only when JupyterLab starts
+
     if not has_jupyterlab():
         raise DigitlabError(f"--open: JupyterLab is not installed here; {INSTALL}")
     argv = [sys.executable, "-m", "jupyterlab", str(notebook)]
+    lab = subprocess.Popen(argv, env=child_environment())  # imports nothing of the current folder
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: lab.terminate())
     try:
-        subprocess.run(argv, check=False)
-    except KeyboardInterrupt:  # Ctrl-C is how a JupyterLab session ends
-        pass
+        lab.wait()
+    except KeyboardInterrupt:  # Ctrl-C reaches JupyterLab too, which asks whether to stop: its answer
+        lab.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
