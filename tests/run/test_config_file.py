@@ -44,6 +44,7 @@ def test_every_setting_can_be_written_in_a_file(tmp_path):
         ("[train]\nepochs = 1\n", ["'train' is not a setting"]),
         ("epochs = 1\n[seed]\nx = 1\n", ["'seed' is a table"]),
         ('preset = "turbo"\n', ["preset 'turbo' is unknown"]),
+        ("preset = [[]]\n", ["'preset' holds a list or table"]),  # found by make fuzz: was a TypeError
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_file_and_the_key(tmp_path, text, words):

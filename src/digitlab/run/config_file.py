@@ -46,6 +46,8 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
             )
         if isinstance(value, dict) and key != "model_args":
             raise DigitlabError(f"{path}: {key!r} is a table; settings are plain keys")
+        if isinstance(value, list) and any(isinstance(v, list | dict) for v in value):
+            raise DigitlabError(f"{path}: {key!r} holds a list or table; a setting's list holds plain values")
     if is_import_path(settings.get("model")) and not trust_code:
         raise DigitlabError(
             f"{path}: model {settings['model']!r:.80} is a class from outside digitlab: training imports "

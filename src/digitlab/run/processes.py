@@ -28,10 +28,13 @@ TIMEOUT = datetime.timedelta(seconds=60)  # a process that waits longer on the o
 
 def child_environment() -> dict[str, str]:
     """The environment of a Python process digitlab starts: nothing first on its import path but what
-    this process's own path holds, without the current folder or the script's folder."""
-    unsafe = {"", os.getcwd(), os.path.dirname(os.path.abspath(sys.argv[0]))}
-    path = [p for p in sys.path if p not in unsafe and os.path.abspath(p) not in unsafe]
-    return {**os.environ, "PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join(path)}
+    this process's own path holds (as absolute paths), without the current folder or the script's
+    folder; an entry that PYTHONPATH cannot hold (one with its separator) is left to the child's site."""
+    script = sys.argv[0] if sys.argv else ""
+    unsafe = {os.path.realpath(os.getcwd()), os.path.realpath(os.path.dirname(os.path.abspath(script)))}
+    path = [os.path.abspath(p) for p in sys.path if isinstance(p, str) and p and os.pathsep not in p]
+    kept = [p for p in path if os.path.realpath(p) not in unsafe]
+    return {**os.environ, "PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join(kept)}
 
 
 @contextlib.contextmanager
