@@ -202,20 +202,14 @@ def test_the_notebook_runs_top_to_bottom_with_the_command_the_lesson_prints(tmp_
 def test_open_starts_jupyterlab_on_the_notebook_or_names_the_install(monkeypatch, tmp_path):
     from digitlab.lesson import jupyter
 
-    started = []
-
-    class Started:  # JupyterLab as if it ran and was stopped at once
-        def __init__(self, argv, env):
-            started.append(argv)
-            assert env["PYTHONSAFEPATH"] == "1"  # tests/run/test_child_processes.py starts it for real
-
-        def wait(self):
-            return 0
-
-    monkeypatch.setattr(jupyter.subprocess, "Popen", Started)
+    started, argv = [], jupyter.jupyterlab_argv
+    # a JupyterLab that stops at once, failing unless started with the current folder off its import path
+    # (tests/run/test_child_processes.py starts the real one)
+    fake = [sys.executable, "-c", "import os, sys; sys.exit(os.environ.get('PYTHONSAFEPATH') != '1')"]
+    monkeypatch.setattr(jupyter, "jupyterlab_argv", lambda nb: started.append(argv(nb)) or fake)
     path = tmp_path / "lesson.ipynb"
     assert cli("lesson", "--notebook", path, "--open").returncode == 0
-    assert started == [[sys.executable, "-m", "jupyterlab", str(path)]] and path.exists()
+    assert started == [argv(path)] and started[0][-1] == str(path) and path.exists()
     monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: False)
     result = cli("lesson", "--notebook", tmp_path / "other.ipynb", "--open")
     assert result.returncode == 1 and "digitlab[notebook]" in result.stderr

@@ -5,12 +5,16 @@ even when that environment is not activated.
 """
 
 import importlib.util
+import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
+from typing import IO
 
 from digitlab.errors import DigitlabError
 
@@ -45,6 +49,12 @@ def hint(notebook: Path) -> str:
     )
 
 
+def jupyterlab_argv(notebook: Path) -> list[str]:
+    """JupyterLab on the notebook; as root (most containers) with --allow-root: it will not start without."""
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return [sys.executable, "-m", "jupyterlab", *(["--allow-root"] if root else []), str(notebook)]
+
+
 def open_in_jupyterlab(notebook: Path) -> None:
     """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops, and
     stops it when this process is stopped (SIGTERM): no server is left behind."""
@@ -52,12 +62,40 @@ def open_in_jupyterlab(notebook: Path) -> None:
 
     if not has_jupyterlab():
         raise DigitlabError(f"--open: JupyterLab is not installed here; {INSTALL}")
-    argv = [sys.executable, "-m", "jupyterlab", str(notebook)]
-    lab = subprocess.Popen(argv, env=child_environment())  # imports nothing of the current folder
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: lab.terminate())
-    try:
-        lab.wait()
-    except KeyboardInterrupt:  # Ctrl-C reaches JupyterLab too, which asks whether to stop: its answer
-        lab.wait()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    argv, stopped = jupyterlab_argv(notebook), []
+    env = child_environment()  # imports nothing of the current folder
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace", env=env) as lab:
+
+        def stop(signum, frame) -> None:  # this process stopped (SIGTERM): JupyterLab stops with it
+            stopped.append(signum)
+            lab.terminate()
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            last = _relay(lab.stderr)
+            code = lab.wait()
+        except KeyboardInterrupt:  # Ctrl-C is how a JupyterLab session ends
+            lab.kill()
+            return
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    if code != 0 and not stopped:
+        raise DigitlabError(f"--open: JupyterLab stopped with exit status {code}: {_reason(last)}")
+
+
+def _relay(log: IO[str] | None) -> list[str]:
+    """Pass JupyterLab's log on as it comes (its address and token are in it); keep its last lines."""
+    last: deque[str] = deque(maxlen=20)
+    for line in log or ():
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        if line.strip():
+            last.append(line.strip())
+    return list(last)
+
+
+def _reason(lines: list[str]) -> str:
+    """The log's last critical or error line (`[C 12:00:00.000 ServerApp] ...`) unprefixed, or its last."""
+    flagged = [line for line in lines if re.match(r"\[[CE] ", line)]
+    line = (flagged or lines or ["it printed nothing"])[-1]
+    return re.sub(r"^\[[A-Z] [^\]]*\]\s*", "", line)
