@@ -18,6 +18,7 @@ from tests.helpers.processes import (
 )
 
 
+@pytest.mark.slow  # two worker processes start (torch imported in each): about 15 s; `make slow` runs it
 def test_the_workers_exit_when_their_parent_is_killed(trained_model, tmp_path):
     """(In a folder of canary modules: tests/run/test_child_processes.py has every way of starting.)"""
     server, url = start_serve(trained_model, plant_canaries(tmp_path), "--workers", "2")
