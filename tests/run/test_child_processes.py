@@ -38,7 +38,8 @@ def test_the_child_environment_leaves_out_the_current_and_the_scripts_folder(tmp
     assert canaries_imported(tmp_path) == ["json.py-imported", "typer.py-imported"]
     for marker in tmp_path.glob("*-imported"):
         marker.unlink()
-    subprocess.run([*probe, "; import digitlab"], cwd=tmp_path, env=env, check=True)
+    real = "import json, typer; json.dumps([typer.Typer.__name__]); import digitlab.cli"  # the real ones
+    subprocess.run([sys.executable, "-c", real], cwd=tmp_path, env=env, check=True)
     assert canaries_imported(tmp_path) == []
 
 
