@@ -1,0 +1,38 @@
+"""`digitlab check`: every reference and a learner's right answers pass; each typical mistake gets its own
+explanation and the section to reread."""
+
+import pytest
+
+from digitlab.exercises.catalogue import EXERCISES
+from digitlab.exercises.checker import check_function, find_exercise
+from digitlab.lesson.cells import lesson_text
+from tests.exercises.wrong_answers import WRONG
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_every_reference_passes_and_every_known_mistake_fails(exercise):
+    assert check_function(exercise.reference, exercise).passed
+    for mistake in exercise.mistakes:
+        verdict = check_function(mistake.fn, exercise)
+        assert not verdict.passed and mistake.message in verdict.message
+
+
+@pytest.mark.parametrize("kind", list(WRONG))
+def test_each_wrong_answer_is_explained_with_the_section_to_reread(kind):
+    name, wrong, words = WRONG[kind]
+    exercise = find_exercise(name)
+    verdict = check_function(wrong, exercise)
+    assert not verdict.passed and words in verdict.message, verdict.message
+    assert verdict.message.endswith(f'reread section {exercise.section} ("{title(exercise.section)}")')
+
+
+def test_every_wrong_answer_gets_its_own_message_and_every_exercise_has_one():
+    messages = [check_function(wrong, find_exercise(name)).message for name, wrong, _ in WRONG.values()]
+    assert len(set(messages)) == len(messages)
+    assert {name for name, _, _ in WRONG.values()} == {e.name for e in EXERCISES}
+
+
+def title(section: int) -> str:
+    """The heading of that section in the lesson's text, as a learner sees it."""
+    heading = next(line for line in lesson_text().splitlines() if line.startswith(f"## {section}. "))
+    return heading.removeprefix(f"## {section}. ").split(" (notes:")[0]
