@@ -72,7 +72,7 @@ WRONG = {
     "exception": ("mnist_distance", distance_over_fixed_axes, "raised IndexError: Dimension out of range"),
     "in place": ("mnist_distance", distance_in_place, "changes its input `a` in place"),
     "value": ("mnist_distance", distance_squared, "result[0] is "),
-    "dtype": ("is_one", is_one_as_floats, "dtype torch.float32 where the reference.s has torch.bool"),
+    "dtype": ("is_one", is_one_as_floats, "has dtype torch.float32 where the reference's has torch.bool"),
     "value at an input": ("is_one", is_one_reversed, "result[0] is "),
     "autograd": ("init_params", init_params_untracked, "not tracked by autograd"),
     "gradient": ("linear1", linear1_detached, "weights.grad is None: no gradient reached it"),
