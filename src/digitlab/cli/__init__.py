@@ -61,6 +61,7 @@ def root(
 
 
 app.command()(train_commands.lesson)
+app.command()(practice_commands.quiz)
 app.command()(practice_commands.exercises)
 app.command()(practice_commands.check)
 app.command("train")(train_commands.train_cmd)

@@ -1,11 +1,42 @@
 """`quiz`, `exercises` and `check`: the learner practises what the lesson taught."""
 
 import shlex
+import sys
 from pathlib import Path
 
 import typer
 
 from digitlab.cli.common import say
+
+
+def quiz(
+    section: list[int] = typer.Option(
+        None, min=1, max=10, metavar="K", help="Only the questions of section K (repeat for more)."
+    ),
+    run: Path = typer.Option(
+        None,
+        help="The lesson run (digitlab lesson --out DIR) whose figures the questions ask for. Default: "
+        "runs/lesson if it holds one, else sections 1-4 of the lesson are run now.",
+    ),
+):
+    """The lesson's questions one at a time: answer, then read digitlab's answer (figures from your run)."""
+    from digitlab.exercises.quiz import figures_measured_now, figures_of_run, run_quiz
+
+    default = Path("runs/lesson")
+    if run is None and (default / "model.json").is_file():
+        run = default
+    sections = tuple(section or ())
+    figures = figures_of_run(run) if run is not None else figures_measured_now(sections)
+    right, asked = run_quiz(sections, figures, _read_answer, say)
+    say("")
+    say(f"{right} of {asked} answered right")
+
+
+def _read_answer() -> str:
+    """One line typed (or piped) after a prompt; "" when the input has ended."""
+    sys.stdout.write("> ")
+    sys.stdout.flush()
+    return sys.stdin.readline()
 
 
 def exercises(
