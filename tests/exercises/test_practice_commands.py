@@ -96,3 +96,42 @@ def test_check_in_a_notebook_prints_the_same_verdict(capsys):
     assert capsys.readouterr().out.startswith("softmax: wrong: is not written yet")
     with pytest.raises(ValueError, match="none of the exercises"):
         check(print)
+
+
+def test_the_exercises_notebook_runs_its_checks_cell_by_cell(tmp_path, capsys):
+    """Each code cell run in turn in one namespace, as a kernel would: every check says 'not written';
+    a stub filled in with a right answer then passes."""
+    cli("exercises", "--out", tmp_path)
+    notebook = json.loads((tmp_path / "exercises.ipynb").read_text())
+    namespace: dict = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec("".join(cell["source"]), namespace)
+    said = capsys.readouterr().out.splitlines()
+    assert len(said) == 14 and all(": wrong: is not written yet" in line for line in said)
+    exec("def softmax(logits):\n    return logits.exp() / logits.exp().sum(1, keepdim=True)", namespace)
+    exec("check(softmax)", namespace)
+    assert capsys.readouterr().out == "softmax: ok: matches the reference on 1 case\n"
+
+
+def test_check_in_a_notebook_says_what_the_command_line_says(tmp_path, capsys):
+    from digitlab.exercises import check
+    from digitlab.exercises.learner_file import load_definitions
+
+    mine = tmp_path / "mine.py"
+    mine.write_text("def batch_accuracy(xb, yb):\n    return ((xb > 0.5) == yb).float().mean()\n")
+    line = cli("check", mine).stdout.splitlines()[0]
+    check(load_definitions(mine)["batch_accuracy"])
+    assert capsys.readouterr().out == line + "\n" and "a missing sigmoid" in line
+
+
+def test_open_starts_jupyterlab_on_the_exercises_notebook_or_names_the_install(monkeypatch, tmp_path):
+    from digitlab.lesson import jupyter
+
+    started = []
+    monkeypatch.setattr(jupyter.subprocess, "run", lambda argv, check: started.append(argv))
+    assert cli("exercises", "--out", tmp_path / "a", "--open").returncode == 0
+    assert started == [[sys.executable, "-m", "jupyterlab", str(tmp_path / "a" / "exercises.ipynb")]]
+    monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: False)
+    result = cli("exercises", "--out", tmp_path / "b", "--open")
+    assert result.returncode == 1 and "digitlab[notebook]" in result.stderr and not (tmp_path / "b").exists()

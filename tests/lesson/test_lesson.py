@@ -81,9 +81,11 @@ def test_every_figure_beside_the_notes_and_the_closing_tables_repeat_them(lesson
 
 def test_the_lesson_asks_every_question_and_folds_the_answers_this_run_gives(lesson_run):
     out, text, r = lesson_run
-    asked = re.findall(r"^Q(\d+)\. (.+)$", text, re.M)
-    assert asked == [(str(n), q.text) for n, q in numbered()]  # every question of the quiz, in its order
     page = (out / "lesson.html").read_text()
+    shown = html.unescape(re.sub(r"<details>.*?</details>", "", page, flags=re.S))
+    asked = re.findall(r"(?:^|<pre>)Q(\d+)\. (.+)$", shown, re.M)
+    assert asked == [(str(n), q.text) for n, q in numbered()]  # every question of the quiz, in its order
+    assert re.findall(r"^Q(\d+)\. ", text, re.M) == [n for n, _ in asked]  # the terminal too (lines fold)
     folded = re.findall(
         r"<details><summary>answers \(open after answering\)</summary><pre>(.*?)</pre>", page, re.S
     )

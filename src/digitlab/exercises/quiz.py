@@ -92,7 +92,7 @@ def _near(typed: str, value: float, form: str) -> bool:
     except ValueError:
         return False
     if form.endswith("e"):  # `.1e`: one decimal of the mantissa
-        decimals = int(form[1:-1]) + (-math.floor(math.log10(abs(value))) if value else 0)
+        decimals = int(form[1:-1]) - math.floor(math.log10(abs(value))) if value else 12  # 0: exactly
     else:
         decimals = int(form[1:-1])
     return abs(number - value) <= 0.5 * 10.0**-decimals * (1 + 1e-9)
