@@ -128,10 +128,14 @@ def test_check_in_a_notebook_says_what_the_command_line_says(tmp_path, capsys):
 def test_open_starts_jupyterlab_on_the_exercises_notebook_or_names_the_install(monkeypatch, tmp_path):
     from digitlab.lesson import jupyter
 
-    started = []
-    monkeypatch.setattr(jupyter.subprocess, "run", lambda argv, check: started.append(argv))
+    started: list = []
+    monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: True)
+    monkeypatch.setattr(
+        jupyter, "open_in_jupyterlab", started.append
+    )  # tests/lesson/test_jupyter.py: the rest
     assert cli("exercises", "--out", tmp_path / "a", "--open").returncode == 0
-    assert started == [[sys.executable, "-m", "jupyterlab", str(tmp_path / "a" / "exercises.ipynb")]]
+    assert started == [tmp_path / "a" / "exercises.ipynb"]
+    monkeypatch.undo()
     monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: False)
     result = cli("exercises", "--out", tmp_path / "b", "--open")
     assert result.returncode == 1 and "digitlab[notebook]" in result.stderr and not (tmp_path / "b").exists()
