@@ -2,6 +2,7 @@
 explanation and the section to reread."""
 
 import pytest
+import torch
 
 from digitlab.exercises.catalogue import EXERCISES
 from digitlab.exercises.checker import check_function, find_exercise
@@ -36,3 +37,11 @@ def title(section: int) -> str:
     """The heading of that section in the lesson's text, as a learner sees it."""
     heading = next(line for line in lesson_text().splitlines() if line.startswith(f"## {section}. "))
     return heading.removeprefix(f"## {section}. ").split(" (notes:")[0]
+
+
+def test_a_check_leaves_torchs_random_state_as_it_was():
+    """In a notebook the learner's seeded cells go on as if nothing ran between them."""
+    state = torch.get_rng_state()
+    for exercise in EXERCISES:
+        check_function(exercise.reference, exercise)
+    assert torch.equal(torch.get_rng_state(), state)

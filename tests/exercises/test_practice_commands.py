@@ -39,13 +39,18 @@ def test_check_passes_right_answers_and_explains_wrong_ones(tmp_path):
     wrong = tmp_path / "mine.py"
     wrong.write_text("def mnist_loss(predictions, targets):\n"
                      "    return (targets - predictions).abs().mean()\n"
-                     "def mnist_distance(a, b):\n    return (a - b).abs().mean((-1, -2))\n")  # fmt: skip
+                     "def mnist_distance(a, b):\n    return (a - b).abs().mean((-1, -2))\n"
+                     "def softmax(logits):\n    return logits.exp() / logits.exp().sum(2)\n")  # fmt: skip
     result = cli("check", wrong)
     lines = result.stdout.splitlines()
     assert result.returncode == 1 and lines[0] == "mnist_distance: ok: matches the reference on 2 cases"
     assert (
         lines[1].startswith("mnist_loss: wrong: with predictions = 6 raw scores") and "section 3" in lines[1]
     )
+    assert lines[2].startswith(
+        "softmax: wrong: with logits = 3 rows of 10 activations (3,10): raised IndexError"
+    )
+    assert f"(line 6 of {wrong})" in lines[2] and lines[3] == "1 of 3 exercises match digitlab's reference"
 
 
 def test_check_refuses_bad_files_in_one_line(tmp_path):

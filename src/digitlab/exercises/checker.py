@@ -2,13 +2,15 @@
 first difference: an exception, an input changed in place, a known mistake, then the type, shape,
 dtype, autograd tracking, gradient and value of what each returns (in that order)."""
 
+import inspect
 import traceback
 import types
 from dataclasses import dataclass
 
 import torch
 
-from digitlab.exercises.catalogue import EXERCISES, Exercise, Observed, fresh_args, section_title
+from digitlab.exercises.cases import Exercise, Observed, fresh_args
+from digitlab.exercises.catalogue import EXERCISES, section_title
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 rounds at ~6e-8 per operation; the cases take at most a few dozen in a
 # chain (2 epochs of 3 batches), so a right answer stays within 1e-5; every mistake in the catalogue
@@ -26,10 +28,12 @@ class Verdict:
 
 
 def check_function(fn, exercise: Exercise) -> Verdict:
-    """`fn` against `exercise.reference` on every case; the first difference explained."""
+    """`fn` against `exercise.reference` on every case; the first difference explained. torch's random
+    state is the same after as before (a notebook's seeded cells stay as they were)."""
     fn = _isolated(fn, exercise.deps)
     for case in exercise.cases:
-        problem = _first_difference(fn, exercise, case)
+        with torch.random.fork_rng():
+            problem = _first_difference(fn, exercise, case)
         if problem:
             section = section_title(exercise.section)
             where = f"with {case.label}: " if not problem.startswith("is ") else ""
@@ -50,7 +54,7 @@ def _first_difference(fn, exercise: Exercise, case) -> str | None:
     except NotImplementedError:
         return "is not written yet (it raises NotImplementedError)"
     except Exception as e:  # noqa: BLE001 (the learner's code: any error is what to explain)
-        return f"raised {type(e).__name__}: {_one_line(e)}{_where(e)}{_hint_for(e, exercise)}"
+        return f"raised {type(e).__name__}: {_one_line(e)}{_where(e, fn)}{_hint_for(e, exercise)}"
     if exercise.pure:
         before = fresh_args(case)
         changed = [n for n, v in args.items() if isinstance(v, torch.Tensor) and not _same(v, before[n])]
@@ -138,9 +142,11 @@ def _isolated(fn, deps: tuple[str, ...]):
     return copy
 
 
-def _where(error: Exception) -> str:
-    """` (line N of FILE)`: the learner's line that raised, when it is in the learner's file."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if "digitlab" not in f.filename.split("/")]
+def _where(error: Exception, fn) -> str:
+    """` (line N of FILE)`: the last line of the learner's own file that the error passed through."""
+    functions = [fn, *vars(fn).values()] if isinstance(fn, type) else [fn]
+    files = {f.__code__.co_filename for f in functions if hasattr(f, "__code__")}
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in files]
     return f" (line {frames[-1].lineno} of {frames[-1].filename})" if frames else ""
 
 
@@ -150,6 +156,8 @@ def _hint_for(error: Exception, exercise: Exercise) -> str:
         return "; an update of a parameter goes under `with torch.no_grad():` (or through p.data)"
     if "shapes cannot be multiplied" in text:
         return f"; check which tensor each layer multiplies ({exercise.shapes})"
+    if isinstance(error, TypeError) and "argument" in text:  # a signature other than the exercise's
+        return f"; the exercise is {exercise.name}{inspect.signature(exercise.reference)}"
     return ""
 
 

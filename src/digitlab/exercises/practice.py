@@ -11,7 +11,8 @@ import textwrap
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.exercises.catalogue import EXERCISES, Exercise, section_title
+from digitlab.exercises.cases import Exercise
+from digitlab.exercises.catalogue import EXERCISES, section_title
 from digitlab.exercises.checker import Verdict, check_function, find_exercise
 from digitlab.exercises.learner_file import load_definitions
 from digitlab.modelfiles.ownership import OwnedFiles
