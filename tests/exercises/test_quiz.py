@@ -93,7 +93,7 @@ def test_quiz_refuses_a_folder_without_a_lesson_and_a_section_out_of_range(tmp_p
     model = MLP(hidden=4, n_out=10)
     save_model(model, tmp_path / "trained", ModelInfo.describe(model, metrics={"valid_accuracy": 0.9}))
     result = cli("quiz", "--run", tmp_path / "trained")
-    assert result.returncode == 1 and "holds no lesson run's figures" in result.stderr
+    assert result.returncode == 1 and "its model.json records no lesson figures" in result.stderr
     assert cli("quiz", "--section", "11", "--run", lesson_folder).returncode == 2
 
 

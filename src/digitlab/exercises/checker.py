@@ -21,7 +21,7 @@ RTOL, ATOL = 1e-4, 1e-5  # float32 rounds at ~6e-8 per operation; the cases take
 class Verdict:
     name: str
     passed: bool
-    message: str  # "passes N cases" or the first difference, with the section to reread
+    message: str  # "matches the reference on N cases", or the first difference and the section to reread
 
     def line(self) -> str:
         return f"{self.name}: {'ok' if self.passed else 'wrong'}: {self.message}"
@@ -60,10 +60,18 @@ def _first_difference(fn, exercise: Exercise, case) -> str | None:
         changed = [n for n, v in args.items() if isinstance(v, torch.Tensor) and not _same(v, before[n])]
         if changed:
             return f"changes its input `{changed[0]}` in place; work on a new tensor (a - b, not a -= b)"
-    for mistake in exercise.mistakes:
-        if _all_same(got, exercise.observe(mistake.fn, fresh_args(case))):
-            return mistake.message  # (a mistake that raises is never what the learner did: they did not)
+    known = next((m.message for m in exercise.mistakes if _made(m.fn, got, exercise, case)), None)
+    if known:
+        return known
     return next((d for key in want if (d := _difference(key, got.get(key), want[key]))), None)
+
+
+def _made(mistake, got: Observed, exercise: Exercise, case) -> bool:
+    """Whether the learner's function observed as `got` did what the known mistake does."""
+    try:
+        return _all_same(got, exercise.observe(mistake, fresh_args(case)))
+    except Exception:  # noqa: BLE001 (a mistake that raises on this case is not what the learner did)
+        return False
 
 
 def _difference(key: str, got, want) -> str | None:

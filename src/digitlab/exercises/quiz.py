@@ -34,7 +34,9 @@ def figures_of_run(folder: str | Path) -> Figures:
     metrics = read_info(folder).metrics
     values = {k: float(v) for k, v in metrics.items() if k in RESULTS and isinstance(v, int | float)}
     if "baseline_accuracy" not in values:
-        raise DigitlabError(f"{folder}: holds no lesson run's figures (written by digitlab lesson --out)")
+        raise DigitlabError(
+            f"{folder}: its model.json records no lesson figures (digitlab lesson --out DIR writes them)"
+        )
     return Figures(values, f"Figures from the lesson run in {folder}.")
 
 
