@@ -16,6 +16,8 @@ def test_exercises_writes_stubs_that_check_reports_as_not_written(tmp_path):
     out = tmp_path / "practice"
     result = cli("exercises", "--out", out)
     assert result.returncode == 0 and f"digitlab check {out / 'exercises.py'}" in result.stdout
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.read(out / "exercises.ipynb", as_version=4))
     notebook = json.loads((out / "exercises.ipynb").read_text())
     sources = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
     assert "check(train_epoch)" in sources and any(s.startswith("def train_epoch(") for s in sources)

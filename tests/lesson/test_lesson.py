@@ -102,6 +102,8 @@ def test_the_lesson_asks_every_question_and_folds_the_answers_this_run_gives(les
 
 
 def test_the_notebook_folds_the_answer_cells():
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.from_dict(notebook(lesson_cells())))  # the folding keys are nbformat's own
     notebook_cells = notebook(lesson_cells())["cells"]
     folded = [c for c in notebook_cells if c["metadata"].get("tags") == ["answers"]]
     assert len(folded) == 4 and all("".join(c["source"]).startswith("quiz_answers(") for c in folded)
