@@ -109,10 +109,8 @@ def test_the_notebook_folds_the_answer_cells():
     assert len(folded) == 4 and all("".join(c["source"]).startswith("quiz_answers(") for c in folded)
     assert all(c["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True} for c in folded)
     assert all(c["metadata"]["collapsed"] for c in folded)
-    asked = [
-        "".join(c["source"]) for c in notebook_cells if "".join(c["source"]).startswith("quiz_questions(")
-    ]
-    assert len(asked) == 4
+    asked = [c for c in notebook_cells if "\nquiz_questions(" in "".join(c["source"])]  # under its caption
+    assert len(asked) == 4 and not any(c["metadata"].get("jupyter") for c in asked)  # questions: shown
 
 
 def test_the_two_worst_held_out_images_are_explained(lesson_run):
