@@ -62,6 +62,11 @@ def simple_net_as_in_the_notes(xb, w1, b1, w2, b2):
     return xb @ w2 + b2  # the notes' bug: the pixels, not res, into the second layer
 
 
+def softmax_with_a_detached_sum(logits):
+    e = logits.exp()
+    return e / e.sum(1, keepdim=True).detach()  # the right probabilities, but half their gradient is lost
+
+
 def not_written_yet(logits):
     raise NotImplementedError
 
@@ -81,6 +86,7 @@ WRONG = {
     "value at an input": ("is_one", is_one_reversed, "result[0] is "),
     "autograd": ("init_params", init_params_untracked, "not tracked by autograd"),
     "gradient": ("linear1", linear1_detached, "weights.grad is None: no gradient reached it"),
+    "gradient values": ("softmax", softmax_with_a_detached_sum, "(the gradient) is "),
     "type": ("validate_epoch", validate_epoch_tensor, "result is a Tensor"),
     "no_grad": ("BasicOptim", OptimWithoutNoGrad, "under `with torch.no_grad():`"),
     "zero_grad": ("BasicOptim", OptimThatKeepsGradients, "w.grad after zero_grad() still holds the gradient"),

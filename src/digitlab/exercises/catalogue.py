@@ -126,7 +126,8 @@ EXERCISES = (
                          "between the layers (res.max(tensor(0.0)) or F.relu)"),),
         shapes="xb (B,784) @ w1 (784,30) -> res (B,30) @ w2 (30,1) -> (B,1)"),
     Exercise("softmax", 8, ref.softmax, (
-        Case("logits = 3 rows of 10 activations (3,10)", lambda g: {"logits": randn(g, 3, 10, scale=3)}),
+        Case("logits = 3 rows of 10 activations (3,10)", lambda g: {
+            "logits": randn(g, 3, 10, grad=True, scale=3)}),
     ), returns, (Mistake(wrong.softmax_by_column, "each column sums to 1, not each row: sum over the last "
                          "dim (sum(-1, keepdim=True))"),), task="Activations (B,10) -> probabilities: "
                  "each row's exponentials divided by their sum, so every row is positive and sums to 1."),
