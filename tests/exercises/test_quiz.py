@@ -102,3 +102,4 @@ def test_without_a_run_the_quiz_measures_the_first_sections_as_the_lesson_does()
     assert set(figures.values) == {"baseline_accuracy"} and "sections 1-2" in figures.source
     assert 0.9 < figures.values["baseline_accuracy"] <= 1  # 0 against 1: the lesson's own target
     assert figures_measured_now((8,)).values == {}  # nothing cheap to measure for section 8
+    assert figures_measured_now((3,)).values == {}  # section 3 asks for no figure

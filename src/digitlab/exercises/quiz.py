@@ -41,10 +41,11 @@ def figures_of_run(folder: str | Path) -> Figures:
 
 
 def figures_measured_now(sections: tuple[int, ...] = (), data: str = "mnist") -> Figures:
-    """The lesson's first sections, as far as the questions of `sections` need (at most
+    """The lesson's first sections, as far as the figures asked for in `sections` need (up to
     CHEAP_SECTIONS), run here without output: their figures."""
-    last = min(max(sections, default=CHEAP_SECTIONS), CHEAP_SECTIONS)
-    if min(sections, default=1) > CHEAP_SECTIONS:
+    asked = [q.section for _, q in numbered(sections) if q.figure or q.best_of]
+    last = max((s for s in asked if s <= CHEAP_SECTIONS), default=0)
+    if not last:
         return Figures({}, "No lesson run here (digitlab lesson --out runs/lesson makes one).")
     import matplotlib
 
