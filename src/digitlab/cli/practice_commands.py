@@ -16,7 +16,7 @@ def quiz(
     run: Path = typer.Option(
         None,
         help="The lesson run (digitlab lesson --out DIR) whose figures the questions ask for. Default: "
-        "runs/lesson if it holds one, else sections 1-4 of the lesson are run now.",
+        "runs/lesson if it holds one, else the lesson runs now up to the figures asked (section 4 at most).",
     ),
 ):
     """The lesson's questions one at a time: answer, then read digitlab's answer (figures from your run)."""
