@@ -33,6 +33,11 @@ def test_exercises_never_replaces_a_file_of_the_users(tmp_path):
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "exercises.py: exists and digitlab did not write it" in result.stderr
     assert (tmp_path / "exercises.py").read_text() == "mine" and not (tmp_path / "exercises.ipynb").exists()
+    result = cli("exercises", "--out", tmp_path / "exercises.py")  # a file, not a folder
+    assert (
+        result.returncode == 1
+        and result.stderr == f"error: {tmp_path / 'exercises.py'}: is a file, not a folder\n"
+    )
 
 
 def test_check_passes_right_answers_and_explains_wrong_ones(tmp_path):
