@@ -22,7 +22,11 @@ def numeric_options() -> list[tuple[list[str], typer.core.TyperOption, type, lis
             walk(sub, [*path, name])
         for param in command.params:
             annotation = param.type_descriptor.annotation
-            kinds = typing.get_args(annotation) if typing.get_origin(annotation) is tuple else (annotation,)
+            kinds = (
+                typing.get_args(annotation)
+                if typing.get_origin(annotation) in (tuple, list)
+                else (annotation,)
+            )
             if kinds and all(kind in (int, float) for kind in kinds):
                 found.append((path, param, kinds[0], required_args(command)))
 
@@ -69,7 +73,8 @@ def test_the_walk_finds_every_kind_of_numeric_flag():
     # fmt: off
     assert {("lesson", "--subset"), ("lesson", "--pair"), ("train", "--seed"), ("train", "--channels"),
             ("train", "--valid-fraction"), ("data info", "--valid-fraction"), ("serve", "--port"),
-            ("serve", "--batch-ms"), ("data show", "--count"), ("lr-find", "--batch-size")} <= flags
+            ("serve", "--batch-ms"), ("data show", "--count"), ("lr-find", "--batch-size"),
+            ("quiz", "--section")} <= flags
     # fmt: on
 
 

@@ -15,6 +15,7 @@ from digitlab.cli import (
     data_commands,
     explain_command,
     model_commands,
+    practice_commands,
     streams,
     tool_commands,
     train_commands,
@@ -63,6 +64,9 @@ def root(
 
 
 app.command()(train_commands.lesson)
+app.command()(practice_commands.quiz)
+app.command()(practice_commands.exercises)
+app.command()(practice_commands.check)
 app.command("train")(train_commands.train_cmd)
 app.command("lr-find")(train_commands.lr_find)
 app.command()(model_commands.evaluate)

@@ -76,7 +76,8 @@ def with_settings(*names: str, config_file: bool = False):
             if config_file:
                 path, show, context = kwargs.pop("config"), kwargs.pop("print_config"), kwargs.pop("context")
                 if path is not None:  # a flag typed on the command line wins over the file
-                    values |= {k: v for k, v in read_config(path).items() if not _given(context, k)}
+                    consent = kwargs.get("trust_code", False) or _given(context, "model")  # typed: consent
+                    values |= {k: v for k, v in read_config(path, consent).items() if not _given(context, k)}
                 if show:
                     print(config_toml(TrainConfig(**values).resolve()), end="")
                     return None
@@ -135,21 +136,22 @@ def _option(field: dataclasses.Field):
     )  # fmt: skip
 
 
-def number_option(name: str, default, *flags: str, help: str):
+def number_option(name: str, default, *flags: str, help: str, metavar: str | None = None):
     """The option of a number whose range `run.settings` declares (a setting's, or another command's
     flag's): its help says the range, and a value outside it (NaN too) is a usage error naming both."""
     bounds = range_of(name)
     return typer.Option(
         default, *flags, help=f"{help} Range: {bounds}.", show_default=default is not None,
-        callback=_within(bounds),
+        callback=_within(bounds), metavar=metavar,
     )  # fmt: skip
 
 
 def _within(bounds: Range):
-    """The flag's check: every number given (each of a tuple's) within `bounds`, else exit 2."""
+    """The flag's check: every number given (each of a tuple's, or of a flag given again) within
+    `bounds`, else exit 2."""
 
     def check(value):
-        for number in value if isinstance(value, tuple) else () if value is None else (value,):
+        for number in value if isinstance(value, tuple | list) else () if value is None else (value,):
             if not bounds.holds(number):
                 raise typer.BadParameter(f"{number} is not in the range {bounds}")
         return value

@@ -288,6 +288,7 @@ FLAG_RANGES = {
     "nnodes": Range(1, 256),  # train on several machines
     "node_rank": Range(0, 255),
     "max_batch": Range(1, 1000),  # serve: images in one /api/predict/batch request (Starlette's form limit)
+    "section": Range(1, 10),  # quiz: a section of the lesson
 }
 
 
