@@ -2,7 +2,6 @@
 weights file (a regular file of a size the model allows), each tensor, and the model's outputs."""
 
 import os
-import stat
 from pathlib import Path
 
 import torch
@@ -10,6 +9,7 @@ from torch import nn
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
+from digitlab.fileio import read_regular
 from digitlab.models import MODELS, input_size, is_import_path
 
 FORMAT = "digitlab-model"
@@ -62,17 +62,9 @@ def read_weights(json_path: Path, name: str, max_bytes: int) -> bytes:
     if not name or name != Path(name).name or name in (".", ".."):
         raise DigitlabError(f"{json_path}: field 'weights_file' must name a file in the model's own folder")
     path = json_path.parent / name
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise DigitlabError(f"{path}: weights file is not a regular file (a link, device or pipe)")
-    if st.st_size > max_bytes:
-        raise DigitlabError(f"{path}: weights file is {st.st_size:,} bytes, more than the model can hold")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as f:
-        return f.read(max_bytes + 1)
+    if not os.path.lexists(path):
+        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing")
+    return read_regular(path, max_bytes, what="the model can hold")
 
 
 def check_tensors(state: dict, expected: dict, path: Path, architecture: str) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic, write_text_atomic
+from digitlab.fileio import read_regular, write_bytes_atomic, write_text_atomic
 from digitlab.modelfiles.model_checks import (
     FORMAT,
     FORMAT_VERSION,
@@ -152,10 +152,10 @@ def _json_path(path: Path) -> Path:
 
 
 def _read_json(path: Path) -> dict:
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise DigitlabError(f"{path}: {path.stat().st_size:,} bytes is too large for a model JSON")
+    # a published folder's model.json is a link through `current`: followed
+    text = read_regular(path, MAX_JSON_BYTES, follow_links=True, what="a model JSON needs")
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DigitlabError(f"{path}: not a digitlab model JSON ({e})") from None
     except RecursionError:

@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import os
-import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from torch import nn
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
+from digitlab.fileio import read_regular, write_bytes_atomic
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.models import predict_probs, to_probs
 
@@ -196,15 +195,7 @@ class OnnxEngine:
 
 def read_onnx_file(path: Path, weights_bytes: int) -> bytes:
     """An ONNX file in a model folder: a regular file (no link, pipe or device) of a size its model allows."""
-    st = path.lstat()
-    if not stat.S_ISREG(st.st_mode):
-        raise DigitlabError(f"{path}: is not a regular file (a link, pipe or device)")
-    most = 2 * weights_bytes + GRAPH_BYTES
-    if st.st_size > most:
-        raise DigitlabError(f"{path}: {st.st_size:,} bytes, more than this model's export can be ({most:,})")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(most + 1)
+    return read_regular(path, 2 * weights_bytes + GRAPH_BYTES, what="this model's export can be")
 
 
 def checked_onnx(data: bytes, name: str | Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import regular_file
+from digitlab.fileio import read_regular
 from digitlab.run.settings import TrainConfig
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
@@ -23,10 +23,8 @@ MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
 def read_config(path: str | Path) -> dict:
     """The file's settings, each a known field, with lists as tuples; one line naming the file and
     the key (or TOML's line and column) when it is not."""
-    path = regular_file(path)
-    if path.stat().st_size > MAX_BYTES:
-        raise DigitlabError(f"{path}: over {MAX_BYTES:,} bytes; a settings file is a few lines")
-    data = path.read_bytes()
+    path = Path(path)
+    data = read_regular(path, MAX_BYTES, follow_links=True, what="a settings file of a few lines needs")
     try:
         settings = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
