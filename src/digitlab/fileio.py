@@ -132,7 +132,7 @@ def read_regular(
         link = "is not a regular file (a symbolic link, not followed here)"
         why = link if e.errno == errno.ELOOP else f"cannot read ({e.strerror})"
         raise DigitlabError(f"{path}: {why}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise DigitlabError(f"{path}: is a folder, not a file")
@@ -140,7 +140,10 @@ def read_regular(
             raise DigitlabError(f"{path}: is not a regular file (a pipe, device or socket)")
         if st.st_size > most:
             raise DigitlabError(f"{path}: {st.st_size:,} bytes, more than {what} ({most:,})")
-        data = f.read(st.st_size + 1)  # one byte more tells a file that grew since
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(st.st_size + 1)  # one byte more tells a file that grew since
+    finally:
+        os.close(fd)
     if len(data) > st.st_size:
         raise DigitlabError(f"{path}: changed while digitlab read it; try again")
     return data

@@ -256,9 +256,10 @@ class OwnedFiles:
         self.listed: set[str] = set(self._read(marker)) if os.path.lexists(marker) else set()
 
     def _read(self, marker: Path) -> list[str]:
+        text = read_regular(marker, MAX_MANIFEST_BYTES, what="a list of file names needs")
         try:
-            names = json.loads(read_regular(marker, MAX_MANIFEST_BYTES).decode("utf-8"))["files"]
-        except (DigitlabError, ValueError, KeyError, TypeError):
+            names = json.loads(text.decode("utf-8"))["files"]
+        except (ValueError, KeyError, TypeError):
             raise DigitlabError(f"{marker}: is not a list of files digitlab wrote") from None
         return [n for n in names if isinstance(n, str)]
 
