@@ -27,7 +27,7 @@ from safetensors.torch import save as save_safetensors
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.fileio import read_regular, write_bytes_atomic, write_text_atomic
+from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic, write_text_atomic
 from digitlab.learning.callbacks import Callback
 from digitlab.learning.checkpoint_fields import check_meta, check_tensors
 from digitlab.models import MAX_NUMBERS
@@ -67,6 +67,8 @@ class Checkpoint(Callback):
         self.extra, self.pending, self.write = extra or {}, resume_from, write  # (write: rank 0 only)
 
     def before_fit(self, learn: "Learner") -> None:
+        if self.write:  # refused now, not after an epoch of training
+            refuse_special(self.folder / JSON_NAME)
         if self.pending is not None:
             try:
                 restore(learn, self.pending, self.generators)

@@ -19,7 +19,7 @@ from torch import nn
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.fileio import read_regular, write_bytes_atomic, write_text_atomic
+from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic, write_text_atomic
 from digitlab.modelfiles.model_checks import (
     FORMAT,
     FORMAT_VERSION,
@@ -84,6 +84,7 @@ def save_model(model: nn.Module, folder: str | Path, info: ModelInfo) -> Path:
     digest = hashlib.sha256(weights).hexdigest()
     weights_name = f"model-{digest[:12]}.safetensors"
     json_path = folder / JSON_NAME
+    refuse_special(json_path)  # before the weights are written: nothing is left half-done
     old = _read_json(json_path).get("weights_file") if json_path.is_file() else None
     write_bytes_atomic(folder / weights_name, weights)
     info = dataclasses.replace(info, weights_file=weights_name, weights_sha256=digest)

@@ -270,6 +270,7 @@ class OwnedFiles:
                 raise DigitlabError(
                     f"{self.folder / name}: exists and digitlab did not write it; choose another folder"
                 )
+            refuse_special(self.folder / name)  # listed, but a link now: nothing is written through it
         new = set(names) - self.listed
         if new:
             make_folder(self.folder)
