@@ -70,6 +70,10 @@ def submit(out: Path, env: dict) -> CliResult:
     return cli("submit", env["model"], "--test", env["test"], "--out", out / "s.csv")
 
 
+def export(out: Path, env: dict) -> CliResult:
+    return cli("export", env["model"], "--data", env["csv"], "--out", out / "m.onnx")
+
+
 def notebook(out: Path, env: dict) -> CliResult:
     return cli("lesson", "--notebook", out / "l.ipynb")
 
@@ -87,6 +91,7 @@ WRITERS = {
     "report": ("r.html", "the user's", evaluate),
     "submission": ("s.csv", "the user's", submit),
     "notebook": ("l.ipynb", "the user's", notebook),
+    "onnx": ("m.onnx", "the user's", export),
 }
 
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.fileio import read_regular, write_bytes_atomic
+from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.models import predict_probs, to_probs
 
@@ -134,6 +134,7 @@ def check_export(model: nn.Module, data: bytes, images: torch.Tensor, labels: to
 
 def export_model(model: nn.Module, info: ModelInfo, out: str | Path, images, labels) -> ExportCheck:
     """Write FILE.onnx only if it passes the check on `images`; otherwise leave nothing."""
+    refuse_special(Path(out))  # a link or a device at `out`: refused before the export's seconds
     data = onnx_bytes(model, info)
     check = check_export(model, data, images, labels)
     if not check.passed:
