@@ -99,6 +99,20 @@ def open_own(path: Path) -> int:
     return fd
 
 
+def writable_folder(path: str | Path) -> Path:
+    """`path`, if digitlab can make files in it later (it is made then if missing), said in one line
+    now otherwise: a file stands there or above it, or the nearest folder that exists is not writable."""
+    path = Path(path)
+    existing = path.absolute()
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DigitlabError(f"{path}: is not a folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DigitlabError(f"{path}: {existing} is a folder digitlab may not write to")
+    return path
+
+
 def regular_file(path: str | Path) -> Path:
     """`path`, if it is a regular file (links followed) that reads without waiting: no pipe or device."""
     path = Path(path)

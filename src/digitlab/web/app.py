@@ -21,11 +21,11 @@ from starlette.concurrency import run_in_threadpool
 
 from digitlab.data.decode import pixel_count, png_bytes
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
+from digitlab.fileio import writable_folder, write_bytes_atomic
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.web.batching import Batcher
 from digitlab.web.monitoring import BATCH, Monitor, metrics_page
-from digitlab.web.safeguards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
+from digitlab.web.safeguards import Capacity, DrainBody, SecurityHeaders, ShedLoad, default_hosts, same_origin
 from digitlab.web.uploads import MAX_BODY, image_from_pixels, open_upload, read_body, read_source
 
 IMAGE_OR_PIXELS = {  # /api/predict's request body, for the OpenAPI schema (the route reads it itself)
@@ -77,6 +77,7 @@ class PredictResponse(BaseModel):
     input: list[list[int]]  # the 28x28 image the model saw, 0..255
 
 
+MAX_DRAIN = 16 * 1024 * 1024  # bytes of a refused body read and dropped, so that its client reads the answer
 MAX_IN_FLIGHT = 64  # requests being decoded or predicted at once; more get 503 and Retry-After at once
 MAX_LAG = 0.05  # seconds the event loop may run late (requests waiting to be read) before 503s
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
@@ -114,6 +115,8 @@ def create_app(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
     )  # FastAPI's docs pages load scripts from a CDN: off; /docs is our own page, offline
     capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
+    if save_dir is not None:  # a file or a read-only place: refused now, not as an error per drawing
+        writable_folder(save_dir)
     _add_pages(app, predictor, save_dir)
     _add_prediction(app, predictor, capacity, batch_window)
     _add_explanation(app, predictor, capacity)
@@ -139,6 +142,7 @@ def _add_guards(app: FastAPI, capacity: Capacity, cors_origins: list[str], allow
         ShedLoad, capacity=capacity, paths=("/api/predict", "/api/predict/batch", "/api/explain")
     )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(DrainBody, most=MAX_DRAIN)  # every refusal above reaches its client
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
 
 
@@ -291,7 +295,11 @@ def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[s
         digit, image = await _labelled_drawing(await request.form(), classes)
         image.thumbnail((SAVED_SIDE, SAVED_SIDE))  # a 12-megapixel photo need not become a 30 MB PNG
         name = f"{uuid.uuid4().hex}.png"
-        write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
+        try:
+            write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
+        except (OSError, DigitlabError) as e:  # the disk full, a file made where DIR/<digit>/ goes
+            why = getattr(e, "strerror", None) or "a file stands where its folder goes"
+            raise HTTPException(503, f"the server cannot save drawings now ({why})") from None
         return {"saved": f"{digit}/{name}"}
 
 
