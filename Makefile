@@ -28,6 +28,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(VENV)/bin/digitlab lesson
+	@echo 'digitlab is installed in $(VENV): run  . $(VENV)/bin/activate  to put it on your PATH (or type $(VENV)/bin/digitlab).'
 
 notebook: install-notebook  # the lesson as a notebook, opened in JupyterLab (the notebook extra)
 	$(VENV)/bin/digitlab lesson --notebook runs/lesson.ipynb --open

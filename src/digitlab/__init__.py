@@ -3,7 +3,7 @@
 `import digitlab` loads nothing but this: the command line starts fast. The Python API is here
 (`digitlab.train`, `digitlab.load`, their `Model`: see digitlab.run.api), imported when first
 called; the learner's names come from `from digitlab.all import *`; everything else from its
-folder (README, "Layout").
+folder (docs/architecture.md, "Layout").
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,4 +1,4 @@
-"""The Python API, and the README's example of it, run as it is written."""
+"""The Python API, and the example of it in docs/python-api.md, run as it is written."""
 
 import re
 from pathlib import Path
@@ -13,14 +13,13 @@ from digitlab.modelfiles.model_file import load_model
 from digitlab.run.settings import TrainConfig
 from tests.helpers import cli
 
-README = Path(__file__).parents[2] / "README.md"
+API_PAGE = Path(__file__).parents[2] / "docs" / "python-api.md"
 
 
-def test_the_readmes_python_example_runs_as_written(tmp_path, monkeypatch):
-    section = README.read_text().split("### The Python API", 1)[1].split("\n### ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+def test_the_api_pages_python_example_runs_as_written(tmp_path, monkeypatch):
+    (code,) = re.findall(r"```python\n(.*?)```", API_PAGE.read_text(), re.S)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, "docs/python-api.md", "exec"), {"__name__": "__docs__"})
     assert (tmp_path / "runs" / "api-demo" / "model.json").exists() and (tmp_path / "seven.png").exists()
 
 
