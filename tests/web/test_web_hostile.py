@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -41,6 +42,22 @@ def test_serve_with_a_save_dir_that_is_a_file_is_refused_before_serving(trained_
         with pytest.raises(DigitlabError, match="is not a folder"):
             create_app(predictor, save_dir=save_dir)
     assert taken.read_text() == "the user's"
+
+
+def test_serve_with_a_save_dir_it_may_not_write_to_is_refused_before_serving(trained_model, tmp_path):
+    import os
+
+    locked = tmp_path / "read-only"
+    locked.mkdir(mode=0o555)
+    places = [
+        p for p in (locked, Path("/proc/sys")) if not os.access(p, os.W_OK)
+    ]  # root may write to any mode
+    if not places:
+        pytest.skip("every folder is writable here")
+    result = cli("serve", trained_model, "--port", "0", "--save-dir", places[0] / "drawings")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{places[0]} is a folder digitlab may not write to" in result.stderr
+    assert "serving on" not in result.stdout
 
 
 def test_a_drawing_that_cannot_be_saved_is_a_503_naming_no_path(predictor, tmp_path, mnist):
