@@ -18,6 +18,9 @@ from digitlab.errors import DigitlabError
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Write to a temp file beside `path`, then rename it over `path` only if all went well.
 
+    The temp file is made anew (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW), and `path` is refused first if it
+    is a link, a device or a file of other names (`refuse_special`): nothing is written through a link.
+
     A failure to write names `path`, the file asked for, not the temp file nobody asked for.
     """
     path = Path(path)

@@ -111,3 +111,12 @@ def test_reads_refuse_links_pipes_devices_and_folders(tmp_path):
     assert read_regular(tmp_path / "link.json", 3, follow_links=True) == b"{ }"  # a file the user named
     with pytest.raises(DigitlabError, match=r"3 bytes, more than a test allows \(2\)"):
         read_regular(tmp_path / "target.json", 2, what="a test allows")
+
+
+def test_manifests_nested_past_the_recursion_limit_are_one_line(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000  # 200 KB, within the size limit
+    (tmp_path / ownership.OwnedFiles.MARKER).write_text(deep)
+    with pytest.raises(DigitlabError, match="is not a list of files digitlab wrote"):
+        ownership.OwnedFiles(tmp_path)
+    (tmp_path / "model.json").write_text(deep)  # a folder from before manifests: not adopted
+    assert ownership.read_manifest(tmp_path).legacy == []

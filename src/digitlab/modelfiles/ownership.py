@@ -170,7 +170,7 @@ def _adopt_legacy(folder: Path) -> Manifest:
         return manifest
     model_json = folder / "model.json"
     if model_json.is_file() and not model_json.is_symlink():
-        with contextlib.suppress(DigitlabError, ValueError, AttributeError):
+        with contextlib.suppress(DigitlabError, ValueError, AttributeError, RecursionError):
             data = json.loads(read_regular(model_json, MAX_MANIFEST_BYTES).decode("utf-8"))
             weights = data.get("weights_file", "")
             if data.get("format") == "digitlab-model" and WEIGHTS_FILE.fullmatch(weights):
@@ -259,7 +259,7 @@ class OwnedFiles:
         text = read_regular(marker, MAX_MANIFEST_BYTES, what="a list of file names needs")
         try:
             names = json.loads(text.decode("utf-8"))["files"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise DigitlabError(f"{marker}: is not a list of files digitlab wrote") from None
         return [n for n in names if isinstance(n, str)]
 
