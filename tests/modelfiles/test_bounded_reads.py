@@ -12,6 +12,7 @@ import pytest
 from digitlab import __version__
 from digitlab.data.download import download
 from digitlab.errors import DigitlabError
+from digitlab.exercises.learner_file import load_definitions
 from digitlab.fileio import read_regular
 from digitlab.inference.submission import check_submission
 from digitlab.learning import checkpointing
@@ -56,6 +57,7 @@ READERS = {
     "config file": ("run.toml", lambda d: read_config(d / "run.toml")),
     "submission": ("submission.csv", lambda d: check_submission(d / "submission.csv", d / "test.csv")),
     "onnx file": ("model.onnx", lambda d: read_onnx_file(d / "model.onnx", 1 << 20)),
+    "exercise file": ("mine.py", lambda d: load_definitions(d / "mine.py")),
     "downloaded file in place": ("train-images-idx3-ubyte.gz", lambda d: download("mnist", d, mirrors=[])),
 }
 
