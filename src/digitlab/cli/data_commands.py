@@ -1,27 +1,27 @@
 """`data info`, `data show` and `data download`: look at a data source before training on it."""
 
+import dataclasses
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from digitlab.cli.common import SRC_HELP, Verbosity, out, say
+from digitlab.cli.common import SRC_HELP, Verbosity, out, say, with_settings
 from digitlab.errors import DigitlabError
+from digitlab.run.settings import TrainConfig
 
 
-def data_info(
-    src: str = typer.Argument("mnist", help=SRC_HELP),
-    valid_fraction: float = typer.Option(
-        0.1, help="Fraction held out, as `train` does (its fast preset: 0.02)."
-    ),
-    seed: int = typer.Option(0, help="Seed of the split, as `train` does (its default seed)."),
-):
-    """Counts per class, split sizes, shape, pixel range and mean."""
+@with_settings("preset", "valid_fraction", "seed")
+def data_info(settings: TrainConfig, src: str = typer.Argument("mnist", help=SRC_HELP)):
+    """Counts per class, the split `train` makes with the same flags, shape, pixel range and mean."""
     from digitlab.data import load_source
+    from digitlab.data.holdout import hold_out
 
+    # the fraction `train` with these flags takes, decided where train decides it
+    config = dataclasses.replace(settings, data=src, device="cpu").resolve()
     source = load_source(src)
     say(f"source: {source.name}")
-    for name, ds in (("train", source.train), ("test", source.test)):
+    for name, ds in (("train", source.train), ("valid", source.valid), ("test", source.test)):
         if ds is None:
             continue
         s = ds.summary()
@@ -30,11 +30,10 @@ def data_info(
             f"pixel range {s['min']}..{s['max']}, mean {s['mean']:.2f} ({s['mean'] / 255:.4f} as float)"
         )
         if name == "train" and ds.labels is not None:
-            train, valid = ds.split(valid_fraction, seed)
-            say(
-                f"  split as `train` makes it (valid {valid_fraction:.0%}, seed {seed}): "
-                f"train {len(train):,} / valid {len(valid):,}"
-            )
+            holdout = hold_out(ds, source.valid, config.valid_fraction, config.seed)
+            say(f"  as `train --preset {config.preset}` makes it: {holdout.line()}")
+            if warning := holdout.warning():
+                say(f"  {warning}")
         if ds.labels is not None:
             counts = ds.class_counts()
             if len(counts) <= 10:  # the digits: one row

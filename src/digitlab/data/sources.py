@@ -24,11 +24,13 @@ IDX_NAMES = {
 
 @dataclass
 class Source:
-    """What a SRC holds: training data (labelled, or not for a Kaggle test CSV) and maybe a test set."""
+    """What a SRC holds: training data (labelled, or not for a Kaggle test CSV), maybe a test set, and
+    maybe its own validation set (a valid/ folder: then nothing is held out of train)."""
 
     name: str
     train: Dataset
     test: Dataset | None = None
+    valid: Dataset | None = None
 
 
 def bundled_mnist_dir() -> Path:
