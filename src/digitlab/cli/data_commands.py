@@ -5,21 +5,23 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from digitlab.cli.common import SRC_HELP, Verbosity, out, say, with_settings
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, plain
 from digitlab.run.settings import TrainConfig
 
 
-@with_settings("preset", "valid_fraction", "seed")
+@with_settings("preset", "valid_fraction", "seed", "classes")
 def data_info(settings: TrainConfig, src: str = typer.Argument("mnist", help=SRC_HELP)):
     """Counts per class, the split `train` makes with the same flags, shape, pixel range and mean."""
     from digitlab.data import load_source
+    from digitlab.data.class_names import parse_classes
     from digitlab.data.holdout import hold_out
 
     # the fraction `train` with these flags takes, decided where train decides it
     config = dataclasses.replace(settings, data=src, device="cpu").resolve()
-    source = load_source(src)
+    source = load_source(src, parse_classes(config.classes) if config.classes else None)
     say(f"source: {source.name}")
     for name, ds in (("train", source.train), ("valid", source.valid), ("test", source.test)):
         if ds is None:
@@ -35,15 +37,21 @@ def data_info(settings: TrainConfig, src: str = typer.Argument("mnist", help=SRC
             if warning := holdout.warning():
                 say(f"  {warning}")
         if ds.labels is not None:
-            counts = ds.class_counts()
-            if len(counts) <= 10:  # the digits: one row
-                table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
-                table.add_row("count", *[str(c) for c in counts])
-            else:  # more classes than a line holds: one row each
-                table = Table("class", "count", title=f"{name}: images per class ({len(counts)} classes)")
-                for label, count in enumerate(counts):
-                    table.add_row(str(label), str(count))
-            out.print(table)
+            out.print(_class_table(ds, name))
+
+
+def _class_table(ds, name: str) -> Table:
+    """Images per class: the ten digits in one row; named or more classes one row each, sorted."""
+    counts = ds.class_counts()
+    if ds.classes is None and len(counts) <= 10:
+        table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
+        table.add_row("count", *[str(c) for c in counts])
+        return table
+    table = Table("class", "name", "count", title=f"{name}: images per class ({len(counts)} classes)")
+    for label, count in enumerate(counts):
+        class_name = ds.classes[label] if ds.classes is not None else str(label)
+        table.add_row(str(label), Text(plain(class_name)), str(count))  # a name is text, never markup
+    return table
 
 
 def data_show(

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from digitlab.data.cache import cached_arrays
+from digitlab.data.class_names import check_labels_named, classes_txt
 from digitlab.data.dataset import Dataset
-from digitlab.data.folder import is_class_folder, read_image_folder
+from digitlab.data.folder import folder_classes, is_class_folder, read_image_folder, split_folders
 from digitlab.data.idx import MAX_PAYLOAD, MAX_SIDE, MIN_SIDE, read_idx_images, read_idx_labels
 from digitlab.data.kaggle import read_kaggle_csv
 from digitlab.errors import DigitlabError
@@ -51,23 +52,61 @@ def verify_bundled_mnist() -> Path:
     return root
 
 
-def load_source(src: str | Path = "mnist") -> Source:
-    """Load any supported SRC into tensors."""
+def load_source(src: str | Path = "mnist", classes: tuple[str, ...] | None = None) -> Source:
+    """Load any supported SRC into tensors; `classes` names its labels 0..K-1 (`train --classes`),
+    else a `classes.txt` beside the data does, or the names of its class folders."""
     if str(src) == "mnist":
-        return _load_idx_folder(verify_bundled_mnist(), "mnist")
+        return _named(_load_idx_folder(verify_bundled_mnist(), "mnist"), classes, "mnist")
     path = Path(src)
     if path.is_file() and path.suffix.lower() == ".csv":
         images, labels = read_kaggle_csv(path)
-        return Source(str(path), _dataset(images, labels, path.name))
+        return _named(
+            Source(str(path), _dataset(images, labels, path.name)), classes or classes_txt(path), src
+        )
     if path.is_dir() and _find_idx(path, IDX_NAMES["train"][0]):
-        return _load_idx_folder(path, str(path))
+        return _named(_load_idx_folder(path, str(path)), classes or classes_txt(path), src)
     if is_class_folder(path):
-        return Source(str(path), _dataset(*read_image_folder(path), path.name))
+        return _image_folders(path, classes)
     if not path.exists():
         raise DigitlabError(f"{src}: no such file or folder (SRC is 'mnist', a .csv, or a folder)")
     raise DigitlabError(
         f"{src}: not a data source: expected a Kaggle .csv, a folder with IDX files, "
-        "or a folder with 0/..9/ image subfolders (one per class, named 0, 1, 2, ...)"
+        "or a folder with one image subfolder per class (0/..9/, or any names: cat/, dog/)"
+    )
+
+
+def _image_folders(root: Path, given: tuple[str, ...] | None) -> Source:
+    """A folder of class folders, or of train/ (valid/, test/) folders of class folders."""
+    splits = split_folders(root) or {"train": root}
+    folders = folder_classes(splits["train"])  # None: numbered folders, each its number's class
+    names = folders or given or classes_txt(root)
+    if folders is not None and given is not None:  # the folders' names, in the order given
+        if set(given) != set(folders):
+            raise DigitlabError(
+                f"--classes {','.join(given)}: must list the class folders of {root}: {list(folders)}"
+            )
+        folders = names = given
+    parts = {split: _dataset(*read_image_folder(f, folders), f.name) for split, f in splits.items()}
+    source = Source(str(root), parts["train"], parts.get("test"), parts.get("valid"))
+    return _named(source, names, root)
+
+
+def _named(source: Source, names: tuple[str, ...] | None, where: str | Path) -> Source:
+    """`source` with its labels named, each label checked to have a name."""
+    if names is None:
+        return source
+    parts = {"train": source.train, "test": source.test, "valid": source.valid}
+    for split, ds in parts.items():
+        if ds is not None and ds.labels is not None and len(ds.labels):
+            check_labels_named(int(ds.labels.max()), names, f"{where} ({split})")
+
+    def name(ds: Dataset) -> Dataset:
+        return Dataset(ds.images, ds.labels, ds.name, names)
+
+    return Source(
+        source.name,
+        name(source.train),
+        *(None if d is None else name(d) for d in (source.test, source.valid)),
     )
 
 

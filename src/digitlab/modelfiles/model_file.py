@@ -66,6 +66,15 @@ class ModelInfo:
             input_size=list(input_size(model)), **fields,
         )  # fmt: skip
 
+    @property
+    def named(self) -> bool:
+        """Whether its classes have names (`cat`, `dog`) rather than numbers (the digits 0..9)."""
+        return any(isinstance(c, str) for c in self.classes)
+
+    def label(self, index: int) -> str:
+        """The name of output `index` ('7' for a digit model's seventh)."""
+        return str(self.classes[index])
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 

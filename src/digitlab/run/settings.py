@@ -78,6 +78,11 @@ class TrainConfig:
     data: str = setting(
         "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
     )
+    classes: str | None = setting(
+        None,
+        "Names of the classes 0,1,2... in order, comma separated: cat,dog,bird (default: the names of "
+        "the data's class folders, or of a classes.txt beside the data, one a line; else numbers).",
+    )
     model: str = setting(
         "cnn",
         "The model: one of digitlab's, or a torch.nn.Module class of your own as package.module:Class "
@@ -259,6 +264,10 @@ def _check_bounds(name: str, value) -> None:
         raise DigitlabError(f"lr must be positive, got {value}")
     elif name == "lr" and not value <= 100:
         raise DigitlabError(f"lr must be at most 100, got {value}")
+    elif name == "classes":
+        from digitlab.data.class_names import parse_classes
+
+        parse_classes(value)
     elif name == "valid_fraction" and not 0 < value < 1:
         raise DigitlabError(f"valid_fraction must be between 0 and 1, got {value}")
     elif name in FRACTION_BOUNDS and not 0 <= value <= FRACTION_BOUNDS[name]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from digitlab.data import Splits, load_source
+from digitlab.data.class_names import parse_classes
 from digitlab.data.holdout import Holdout, hold_out
 from digitlab.errors import DigitlabError, plain
 from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
@@ -53,7 +54,7 @@ def load_splits(config: TrainConfig) -> Splits:
 
 
 def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout]:
-    source = load_source(config.data)
+    source = load_source(config.data, parse_classes(config.classes) if config.classes else None)
     if source.train.labels is None:
         raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
     holdout = hold_out(source.train, source.valid, config.valid_fraction, config.seed)
@@ -284,6 +285,7 @@ def _train_and_publish(
             f"{split}_accuracy": evaluation.accuracy,
             **(_kept_metrics(recorder.rows, result.kept_epoch) if recorder else {}),
         },
+        classes=result.splits.class_labels(),
         data_fingerprint=result.fingerprint,
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
     )
