@@ -73,7 +73,7 @@ class Model:
     def evaluate(self, source: str = "mnist") -> Evaluation:
         """Accuracy, precision, recall, confusion and top losses on the source's test split (or all
         of its labelled images), as `digitlab evaluate` scores them."""
-        split, data = evaluation_data(load_source(source))
+        split, data = evaluation_data(load_source(source), self.predictor.info.classes)
         return evaluate(self.predictor.model, data, split)[0]
 
     def _predict_array(self, item: np.ndarray | torch.Tensor) -> list[Prediction]:

@@ -50,7 +50,7 @@ def make_ensemble(
 
 
 def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
-    split, dataset = evaluation_data(load_source(data))
+    split, dataset = evaluation_data(load_source(data), loaded[0][1].classes)
     members = []
     for path, (model, _) in zip(paths, loaded, strict=True):
         start = time.perf_counter()

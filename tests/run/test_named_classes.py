@@ -1,0 +1,94 @@
+"""A model of named classes, end to end: trained from folders of any names, it has one output per class,
+records the names in model.json, and every answer names them (predict, evaluate, the report)."""
+
+import json
+
+import pytest
+import torch
+
+from digitlab.errors import DigitlabError
+from digitlab.modelfiles.model_file import read_info
+from digitlab.models import output_count
+from tests.helpers import cli, write_named_folders
+
+HOSTILE = "<img src=x onerror=alert(1)>\x1b[31m"  # markup for the HTML report, an escape for a terminal
+NAMES = {1: "chat", 7: "größer", 0: HOSTILE}  # sorted: '<img...', 'chat', 'größer'
+LINEAR = ["--model", "linear", "--epochs", "1", "--valid-fraction", "0.2"]
+
+
+@pytest.fixture(scope="module")
+def named(tmp_path_factory, mnist):
+    """Three named classes of real digits (0, 1, 7) in a train/ test/ layout, and a linear model of them."""
+    root = tmp_path_factory.mktemp("named")
+    write_named_folders(root / "data" / "train", mnist.train.select(torch.arange(600)), NAMES)
+    write_named_folders(root / "data" / "test", mnist.test.select(torch.arange(150)), NAMES)
+    result = cli("train", "--data", root / "data", *LINEAR, "--out", root / "model")
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_the_model_has_one_output_per_class_and_records_the_names(named):
+    from digitlab.modelfiles.model_file import load_model
+
+    model, info = load_model(named / "model")
+    assert info.classes == [HOSTILE, "chat", "größer"] and output_count(model) == 3 and info.named
+
+
+def test_predict_answers_with_label_and_index_in_every_form(named):
+    folder = named / "data" / "test" / "größer"
+    items = json.loads(cli("predict", named / "model", folder, "--json").stdout)
+    assert all(set(i) == {"path", "label", "index", "confidence", "probs"} for i in items)
+    assert all(i["label"] == [HOSTILE, "chat", "größer"][i["index"]] and len(i["probs"]) == 3 for i in items)
+    assert sum(i["label"] == "größer" for i in items) > len(items) / 2  # 7s told from 0s and 1s
+    rows = cli("predict", named / "model", folder, "--csv").stdout.splitlines()
+    assert rows[0] == "path,label,index,confidence,p0,p1,p2" and len(rows) == len(items) + 1
+    assert [r.split(",")[1:3] for r in rows[1:]] == [[i["label"], str(i["index"])] for i in items]
+    text = cli("predict", named / "model", named / "data" / "test" / HOSTILE).stdout
+    assert "\x1b" not in text  # a name's escape sequence is shown as text, never run
+
+
+def test_a_digit_model_keeps_digit_and_gains_label_and_index(tmp_path, tiny_mnist_dir, mnist):
+    assert cli("train", "--data", tiny_mnist_dir, *LINEAR, "--out", tmp_path / "m").returncode == 0
+    write_named_folders(tmp_path / "img", mnist.test.select(torch.arange(5)), {d: str(d) for d in range(10)})
+    items = json.loads(cli("predict", tmp_path / "m", tmp_path / "img", "--json").stdout)
+    assert all(i["digit"] == i["index"] and i["label"] == str(i["digit"]) for i in items)
+    header = cli("predict", tmp_path / "m", tmp_path / "img", "--csv").stdout.splitlines()[0]
+    assert header == "path,digit,confidence," + ",".join(f"p{d}" for d in range(10))  # as before names
+
+
+def test_evaluate_names_its_classes_and_has_no_phantom_ones(named, tmp_path):
+    result = cli(
+        "evaluate", named / "model", "--data", named / "data", "--json", "--report", tmp_path / "r.html"
+    )
+    body = json.loads(result.stdout)
+    assert body["classes"] == [HOSTILE, "chat", "größer"] and list(body["per_class"]) == body["classes"]
+    assert len(body["confusion"]) == 3 and all(len(row) == 3 for row in body["confusion"])
+    assert (
+        sum(map(sum, body["confusion"])) == body["n"] == len(list((named / "data" / "test").rglob("*.png")))
+    )
+    page = (tmp_path / "r.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page and "größer" in page
+    text = cli("evaluate", named / "model", "--data", named / "data").stdout
+    assert "größer: precision" in text and "\x1b" not in text and "\\x1b[31m: precision" in text
+
+
+def test_data_of_other_names_or_more_labels_is_refused_in_one_line(named, tmp_path, mnist):
+    write_named_folders(tmp_path / "other", mnist.test.select(torch.arange(40)), {1: "cat", 7: "dog"})
+    for data, words in (
+        (tmp_path / "other", "must be the model's"),
+        ("mnist", "labels up to 9, and the model 3"),
+    ):
+        result = cli("evaluate", named / "model", "--data", data)
+        assert result.returncode == 1 and words in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_model_json_classes_are_numbers_in_order_or_distinct_names(named, tmp_path):
+    info = json.loads((named / "model" / "model.json").read_text())
+    for bad, words in (
+        ([1, 0, 2], "numbers 0..2 in order"),
+        (["a", "a", "b"], "appears twice"),
+        ([0, "a", "b"], "all numbers or all names"),
+    ):
+        (tmp_path / "model.json").write_text(json.dumps({**info, "classes": bad}))
+        with pytest.raises(DigitlabError, match=words):
+            read_info(tmp_path / "model.json")
