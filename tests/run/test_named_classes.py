@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from digitlab.data.decode import png_bytes
 from digitlab.errors import DigitlabError
 from digitlab.modelfiles.model_file import read_info
 from digitlab.models import output_count
@@ -92,3 +93,67 @@ def test_model_json_classes_are_numbers_in_order_or_distinct_names(named, tmp_pa
         (tmp_path / "model.json").write_text(json.dumps({**info, "classes": bad}))
         with pytest.raises(DigitlabError, match=words):
             read_info(tmp_path / "model.json")
+
+
+def test_explain_names_the_classes_in_text_json_and_figures(named, tmp_path):
+    image = sorted((named / "data" / "test" / "chat").glob("*.png"))[0]
+    (row,) = json.loads(cli("explain", named / "model", image, "--json").stdout)
+    assert row["label"] == [HOSTILE, "chat", "größer"][row["index"]] and "digit" not in row
+    assert list(row["attribution"]) == [t["label"] for t in row["top"][:2]]  # the answer and the runner-up
+    assert {"label", "index", "pixels"} <= set(row["erased"]) and len(row["top"]) == 3
+    text = cli("explain", named / "model", image, "--out", tmp_path / "why").stdout
+    assert f"{image}: {row['label']} ({row['confidence']:.3f})" in text and "\x1b" not in text
+
+
+def _with_classes(model, folder, classes: list):
+    """A copy of the model folder whose model.json names other classes (as anyone may write one)."""
+    folder.mkdir()
+    run = (model / "model.json").resolve().parent  # a published folder's model.json links into its run
+    for f in run.iterdir():
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+    info = json.loads((run / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**info, "classes": classes}))
+    return folder
+
+
+def test_the_web_app_answers_with_names_and_saves_under_them(named, tmp_path, mnist):
+    from fastapi.testclient import TestClient
+
+    from digitlab.inference.predictor import Predictor
+    from digitlab.web.app import create_app
+
+    client = TestClient(create_app(Predictor.load(named / "model")), base_url="http://localhost")
+    assert client.get("/api/model").json()["classes"] == [HOSTILE, "chat", "größer"]
+    seven = mnist.test.images[0].numpy()  # a 7
+    body = client.post("/api/predict", json={"pixels": seven.tolist()}).json()
+    assert body["label"] == [HOSTILE, "chat", "größer"][body["index"]] and "digit" not in body
+    assert client.post("/api/predict", json={"pixels": [0] * 784}).json()["index"] is None
+    why = client.post("/api/explain", json={"pixels": body["input"]}).json()
+    assert why["label"] == body["label"] and list(why["attribution"]) == [t["label"] for t in why["top"][:2]]
+    page = client.get("/static/app.js").text
+    assert "nameOf(d)" in page and "innerHTML = `<span>${d}" not in page  # names are set as text
+
+    model = _with_classes(named / "model", tmp_path / "model", ["zero", "chat", "größer"])
+    saving = TestClient(
+        create_app(Predictor.load(model), save_dir=tmp_path / "saved"), base_url="http://localhost"
+    )
+    image = ("a.png", png_bytes(seven))
+    saved = saving.post("/api/samples", data={"digit": "2"}, files={"file": image})
+    assert saved.status_code == 200 and saved.json()["saved"].startswith("größer/")
+    assert len(list((tmp_path / "saved" / "größer").glob("*.png"))) == 1
+    assert saving.post("/api/samples", data={"digit": "3"}, files={"file": image}).status_code == 422
+
+
+def test_serve_save_dir_refuses_a_class_name_that_cannot_be_a_folder(named, tmp_path):
+    from digitlab.inference.predictor import Predictor
+    from digitlab.web.app import create_app
+
+    model = _with_classes(named / "model", tmp_path / "model", ["..", "chat", "größer"])
+    create_app(Predictor.load(model))  # without --save-dir a name is only shown, never a path
+    for unsafe in (model, named / "model"):  # '..'; markup and an escape sequence
+        with pytest.raises(DigitlabError, match=r"--save-dir: class name .* cannot be a folder's name"):
+            create_app(Predictor.load(unsafe), save_dir=tmp_path / "saved")
+    assert not (tmp_path / "saved").exists()
+    result = cli("serve", model, "--save-dir", tmp_path / "saved", "--port", "0")
+    assert result.returncode == 1 and "class name '..' cannot be a folder's name" in result.stderr
