@@ -157,3 +157,23 @@ def test_serve_save_dir_refuses_a_class_name_that_cannot_be_a_folder(named, tmp_
     assert not (tmp_path / "saved").exists()
     result = cli("serve", model, "--save-dir", tmp_path / "saved", "--port", "0")
     assert result.returncode == 1 and "class name '..' cannot be a folder's name" in result.stderr
+
+
+def test_the_onnx_export_records_the_names_and_answers_with_them(named, tmp_path):
+    from digitlab.modelfiles.onnx_export import onnx_metadata
+
+    refused = cli("export", named / "model", "--out", tmp_path / "m.onnx")  # MNIST's ten digits do not fit
+    assert refused.returncode == 1 and "--data SRC" in refused.stderr and not (tmp_path / "m.onnx").exists()
+    result = cli("export", named / "model", "--out", tmp_path / "m.onnx", "--data", named / "data")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(onnx_metadata((tmp_path / "m.onnx").read_bytes())["classes"]) == [
+        HOSTILE,
+        "chat",
+        "größer",
+    ]
+    folder = named / "data" / "test" / "chat"
+    by_engine = [
+        json.loads(cli("predict", named / "model", folder, "--json", *engine).stdout)
+        for engine in ([], ["--engine", "onnx"])
+    ]
+    assert [i["label"] for i in by_engine[0]] == [i["label"] for i in by_engine[1]]

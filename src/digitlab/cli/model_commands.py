@@ -241,8 +241,9 @@ def export(
     from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
 
     net, info = load_model(model, trust_code)
-    split, test = evaluation_data(load_source(data), info.classes)
+    source = load_source(data)
     try:
+        split, test = evaluation_data(source, info.classes)
         check_fits(net, test, data)
     except DigitlabError as e:
         raise DigitlabError(
