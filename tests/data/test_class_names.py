@@ -83,3 +83,22 @@ def test_names_are_text_and_only_some_are_folder_names():
     assert not any(
         map(safe_folder_name, ["..", ".hidden", "a/b", "a\\b", "CON", "nul.txt", "x\n", "a:b", "end."])
     )
+
+
+def test_data_show_titles_images_and_means_by_name(mnist, tmp_path, monkeypatch):
+    from digitlab.report import figures
+
+    write_named_folders(tmp_path / "data", mnist.test.select(torch.arange(40)), {**NAMES, 0: "$x$\x1b"})
+    drawn = []
+    real = figures.image_grid
+    monkeypatch.setattr(
+        figures,
+        "image_grid",
+        lambda images, titles=None, **kw: drawn.append(titles) or real(images, titles, **kw),
+    )
+    assert (
+        cli("data", "show", tmp_path / "data", "--out", tmp_path / "g.png", "--count", "40").returncode == 0
+    )
+    assert cli("data", "show", tmp_path / "data", "--out", tmp_path / "m.png", "--means").returncode == 0
+    assert set(drawn[0]) == {"$x$\x1b", "chat", "größer"}
+    assert drawn[1] == ["mean $x$\x1b", "mean chat", "mean größer"]  # the grid shows them as text

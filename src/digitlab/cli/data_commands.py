@@ -73,11 +73,14 @@ def data_show(
     if means:
         if ds.labels is None:
             raise DigitlabError(f"{src}: has no labels, so no class means")
-        save_png(class_means(ds.images, ds.labels), out_path)
+        save_png(class_means(ds.images, ds.labels, ds.classes), out_path)
         say(f"wrote {out_path} (the mean image of each class)")
         return
     pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
-    titles = [str(int(ds.labels[i])) for i in pick] if ds.labels is not None else None
+    titles = None
+    if ds.labels is not None:  # each image titled by its class: its name, or its number
+        names = ds.classes or [str(c) for c in range(ds.n_classes())]
+        titles = [names[int(ds.labels[i])] for i in pick]
     save_png(image_grid(ds.images[pick], titles), out_path)
     say(f"wrote {out_path} ({len(pick)} images)")
 
