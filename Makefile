@@ -53,7 +53,7 @@ fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py
 
 docs: install-dev  # the API reference, from the docstrings, offline, into docs/api/ (not committed)
-	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.learning digitlab.data digitlab.models digitlab.inference
+	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.run.keywords digitlab.learning digitlab.data digitlab.models digitlab.inference
 
 lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/)
 	$(VENV)/bin/ruff check .

@@ -126,7 +126,7 @@ def test_the_web_app_answers_with_names_and_saves_under_them(named, tmp_path, mn
     client = TestClient(create_app(Predictor.load(named / "model")), base_url="http://localhost")
     assert client.get("/api/model").json()["classes"] == [HOSTILE, "chat", "größer"]
     seven = mnist.test.images[0].numpy()  # a 7
-    body = client.post("/api/predict", json={"pixels": seven.tolist()}).json()
+    body = client.post("/api/predict?include=input", json={"pixels": seven.tolist()}).json()
     assert body["label"] == [HOSTILE, "chat", "größer"][body["index"]] and "digit" not in body
     assert client.post("/api/predict", json={"pixels": [0] * 784}).json()["index"] is None
     why = client.post("/api/explain", json={"pixels": body["input"]}).json()

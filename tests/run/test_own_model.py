@@ -186,8 +186,9 @@ def test_the_python_api_takes_a_class_and_its_arguments(blocks47, tmp_path):
     model = digitlab.train(
         data=str(blocks47), model=TINY, model_args={"n_classes": 47, "width": 4}, preset="fast",
         epochs=1, device="cpu", out=str(tmp_path / "api"), quiet=True,
-    )  # fmt: skip
-    assert model.module.config["args"] == {"n_classes": 47, "width": 4}
+    ).model  # fmt: skip
+    assert model.info.config["args"] == {"n_classes": 47, "width": 4}
+    assert type(model.module).__name__ == "TinyNet"  # the user's module, not digitlab's wrapper
     probs = model.probs(np.zeros((2, 28, 28), np.uint8))
     assert probs.shape == (2, 47)
 

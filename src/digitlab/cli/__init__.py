@@ -29,7 +29,7 @@ class State:
 
 def _version(value: bool) -> None:
     if value:
-        from digitlab import __version__
+        from digitlab.version import __version__
 
         print(f"digitlab {__version__}")
         raise typer.Exit()
