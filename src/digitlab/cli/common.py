@@ -55,7 +55,10 @@ def as_is_option():
     )
 
 
-SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
+SRC_HELP = (
+    "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of class folders (0/..9/, or any "
+    "names: cat/, dog/), maybe under train/ valid/ test/"
+)
 
 
 def with_settings(*names: str, config_file: bool = False):

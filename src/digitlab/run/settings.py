@@ -77,7 +77,8 @@ class TrainConfig:
     fills it in, once."""
 
     data: str = setting(
-        "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
+        "mnist",
+        "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of class folders (0/..9/, cat/).",
     )
     classes: str | None = setting(
         None,
