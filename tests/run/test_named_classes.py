@@ -128,7 +128,8 @@ def test_the_web_app_answers_with_names_and_saves_under_them(named, tmp_path, mn
     seven = mnist.test.images[0].numpy()  # a 7
     body = client.post("/api/predict?include=input", json={"pixels": seven.tolist()}).json()
     assert body["label"] == [HOSTILE, "chat", "größer"][body["index"]] and "digit" not in body
-    assert client.post("/api/predict", json={"pixels": [0] * 784}).json()["index"] is None
+    black = client.post("/api/predict", json={"pixels": [0] * 784}).json()  # as-is: a picture, not a blank
+    assert black["label"] == [HOSTILE, "chat", "größer"][black["index"]]
     why = client.post("/api/explain", json={"pixels": body["input"]}).json()
     assert why["label"] == body["label"] and list(why["attribution"]) == [t["label"] for t in why["top"][:2]]
     page = client.get("/static/app.js").text
@@ -177,3 +178,36 @@ def test_the_onnx_export_records_the_names_and_answers_with_them(named, tmp_path
         for engine in ([], ["--engine", "onnx"])
     ]
     assert [i["label"] for i in by_engine[0]] == [i["label"] for i in by_engine[1]]
+
+
+def test_the_model_carries_its_preprocessing_to_every_command(named, tmp_path, tiny_mnist_dir, mnist):
+    """Named classes train on images as they are, and predict, evaluate and the API read them so unasked;
+    a digit model is MNIST-style, and --as-is given to it is one warning line."""
+    import warnings
+
+    import digitlab
+    from digitlab.inference.predictor import Predictor
+    from digitlab.modelfiles.model_file import read_info
+
+    assert read_info(named / "model").preprocessing == "as-is" and Predictor.load(named / "model").as_is
+    folder = named / "data" / "test" / "chat"
+    asked = cli("predict", named / "model", folder, "--json", "--as-is")
+    assert cli("predict", named / "model", folder, "--json").stdout == asked.stdout and asked.stderr == ""
+    trained = json.loads((named / "model" / "model.json").read_text())["metrics"]["test_accuracy"]
+    scores = json.loads(cli("evaluate", named / "model", "--data", named / "data", "--json").stdout)
+    assert scores["accuracy"] == round(trained, 6)  # test/ read as training read it
+    assert digitlab.load(named / "model").evaluate(str(named / "data")).accuracy == trained
+
+    digits = tmp_path / "digits"
+    assert cli("train", "--data", tiny_mnist_dir, *LINEAR, "--out", digits).returncode == 0
+    assert read_info(digits).preprocessing == "mnist" and not Predictor.load(digits).as_is
+    write_named_folders(tmp_path / "img", mnist.test.select(torch.arange(3)), {d: str(d) for d in range(10)})
+    with pytest.warns(UserWarning, match=r"^--as-is: the model was trained on MNIST-style inputs") as record:
+        assert cli("predict", digits, tmp_path / "img", "--as-is").returncode == 0
+    assert len(record) == 1 and "\n" not in str(record[0].message)  # one line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Predictor.load(digits)  # not asked: no warning
+    chosen = tmp_path / "chosen"
+    train = cli("train", "--data", named / "data", *LINEAR, "--preprocess", "mnist", "--out", chosen)
+    assert train.returncode == 0 and read_info(chosen).preprocessing == "mnist"

@@ -14,7 +14,7 @@ import numpy as np
 from digitlab.data.class_names import check_names
 from digitlab.data.decode import IMAGE_SUFFIXES, open_image
 from digitlab.data.idx import MAX_CLASSES
-from digitlab.data.images import to_mnist
+from digitlab.data.images import as_input, to_mnist
 from digitlab.errors import DigitlabError
 
 SPLIT_NAMES = ("train", "valid", "test")
@@ -58,12 +58,13 @@ def folder_classes(root: Path) -> tuple[str, ...] | None:
 
 
 def read_image_folder(
-    root: str | Path, classes: tuple[str, ...] | None = None
+    root: str | Path, classes: tuple[str, ...] | None = None, preprocess: str = "mnist"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Images as uint8 (N,28,28) in MNIST style and labels as int64 (N,), class by class.
+    """Images as uint8 (N,28,28) and labels as int64 (N,), class by class.
 
     `classes`: the names of the labels 0..K-1 (a subfolder of another name is refused); None: the
-    subfolders are numbered and each is its number's class.
+    subfolders are numbered and each is its number's class. `preprocess`: "mnist" (`to_mnist`: cropped
+    to the ink and centred) or "as-is" (`as_input`: only grey and resized).
     """
     root = Path(root)
     folders = subfolders(root)
@@ -77,7 +78,7 @@ def read_image_folder(
     images, labels = [], []
     for name in sorted(folders, key=labels_of.__getitem__):
         for path in sorted(p for p in folders[name].glob("*") if p.is_file()):
-            if (image := _read_one(path)) is not None:
+            if (image := _read_one(path, preprocess)) is not None:
                 images.append(image)
                 labels.append(labels_of[name])
     if not images:
@@ -85,12 +86,13 @@ def read_image_folder(
     return np.stack(images), np.array(labels, np.int64)
 
 
-def _read_one(path: Path) -> np.ndarray | None:
+def _read_one(path: Path, preprocess: str) -> np.ndarray | None:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         warnings.warn(f"{path}: skipped, not an image file", SkippedFileWarning, stacklevel=3)
         return None
     try:
-        digit = to_mnist(open_image(path), str(path))
+        image = open_image(path)
+        digit = as_input(image, str(path)) if preprocess == "as-is" else to_mnist(image, str(path))
     except DigitlabError as e:
         warnings.warn(f"{e}; skipped", SkippedFileWarning, stacklevel=3)
         return None

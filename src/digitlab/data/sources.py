@@ -32,6 +32,7 @@ class Source:
     train: Dataset
     test: Dataset | None = None
     valid: Dataset | None = None
+    preprocessing: str = "mnist"  # what a model of these data does to an image (folders: how they were read)
 
 
 def bundled_mnist_dir() -> Path:
@@ -52,21 +53,25 @@ def verify_bundled_mnist() -> Path:
     return root
 
 
-def load_source(src: str | Path = "mnist", classes: tuple[str, ...] | None = None) -> Source:
+def load_source(
+    src: str | Path = "mnist", classes: tuple[str, ...] | None = None, preprocess: str | None = None
+) -> Source:
     """Load any supported SRC into tensors; `classes` names its labels 0..K-1 (`train --classes`),
-    else a `classes.txt` beside the data does, or the names of its class folders."""
+    else a `classes.txt` beside the data does, or the names of its class folders.
+
+    `preprocess` ("mnist" or "as-is"): how image folders are read, and what a model of these data
+    is to do with an image; None: MNIST style for numbered classes (digits), as-is for named ones."""
     if str(src) == "mnist":
-        return _named(_load_idx_folder(verify_bundled_mnist(), "mnist"), classes, "mnist")
+        return _named(_load_idx_folder(verify_bundled_mnist(), "mnist"), classes, "mnist", preprocess)
     path = Path(src)
     if path.is_file() and path.suffix.lower() == ".csv":
         images, labels = read_kaggle_csv(path)
-        return _named(
-            Source(str(path), _dataset(images, labels, path.name)), classes or classes_txt(path), src
-        )
+        source = Source(str(path), _dataset(images, labels, path.name))
+        return _named(source, classes or classes_txt(path), src, preprocess)
     if path.is_dir() and _find_idx(path, IDX_NAMES["train"][0]):
-        return _named(_load_idx_folder(path, str(path)), classes or classes_txt(path), src)
+        return _named(_load_idx_folder(path, str(path)), classes or classes_txt(path), src, preprocess)
     if is_class_folder(path):
-        return _image_folders(path, classes)
+        return _image_folders(path, classes, preprocess)
     if not path.exists():
         raise DigitlabError(f"{src}: no such file or folder (SRC is 'mnist', a .csv, or a folder)")
     raise DigitlabError(
@@ -75,7 +80,7 @@ def load_source(src: str | Path = "mnist", classes: tuple[str, ...] | None = Non
     )
 
 
-def _image_folders(root: Path, given: tuple[str, ...] | None) -> Source:
+def _image_folders(root: Path, given: tuple[str, ...] | None, preprocess: str | None) -> Source:
     """A folder of class folders, or of train/ (valid/, test/) folders of class folders."""
     splits = split_folders(root) or {"train": root}
     folders = folder_classes(splits["train"])  # None: numbered folders, each its number's class
@@ -86,13 +91,24 @@ def _image_folders(root: Path, given: tuple[str, ...] | None) -> Source:
                 f"--classes {','.join(given)}: must list the class folders of {root}: {list(folders)}"
             )
         folders = names = given
-    parts = {split: _dataset(*read_image_folder(f, folders), f.name) for split, f in splits.items()}
+    preprocess = preprocess or default_preprocessing(names)
+    parts = {
+        split: _dataset(*read_image_folder(f, folders, preprocess), f.name) for split, f in splits.items()
+    }
     source = Source(str(root), parts["train"], parts.get("test"), parts.get("valid"))
-    return _named(source, names, root)
+    return _named(source, names, root, preprocess)
 
 
-def _named(source: Source, names: tuple[str, ...] | None, where: str | Path) -> Source:
-    """`source` with its labels named, each label checked to have a name."""
+def default_preprocessing(names: tuple[str, ...] | None) -> str:
+    """Digits (numbered classes) are made MNIST-style; images of named classes are taken as they are."""
+    return "mnist" if names is None else "as-is"
+
+
+def _named(
+    source: Source, names: tuple[str, ...] | None, where: str | Path, preprocess: str | None
+) -> Source:
+    """`source` with its labels named, each label checked to have a name, and its preprocessing."""
+    source.preprocessing = preprocess or default_preprocessing(names)
     if names is None:
         return source
     parts = {"train": source.train, "test": source.test, "valid": source.valid}
@@ -103,11 +119,8 @@ def _named(source: Source, names: tuple[str, ...] | None, where: str | Path) -> 
     def name(ds: Dataset) -> Dataset:
         return Dataset(ds.images, ds.labels, ds.name, names)
 
-    return Source(
-        source.name,
-        name(source.train),
-        *(None if d is None else name(d) for d in (source.test, source.valid)),
-    )
+    test, valid = (None if d is None else name(d) for d in (source.test, source.valid))
+    return Source(source.name, name(source.train), test, valid, source.preprocessing)
 
 
 def _load_idx_folder(root: Path, name: str) -> Source:

@@ -60,13 +60,20 @@ class Predictor:
     def __init__(
         self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None, as_is: bool = False
     ):
-        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style
-        (for a model trained on other kinds of image)."""
+        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style;
+        a model trained so (model.json's `preprocessing`) needs no flag, and one trained on MNIST-style
+        inputs takes the flag with a warning."""
         if engine not in ENGINES:
             raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
         self.model, self.info, self.engine = model.eval(), info, engine
         self.size: tuple[int, int] = (info.input_size[0], info.input_size[1])  # (height, width)
-        self.as_is = as_is
+        if as_is and info.preprocessing == "mnist":
+            warnings.warn(
+                "--as-is: the model was trained on MNIST-style inputs (its model.json says preprocessing "
+                "'mnist'); images as they are may get other answers",
+                stacklevel=2,
+            )
+        self.as_is = as_is or info.preprocessing == "as-is"
         self.onnx = None
         if engine == "onnx":
             from digitlab.modelfiles.onnx_export import OnnxEngine

@@ -49,6 +49,8 @@ def check_info(info: dict, path: Path) -> None:
             f"{path}: field 'input_size' must be [height, width], 8..256 each, not {size!r:.40}"
         )
     _check_classes(info.get("classes", list(range(10))), path)
+    if info.get("preprocessing", "mnist") not in ("mnist", "as-is"):
+        raise DigitlabError(f"{path}: field 'preprocessing' must be 'mnist' or 'as-is'")
 
 
 def _check_classes(classes, path: Path) -> None:

@@ -47,6 +47,7 @@ class ModelInfo:
     classes: list = field(default_factory=lambda: list(range(10)))  # the labels of its outputs, in order
     input_size: list = field(default_factory=lambda: [28, 28])  # (height, width) of the images it reads
     normalization: dict = field(default_factory=dict)  # what the model's own Normalize layer applies
+    preprocessing: str = "mnist"  # how an image becomes its input: "mnist" (to_mnist) or "as-is" (as_input)
     settings: dict = field(default_factory=dict)  # the training config that made it
     history: list = field(default_factory=list)  # one row per epoch
     metrics: dict = field(default_factory=dict)

@@ -85,6 +85,13 @@ class TrainConfig:
         "Names of the classes 0,1,2... in order, comma separated: cat,dog,bird (default: the names of "
         "the data's class folders, or of a classes.txt beside the data, one a line; else numbers).",
     )
+    preprocess: str | None = setting(
+        None,
+        "How an image becomes the model's input, recorded in the model for every command: mnist (cropped to "
+        "the ink, centred, white on black) or as-is (only grey and resized). Default: mnist for numbered "
+        "classes (digits), as-is for named ones.",
+        choices=("mnist", "as-is"),
+    )
     model: str = setting(
         "cnn",
         "The model: one of digitlab's, or a torch.nn.Module class of your own as package.module:Class "
@@ -221,6 +228,7 @@ class TrainConfig:
         return config
 
 
+PREPROCESSING = ("mnist", "as-is")  # digitlab.data.images: to_mnist, as_input
 # Whole-number settings: at least, at most (the most guard against a tampered checkpoint's settings)
 WHOLE_BOUNDS = {
     "epochs": (1, 10_000), "batch_size": (1, 1 << 20), "seed": (0, 2**63 - 1), "patience": (1, 10_000),
@@ -285,6 +293,8 @@ def _check_bounds(name: str, value) -> None:
         raise DigitlabError(f"lr must be positive, got {value}")
     elif name == "lr" and not value <= 100:
         raise DigitlabError(f"lr must be at most 100, got {value}")
+    elif name == "preprocess" and value not in PREPROCESSING:
+        raise DigitlabError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {value!r:.40}")
     elif name == "classes":
         from digitlab.data.class_names import parse_classes
 

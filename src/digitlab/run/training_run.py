@@ -53,8 +53,10 @@ def load_splits(config: TrainConfig) -> Splits:
     return _load_holdout(config)[0]
 
 
-def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout]:
-    source = load_source(config.data, parse_classes(config.classes) if config.classes else None)
+def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout, str]:
+    """The splits, how valid was held out, and the preprocessing the data decided (or the settings)."""
+    names = parse_classes(config.classes) if config.classes else None
+    source = load_source(config.data, names, config.preprocess)
     if source.train.labels is None:
         raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
     holdout = hold_out(source.train, source.valid, config.valid_fraction, config.seed)
@@ -64,7 +66,7 @@ def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout]:
             f"{config.data}: {n} image{'s' if n != 1 else ''} with labels, too few to split for validation"
             f" (valid_fraction {config.valid_fraction})"
         )
-    return Splits(holdout.train, holdout.valid, source.test), holdout
+    return Splits(holdout.train, holdout.valid, source.test), holdout, source.preprocessing
 
 
 def train(
@@ -80,7 +82,8 @@ def train(
     init = load_model(config.init, trust_code) if config.init and resume is None else None
     config = config.resolve(_trained_model_name(init[1]) if init else None)
     torch.manual_seed(config.seed)
-    splits, holdout = _load_holdout(config)
+    splits, holdout, preprocess = _load_holdout(config)
+    config = dataclasses.replace(config, preprocess=preprocess)  # resolved: the model records it
     fingerprint = splits.train.fingerprint()
     if resume is not None:
         model = _model_to_resume(resume[1]["extra"], fingerprint, config, trust_code)
@@ -286,6 +289,7 @@ def _train_and_publish(
             **(_kept_metrics(recorder.rows, result.kept_epoch) if recorder else {}),
         },
         classes=result.splits.class_labels(),
+        preprocessing=result.config.preprocess or "mnist",
         data_fingerprint=result.fingerprint,
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
     )
