@@ -50,8 +50,8 @@ def as_is_option():
     return typer.Option(
         False,
         "--as-is",
-        help="Give the model each image as it is, only made grey and resized to its input size: for a "
-        "model trained on images that are not MNIST-style digits (nothing cropped, centred or inverted).",
+        help="Give the model each image as it is, only made grey and resized to its input size (nothing "
+        "cropped, centred or inverted). A model trained so (train --preprocess as-is) needs no flag.",
     )
 
 
