@@ -1,5 +1,5 @@
 """Image folders: one subfolder per class, any image size, mode or format; each image is made
-MNIST-style (28x28).
+MNIST-style, or taken as it is (grey, resized), as 28x28.
 
 Subfolders named by numbers (`0/`..`9/`, or `0/`..`46/` for 47 classes) are classes by number, as
 digits are; any other names (`cat/`, `dog/`, `größer/`) are named classes, in sorted order. A folder
@@ -92,10 +92,10 @@ def _read_one(path: Path, preprocess: str) -> np.ndarray | None:
         return None
     try:
         image = open_image(path)
-        digit = as_input(image, str(path)) if preprocess == "as-is" else to_mnist(image, str(path))
+        made = as_input(image, str(path)) if preprocess == "as-is" else to_mnist(image, str(path))
     except DigitlabError as e:
         warnings.warn(f"{e}; skipped", SkippedFileWarning, stacklevel=3)
         return None
-    if digit is None:
+    if made is None:
         warnings.warn(f"{path}: skipped, the image is blank", SkippedFileWarning, stacklevel=3)
-    return digit
+    return made
