@@ -20,6 +20,7 @@ let explainTimer = null, explainSeq = 0, lastInput = null, lastWhy = null;
 let drawing = false, last = null, dirty = false, inFlight = false, timer = null, hasInk = false;
 let saveEnabled = false;
 let classNames = []; // the model's classes (/api/model): the digits' numbers, or names such as "cat"
+let prompt = "draw a digit"; // a model of named classes: "draw or drop an image"
 
 // A class in an answer: named models say `label` and `index`, digit models `digit` (and both).
 const indexOf = (o) => (o.index !== undefined ? o.index : o.digit);
@@ -197,7 +198,7 @@ function showErased() {
 eraseBox.addEventListener("change", showErased);
 
 function showEmpty(message) {
-  guess.textContent = message ? `error: ${message}` : "draw a digit";
+  guess.textContent = message ? `error: ${message}` : prompt;
   guess.classList.add("empty");
   delete guess.dataset.digit;
   confidence.textContent = "";
@@ -267,6 +268,11 @@ function addPickerButton(d) {
 // One button a class, named as the model names it: the ten digits, or the model's own classes.
 fetch("/api/model").then((r) => r.json()).then((m) => {
   classNames = (m.classes || []).map(String);
+  if ((m.classes || []).some((c) => typeof c === "string")) {
+    prompt = "draw or drop an image";
+    document.querySelector("h1").textContent = "Draw or drop an image";
+    if (guess.classList.contains("empty") && !guess.textContent.startsWith("error")) guess.textContent = prompt;
+  }
   for (let d = 0; d < classNames.length; d++) addPickerButton(d);
 });
 
