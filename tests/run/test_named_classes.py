@@ -160,7 +160,8 @@ def test_serve_save_dir_refuses_a_class_name_that_cannot_be_a_folder(named, tmp_
     assert result.returncode == 1 and "class name '..' cannot be a folder's name" in result.stderr
 
 
-def test_the_onnx_export_records_the_names_and_answers_with_them(named, tmp_path):
+@pytest.mark.slow  # two ONNX exports: about 10 s on 2 cores
+def test_the_onnx_export_records_the_names_and_checks_itself_on_the_models_data(named, tmp_path):
     from digitlab.modelfiles.onnx_export import onnx_metadata
 
     refused = cli("export", named / "model", "--out", tmp_path / "m.onnx")  # MNIST's ten digits do not fit
@@ -172,12 +173,7 @@ def test_the_onnx_export_records_the_names_and_answers_with_them(named, tmp_path
         "chat",
         "größer",
     ]
-    folder = named / "data" / "test" / "chat"
-    by_engine = [
-        json.loads(cli("predict", named / "model", folder, "--json", *engine).stdout)
-        for engine in ([], ["--engine", "onnx"])
-    ]
-    assert [i["label"] for i in by_engine[0]] == [i["label"] for i in by_engine[1]]
+    assert "predicted classes agree on 100.00%" in result.stdout  # checked against PyTorch on test/
 
 
 def test_the_model_carries_its_preprocessing_to_every_command(named, tmp_path, tiny_mnist_dir, mnist):
