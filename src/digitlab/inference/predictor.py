@@ -28,16 +28,22 @@ class Prediction:
     """
 
     path: str
-    digit: int | None = None  # None: the image holds no digit (blank), or it failed
+    digit: int | None = None  # the class's index; None: the image holds no digit (blank), or it failed
     confidence: float | None = None
     probs: list[float] | None = field(default=None, repr=False)  # printed, a Prediction is one line
     input: np.ndarray | None = field(default=None, repr=False)  # the uint8 image the model saw (28x28)
     error: str | None = None
+    label: str | None = None  # the class's name ('7' for a digit model's 7)
+    named: bool = False  # a model of named classes: its answers say `label` and `index`, not `digit`
 
     def to_json(self) -> dict:
+        """The answer as predict --json prints it: `label` and `index` for every model, and `digit`
+        (the index) for a model of numbered classes, the digits, as before names existed."""
         if self.error:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "digit": self.digit, "confidence": self.confidence, "probs": self.probs}
+        guess = {"label": self.label, "index": self.digit}
+        guess = guess if self.named else {"digit": self.digit, **guess}
+        return {"path": self.path, **guess, "confidence": self.confidence, "probs": self.probs}
 
 
 ENGINES = ("torch", "onnx")
@@ -54,13 +60,20 @@ class Predictor:
     def __init__(
         self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None, as_is: bool = False
     ):
-        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style
-        (for a model trained on other kinds of image)."""
+        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style;
+        a model trained so (model.json's `preprocessing`) needs no flag, and one trained on MNIST-style
+        inputs takes the flag with a warning."""
         if engine not in ENGINES:
             raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
         self.model, self.info, self.engine = model.eval(), info, engine
         self.size: tuple[int, int] = (info.input_size[0], info.input_size[1])  # (height, width)
-        self.as_is = as_is
+        if as_is and info.preprocessing == "mnist":
+            warnings.warn(
+                "--as-is: the model was trained on MNIST-style inputs (its model.json says preprocessing "
+                "'mnist'); images as they are may get other answers",
+                stacklevel=2,
+            )
+        self.as_is = as_is or info.preprocessing == "as-is"
         self.onnx = None
         if engine == "onnx":
             from digitlab.modelfiles.onnx_export import OnnxEngine
@@ -103,12 +116,21 @@ class Predictor:
     def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:
         """The answer for one image from its probabilities (the web server computes them in batches)."""
         if probs is None or digit_image is None:
-            return Prediction(name, input=np.zeros(self.size, np.uint8))
+            return Prediction(name, input=np.zeros(self.size, np.uint8), named=self.info.named)
         values = probs.tolist()  # plain floats: a tensor op per value costs more than the whole answer
         if not all(map(math.isfinite, values)):  # cannot happen with checked weights; never print NaN
             raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
         best = max(range(len(values)), key=values.__getitem__)  # the first of equals, as argmax
-        return Prediction(name, best, round(values[best], 6), [round(p, 6) for p in values], digit_image)
+        rounded = [round(p, 6) for p in values]
+        return Prediction(
+            name,
+            best,
+            rounded[best],
+            rounded,
+            digit_image,
+            label=self.info.label(best),
+            named=self.info.named,
+        )
 
     def predict_file(self, path: str | Path) -> Prediction:
         """A prediction, or one with `error` set: a bad file never stops the others."""

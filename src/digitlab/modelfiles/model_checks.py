@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from digitlab.data.class_names import check_names
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
 from digitlab.models import MODELS, input_size, is_import_path
@@ -47,9 +48,22 @@ def check_info(info: dict, path: Path) -> None:
         raise DigitlabError(
             f"{path}: field 'input_size' must be [height, width], 8..256 each, not {size!r:.40}"
         )
-    classes = info.get("classes", list(range(10)))
+    _check_classes(info.get("classes", list(range(10))), path)
+    if info.get("preprocessing", "mnist") not in ("mnist", "as-is"):
+        raise DigitlabError(f"{path}: field 'preprocessing' must be 'mnist' or 'as-is'")
+
+
+def _check_classes(classes, path: Path) -> None:
+    """The numbers 0..K-1 (a digit model's, and models of numbered classes), or K distinct names."""
     if not (isinstance(classes, list) and 1 <= len(classes) <= 1000):
         raise DigitlabError(f"{path}: field 'classes' must be a list of 1 to 1,000 labels")
+    if all(type(c) is int for c in classes):
+        if classes != list(range(len(classes))):
+            raise DigitlabError(f"{path}: field 'classes' must be the numbers 0..{len(classes) - 1} in order")
+    elif all(isinstance(c, str) for c in classes):
+        check_names(classes, f"{path}: field 'classes'")
+    else:
+        raise DigitlabError(f"{path}: field 'classes' must be all numbers or all names, not {classes!r:.60}")
 
 
 def max_weights_bytes(expected: dict[str, torch.Tensor]) -> int:

@@ -47,6 +47,7 @@ class ModelInfo:
     classes: list = field(default_factory=lambda: list(range(10)))  # the labels of its outputs, in order
     input_size: list = field(default_factory=lambda: [28, 28])  # (height, width) of the images it reads
     normalization: dict = field(default_factory=dict)  # what the model's own Normalize layer applies
+    preprocessing: str = "mnist"  # how an image becomes its input: "mnist" (to_mnist) or "as-is" (as_input)
     settings: dict = field(default_factory=dict)  # the training config that made it
     history: list = field(default_factory=list)  # one row per epoch
     metrics: dict = field(default_factory=dict)
@@ -65,6 +66,15 @@ class ModelInfo:
             architecture=model_name(model), config=model.config, normalization=norm,
             input_size=list(input_size(model)), **fields,
         )  # fmt: skip
+
+    @property
+    def named(self) -> bool:
+        """Whether its classes have names (`cat`, `dog`) rather than numbers (the digits 0..9)."""
+        return any(isinstance(c, str) for c in self.classes)
+
+    def label(self, index: int) -> str:
+        """The name of output `index` ('7' for a digit model's seventh)."""
+        return str(self.classes[index])
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

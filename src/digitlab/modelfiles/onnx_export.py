@@ -35,6 +35,13 @@ SUM_TOLERANCE = 1e-3
 GRAPH_BYTES = 16 << 20  # what an ONNX file may hold beyond twice its weights (its graph, metadata)
 
 
+# What the input's pixels are, by the model's preprocessing (digitlab.data.images: to_mnist, as_input)
+INPUT_FORMS = {
+    "mnist": "white ink on black, cropped to the ink and centred by its centre of mass (MNIST style)",
+    "as-is": "the picture as it is, grey (ITU-R 601-2 luma) and resized bilinearly to the model's size",
+}
+
+
 def require_onnx() -> None:
     """Say which extra to install when the ONNX packages are missing."""
     try:
@@ -84,7 +91,8 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         "normalization": json.dumps(info.normalization),
         "digitlab_version": __version__,
         "source_weights_sha256": info.weights_sha256,
-        "input": f"image: float32 [N,1,{height},{width}] in [0,1], white ink on black (MNIST style)",
+        "preprocessing": info.preprocessing,
+        "input": f"image: float32 [N,1,{height},{width}] in [0,1], " + INPUT_FORMS[info.preprocessing],
         "output": "probs: float32 [N,classes], softmax included",
     }
     onnx.helper.set_model_props(proto, metadata)
