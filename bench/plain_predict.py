@@ -1,5 +1,5 @@
 """The plain PyTorch loop `bench.bulk_predict` times `digitlab predict` against, as its own process:
-`python bench/plain_predict.py MODEL FOLDER [--invert]`.
+`python bench/plain_predict.py MODEL FOLDER [--invert] [--threads N]`.
 
 What anyone would write: open each file in sorted order with PIL, grey, resize to 28x28 (inverted
 for dark ink on white paper), call the model 256 images at a time, print each file's digit.
@@ -15,7 +15,9 @@ from PIL import Image
 from digitlab.modelfiles.model_file import load_model
 
 
-def main(model_path: str, folder: str, invert: bool) -> None:
+def main(model_path: str, folder: str, invert: bool, threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
     model, _ = load_model(model_path)
     model.eval()
     files = sorted(Path(folder).glob("*.png"))
@@ -34,4 +36,6 @@ def main(model_path: str, folder: str, invert: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], "--invert" in sys.argv[3:])
+    options = sys.argv[3:]
+    threads = int(options[options.index("--threads") + 1]) if "--threads" in options else None
+    main(sys.argv[1], sys.argv[2], "--invert" in options, threads)

@@ -237,7 +237,7 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         lambda command, quick, out: robustness.section(command=command),
     ),
     "bulk": _on_a_fast_model(
-        "bulk: a fast model, then 5,000 files: the whole predict command and a plain PyTorch loop, interleaved ...",
+        "bulk: a fast model, then 5,000 files: the whole predict command and plain loops, interleaved ...",
         bulk_predict.section,
     ),
     "workers": _on_a_fast_model(

@@ -1,5 +1,6 @@
 """One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
 
+import contextlib
 import math
 import os
 import warnings
@@ -131,7 +132,7 @@ class Predictor:
         pool = ThreadPoolExecutor(workers or decode_threads()) if workers != 0 else None
         try:
             batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
-            for item in self._prepared_in_order(self._files(paths), pool, 2 * batch_size):
+            for item in self._prepared_in_order(self._files(paths), pool, batch_size):
                 batch.append(item)
                 if len(batch) == batch_size:
                     yield from self._answer(batch)
@@ -190,9 +191,26 @@ class Predictor:
 
 
 def decode_threads() -> int:
-    """Threads that decode: one a core (the model's own threads run between batches, while these
-    prepare the next one)."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    """Threads that decode and prepare images: one a core (they wait on files and hold the GIL in
+    turns, so fewer leave cores idle)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def model_threads() -> int:
+    """torch's threads beside the decoders: half the cores. OpenMP threads wait for one another at
+    every operation, so a model given every core stalls whenever a decoder holds one."""
+    return max(1, decode_threads() // 2)
+
+
+@contextlib.contextmanager
+def sharing_cores() -> Iterator[None]:
+    """torch's threads set to `model_threads()` while the block runs, then put back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(model_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _collected(name: str, work: "Future | Prediction") -> tuple[str, np.ndarray | None, Prediction | None]:
