@@ -137,3 +137,73 @@ def test_file_names_on_the_command_line(trained_model, tmp_path_factory, name):
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
     assert result.stderr.startswith(f"error: {plain(str(path))}")
     json.dumps(result.stderr)
+
+
+# --- process start-up and settings files: a child imports what its parent would; a file is no consent
+
+CURRENT_FOLDER = [
+    "",
+    ".",
+    "./",
+    "{here}",
+    "{here}/",
+    "{here}/./",
+    "{here}-link",
+    "{here}/bin",
+    "{here}-link/bin",
+]
+ELSEWHERE = ["rel/dir", "/a:b", "/elsewhere", "/usr/lib/x"]
+
+
+@given(st.lists(st.sampled_from(CURRENT_FOLDER + ELSEWHERE), max_size=8))
+def test_a_childs_import_path_never_holds_the_current_or_the_scripts_folder(entries):
+    """Every way of naming the current folder ({here}) or the script's ({here}/bin) is left out, through a
+    link too; everything else is kept in order, as absolute paths, but an entry PYTHONPATH cannot hold."""
+    import os
+    import sys
+    import tempfile
+
+    from digitlab.run.processes import child_environment
+
+    saved = os.getcwd(), sys.path, sys.argv
+    with tempfile.TemporaryDirectory() as here:
+        os.symlink(here, here + "-link")
+        try:
+            os.chdir(here)
+            sys.path, sys.argv = [e.format(here=here) for e in entries], [here + "/bin/digitlab"]
+            env = child_environment()
+        finally:
+            os.chdir(saved[0])
+            sys.path, sys.argv = saved[1], saved[2]
+        kept = env["PYTHONPATH"].split(os.pathsep) if env["PYTHONPATH"] else []
+        assert env["PYTHONSAFEPATH"] == "1"
+        assert kept == [os.path.join(here, e) for e in entries if e in ELSEWHERE and os.pathsep not in e]
+
+
+@given(
+    st.text(max_size=60)
+    | st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}:[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+    | st.sampled_from(["tabnanny:NannyNag", "xml.dom.minidom:Node", "wave:Wave_read"]),  # real, not loaded
+    st.dictionaries(
+        st.sampled_from(["epochs", "lr", "model_args", "seed", "preset"]), JSON_VALUES, max_size=3
+    ),
+)
+def test_a_settings_file_never_imports_a_class_without_consent(tmp_path_factory, model, others):
+    import sys
+
+    from digitlab.models.imported import is_import_path
+    from digitlab.run.config_file import read_config
+
+    path = tmp_path_factory.mktemp("config") / "run.toml"
+    path.write_text(
+        f"model = {json.dumps(model)}\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in others.items() if not isinstance(v, dict | None))
+    )
+    before = set(sys.modules)
+    try:
+        read_config(path)
+    except Exception as e:  # noqa: BLE001 (the property: only DigitlabError, one line naming the file)
+        one_line_naming(e, str(path))
+    else:
+        assert not is_import_path(model)
+    assert set(sys.modules) <= before | {"digitlab.models.imported"}  # nothing was imported

@@ -76,7 +76,8 @@ def with_settings(*names: str, config_file: bool = False):
             if config_file:
                 path, show, context = kwargs.pop("config"), kwargs.pop("print_config"), kwargs.pop("context")
                 if path is not None:  # a flag typed on the command line wins over the file
-                    values |= {k: v for k, v in read_config(path).items() if not _given(context, k)}
+                    consent = kwargs.get("trust_code", False) or _given(context, "model")  # typed: consent
+                    values |= {k: v for k, v in read_config(path, consent).items() if not _given(context, k)}
                 if show:
                     print(config_toml(TrainConfig(**values).resolve()), end="")
                     return None

@@ -36,6 +36,12 @@ class Page:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self.parts.append(f'<figure class="output">{cap}<pre>{html.escape(text)}</pre></figure>')
 
+    def details(self, summary: str, text: str) -> None:
+        """Text folded under a summary line until the reader opens it (answers to questions)."""
+        self.parts.append(
+            f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>"
+        )
+
     def table(self, rows: list[dict], caption: str = "") -> None:
         if not rows:
             return
