@@ -11,7 +11,7 @@ from digitlab.inference.predictor import Predictor
 from tests.helpers import cli
 
 
-def _files(folder, mnist, n=220):
+def _files(folder, mnist, n=300):
     """`n` digits as people hand them over (dark on white, 56x56; some JPEG), and bad files among them."""
     folder.mkdir()
     for i in range(n):
@@ -42,7 +42,7 @@ def test_threads_give_the_same_bytes_as_one_at_a_time(trained_model, mnist, tmp_
     ]
     rows = [json.loads(line) for line in runs[None][0].stdout.splitlines()]
     names = [row["path"].rsplit("/", 1)[-1] for row in rows]
-    assert len(rows) == 224 + 3 and names[-3:] == ["missing.png", "empty", "007.jpg"]
+    assert len(rows) == 304 + 3 and names[-3:] == ["missing.png", "empty", "007.jpg"]
     assert names[:-3] == sorted(p.name for p in folder.iterdir())  # the folder in sorted order
     failed = [name for name, row in zip(names, rows, strict=True) if "error" in row]
     assert failed == ["050-broken.png", "100-empty.png", "150-cut.png", "missing.png", "empty"]
