@@ -114,7 +114,7 @@ def predict(
 
     Results stream out in order as each batch of 256 images is done; memory stays bounded for any
     number of files. A progress bar goes to stderr when it is a terminal."""
-    from digitlab.inference.predictor import Predictor, SavedInputs
+    from digitlab.inference.predictor import Predictor, SavedInputs, sharing_cores
 
     if as_json + as_jsonl + as_csv > 1:
         raise typer.BadParameter("choose one of --json, --jsonl and --csv", param_hint="--json")
@@ -122,7 +122,11 @@ def predict(
     errors = 0
     saved = SavedInputs(save_inputs) if save_inputs is not None else None
     predictor = Predictor.load(model, engine, trust_code, as_is)
-    with _Output(form, len(predictor.info.classes), predictor.info.named) as output, _progress() as advance:
+    with (
+        sharing_cores(),
+        _Output(form, len(predictor.info.classes), predictor.info.named) as output,
+        _progress() as advance,
+    ):
         for number, result in enumerate(predictor.iter_paths(paths)):
             if saved is not None:
                 saved.add(number, result)

@@ -1,9 +1,12 @@
 """One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
 
+import contextlib
 import math
 import os
 import warnings
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,20 +143,43 @@ class Predictor:
         """Files in the order given; folders expanded to their images in sorted order."""
         return list(self.iter_paths(paths))
 
-    def iter_paths(self, paths: list[str | Path], batch_size: int = BATCH) -> Iterator[Prediction]:
-        """`predict_paths` as a stream: each file is decoded and prepared alone, the model is called
-        once per `batch_size` images, and answers come out in order as each batch is done. Memory
-        holds one batch of 28x28 digits (and the list of one folder's file names), however many files."""
-        batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
-        for name, error in self._files(paths):
-            if error is not None:
-                batch.append((name, None, error))
-            else:
-                batch.append((name, *self._prepared(name)))
-            if len(batch) == batch_size:
-                yield from self._answer(batch)
-                batch = []
-        yield from self._answer(batch)
+    def iter_paths(
+        self, paths: list[str | Path], batch_size: int = BATCH, workers: int | None = None
+    ) -> Iterator[Prediction]:
+        """`predict_paths` as a stream: `workers` threads decode and prepare the files (Pillow and
+        numpy release the GIL; 0: here, one at a time), the model is called once per `batch_size`
+        images while the threads prepare the next batch, and answers come out in the order given as
+        each batch is done. Memory holds two batches of 28x28 digits (and one folder's file names),
+        however many files."""
+        pool = ThreadPoolExecutor(workers or decode_threads()) if workers != 0 else None
+        try:
+            batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
+            for item in self._prepared_in_order(self._files(paths), pool, batch_size):
+                batch.append(item)
+                if len(batch) == batch_size:
+                    yield from self._answer(batch)
+                    batch = []
+            yield from self._answer(batch)
+        finally:
+            if pool is not None:  # a consumer that stops early leaves no work running
+                pool.shutdown(cancel_futures=True)
+
+    def _prepared_in_order(
+        self, files: Iterator[tuple[str, Prediction | None]], pool: ThreadPoolExecutor | None, ahead: int
+    ) -> Iterator[tuple[str, np.ndarray | None, Prediction | None]]:
+        """Each file's (name, digit, error), in order; with a pool, at most `ahead` files in flight."""
+        if pool is None:
+            yield from (
+                (name, None, error) if error else (name, *self._prepared(name)) for name, error in files
+            )
+            return
+        pending: deque[tuple[str, Future | Prediction]] = deque()
+        for name, error in files:
+            pending.append((name, error or pool.submit(self._prepared, name)))
+            if len(pending) >= ahead:
+                yield _collected(*pending.popleft())
+        while pending:
+            yield _collected(*pending.popleft())
 
     def _files(self, paths: list[str | Path]) -> Iterator[tuple[str, Prediction | None]]:
         for path in map(Path, paths):
@@ -184,6 +210,35 @@ class Predictor:
                 yield done
             else:
                 yield self.prediction(name, next(probs) if digit is not None else None, digit)
+
+
+def decode_threads() -> int:
+    """Threads that decode and prepare images: one a core (they wait on files and hold the GIL in
+    turns, so fewer leave cores idle)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def model_threads() -> int:
+    """torch's threads beside the decoders: half the cores. OpenMP threads wait for one another at
+    every operation, so a model given every core stalls whenever a decoder holds one."""
+    return max(1, decode_threads() // 2)
+
+
+@contextlib.contextmanager
+def sharing_cores() -> Iterator[None]:
+    """torch's threads set to `model_threads()` while the block runs, then put back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(model_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _collected(name: str, work: "Future | Prediction") -> tuple[str, np.ndarray | None, Prediction | None]:
+    if isinstance(work, Prediction):
+        return name, None, work
+    return (name, *work.result())
 
 
 def image_files(folder: Path, results: list[Prediction]) -> list[Path]:
