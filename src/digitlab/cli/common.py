@@ -50,12 +50,15 @@ def as_is_option():
     return typer.Option(
         False,
         "--as-is",
-        help="Give the model each image as it is, only made grey and resized to its input size: for a "
-        "model trained on images that are not MNIST-style digits (nothing cropped, centred or inverted).",
+        help="Give the model each image as it is, only made grey and resized to its input size (nothing "
+        "cropped, centred or inverted). A model trained so (train --preprocess as-is) needs no flag.",
     )
 
 
-SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
+SRC_HELP = (
+    "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of class folders (0/..9/, or any "
+    "names: cat/, dog/), maybe under train/ valid/ test/"
+)
 
 
 def with_settings(*names: str, config_file: bool = False):

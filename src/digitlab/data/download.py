@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
+from digitlab.fileio import read_regular, write_bytes_atomic
 
 MIRRORS = {
     "mnist": [
@@ -66,7 +66,7 @@ def download(
     present = {f for f in checksums if os.path.lexists(to / f)}
     for filename in sorted(present):
         path = to / filename
-        if not (path.is_file() and not path.is_symlink() and _md5(path.read_bytes()) == checksums[filename]):
+        if not _is_copy(path, checksums[filename]):
             raise DigitlabError(
                 f"{path}: exists and is not {name}'s {filename}; move it or choose another --to"
             )
@@ -113,6 +113,14 @@ def _read(response: Any, filename: str, progress: Progress | None, deadline: flo
         if progress is not None:
             progress(filename, size, total)
     return b"".join(chunks)
+
+
+def _is_copy(path: Path, md5: str) -> bool:
+    """Whether `path` is the dataset's file: regular, no link, read only if it is no larger than any is."""
+    try:
+        return _md5(read_regular(path, MAX_BYTES)) == md5
+    except DigitlabError:
+        return False
 
 
 def _md5(data: bytes) -> str:

@@ -6,7 +6,6 @@ sys.path while it runs (a `torch.py` lying there stays unread), and its size is 
 """
 
 import contextlib
-import os
 import sys
 import traceback
 import types
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import regular_file
+from digitlab.fileio import read_regular, regular_file
 
 MAX_BYTES = 1 << 20  # an exercise file is a few kilobytes
 MODULE = "digitlab_learner_exercises"  # never the name of a module anyone imports
@@ -45,10 +44,7 @@ def load_definitions(path: str | Path) -> dict[str, object]:
 
 
 def _compiled(path: Path) -> types.CodeType:
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_BYTES:
-            raise DigitlabError(f"{path}: is larger than {MAX_BYTES:,} bytes; an exercise file is a few KB")
-        source = f.read(MAX_BYTES + 1)
+    source = read_regular(path, MAX_BYTES, follow_links=True, what="an exercise file of a few KB needs")
     try:
         return compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:

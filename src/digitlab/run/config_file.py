@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import regular_file
+from digitlab.fileio import read_regular
 from digitlab.run.settings import TrainConfig
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
@@ -30,10 +30,8 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
     refused without `trust_code`, before anything is imported."""
     from digitlab.models.imported import is_import_path  # torch: imported once a file is read
 
-    path = regular_file(path)
-    if path.stat().st_size > MAX_BYTES:
-        raise DigitlabError(f"{path}: over {MAX_BYTES:,} bytes; a settings file is a few lines")
-    data = path.read_bytes()
+    path = Path(path)
+    data = read_regular(path, MAX_BYTES, follow_links=True, what="a settings file of a few lines needs")
     try:
         settings = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

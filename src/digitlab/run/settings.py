@@ -109,7 +109,20 @@ class TrainConfig:
     fills it in, once."""
 
     data: str = setting(
-        "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
+        "mnist",
+        "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of class folders (0/..9/, cat/).",
+    )
+    classes: str | None = setting(
+        None,
+        "Names of the classes 0,1,2... in order, comma separated: cat,dog,bird (default: the names of "
+        "the data's class folders, or of a classes.txt beside the data, one a line; else numbers).",
+    )
+    preprocess: str | None = setting(
+        None,
+        "How an image becomes the model's input, recorded in the model for every command: mnist (cropped to "
+        "the ink, centred, white on black) or as-is (only grey and resized). Default: mnist for numbered "
+        "classes (digits), as-is for named ones.",
+        choices=("mnist", "as-is"),
     )
     model: str = setting(
         "cnn",
@@ -276,6 +289,7 @@ class TrainConfig:
         return config
 
 
+PREPROCESSING = ("mnist", "as-is")  # digitlab.data.images: to_mnist, as_input
 # The other commands' numeric flags have their ranges here too, beside the settings': every number
 # digitlab's command line takes is declared in this module, and the CLI makes each flag's check from it.
 FLAG_RANGES = {
@@ -334,10 +348,18 @@ def _check_tags(tags: tuple[str, ...]) -> None:
 
 
 def _check_bounds(field: dataclasses.Field, value) -> None:
-    """A setting's value (each of a tuple's) within its declared range (None: the preset decides,
-    checked once resolved)."""
+    """A setting's value within its declared range (each of a tuple's), or of the form its kind takes
+    (None: the preset decides, checked once resolved)."""
+    if value is None:
+        return
+    if field.name == "preprocess" and value not in PREPROCESSING:
+        raise DigitlabError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {value!r:.40}")
+    if field.name == "classes":
+        from digitlab.data.class_names import parse_classes
+
+        parse_classes(value)
     bounds = field.metadata.get("range")
-    for number in value if isinstance(value, tuple) else () if value is None else (value,):
+    for number in value if isinstance(value, tuple) else (value,):
         if bounds is not None and not bounds.holds(number):
             raise DigitlabError(f"{field.name} must be in the range {bounds}, got {number}")
 
