@@ -16,6 +16,7 @@ from digitlab.learning.metrics import Metric
 from digitlab.learning.optim import SGD
 from digitlab.learning.progress import ProgressTable
 from digitlab.learning.steps import EagerStep
+from digitlab.learning.threads import OneThreadForSmallBatches
 from digitlab.models import batch_probs, to_classes
 
 
@@ -65,7 +66,13 @@ class Learner:
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
-        self.cbs: list[Any] = [self.metrics, self.recorder, self.progress, NaNGuard()]
+        self.cbs: list[Any] = [
+            self.metrics,
+            self.recorder,
+            self.progress,
+            NaNGuard(),
+            OneThreadForSmallBatches(),
+        ]
         self._handlers_for: list[Any] | None = None
         self._by_event: dict[str, list[tuple[Any, Callable[[Learner], None]]]] = {}
         self.train_step = EagerStep()  # how a training batch is run: learning/steps.py, cuda_graphs.py
