@@ -27,13 +27,14 @@ class OneThreadForSmallBatches(Callback):
     order = -30
 
     def before_fit(self, learn: "Learner") -> None:
-        self.threads, self.counter = torch.get_num_threads(), None
+        self.threads = torch.get_num_threads()
+        self.counter: FlopCounterMode | None = None
         self.decided = learn.device.type != "cpu"  # a GPU's batches are not the CPU's threads' work
 
     def before_batch(self, learn: "Learner") -> None:
         if not self.decided and learn.training:
             self.counter = FlopCounterMode(display=False)
-            self.counter.__enter__()
+            self.counter.__enter__()  # left in after_pred, or in cleanup_batch if the forward pass raised
 
     def after_pred(self, learn: "Learner") -> None:
         if self.counter is not None:
