@@ -21,6 +21,7 @@ from torch import nn
 
 from bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
+from digitlab.errors import DigitlabError
 from digitlab.learning.learner import Learner
 from digitlab.learning.lr_finder import minimum, slide, steep, valley
 from digitlab.learning.metrics import accuracy
@@ -111,7 +112,7 @@ def compare(n: int = 1000, python: Path | None = None) -> dict:
     their stored order (so both see the same batches), and the largest difference of each figure."""
     python = python or fastai_python()
     if python is None:
-        raise FileNotFoundError("no fastai venv: run `make fastai-oracle` or set DIGITLAB_FASTAI_PYTHON")
+        raise DigitlabError("no fastai venv: run `make fastai-oracle` or set DIGITLAB_FASTAI_PYTHON")
     data, weights = pairs(n), net().state_dict()
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(data, Path(tmp) / "data.pt")
@@ -218,7 +219,7 @@ def speed(n: int = 10_000, rounds: int = 3, python: Path | None = None) -> dict:
     PyTorch loop on one thread, interleaved the same way. Seconds per epoch, each run's own."""
     python = python or fastai_python()
     if python is None:
-        raise FileNotFoundError("no fastai venv: run `make fastai-oracle` or set DIGITLAB_FASTAI_PYTHON")
+        raise DigitlabError("no fastai venv: run `make fastai-oracle` or set DIGITLAB_FASTAI_PYTHON")
     data, threads, load = pairs(n), torch.get_num_threads(), [os.getloadavg()[0]]
     runs: dict[str, list[dict]] = {
         "digitlab": [],
