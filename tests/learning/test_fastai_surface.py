@@ -173,3 +173,10 @@ def test_plot_loss_and_show_results_draw_what_fastai_draws():
         label, answer = a.get_title().split("\n")
         assert a.title.get_color() == ("green" if label == answer else "red")
     plt.close("all")
+
+
+def test_the_one_import_brings_fastais_suggestion_names():
+    names: dict = {}
+    exec("from digitlab.all import *", names)
+    assert {"Learner", "valley", "slide", "minimum", "steep", "SuggestionMethod"} <= set(names)
+    assert names["SuggestionMethod"].Valley is names["valley"] is valley
