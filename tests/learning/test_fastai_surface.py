@@ -21,6 +21,8 @@ from tests.helpers import TEST_SEED
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+pytestmark = pytest.mark.numeric  # losses and rates compared with bounds: rerun under other kernels
+
 
 def pairs_learner(n: int = 120, bs: int = 5) -> Learner:
     """The notes' setting, small: a list of (784 pixels, label) pairs, batches of 5, a 784-30-10 net."""
