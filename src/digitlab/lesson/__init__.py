@@ -21,7 +21,8 @@ from digitlab.report.html import Page
 
 __all__ = ["run_lesson", "write_notebook"]
 RESULTS = (  # the numbers the lesson measures, by their names in the lesson's code
-    "baseline_accuracy", "scratch_accuracy", "learner_linear_accuracy", "net_accuracy",
+    "baseline_accuracy", "before_training", "after_one_epoch", "scratch_accuracy",
+    "learner_linear_accuracy", "sorted_accuracy", "net_accuracy", "frozen_epoch_accuracy",
     "ten_valid_accuracy", "ten_train_accuracy", "ten_test_accuracy",
     "linear_accuracy", "no_relu_accuracy", "relu_accuracy", "fold_gap", "linear_layer_gap",
     "first_epoch_accuracy", "deeper_accuracy", "cnn_accuracy",

@@ -3,11 +3,12 @@
 A fenced block opened with ```` ```python ```` is a code cell; everything between code cells is
 a prose cell. The block marked ```` ```python parameters ```` holds the settings that
 `digitlab lesson` fills in (data source, pair, subset), like papermill's parameters cell;
-```` ```python caption: TEXT ```` gives the cell's output a caption.
+```` ```python caption: TEXT ```` gives the cell's output a caption, in which `{PAIR[0]}` and
+the like are filled in from the parameters.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 FENCE = re.compile(r"^```python(?: +(.*?))?[ \t]*\n(.*?)^```[ \t]*$\n?", re.S | re.M)
@@ -48,7 +49,9 @@ def lesson_cells(
     settings = {"DATA": data, "PAIR": tuple(pair), "SUBSET": subset}
     cells = parse_cells(lesson_text())
     return [
-        Cell("code", _set_parameters(c.source, settings), parameters=True) if c.parameters else c
+        Cell("code", _set_parameters(c.source, settings), parameters=True)
+        if c.parameters
+        else replace(c, caption=c.caption.format_map(settings))  # a caption names this run's digits
         for c in cells
     ]
 

@@ -98,10 +98,10 @@ class BesideTheNotes:
         compared when the lesson's pair is the notes' 0 and 1."""
         value = float(measured)
         if two_digit and not self.same_task:
-            print(f"{what}: here {value:.4f} (the notes measured 0 and 1; this run uses another pair)")
+            print(f"{what}: here {_shown(value)} (the notes measured 0 and 1; this run uses another pair)")
             return value
         self.rows.append((what, value, notes, why))
-        print(f"{what}: here {value:.4f}, notes {notes:.4f} ({why})")
+        print(f"{what}: here {_shown(value)}, notes {_shown(notes)} ({why})")
         return value
 
     def table(self) -> None:
@@ -109,7 +109,12 @@ class BesideTheNotes:
         width = max((len(r[0]) for r in self.rows), default=10)
         print(f"{'figure':<{width}}  {'here':>7}  {'notes':>7}")
         for what, value, notes, _ in self.rows:
-            print(f"{what:<{width}}  {value:7.4f}  {notes:7.4f}")
+            print(f"{what:<{width}}  {_shown(value):>7}  {_shown(notes):>7}")
+
+
+def _shown(value: float) -> str:
+    """A count as a whole number, any other figure to four decimals."""
+    return f"{value:.0f}" if value.is_integer() and abs(value) >= 2 else f"{value:.4f}"
 
 
 def check_yourself(*items: tuple[str, str, str]) -> None:
