@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from matplotlib import pyplot as plt
 
-from digitlab.report.figures import draw_softmax, draw_weights
+from digitlab.report.figures import draw_softmax, draw_weights, weights_figsize
 
 
 def tensor(x, *rest) -> torch.Tensor:
@@ -72,8 +72,7 @@ def plot_function(f: Callable, xmin: float = -2, xmax: float = 2, title=None, xl
 
 def show_weights(weight: torch.Tensor, count: int = 30):
     """Each hidden unit's incoming weights as a 28x28 image, each on its own scale, with a colour bar."""
-    n = min(count, len(weight))
-    fig = plt.figure(figsize=(12, 1.5 * math.ceil(n / 10) + 0.5))
+    fig = plt.figure(figsize=weights_figsize(min(count, len(weight))), layout="constrained")
     draw_weights(fig, weight, count)
     return fig
 
