@@ -95,7 +95,7 @@ class BesideTheNotes:
     def compare(self, what: str, measured, notes: float, why: str, two_digit: bool = True) -> float:
         """Print `what: here X, notes Y (why)`; returns X as a float. Two-digit figures are only
         compared when the lesson's pair is the notes' 0 and 1."""
-        value = float(measured)
+        value = float(measured.detach() if isinstance(measured, torch.Tensor) else measured)
         if two_digit and not self.same_task:
             print(f"{what}: here {_shown(value)} (the notes measured 0 and 1; this run uses another pair)")
             return value
@@ -113,7 +113,7 @@ class BesideTheNotes:
 
 def _shown(value: float) -> str:
     """A count as a whole number, any other figure to four decimals."""
-    return f"{value:.0f}" if value.is_integer() and abs(value) >= 2 else f"{value:.4f}"
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 2 else f"{value:.4f}"
 
 
 def check_yourself(*items: tuple[str, str, str]) -> None:
