@@ -127,7 +127,7 @@ def _show_figure(png: bytes, console: Console, where: str) -> None:
     """A small copy of the figure in half blocks where the terminal has colour, and where to see it whole."""
     if console.color_system is not None:
         console.print(half_blocks(_small_rgb(png, min(FIGURE_COLUMNS, console.width))), end="")
-    console.print(plain(f"(full size: {where}, or the notebook)"), style="dim", markup=False)
+    console.print(plain(f"(full size: {where}, or the notebook)"), style="dim", markup=False, highlight=False)
 
 
 def _small_rgb(png: bytes, columns: int) -> np.ndarray:
