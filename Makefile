@@ -28,6 +28,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(VENV)/bin/digitlab lesson
+	@echo 'digitlab is installed in $(VENV): run  . $(VENV)/bin/activate  to put it on your PATH (or type $(VENV)/bin/digitlab).'
 
 notebook: install-notebook  # the lesson as a notebook, opened in JupyterLab (the notebook extra)
 	$(VENV)/bin/digitlab lesson --notebook runs/lesson.ipynb --open
@@ -52,7 +53,7 @@ fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py
 
 docs: install-dev  # the API reference, from the docstrings, offline, into docs/api/ (not committed)
-	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.learning digitlab.data digitlab.models digitlab.inference
+	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.run.keywords digitlab.learning digitlab.data digitlab.models digitlab.inference
 
 lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/)
 	$(VENV)/bin/ruff check .

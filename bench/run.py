@@ -29,6 +29,7 @@ from bench import (
     robustness,
     scaling,
     serving,
+    startup,
     training,
 )
 from bench.timing import commit, kernels, machine
@@ -83,6 +84,8 @@ def run_bench(
             by_kernels[name] = training.speed_runs_under(env) if env else training.speed_runs()
         md.append(training.speed_section(by_kernels, command))
         fast = next(iter(by_kernels.values()))["fast"]
+    say("start-up: digitlab --version against import torch ...")
+    md.append(startup.section(startup.run(repeats=3 if quick else 5), command))
     say("learner overhead ...")
     cnn = overhead.learner_overhead(1, 1 if quick else 3, 8000 if quick else None)
     md.append(overhead.section(cnn, overhead.host_time_per_step(repeats=1 if quick else 5), command))
@@ -188,6 +191,10 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "engines": (
         "engines: a 1-epoch fast model, then PyTorch against ONNX Runtime ...",
         lambda command, quick, out: _with_fast_model(lambda model: engines.section(model, quick, command)),
+    ),
+    "startup": (
+        "startup: digitlab --version against python -c 'import torch', 5 runs each ...",
+        lambda command, quick, out: startup.section(startup.run(), command),
     ),
     "overhead": (
         "overhead: the Learner against a plain loop, with the CNN and per step with a tiny model ...",

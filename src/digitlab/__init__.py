@@ -1,31 +1,38 @@
 """digitlab: handwritten digit recognition built from scratch on PyTorch.
 
-`import digitlab` loads nothing but this: the command line starts fast. The Python API is here
-(`digitlab.train`, `digitlab.load`, their `Model`: see digitlab.run.api), imported when first
-called; the learner's names come from `from digitlab.all import *`; everything else from its
-folder (README, "Layout").
+`import digitlab` loads nothing but this: the command line starts fast. The Python API's names
+(`digitlab.train`, `digitlab.load`, `Model`, `RunResult`, `TrainConfig`, `Prediction`) are imported
+when first used; the learner's names come from `from digitlab.all import *`; everything else from
+its folder (docs/architecture.md, "Layout"). Each function's docstring has an example, run by the tests.
 """
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # for type checkers and editors only: nothing is imported at run time
-    from digitlab.run.api import Model
+from digitlab.version import __version__
+
+if TYPE_CHECKING:  # for type checkers and editors: the same names, imported at once
+    from digitlab.inference.predictor import Prediction
+    from digitlab.run.api import Model, RunResult, load, train
     from digitlab.run.settings import TrainConfig
 
-__version__ = "0.1.0"
-__all__ = ["__version__", "load", "train"]
+# name: the module it comes from, imported on first use (module __getattr__, PEP 562)
+LAZY = {
+    "train": "digitlab.run.api", "load": "digitlab.run.api", "Model": "digitlab.run.api",
+    "RunResult": "digitlab.run.api", "TrainConfig": "digitlab.run.settings",
+    "Prediction": "digitlab.inference.predictor",
+}  # fmt: skip
+__all__ = ["__version__", "Model", "Prediction", "RunResult", "TrainConfig", "load", "train"]
 
 
-def train(config: "TrainConfig | None" = None, /, quiet: bool = False, **settings: Any) -> "Model":
-    """Train a model as `digitlab train` does and return it, saved in `out` (see digitlab.run.api)."""
-    from digitlab.run.api import train as train_model
+def __getattr__(name: str) -> object:
+    if name not in LAZY:
+        raise AttributeError(f"module 'digitlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(LAZY[name]), name)
+    globals()[name] = value  # imported once: the next use finds it as any module attribute
+    return value
 
-    return train_model(config, quiet=quiet, **settings)
 
-
-def load(path: str, engine: str = "torch", trust_code: bool = False, as_is: bool = False) -> "Model":
-    """A model folder that `train` wrote, ready to `predict` and `evaluate` (see digitlab.run.api);
-    `trust_code` for a model of a class from outside digitlab (importing it runs its code)."""
-    from digitlab.run.api import load as load_model
-
-    return load_model(path, engine, trust_code, as_is)
+def __dir__() -> list[str]:
+    """What an editor or `dir(digitlab)` offers: the API, not this module's own helpers."""
+    return sorted(__all__)

@@ -12,8 +12,6 @@ import torch.nn.functional as F
 from matplotlib import pyplot as plt
 from torch import nn
 
-from digitlab import load
-from digitlab import train as train_model
 from digitlab.data import DataLoader, DataLoaders, Dataset, LeakageWarning, load_source
 from digitlab.inference.explanation import integrated_gradients
 from digitlab.learning.callbacks import Callback, CSVLogger
@@ -36,7 +34,8 @@ from digitlab.lesson.tools import (
 )
 from digitlab.models import CNN, MLP, Linear, PixelSimilarity, predict_probs, to_probs
 from digitlab.models.baseline import l1_distance, l2_distance
-from digitlab.run.api import Model
+from digitlab.run.api import Model, RunResult, load
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
 
 __all__ = [
@@ -45,6 +44,6 @@ __all__ = [
     "LeakageWarning", "Learner", "Linear", "PixelSimilarity", "accuracy", "cross_entropy", "first",
     "l1_distance", "l2_distance", "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd",
     "plot_function", "plt", "predict_probs", "show_image", "show_images", "show_maps", "show_probs",
-    "show_weights", "softmax", "tensor", "to_probs", "torch", "Model", "TrainConfig", "load",
+    "show_weights", "softmax", "tensor", "to_probs", "torch", "Model", "RunResult", "TrainConfig", "load",
     "train_model",
 ]  # fmt: skip

@@ -280,11 +280,12 @@ def test_the_notebook_runs_top_to_bottom_with_the_command_the_lesson_prints(tmp_
 def test_open_starts_jupyterlab_on_the_notebook_or_names_the_install(monkeypatch, tmp_path):
     from digitlab.lesson import jupyter
 
-    started = []
-    monkeypatch.setattr(jupyter.subprocess, "run", lambda argv, check: started.append(argv))
+    started, argv = [], jupyter.jupyterlab_argv
+    fake = [sys.executable, "-c", ""]  # a JupyterLab that stops at once
+    monkeypatch.setattr(jupyter, "jupyterlab_argv", lambda nb: started.append(argv(nb)) or fake)
     path = tmp_path / "lesson.ipynb"
     assert cli("lesson", "--notebook", path, "--open").returncode == 0
-    assert started == [[sys.executable, "-m", "jupyterlab", str(path)]] and path.exists()
+    assert started == [argv(path)] and started[0][-1] == str(path) and path.exists()
     monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: False)
     result = cli("lesson", "--notebook", tmp_path / "other.ipynb", "--open")
     assert result.returncode == 1 and "digitlab[notebook]" in result.stderr

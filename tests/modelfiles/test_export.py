@@ -39,7 +39,7 @@ def test_export_checks_itself_against_pytorch(exported, trained_model):
 
 @pytest.mark.numeric
 def test_the_file_alone_runs_with_onnxruntime_and_numpy(exported, mnist):
-    """The README's example: nothing of digitlab, any batch size, probabilities out."""
+    """docs/onnx.md's example: nothing of digitlab, any batch size, probabilities out."""
     import onnxruntime as ort
 
     out, _ = exported

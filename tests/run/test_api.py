@@ -1,5 +1,6 @@
-"""The Python API, and the README's example of it, run as it is written."""
+"""The Python API, and the example of it in docs/python-api.md, run as it is written."""
 
+import json
 import re
 from pathlib import Path
 
@@ -13,20 +14,36 @@ from digitlab.modelfiles.model_file import load_model
 from digitlab.run.settings import TrainConfig
 from tests.helpers import cli
 
-README = Path(__file__).parents[2] / "README.md"
+API_PAGE = Path(__file__).parents[2] / "docs" / "python-api.md"
 
 
-def test_the_readmes_python_example_runs_as_written(tmp_path, monkeypatch):
-    section = README.read_text().split("### The Python API", 1)[1].split("\n### ", 1)[0]
-    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+def test_the_api_pages_python_example_runs_as_written(tmp_path, monkeypatch):
+    (code,) = re.findall(r"```python\n(.*?)```", API_PAGE.read_text(), re.S)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+    exec(compile(code, "docs/python-api.md", "exec"), {"__name__": "__docs__"})
     assert (tmp_path / "runs" / "api-demo" / "model.json").exists() and (tmp_path / "seven.png").exists()
 
 
-def test_train_is_the_command_lines_train(tiny_mnist_dir, tmp_path):
+def test_train_is_the_command_lines_train(tiny_mnist_dir, tmp_path, monkeypatch):
+    import digitlab.inference.predictor
+
+    def refused(*args):
+        raise AssertionError("the model trained was read back from disk")
+
     settings = dict(data=str(tiny_mnist_dir), model="linear", epochs=1, seed=2)
-    model = digitlab.train(TrainConfig(**settings), quiet=True, out=str(tmp_path / "api"))
+    with monkeypatch.context() as patched:
+        patched.setattr(digitlab.inference.predictor, "load_model", refused)
+        run = digitlab.train(TrainConfig(**settings), quiet=True, out=str(tmp_path / "api"), patience=3)
+    model = run.model
+    saved = json.loads((tmp_path / "api" / "model.json").read_text())
+    assert run.folder == model.path == tmp_path / "api" and run.config.epochs == 1 == len(run.history)
+    assert run.history == saved["history"] and run.metrics == saved["metrics"] and run.kept_epoch == 0
+    assert run.metrics["test_accuracy"] == run.evaluation.accuracy and run.evaluation.split == "test"
+    assert {"load", "train", "evaluate"} <= set(run.seconds) and run.config.patience == 3
+    assert (
+        model.probs(mnist_digits := np.zeros((1, 28, 28), np.uint8)).tolist()
+        == digitlab.load(str(tmp_path / "api")).probs(mnist_digits).tolist()
+    )  # the model in hand is the one saved
     assert (
         cli("train", *[f"--{k}={v}" for k, v in settings.items()], "--out", tmp_path / "cli").returncode == 0
     )
@@ -71,3 +88,14 @@ def test_evaluate_is_the_command_lines_evaluate(trained_model, mini_mnist_dir):
     theirs = json.loads(cli("evaluate", trained_model, "--data", mini_mnist_dir, "--json").stdout)
     # the same computation; the JSON rounds to 6 decimals, so the two differ by at most 5e-7
     assert ours.accuracy == pytest.approx(theirs["accuracy"], abs=1e-6) and ours.n == theirs["n"]
+
+
+def test_the_api_prints_short_lines_and_is_exported_from_the_package(trained_model, mnist):
+    model = digitlab.load(str(trained_model))
+    (answer,) = model.predict(mnist.test.images[:1].numpy())
+    line = repr(answer)
+    assert "\n" not in line and len(line) < 100 and f"digit={answer.digit}" in line  # not its 784 pixels
+    assert repr(model) == f"<Model {str(trained_model)!r}: cnn, 10 classes, 28x28 input>"
+    assert digitlab.Model is type(model) and digitlab.Prediction is type(answer)
+    assert digitlab.TrainConfig is TrainConfig and "RunResult" in digitlab.__all__
+    assert "Any" not in dir(digitlab) and "TYPE_CHECKING" not in dir(digitlab)  # nothing leaks

@@ -186,8 +186,9 @@ def test_the_python_api_takes_a_class_and_its_arguments(blocks47, tmp_path):
     model = digitlab.train(
         data=str(blocks47), model=TINY, model_args={"n_classes": 47, "width": 4}, preset="fast",
         epochs=1, device="cpu", out=str(tmp_path / "api"), quiet=True,
-    )  # fmt: skip
-    assert model.module.config["args"] == {"n_classes": 47, "width": 4}
+    ).model  # fmt: skip
+    assert model.info.config["args"] == {"n_classes": 47, "width": 4}
+    assert type(model.module).__name__ == "TinyNet"  # the user's module, not digitlab's wrapper
     probs = model.probs(np.zeros((2, 28, 28), np.uint8))
     assert probs.shape == (2, 47)
 
@@ -252,13 +253,13 @@ def test_an_ensemble_takes_neither_an_own_class_nor_members_of_other_classes(
     assert "(10 classes of 28x28 images)" in mixed.stderr
 
 
-def test_the_readme_example_module_trains(blocks47, tmp_path, monkeypatch):
-    """The README's `mymodels.py`, as it is written, with the command beside it."""
+def test_the_docs_example_module_trains(blocks47, tmp_path, monkeypatch):
+    """docs/models.md's `mymodels.py`, as it is written, with the command beside it."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("### Your own model, other classes, other image sizes", 1)[1].split("\n### ")[0]
+    page = (Path(__file__).parents[2] / "docs" / "models.md").read_text()
+    section = page.split("## Your own model, other classes, other image sizes", 1)[1].split("\n## ")[0]
     (tmp_path / "mymodels.py").write_text(re.search(r"```python\n(.*?)```", section, re.S).group(1))
     assert "--model mymodels:SmallNet --model-args '{\"n_classes\": 47}'" in section
     monkeypatch.chdir(tmp_path)

@@ -42,7 +42,10 @@ def test_predict_an_upload(client, mnist):
     body = response.json()
     assert body["digit"] == 7 and body["confidence"] > 0.5  # 0.889-0.984 over 5 seeds x 2 kernel sets
     assert len(body["probs"]) == 10 and abs(sum(body["probs"]) - 1) < 1e-4
-    assert np.array(body["input"]).shape == (28, 28)
+    assert "input" not in body  # the image the model saw comes only when asked
+    asked = client.post("/api/predict?include=input", files={"file": ("d.png", png(big), "image/png")})
+    assert np.array(asked.json()["input"]).shape == (28, 28) and asked.json()["probs"] == body["probs"]
+    assert client.post("/api/predict?include=everything", json={"pixels": [0] * 784}).status_code == 422
 
 
 @pytest.mark.parametrize("shape", [(784,), (28, 28)])
@@ -61,7 +64,7 @@ def test_blank_gives_null(client):
 
 @pytest.mark.numeric
 def test_explain_the_input_a_prediction_returned(client, mnist):
-    seen = client.post("/api/predict", json={"pixels": mnist.test.images[0].tolist()}).json()
+    seen = client.post("/api/predict?include=input", json={"pixels": mnist.test.images[0].tolist()}).json()
     response = client.post("/api/explain", json={"pixels": seen["input"]})
     assert response.status_code == 200
     body = response.json()

@@ -1,6 +1,9 @@
 """What a production server needs: metrics, an access log, a batch endpoint, request schemas, workers."""
 
+import datetime
+import inspect
 import json
+import re
 import subprocess
 import sys
 import time
@@ -10,9 +13,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import digitlab.web.app
+from digitlab.cli.tool_commands import serve
 from digitlab.data.decode import png_bytes
 from digitlab.inference.predictor import Predictor
 from digitlab.web.app import MAX_BATCH_FILES, create_app
+from tests.helpers import cli
 from tests.web.conftest import LOCAL
 
 
@@ -52,17 +58,38 @@ def test_metrics_count_requests_by_route_and_status_and_batch_sizes(predictor, m
 
 def test_the_access_log_is_one_line_per_request_as_text_or_json(predictor, capsys):
     text = TestClient(create_app(predictor, log="text"), base_url=LOCAL)
-    text.get("/api/health")
+    before = datetime.datetime.now(datetime.UTC)
+    answer = text.get("/api/health")
     text.get("/x%1b[2Jy")  # the server sees ESC in the decoded path
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2 and lines[0].startswith('testclient "GET /api/health" 200 ')
+    came, rest = lines[0].split(" ", 1)
+    assert len(lines) == 2 and rest.startswith('testclient "GET /api/health" 200 ')
+    assert (
+        before - datetime.timedelta(seconds=1)
+        < datetime.datetime.fromisoformat(came)
+        <= before + (datetime.timedelta(seconds=60))
+    )  # an ISO 8601 time stamp in UTC ("Z"), of the moment the request came
+    assert came.endswith("Z") and lines[0].endswith(" " + answer.headers["x-request-id"])
     assert "\x1b" not in lines[1] and " 404 " in lines[1]  # a path's escapes are shown, never run
     as_json = TestClient(create_app(predictor, log="json"), base_url=LOCAL)
-    as_json.get("/api/health")
+    answer = as_json.get("/api/health", headers={"X-Request-ID": "proxy-42.a"})  # a proxy's id goes on
     entry = json.loads(capsys.readouterr().err)
     assert entry["path"] == "/api/health" and entry["status"] == 200 and entry["ms"] >= 0
+    assert entry["request_id"] == answer.headers["x-request-id"] == "proxy-42.a"
+    assert datetime.datetime.fromisoformat(entry["time"]).tzinfo == datetime.UTC
     TestClient(create_app(predictor), base_url=LOCAL).get("/api/health")
     assert capsys.readouterr().err == ""  # the library's default: no log
+
+
+def test_every_answer_has_its_own_request_id_and_a_client_s_is_kept_only_when_safe(predictor):
+    client = TestClient(create_app(predictor), base_url=LOCAL)
+    ids = [client.get("/api/health").headers["x-request-id"] for _ in range(3)]
+    assert len(set(ids)) == 3 and all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
+    refused = client.get("/api/health", headers={"Host": "evil.example"})  # refusals are counted too
+    assert refused.status_code == 400 and re.fullmatch("[0-9a-f]{32}", refused.headers["x-request-id"])
+    for hostile in ('a" 200 0.1ms forged', "x" * 65, ""):  # a forged log line, too long, empty
+        sent = client.get("/api/health", headers={"X-Request-ID": hostile}).headers["x-request-id"]
+        assert sent != hostile and re.fullmatch("[0-9a-f]{32}", sent)
 
 
 def test_the_batch_endpoint_answers_each_image_in_order(predictor, mnist):
@@ -84,6 +111,42 @@ def test_the_batch_endpoint_answers_each_image_in_order(predictor, mnist):
     ]
     assert client.post("/api/predict/batch", files=too_many).status_code == 422
     assert client.post("/api/predict/batch", json={"pixels": [0] * 784}).status_code == 415
+    assert all("input" not in r for r in results)  # the images the model saw, only when asked
+    asked = client.post("/api/predict/batch?include=input", files=files[:2]).json()["results"]
+    assert [np.array(r["input"]).shape for r in asked] == [(28, 28)] * 2
+
+
+def test_the_batch_cap_is_the_server_s_setting_and_the_schema_gives_its_number(predictor, mnist):
+    client = TestClient(create_app(predictor, max_batch=3), base_url=LOCAL)
+    files = [("files", (f"{i}.png", png_bytes(mnist.test.images[i].numpy()), "image/png")) for i in range(4)]
+    assert len(client.post("/api/predict/batch", files=files[:3]).json()["results"]) == 3
+    refused = client.post("/api/predict/batch", files=files)
+    assert refused.status_code == 422 and "1 to 3 images" in refused.json()["detail"]
+    schema = client.get("/openapi.json").text
+    assert "Up to 3 images" in json.loads(schema)["paths"]["/api/predict/batch"]["post"]["description"]
+    constants = [name for name in vars(digitlab.web.app) if re.fullmatch("[A-Z][A-Z_]{3,}", name)]
+    assert "MAX_BATCH_FILES" in constants and [c for c in constants if c in schema] == []
+    # the flag's default is the library's (written as a number in the CLI, which must not import fastapi)
+    assert inspect.signature(serve).parameters["max_batch"].default.default == MAX_BATCH_FILES
+
+
+def test_serve_max_batch_reaches_the_app_and_zero_is_a_usage_error(trained_model, monkeypatch):
+    import torch
+
+    import digitlab.web.server
+
+    served = []
+    monkeypatch.setattr(digitlab.web.server, "serve", lambda app, sock: served.append(app) or sock.close())
+    threads = torch.get_num_threads()
+    try:
+        result = cli("serve", str(trained_model), "--port", "0", "--max-batch", "5")
+    finally:
+        torch.set_num_threads(threads)  # serve sets one thread for the process it runs in
+    assert result.returncode == 0, result.stderr
+    schema = TestClient(served[0], base_url=LOCAL).get("/openapi.json").json()
+    assert schema["paths"]["/api/predict/batch"]["post"]["description"].startswith("Up to 5 images")
+    refused = cli("serve", str(trained_model), "--max-batch", "0")
+    assert refused.returncode == 2 and "--max-batch" in refused.stderr
 
 
 def test_openapi_describes_the_request_bodies(predictor):

@@ -6,8 +6,10 @@ order `digitlab --help` lists them.
 
 import sys
 import warnings
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from digitlab.cli import data_commands, explain_command, model_commands, tool_commands, train_commands
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
@@ -27,7 +29,7 @@ class State:
 
 def _version(value: bool) -> None:
     if value:
-        from digitlab import __version__
+        from digitlab.version import __version__
 
         print(f"digitlab {__version__}")
         raise typer.Exit()
@@ -69,6 +71,17 @@ data_app.command("show")(data_commands.data_show)
 data_app.command("download")(data_commands.data_download)
 
 
+def _literal_help(command: Any) -> Any:
+    """Escape every help text in Click's tree: Rich takes `[notebook]` for a style tag and drops it."""
+    command.help = command.help and escape(command.help)
+    for param in command.params:
+        if isinstance(getattr(param, "help", None), str):  # options, and Typer's arguments
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _literal_help(sub)
+    return command
+
+
 def _format_warning(message, category, filename, lineno, line=None):
     return f"warning: {message}\n"
 
@@ -77,7 +90,8 @@ def main() -> None:
     """Entry point: one-line errors and exit status 1, tracebacks only with --debug."""
     warnings.formatwarning = _format_warning
     try:
-        code = app(standalone_mode=False)  # Click's own errors come back here, to be said in one line
+        command = _literal_help(typer.main.get_command(app))
+        code = command(standalone_mode=False)  # Click's own errors come back here, to be said in one line
     except typer.TyperException as e:  # Click's usage errors: a flag or argument that does not parse
         if type(e).__name__ != "NoArgsIsHelpError":  # (`digitlab` alone: the help is already shown)
             command = getattr(e, "ctx", None) and e.ctx.command_path

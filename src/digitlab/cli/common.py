@@ -72,7 +72,7 @@ def with_settings(*names: str, config_file: bool = False):
 
         @functools.wraps(command)
         def with_flags(**kwargs):
-            values = {f.name: kwargs.pop(f.name) for f in fields}
+            values = {f.name: _setting(f, kwargs.pop(f.name)) for f in fields}
             if config_file:
                 path, show, context = kwargs.pop("config"), kwargs.pop("print_config"), kwargs.pop("context")
                 if path is not None:  # a flag typed on the command line wins over the file
@@ -104,8 +104,16 @@ def _given(context: typer.Context, name: str) -> bool:
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
+def _setting(field: dataclasses.Field, value):
+    """The flag's value as the setting's: a repeated flag's list as a tuple (a frozen config's)."""
+    return tuple(value or ()) if field.type == tuple[str, ...] else value
+
+
 def _type(field: dataclasses.Field):
-    """The flag's type: the field's, or a Literal of its choices (listed in --help; others exit 2)."""
+    """The flag's type: the field's, or a Literal of its choices (listed in --help; others exit 2);
+    a flag given again and again (list[str]) for a tuple of strings."""
+    if field.type == tuple[str, ...]:
+        return list[str]
     choices = field.metadata.get("choices")
     return Literal[choices] if choices and not field.metadata.get("or_import_path") else field.type
 
@@ -117,8 +125,10 @@ def _option(field: dataclasses.Field):
     if field.metadata.get("or_import_path"):  # a choice, or package.module:Class; anything else exits 2
         choices = field.metadata["choices"]
         check, metavar = _choice_or_import_path(choices), "|".join(choices) + "|pkg.mod:Class"
+    if field.type == tuple[str, ...]:
+        metavar = "KEY=VALUE"  # the one such setting: MLflow's tags
     return typer.Option(
-        field.default, flag, help=field.metadata["help"], show_default=field.default is not None,
+        field.default, flag, help=field.metadata["help"], show_default=field.default not in (None, ()),
         min=field.metadata.get("least"), callback=check, metavar=metavar,
     )  # fmt: skip
 

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from digitlab.cli.common import as_is_option, out, say, trust_code_option
 from digitlab.errors import plain
-from digitlab.modelfiles.ownership import OwnedFiles
 
 
 def explain(
@@ -28,6 +27,7 @@ def explain(
     the runner-up (red) or away (blue); then the evidence erased and the model asked again."""
     from digitlab.inference.explanation import explain_file
     from digitlab.inference.predictor import Predictor, image_files
+    from digitlab.modelfiles.ownership import OwnedFiles
     from digitlab.report.attribution import explanation_png
 
     predictor = Predictor.load(model, engine, trust_code, as_is)

@@ -28,6 +28,12 @@ def serve(
     workers: int = typer.Option(
         1, min=1, max=64, help="Processes answering requests, each with its own model."
     ),
+    max_batch: int = typer.Option(
+        64,  # web.app's MAX_BATCH_FILES (not imported: help stays light; a test checks they agree)
+        min=1,
+        max=1000,  # Starlette's form parser takes at most 1,000 files
+        help="Images one /api/predict/batch request may send (within the body size limit); more get 422.",
+    ),
     log_json: bool = typer.Option(False, "--log-json", help="The access log as one JSON object per line."),
     access_log: bool = typer.Option(True, help="One line per request on stderr."),
     trust_code: bool = trust_code_option(),
@@ -55,7 +61,7 @@ def serve(
     )
     log = "json" if log_json else "text" if access_log else "none"
     settings = dict(save_dir=save_dir, cors_origins=cors_origin or None, batch_window=batch_ms / 1000,
-                    allowed_hosts=hosts, log=log)  # fmt: skip
+                    allowed_hosts=hosts, log=log, max_batch=max_batch)  # fmt: skip
     address = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is in brackets
     each = f", {workers} worker processes" if workers > 1 else ""
     say(f"serving on http://{address}:{sock.getsockname()[1]}/{each}  (Ctrl+C stops)")

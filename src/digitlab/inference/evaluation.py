@@ -32,7 +32,7 @@ class Evaluation:
         return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))[:n]
 
     def to_json(self) -> dict:
-        """The form of `digitlab evaluate --json` (see CLI.md), plus precision, confusion and top losses."""
+        """`digitlab evaluate --json` (docs/cli.md), plus precision, confusion and top losses."""
         return {
             "accuracy": round(self.accuracy, 6),
             "n": self.n,

@@ -48,7 +48,7 @@ class Explanation:
         return int(evidence_mask(self.maps[self.top[0][0]]).sum())
 
     def to_json(self) -> dict:
-        """The fields `explain --json` adds to a prediction (see CLI.md)."""
+        """The fields `explain --json` adds to a prediction (see docs/cli.md)."""
         digit, runner_up = self.top[0][0], self.top[1][0]
         return {
             "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top],

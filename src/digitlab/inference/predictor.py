@@ -4,7 +4,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +21,17 @@ from digitlab.models import predict_probs
 
 @dataclass
 class Prediction:
+    """One image's answer; printed, one line (its probabilities and input are fields, not shown).
+
+    >>> digitlab.Prediction("seven.png", 7, 0.998, [0.0] * 7 + [0.998] + [0.0] * 2)
+    Prediction(path='seven.png', digit=7, confidence=0.998, error=None)
+    """
+
     path: str
     digit: int | None = None  # None: the image holds no digit (blank), or it failed
     confidence: float | None = None
-    probs: list[float] | None = None
-    input: np.ndarray | None = None  # the 28x28 uint8 image the model saw (its input size's)
+    probs: list[float] | None = field(default=None, repr=False)  # printed, a Prediction is one line
+    input: np.ndarray | None = field(default=None, repr=False)  # the uint8 image the model saw (28x28)
     error: str | None = None
 
     def to_json(self) -> dict:

@@ -26,12 +26,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic, write_text_atomic
 from digitlab.learning.callbacks import Callback
 from digitlab.learning.checkpoint_fields import check_meta, check_tensors
 from digitlab.models import MAX_NUMBERS
+from digitlab.version import __version__
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
     from digitlab.learning.learner import Learner

@@ -5,11 +5,15 @@ even when that environment is not activated.
 """
 
 import importlib.util
+import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
+from typing import IO
 
 from digitlab.errors import DigitlabError
 
@@ -44,12 +48,41 @@ def hint(notebook: Path) -> str:
     )
 
 
+def jupyterlab_argv(notebook: Path) -> list[str]:
+    """JupyterLab on the notebook; as root (most containers) with --allow-root: it will not start without."""
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return [sys.executable, "-m", "jupyterlab", *(["--allow-root"] if root else []), str(notebook)]
+
+
 def open_in_jupyterlab(notebook: Path) -> None:
     """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops."""
     if not has_jupyterlab():
         raise DigitlabError(f"--open: JupyterLab is not installed here; {INSTALL}")
-    argv = [sys.executable, "-m", "jupyterlab", str(notebook)]
-    try:
-        subprocess.run(argv, check=False)
-    except KeyboardInterrupt:  # Ctrl-C is how a JupyterLab session ends
-        pass
+    argv = jupyterlab_argv(notebook)
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace") as lab:
+        try:
+            last = _relay(lab.stderr)
+            code = lab.wait()
+        except KeyboardInterrupt:  # Ctrl-C is how a JupyterLab session ends
+            lab.kill()
+            return
+    if code != 0:
+        raise DigitlabError(f"--open: JupyterLab stopped with exit status {code}: {_reason(last)}")
+
+
+def _relay(log: IO[str] | None) -> list[str]:
+    """Pass JupyterLab's log on as it comes (its address and token are in it); keep its last lines."""
+    last: deque[str] = deque(maxlen=20)
+    for line in log or ():
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        if line.strip():
+            last.append(line.strip())
+    return list(last)
+
+
+def _reason(lines: list[str]) -> str:
+    """The log's last critical or error line (`[C 12:00:00.000 ServerApp] ...`) unprefixed, or its last."""
+    flagged = [line for line in lines if re.match(r"\[[CE] ", line)]
+    line = (flagged or lines or ["it printed nothing"])[-1]
+    return re.sub(r"^\[[A-Z] [^\]]*\]\s*", "", line)

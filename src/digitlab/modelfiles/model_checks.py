@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.models import MODELS, input_size, is_import_path
+from digitlab.version import __version__
 
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1

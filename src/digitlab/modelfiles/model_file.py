@@ -17,7 +17,6 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic, write_text_atomic
 from digitlab.modelfiles.model_checks import (
@@ -30,6 +29,7 @@ from digitlab.modelfiles.model_checks import (
     read_weights,
 )
 from digitlab.models import UntrustedCode, build_model, input_size, model_name, output_count
+from digitlab.version import __version__
 
 JSON_NAME = "model.json"
 WEIGHTS_FILE = re.compile(r"model-[0-9a-f]{12}\.safetensors")  # the names save_model gives

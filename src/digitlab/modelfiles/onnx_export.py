@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_bytes_atomic
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.models import predict_probs, to_probs
+from digitlab.version import __version__
 
 MAX_PROB_DIFF = 1e-4  # the largest probability difference an export may show on the check
 ONNX_BATCH = 1000  # images per ONNX Runtime call: 10,000 at once took 480 MB of activations

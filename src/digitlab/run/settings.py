@@ -5,6 +5,7 @@ preset and the model decide and picks the device, returning a complete `TrainCon
 """
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -117,6 +118,11 @@ class TrainConfig:
         "Log settings, each epoch's metrics and the model folder to MLflow at this tracking URI, "
         "or in a local file store in this folder (needs the mlflow extra).",
     )
+    mlflow_experiment: str = setting("digitlab", "The MLflow experiment of the run (made if new).")
+    mlflow_run_name: str | None = setting(None, "The MLflow run's name (default: one MLflow makes up).")
+    mlflow_tags: tuple[str, ...] = setting(
+        (), "A tag of the MLflow run, KEY=VALUE; give the flag again for more.", "--mlflow-tag"
+    )
     checkpoint_every: int | None = setting(
         None, "Batches between checkpoints in OUT/checkpoint (default: each epoch)."
     )
@@ -186,6 +192,7 @@ class TrainConfig:
                 raise DigitlabError(f"{f.name} must be {_type_name(f.type)}, got {value!r:.40}")
             _check_bounds(f.name, value)
         _check_model(self.model, self.model_args)
+        _check_tags(self.mlflow_tags)
         if self.cuda_graphs:
             if self.device not in ("cuda", "auto"):
                 raise DigitlabError(f"cuda_graphs needs a CUDA GPU, and the device is {self.device!r}")
@@ -245,6 +252,19 @@ def _check_model(model: str, model_args: str | None) -> None:
         raise DigitlabError(str(e)) from None
 
 
+MLFLOW_TAG = re.compile(r"[\w.\- /]{1,250}=.{0,5000}", re.S)  # MLflow's limits on a tag's key and value
+
+
+def _check_tags(tags: tuple[str, ...]) -> None:
+    """Each tag KEY=VALUE, its key of the characters MLflow takes (letters, digits, _ . - / and
+    space), both within MLflow's lengths: one line here rather than MLflow's error at the end."""
+    for tag in tags:
+        if not MLFLOW_TAG.fullmatch(tag):
+            raise DigitlabError(
+                f"mlflow tag {tag!r:.80} must be KEY=VALUE, the key of letters, digits, _ . - / or spaces"
+            )
+
+
 def _check_bounds(name: str, value) -> None:
     """A setting's value within its bounds (None: the preset decides, checked once resolved)."""
     if value is None:
@@ -276,13 +296,17 @@ def _of_type(value, annotation) -> bool:
         if kind in (str, bool) and type(value) is kind:
             return True
         if typing.get_origin(kind) is tuple and isinstance(value, tuple):
-            return len(value) == len(typing.get_args(kind)) and all(type(v) is int for v in value)
+            args = typing.get_args(kind)
+            if args[-1:] == (Ellipsis,):  # tuple[str, ...]: any number of strings
+                return all(type(v) is args[0] for v in value)
+            return len(value) == len(args) and all(type(v) is int for v in value)
     return False
 
 
 def _type_name(annotation) -> str:
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+    names |= {tuple[str, ...]: "a list of strings"}
     return " or ".join(names.get(k, "null" if k is type(None) else "3 whole numbers") for k in options)
 
 

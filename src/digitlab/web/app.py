@@ -8,15 +8,16 @@ import asyncio
 import uuid
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from digitlab.data.decode import pixel_count, png_bytes
@@ -74,7 +75,13 @@ class PredictResponse(BaseModel):
     digit: int | None  # None when the image holds no digit
     confidence: float | None
     probs: list[float] | None  # ten probabilities summing to 1
-    input: list[list[int]]  # the 28x28 image the model saw, 0..255
+    input: list[list[int]] | None = Field(
+        None, description="With ?include=input only: the 28x28 image the model saw, 0..255 (2 KB as JSON)."
+    )
+
+
+Include = Literal["input"] | None  # what an answer carries besides the prediction, when asked
+INCLUDE = Query(None, description="`input`: also the image the model saw, as 28 rows of 28 values 0..255.")
 
 
 MAX_IN_FLIGHT = 64  # requests being decoded or predicted at once; more get 503 and Retry-After at once
@@ -104,18 +111,19 @@ def create_app(
     batch_window: float = BATCH_WINDOW,
     allowed_hosts: list[str] | None = None,
     log: str = "none",
+    max_batch: int = MAX_BATCH_FILES,
 ) -> FastAPI:
     """The app; `batch_window` seconds collect concurrent requests into one model call (0: one call each).
 
     `allowed_hosts`: the Host headers answered (default: localhost and 127.0.0.1; "*" any), others 400.
-    `log`: the access log on stderr, "text", "json" or "none".
+    `log`: the access log on stderr, "text", "json" or "none"; `max_batch`: images a batch request may send.
     """
     app = FastAPI(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
     )  # FastAPI's docs pages load scripts from a CDN: off; /docs is our own page, offline
     capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
     _add_pages(app, predictor, save_dir)
-    _add_prediction(app, predictor, capacity, batch_window)
+    _add_prediction(app, predictor, capacity, batch_window, max_batch)
     _add_explanation(app, predictor, capacity)
     _add_samples(app, save_dir, cors_origins or [], len(predictor.info.classes))
     _add_guards(app, capacity, cors_origins or [], allowed_hosts or default_hosts("127.0.0.1"))
@@ -174,12 +182,14 @@ def _add_pages(app: FastAPI, predictor: Predictor, save_dir: str | Path | None) 
         return Response(body, media_type=kind)
 
 
-def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batch_window: float) -> None:
+def _add_prediction(
+    app: FastAPI, predictor: Predictor, capacity: Capacity, batch_window: float, max_batch: int
+) -> None:
     big_decodes = asyncio.Semaphore(BIG_DECODES)
     batcher = Batcher(predictor, batch_window) if batch_window > 0 else None
 
     @app.post("/api/predict", response_model=PredictResponse, openapi_extra={"requestBody": IMAGE_OR_PIXELS})
-    async def predict(request: Request) -> JSONResponse:
+    async def predict(request: Request, include: Include = INCLUDE) -> JSONResponse:
         """An image upload (multipart, field `file`) or JSON `{"pixels": [784 or 28x28 values]}`."""
         # a slow body holds a connection, never a place here
         source = await read_source(request, predictor.size)
@@ -191,7 +201,8 @@ def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batc
                 result = predictor.prediction("upload", probs, digit)
             except DigitlabError as e:
                 raise HTTPException(422, str(e)) from None
-            return JSONResponse(_response(result))  # json.dumps: FastAPI's encoder walks all 784 pixels
+            # json.dumps: FastAPI's encoder would walk all 784 pixels of an input
+            return JSONResponse(_response(result, include == "input"))
         finally:
             capacity.in_flight -= 1
 
@@ -207,22 +218,26 @@ def _add_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, batc
             return predictor.probs(digit[None])[0]
         return await batcher.probs(digit)
 
-    _add_batch_prediction(app, predictor, capacity, _digit)
+    _add_batch_prediction(app, predictor, capacity, _digit, max_batch)
 
 
-def _add_batch_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity, prepare) -> None:
-    @app.post("/api/predict/batch", openapi_extra=BATCH_REQUEST)
-    async def predict_batch(request: Request) -> JSONResponse:
-        """Up to MAX_BATCH_FILES images at once (multipart, each in a field `files`): one answer per
-        image, in order, with its own error where that image fails; one model call for them all."""
+def _add_batch_prediction(
+    app: FastAPI, predictor: Predictor, capacity: Capacity, prepare, max_batch: int
+) -> None:
+    # the description, shown at /docs, is formatted here: it gives the server's number, not a name
+    description = (
+        f"Up to {max_batch} images at once (multipart, each in a field `files`): one answer per image, "
+        "in order, with its own error where that image fails; one model call for them all."
+    )
+
+    @app.post("/api/predict/batch", openapi_extra=BATCH_REQUEST, description=description)
+    async def predict_batch(request: Request, include: Include = INCLUDE) -> JSONResponse:
         await read_body(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise HTTPException(415, "send multipart/form-data with the images in fields 'files'")
         uploads = [u for u in (await request.form()).getlist("files") if not isinstance(u, str)]
-        if not 1 <= len(uploads) <= MAX_BATCH_FILES:
-            raise HTTPException(
-                422, f"send 1 to {MAX_BATCH_FILES} images in fields 'files', got {len(uploads)}"
-            )
+        if not 1 <= len(uploads) <= max_batch:
+            raise HTTPException(422, f"send 1 to {max_batch} images in fields 'files', got {len(uploads)}")
         capacity.in_flight += 1
         try:
             digits: list[np.ndarray | None | str] = []
@@ -231,12 +246,12 @@ def _add_batch_prediction(app: FastAPI, predictor: Predictor, capacity: Capacity
                     digits.append(await prepare(await upload.read()))
                 except HTTPException as e:  # this image's own error; the others go on
                     digits.append(str(e.detail))
-            return JSONResponse({"results": _batch_results(predictor, digits)})
+            return JSONResponse({"results": _batch_results(predictor, digits, include == "input")})
         finally:
             capacity.in_flight -= 1
 
 
-def _batch_results(predictor: Predictor, digits: list) -> list[dict]:
+def _batch_results(predictor: Predictor, digits: list, with_input: bool) -> list[dict]:
     """Answers for prepared digits (None: blank; a string: that image's error), one model call."""
     ready = [d for d in digits if isinstance(d, np.ndarray)]
     BATCH.observe(len(ready))
@@ -244,7 +259,7 @@ def _batch_results(predictor: Predictor, digits: list) -> list[dict]:
     return [
         {"error": d}
         if isinstance(d, str)
-        else _response(predictor.prediction("upload", next(probs) if d is not None else None, d))
+        else _response(predictor.prediction("upload", next(probs) if d is not None else None, d), with_input)
         for d in digits
     ]
 
@@ -315,10 +330,7 @@ def _prepare(predictor: Predictor, source: bytes | Image.Image) -> np.ndarray | 
         raise HTTPException(422, str(e)) from None
 
 
-def _response(result: Prediction) -> dict:
-    return {
-        "digit": result.digit,
-        "confidence": result.confidence,
-        "probs": result.probs,
-        "input": result.input.tolist(),
-    }
+def _response(result: Prediction, with_input: bool) -> dict:
+    """The answer; the image the model saw only when asked (`?include=input`): 2 KB each as JSON."""
+    answer = {"digit": result.digit, "confidence": result.confidence, "probs": result.probs}
+    return answer | {"input": result.input.tolist()} if with_input else answer

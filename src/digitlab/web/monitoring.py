@@ -5,14 +5,19 @@ call's batch. A route is one of the app's own paths or "other": a client choosin
 creates a new time series. With `serve --workers N` every worker writes its numbers to a shared
 folder (prometheus-client's multiprocess mode) and /metrics adds them up, whichever worker answers.
 
-The access log goes to stderr, one line per request: client, method, path, status, milliseconds,
-as text (the path's control characters escaped) or, with --log-json, as a JSON object.
+The access log goes to stderr, one line per request: the time it came (ISO 8601, UTC), client,
+method, path, status, milliseconds and its request id, as text (the path's control characters
+escaped) or, with --log-json, as a JSON object. The request id is also the answer's `X-Request-ID`
+header: a client's (or a proxy's) own id when it sends one of a safe form, else a new random one.
 """
 
+import datetime
 import json
 import os
+import re
 import sys
 import time
+import uuid
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -21,6 +26,9 @@ from digitlab.errors import plain
 ROUTES = ("/", "/docs", "/api/predict", "/api/predict/batch", "/api/explain", "/api/samples",
           "/api/health", "/api/model", "/metrics", "/openapi.json")  # fmt: skip
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `serve --workers` before the workers start
+# A request id a client may choose: it goes into log lines and a header, so no spaces, quotes or
+# control characters, and a bounded length
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 REGISTRY = CollectorRegistry()  # this app's own metrics, not the process-wide default registry
 REQUESTS = Counter("digitlab_requests", "HTTP requests answered", ["route", "status"], registry=REGISTRY)
@@ -63,10 +71,14 @@ class Monitor:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start, status = time.perf_counter(), [500]
+        came = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        request_id = request_id_of(scope)
 
         async def watched_send(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -76,16 +88,22 @@ class Monitor:
             name = route(scope["path"])
             REQUESTS.labels(name, str(status[0])).inc()
             LATENCY.labels(name).observe(seconds)
-            self._write(scope, status[0], seconds)
+            self._write(scope, came, request_id, status[0], seconds)
 
-    def _write(self, scope, status: int, seconds: float) -> None:
+    def _write(self, scope, came: str, request_id: str, status: int, seconds: float) -> None:
         if self.log == "none":
             return
         client = (scope.get("client") or ("-", 0))[0]
         method, path = scope["method"], scope["path"]
         if self.log == "json":
-            line = json.dumps({"client": client, "method": method, "path": path, "status": status,
-                               "ms": round(seconds * 1000, 2)})  # fmt: skip
+            fields = {"time": came, "client": client, "method": method, "path": path, "status": status}
+            line = json.dumps(fields | {"ms": round(seconds * 1000, 2), "request_id": request_id})
         else:
-            line = f'{client} "{method} {plain(path)}" {status} {seconds * 1000:.1f}ms'
+            line = f'{came} {client} "{method} {plain(path)}" {status} {seconds * 1000:.1f}ms {request_id}'
         print(line, file=sys.stderr, flush=True)
+
+
+def request_id_of(scope) -> str:
+    """The request's id: the client's `X-Request-ID` when it is of a safe form, else a new one."""
+    sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+    return sent if CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex

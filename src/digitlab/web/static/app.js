@@ -84,7 +84,7 @@ async function send(blob, name) {
   const form = new FormData();
   form.append("file", blob, name);
   try {
-    const response = await fetch("/api/predict", { method: "POST", body: form });
+    const response = await fetch("/api/predict?include=input", { method: "POST", body: form });
     if (response.status === 503) {  // busy: ask again when the server says to, not at once
       const seconds = Number(response.headers.get("Retry-After")) || 1;
       setTimeout(() => send(blob, name), seconds * 1000);
