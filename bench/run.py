@@ -104,7 +104,7 @@ def run_bench(
         md.append(serving.section(serving.inference(model_dir), serving.web_load(model_dir), command))
         say("engines: PyTorch against ONNX Runtime ...")
         md.append(engines.section(model_dir, quick, command))
-        say("bulk: 20,000 files ...")
+        say("bulk: 5,000 files, whole processes ...")
         md.append(bulk_predict.section(model_dir, command))
         say("explain: per image, and the evidence against random ink ...")
         md.append(explaining.section(model_dir, command))
@@ -237,7 +237,7 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         lambda command, quick, out: robustness.section(command=command),
     ),
     "bulk": _on_a_fast_model(
-        "bulk: a fast model, then 20,000 files predicted by digitlab and by a plain PyTorch loop ...",
+        "bulk: a fast model, then 5,000 files: the whole predict command and plain loops, interleaved ...",
         bulk_predict.section,
     ),
     "workers": _on_a_fast_model(

@@ -20,6 +20,7 @@ LEVELS = {
     "report": 6,  # HTML pages and figures of models and evaluations
     "run": 7,  # settings, building a Learner, a training run, processes, joining models
     "lesson": 8, "web": 8,  # the two front ends for people: the lesson and the draw-a-digit page
+    "exercises": 8,  # what the learner practises after the lesson: its quiz, and exercises checked
     "cli": 9, "all": 9, "__main__": 9, "__init__": 9,  # the command line, the learner's one import, the API
 }  # fmt: skip
 # nothing else lies loose at the top

@@ -137,3 +137,156 @@ def test_file_names_on_the_command_line(trained_model, tmp_path_factory, name):
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
     assert result.stderr.startswith(f"error: {plain(str(path))}")
     json.dumps(result.stderr)
+
+
+MANIFESTS = {"folder": ".digitlab.json", "files": ".digitlab-files.json"}
+SOUND_MANIFESTS = {
+    "folder": json.dumps({"format": "digitlab-folder", "runs": ["0123456789ab-0badc0de"], "pending": []}),
+    "files": json.dumps({"files": ["0000-seven.png"]}),
+}
+
+
+@given(st.sampled_from(list(MANIFESTS)), st.one_of(JSON_VALUES.map(json.dumps), st.data()))
+def test_manifests(tmp_path_factory, kind, text):
+    """A manifest is a folder's own record, yet anyone may have edited it: any bytes at its name are
+    read as a record, or refused with one line naming it; nothing else is raised, nothing written."""
+    from digitlab.modelfiles import ownership
+
+    folder = tmp_path_factory.mktemp("manifest")
+    if isinstance(text, str):
+        data = text.encode()
+    else:  # a sound manifest with a few bytes changed
+        data = mutated(SOUND_MANIFESTS[kind].encode(), text.draw)
+    (folder / MANIFESTS[kind]).write_bytes(data)
+    read = ownership.check if kind == "folder" else ownership.OwnedFiles
+    try:
+        read(folder)
+    except Exception as e:  # noqa: BLE001 (the property: only DigitlabError)
+        one_line_naming(e, str(folder))
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFESTS[kind]]
+    assert (folder / MANIFESTS[kind]).read_bytes() == data
+
+
+@pytest.fixture(scope="module")
+def web(trained_model, tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from digitlab.inference.predictor import Predictor
+    from digitlab.web.app import create_app
+
+    app = create_app(Predictor.load(trained_model), save_dir=tmp_path_factory.mktemp("saved"))
+    return TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
+
+
+ENDPOINTS = [("POST", "/api/predict"), ("POST", "/api/predict/batch"), ("POST", "/api/explain"),
+             ("POST", "/api/samples"), ("GET", "/api/health"), ("GET", "/api/model"), ("GET", "/metrics"),
+             ("GET", "/"), ("GET", "/docs"), ("GET", "/openapi.json")]  # fmt: skip
+KINDS = ["application/json", "multipart/form-data; boundary=b", "image/png", "text/plain", ""]
+PIXELS = st.lists(
+    st.one_of(st.integers(-(10**400), 10**400), st.floats(), st.sampled_from([0, 1, 255, 0.5])),
+    min_size=784,
+    max_size=784,
+)
+
+
+@SLOW
+@given(
+    st.sampled_from(ENDPOINTS),
+    st.sampled_from(KINDS),
+    st.one_of(
+        JSON_VALUES, st.fixed_dictionaries({"pixels": JSON_VALUES}), st.fixed_dictionaries({"pixels": PIXELS})
+    ),
+)
+def test_json_bodies_on_every_endpoint(web, endpoint, kind, payload):
+    """Any JSON body, under any content type, on every route: an answer or a 4xx, never a 500."""
+    method, path = endpoint
+    body = json.dumps(payload)  # NaN, Infinity and integers of 400 digits included
+    response = web.request(method, path, content=body, headers={"content-type": kind} if kind else {})
+    assert response.status_code < 500, (path, response.status_code, response.text[:200])
+
+
+MULTIPART_SEED = (
+    b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\n"
+    b"Content-Type: image/png\r\n\r\n" + __import__("base64").b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
+    ) + b"\r\n--b\r\nContent-Disposition: form-data; name=\"digit\"\r\n\r\n3\r\n--b--\r\n"
+)  # fmt: skip
+
+
+@SLOW
+@given(st.sampled_from(["/api/predict/batch", "/api/predict", "/api/samples", "/api/explain"]), st.data())
+def test_multipart_bodies_on_the_upload_endpoints(web, path, data):
+    """A multipart body (batch's images, a saved drawing) with bytes changed: never a 500."""
+    body = mutated(MULTIPART_SEED, data.draw)
+    response = web.post(path, content=body, headers={"content-type": "multipart/form-data; boundary=b"})
+    assert response.status_code < 500, (path, response.status_code, response.text[:200])
+
+
+# --- process start-up and settings files: a child imports what its parent would; a file is no consent
+
+CURRENT_FOLDER = [
+    "",
+    ".",
+    "./",
+    "{here}",
+    "{here}/",
+    "{here}/./",
+    "{here}-link",
+    "{here}/bin",
+    "{here}-link/bin",
+]
+ELSEWHERE = ["rel/dir", "/a:b", "/elsewhere", "/usr/lib/x"]
+
+
+@given(st.lists(st.sampled_from(CURRENT_FOLDER + ELSEWHERE), max_size=8))
+def test_a_childs_import_path_never_holds_the_current_or_the_scripts_folder(entries):
+    """Every way of naming the current folder ({here}) or the script's ({here}/bin) is left out, through a
+    link too; everything else is kept in order, as absolute paths, but an entry PYTHONPATH cannot hold."""
+    import os
+    import sys
+    import tempfile
+
+    from digitlab.run.processes import child_environment
+
+    saved = os.getcwd(), sys.path, sys.argv
+    with tempfile.TemporaryDirectory() as here:
+        os.symlink(here, here + "-link")
+        try:
+            os.chdir(here)
+            sys.path, sys.argv = [e.format(here=here) for e in entries], [here + "/bin/digitlab"]
+            env = child_environment()
+        finally:
+            os.chdir(saved[0])
+            sys.path, sys.argv = saved[1], saved[2]
+        kept = env["PYTHONPATH"].split(os.pathsep) if env["PYTHONPATH"] else []
+        assert env["PYTHONSAFEPATH"] == "1"
+        assert kept == [os.path.join(here, e) for e in entries if e in ELSEWHERE and os.pathsep not in e]
+
+
+@given(
+    st.text(max_size=60)
+    | st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}:[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
+    | st.sampled_from(["tabnanny:NannyNag", "xml.dom.minidom:Node", "wave:Wave_read"]),  # real, not loaded
+    st.dictionaries(
+        st.sampled_from(["epochs", "lr", "model_args", "seed", "preset"]), JSON_VALUES, max_size=3
+    ),
+)
+def test_a_settings_file_never_imports_a_class_without_consent(tmp_path_factory, model, others):
+    import sys
+
+    from digitlab.models.imported import is_import_path
+    from digitlab.run.config_file import read_config
+
+    path = tmp_path_factory.mktemp("config") / "run.toml"
+    path.write_text(
+        f"model = {json.dumps(model)}\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in others.items() if not isinstance(v, dict | None))
+    )
+    before = set(sys.modules)
+    try:
+        read_config(path)
+    except Exception as e:  # noqa: BLE001 (the property: only DigitlabError, one line naming the file)
+        one_line_naming(e, str(path))
+    else:
+        assert not is_import_path(model)
+    assert set(sys.modules) <= before | {"digitlab.models.imported"}  # nothing was imported

@@ -13,6 +13,8 @@ from matplotlib import pyplot as plt
 from torch import nn
 
 from digitlab.data import DataLoader, DataLoaders, Dataset, LeakageWarning, load_source
+from digitlab.exercises import check
+from digitlab.exercises.quiz import quiz_answers, quiz_questions
 from digitlab.inference.explanation import integrated_gradients
 from digitlab.learning.callbacks import Callback, CSVLogger
 from digitlab.learning.guards import EarlyStopping, KeepBest
@@ -22,7 +24,6 @@ from digitlab.learning.metrics import accuracy
 from digitlab.learning.optim import SGD
 from digitlab.lesson.tools import (
     BesideTheNotes,
-    check_yourself,
     first,
     plot_function,
     show_image,
@@ -39,11 +40,11 @@ from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
 
 __all__ = [
-    "BesideTheNotes", "check_yourself", "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader",
+    "BesideTheNotes", "check", "CNN", "MLP", "SGD", "CSVLogger", "Callback", "DataLoader",
     "DataLoaders", "Dataset", "EarlyStopping", "F", "integrated_gradients", "KeepBest",
     "LeakageWarning", "Learner", "Linear", "PixelSimilarity", "accuracy", "cross_entropy", "first",
     "l1_distance", "l2_distance", "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd",
     "plot_function", "plt", "predict_probs", "show_image", "show_images", "show_maps", "show_probs",
     "show_weights", "softmax", "tensor", "to_probs", "torch", "Model", "RunResult", "TrainConfig", "load",
-    "train_model",
+    "train_model", "quiz_answers", "quiz_questions",
 ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""Atomic file writes (a reader never sees a half-written file) that replace only regular files."""
+"""Files digitlab writes and reads whole, safely: writes are atomic (a reader never sees a half-written
+file), made anew and renamed into place, never through a link; reads are bounded before they happen."""
 
 import contextlib
 import errno
@@ -16,6 +17,9 @@ from digitlab.errors import DigitlabError
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Write to a temp file beside `path`, then rename it over `path` only if all went well.
+
+    The temp file is made anew (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW), and `path` is refused first if it
+    is a link, a device or a file of other names (`refuse_special`): nothing is written through a link.
 
     A failure to write names `path`, the file asked for, not the temp file nobody asked for.
     """
@@ -49,16 +53,67 @@ SPECIAL = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a pipe (FIFO)", stat.
 
 
 def refuse_special(path: Path) -> None:
-    """Writing replaces only a regular file: never a device (`/dev/null`), a pipe or a link the user made.
+    """Writing replaces only a regular file of one name: never a device (`/dev/null`), a pipe, a link
+    the user made, or a file with other hard links (its other names would keep the old bytes, or, had
+    it been written in place, show digitlab's).
 
     A folder is left to the write itself, whose error says "Is a directory".
     """
     try:
-        kind = stat.S_IFMT(path.lstat().st_mode)
+        st = path.lstat()
     except (FileNotFoundError, NotADirectoryError):
         return
+    kind = stat.S_IFMT(st.st_mode)
     if kind in SPECIAL:
         raise DigitlabError(f"{path}: is {SPECIAL[kind]}; digitlab writes only regular files")
+    refuse_linked(path, st)
+
+
+def refuse_linked(path: Path, st: os.stat_result) -> None:
+    """One line if the regular file `st` describes has other names (hard links): it is someone's."""
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        raise DigitlabError(
+            f"{path}: has {st.st_nlink - 1} other name(s) (hard links); "
+            "digitlab writes only files of one name"
+        )
+
+
+def open_own(path: Path) -> int:
+    """A file digitlab keeps open and writes in place (a lock, which a rename would split in two),
+    as a descriptor: made anew (O_EXCL) when missing, else opened without following a link, and
+    refused unless it is a regular file of one name."""
+    nofollow = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        return os.open(path, nofollow | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        pass
+    except OSError as e:  # a folder we may not write to
+        raise DigitlabError(f"{path}: cannot create ({e.strerror})") from None
+    try:
+        fd = os.open(path, nofollow)
+    except OSError as e:  # ELOOP: a link; EISDIR: a folder
+        refuse_special(path)
+        raise DigitlabError(f"{path}: cannot open ({e.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        os.close(fd)
+        refuse_linked(path, st)
+        raise DigitlabError(f"{path}: is not a regular file; digitlab writes only regular files")
+    return fd
+
+
+def writable_folder(path: str | Path) -> Path:
+    """`path`, if digitlab can make files in it later (it is made then if missing), said in one line
+    now otherwise: a file stands there or above it, or the nearest folder that exists is not writable."""
+    path = Path(path)
+    existing = path.absolute()
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DigitlabError(f"{path}: is not a folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DigitlabError(f"{path}: {existing} is a folder digitlab may not write to")
+    return path
 
 
 def regular_file(path: str | Path) -> Path:
@@ -75,6 +130,40 @@ def regular_file(path: str | Path) -> Path:
     if not stat.S_ISREG(mode):
         raise DigitlabError(f"{path}: is not a regular file (a pipe, device or socket)")
     return path
+
+
+def read_regular(
+    path: str | Path, most: int, follow_links: bool = False, what: str = "digitlab reads"
+) -> bytes:
+    """The bytes of a regular file of at most `most` bytes, its size taken from the open descriptor
+    before anything is read: a pipe or /dev/zero would never end, and a sparse 3 GB file would fill
+    memory before any check of its text. Not through a link, unless `follow_links` (a file the user
+    named on the command line). `what` ends the refusal: "N bytes, more than WHAT (most)"."""
+    path = Path(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise DigitlabError(f"{path}: no such file") from None
+    except OSError as e:
+        link = "is not a regular file (a symbolic link, not followed here)"
+        why = link if e.errno == errno.ELOOP else f"cannot read ({e.strerror})"
+        raise DigitlabError(f"{path}: {why}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise DigitlabError(f"{path}: is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise DigitlabError(f"{path}: is not a regular file (a pipe, device or socket)")
+        if st.st_size > most:
+            raise DigitlabError(f"{path}: {st.st_size:,} bytes, more than {what} ({most:,})")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(st.st_size + 1)  # one byte more tells a file that grew since
+    finally:
+        os.close(fd)
+    if len(data) > st.st_size:
+        raise DigitlabError(f"{path}: changed while digitlab read it; try again")
+    return data
 
 
 @functools.cache

@@ -12,7 +12,7 @@ def test_data_info_on_bundled_mnist():
     result = cli("data", "info", "mnist")
     assert result.returncode == 0, result.stderr
     assert "train: 60,000 images 28x28" in result.stdout
-    assert "train 54,000 / valid 6,000" in result.stdout  # the split `train` makes: 10%, seed 0
+    assert "split: train 58,800 / valid 1,200 (2% of 60,000" in result.stdout  # `train`'s default preset
     assert "test: 10,000 images" in result.stdout
 
 

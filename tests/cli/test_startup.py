@@ -29,8 +29,9 @@ def paths(group, prefix=()):
 answers = {"--version": run("--version"), "--help": run("--help")}
 for path in paths(typer.main.get_command(app)):
     answers[" ".join(path)] = run(*path, "--help")
-os.environ |= {"_DIGITLAB_COMPLETE": "complete_bash", "COMP_WORDS": "digitlab train --pre", "COMP_CWORD": "2"}
-answers["completion"] = run("train", "--pre")
+os.environ |= {"_DIGITLAB_COMPLETE": "complete_bash", "COMP_WORDS": "digitlab train --pres",
+               "COMP_CWORD": "2"}
+answers["completion"] = run("train", "--pres")
 heavy = ("torch", "numpy", "pandas", "matplotlib", "PIL", "safetensors", "fastapi", "starlette",
          "uvicorn", "onnxruntime", "mlflow", "captum", "scipy")
 loaded = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))

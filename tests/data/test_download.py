@@ -1,7 +1,9 @@
 import functools
 import hashlib
 import http.server
+import socket
 import threading
+import time
 
 import pytest
 
@@ -73,3 +75,54 @@ def test_a_file_of_the_users_under_a_datasets_name_is_refused_not_replaced(mirro
 def test_unknown_dataset(tmp_path):
     with pytest.raises(DigitlabError, match="unknown dataset"):
         download("cifar", tmp_path)
+
+
+@pytest.fixture
+def silent_mirror():
+    """A server on 127.0.0.1 that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+
+
+@pytest.fixture
+def trickling_mirror():
+    """A server on 127.0.0.1 that announces a file, then sends it a byte every 50 ms."""
+    server, stop = socket.create_server(("127.0.0.1", 0)), threading.Event()
+
+    def answer():
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"x")
+                except OSError:  # the client gave up
+                    return
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    stop.set()
+    server.close()
+
+
+def test_a_mirror_that_never_answers_costs_the_timeout(silent_mirror, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(DigitlabError, match="timed out"):
+        download("mnist", tmp_path, mirrors=[silent_mirror], checksums=md5_of_bundled(), timeout=0.5)
+    assert time.monotonic() - start < 0.5 + 1  # one file's request, then no mirror is left; 1 s of slack
+
+
+def test_a_mirror_that_sends_a_byte_at_a_time_is_given_up_at_the_deadline(
+    trickling_mirror, tmp_path, monkeypatch
+):
+    import digitlab.data.download as module
+
+    monkeypatch.setattr(module, "DEADLINE", 1.0)
+    start = time.monotonic()
+    with pytest.raises(DigitlabError, match=r"took over 1 s, with \d+ bytes of .* received"):
+        download("mnist", tmp_path, mirrors=[trickling_mirror], checksums=md5_of_bundled(), timeout=5)
+    assert time.monotonic() - start < 1.0 + 1  # each read waits 50 ms (under the 5 s timeout); 1 s of slack
+    assert not any(tmp_path.glob("*.gz"))

@@ -49,10 +49,17 @@ def test_load_source_detects_a_class_folder(mnist, tmp_path):
 
 
 def test_class_folders_beyond_nine_are_more_classes(mnist, tmp_path):
-    """Subfolders named by a class number (0..999) are classes; other names (07, x) are not."""
-    for name in ("0", "12", "46", "07", "x"):
+    """Subfolders named by class numbers (0..999) are those classes; with any other name among them
+    (07, x) every folder is a named class, in sorted order."""
+    for name in ("0", "12", "46"):
         (tmp_path / name).mkdir()
         Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / name / "a.png")
     source = load_source(tmp_path)
-    assert sorted(source.train.labels.tolist()) == [0, 12, 46]
+    assert sorted(source.train.labels.tolist()) == [0, 12, 46] and source.train.classes is None
     assert source.train.n_classes() == 47 and len(source.train.class_counts()) == 47
+    for name in ("07", "x"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / name / "a.png")
+    source = load_source(tmp_path)
+    assert source.train.classes == ("0", "07", "12", "46", "x") and source.train.n_classes() == 5
+    assert source.train.labels.tolist() == [0, 1, 2, 3, 4]

@@ -136,3 +136,14 @@ def make_block_classes(n_per_class: int, classes: int = 47, side: int = 28, seed
         images[i, top : top + cell, left : left + cell] = 255
     order = torch.randperm(len(labels), generator=g)
     return Dataset(images[order], labels[order], f"{classes} block classes")
+
+
+def write_named_folders(root, data: Dataset, names: dict[int, str]):
+    """`root/<name>/<i>.png` for each image of `data` whose label `names` names: a folder of named classes."""
+    from PIL import Image
+
+    for i, (image, label) in enumerate(zip(data.images.numpy(), data.labels.tolist(), strict=True)):
+        if label in names:
+            (root / names[label]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / names[label] / f"{i}.png")
+    return root

@@ -1,5 +1,6 @@
 """The lesson: one source for the terminal, the HTML page and the notebook; the notes' fixed code."""
 
+import html
 import io
 import json
 import re
@@ -10,8 +11,11 @@ import pytest
 import torch
 from rich.console import Console
 
+from digitlab.exercises.questions import QUESTIONS
+from digitlab.exercises.quiz import numbered
 from digitlab.lesson import run_lesson
 from digitlab.lesson.cells import lesson_cells, parse_cells
+from digitlab.lesson.notebook import notebook
 from digitlab.modelfiles.model_file import load_model
 from tests.helpers import PageParts, cli
 from tests.lesson.claims import check_claims, flat
@@ -112,15 +116,38 @@ def test_every_figure_beside_the_notes_and_the_closing_tables_repeat_them(lesson
         assert re.search(rf"^{re.escape(name)}\s+{r[key]:.4f}$", accuracies, re.M), name
 
 
-def test_every_questionnaire_answer_that_names_a_number_is_this_runs(lesson_run):
-    _, text, r = lesson_run
-    answers = re.findall(r"^   answer: (.+) \(see (.+)\)$", text, re.M)
-    assert 14 <= len(answers) <= 18
-    numbers = {f"{v:.4f}" for k, v in r.items() if k.endswith("accuracy")}
-    numbers |= set(re.findall(r"^.+?: here ([0-9.]+), notes", text, re.M))  # the distances measured
-    shown = [n for answer, _ in answers for n in re.findall(r"\b0\.\d{4}\b", answer)]
-    assert len(shown) >= 8 and set(shown) <= numbers  # every accuracy named is one the run measured
-    assert f"{r['baseline_accuracy']:.4f} (see section 2)" in text  # which model did best: check_claims
+def test_the_lesson_asks_every_question_and_folds_the_answers_this_run_gives(lesson_run):
+    out, text, r = lesson_run
+    page = (out / "lesson.html").read_text()
+    shown = html.unescape(re.sub(r"<details>.*?</details>", "", page, flags=re.S))
+    asked = re.findall(r"(?:^|<pre>)Q(\d+)\. (.+)$", shown, re.M)
+    assert asked == [(str(n), q.text) for n, q in numbered()]  # every question of the quiz, in its order
+    assert re.findall(r"^Q(\d+)\. ", text, re.M) == [n for n, _ in asked]  # the terminal too (lines fold)
+    folded = re.findall(
+        r"<details><summary>answers \(open after answering\)</summary><pre>(.*?)</pre>", page, re.S
+    )
+    answers = dict(re.findall(r"^Q(\d+)\. (.+)$", html.unescape("".join(folded)), re.M))
+    assert len(folded) == 4 and len(answers) == len(QUESTIONS)
+    for n, question in numbered():
+        assert f"Q{n}. {answers[str(n)]}" not in text  # the terminal shows no answer (digitlab quiz asks)
+        if question.figure:
+            assert answers[str(n)] == format(r[question.figure], question.form)  # this run's figure
+    best = next(q for q in QUESTIONS if q.best_of)
+    chosen = max(best.best_of, key=lambda pair: r[pair[1]])[0]
+    assert answers[str(QUESTIONS.index(best) + 1)] == chosen  # named from this run's figures
+    assert page.count("<code>digitlab exercises --out practice</code>") == 4  # each part: the exercises next
+
+
+def test_the_notebook_folds_the_answer_cells():
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.from_dict(notebook(lesson_cells())))  # the folding keys are nbformat's own
+    notebook_cells = notebook(lesson_cells())["cells"]
+    folded = [c for c in notebook_cells if c["metadata"].get("tags") == ["answers"]]
+    assert len(folded) == 4 and all("".join(c["source"]).startswith("quiz_answers(") for c in folded)
+    assert all(c["metadata"]["jupyter"] == {"source_hidden": True, "outputs_hidden": True} for c in folded)
+    assert all(c["metadata"]["collapsed"] for c in folded)
+    asked = [c for c in notebook_cells if "\nquiz_questions(" in "".join(c["source"])]  # under its caption
+    assert len(asked) == 4 and not any(c["metadata"].get("jupyter") for c in asked)  # questions: shown
 
 
 def test_the_two_worst_held_out_images_are_explained(lesson_run):
@@ -136,7 +163,7 @@ def test_code_in_the_terminal_is_never_broken_across_lines(lesson_run):
     _, text, _ = lesson_run
     lines = set(text.splitlines())
     for cell in lesson_cells():
-        if cell.kind == "code" and not cell.parameters:
+        if cell.kind == "code" and not cell.parameters and not cell.hidden:  # answers: folded, not shown
             for line in cell.source.splitlines():
                 assert line in lines or not line.strip(), line  # whole, unindented: copy-safe
 
@@ -217,7 +244,7 @@ def test_html_page_has_prose_code_outputs_and_figures(lesson_run):
     assert html.rstrip().endswith("</html>") and all(s in page.text for s in SECTIONS)
     prose = PageParts(re.sub(r"<pre.*?</pre>", "", html, flags=re.S)).text
     assert "`" not in prose and "<code>fine_tune</code>" in html  # Markdown rendered: no raw backticks
-    assert html.count('<pre class="code">') == sum(c.kind == "code" for c in lesson_cells())
+    assert html.count('<pre class="code">') == sum(c.kind == "code" and not c.hidden for c in lesson_cells())
     assert html.count("<h1>") == 1 and "This lesson follows" in page.text
     assert len(page.images) == FIGURES
     assert "figure drawn by the cell above" not in html  # each figure's alt text says what it shows
@@ -282,7 +309,9 @@ def test_open_starts_jupyterlab_on_the_notebook_or_names_the_install(monkeypatch
     from digitlab.lesson import jupyter
 
     started, argv = [], jupyter.jupyterlab_argv
-    fake = [sys.executable, "-c", ""]  # a JupyterLab that stops at once
+    # a JupyterLab that stops at once, failing unless started with the current folder off its import path
+    # (tests/run/test_child_processes.py starts the real one)
+    fake = [sys.executable, "-c", "import os, sys; sys.exit(os.environ.get('PYTHONSAFEPATH') != '1')"]
     monkeypatch.setattr(jupyter, "jupyterlab_argv", lambda nb: started.append(argv(nb)) or fake)
     path = tmp_path / "lesson.ipynb"
     assert cli("lesson", "--notebook", path, "--open").returncode == 0

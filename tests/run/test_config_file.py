@@ -1,10 +1,12 @@
 """`train --config FILE.toml` and `--print-config`: settings in a file, read back to the same run."""
 
 import dataclasses
+import sys
 
 import pytest
 import torch
 
+from digitlab.errors import DigitlabError
 from digitlab.modelfiles.model_file import load_model
 from digitlab.run.config_file import config_toml, read_config
 from digitlab.run.settings import TrainConfig
@@ -42,6 +44,7 @@ def test_every_setting_can_be_written_in_a_file(tmp_path):
         ("[train]\nepochs = 1\n", ["'train' is not a setting"]),
         ("epochs = 1\n[seed]\nx = 1\n", ["'seed' is a table"]),
         ('preset = "turbo"\n', ["preset 'turbo' is unknown"]),
+        ("preset = [[]]\n", ["'preset' holds a list or table"]),  # found by make fuzz: was a TypeError
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_file_and_the_key(tmp_path, text, words):
@@ -69,11 +72,45 @@ def test_your_own_model_and_its_arguments_in_a_file(tmp_path):
     path.write_text(
         'model = "tests.helpers.custom_models:TinyNet"\nmodel_args = {n_classes = 47, width = 4}\n'
     )
-    printed = cli("train", "--config", path, "--print-config")
+    printed = cli("train", "--config", path, "--print-config", "--trust-code")
     assert printed.returncode == 0, printed.stderr
     assert 'model = "tests.helpers.custom_models:TinyNet"' in printed.stdout
     again = tmp_path / "again.toml"
     again.write_text(printed.stdout)  # the arguments printed as the flag's JSON: read back the same
-    assert (
-        read_config(again)["model_args"] == read_config(path)["model_args"] == '{"n_classes": 47, "width": 4}'
+    args = [read_config(p, trust_code=True)["model_args"] for p in (again, path)]
+    assert args == ['{"n_classes": 47, "width": 4}'] * 2
+
+
+def test_a_file_naming_a_class_is_no_consent(tiny_mnist_dir, tmp_path, monkeypatch):
+    """The file names a module that writes a file when imported: without --trust-code, no file."""
+    (tmp_path / "sneaky_config.py").write_text(
+        "import pathlib\npathlib.Path('imported.txt').write_text('ran')\n"
+        "from tests.helpers.custom_models import TinyNet as Net\n"
     )
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "run.toml"
+    path.write_text('model = "sneaky_config:Net"\nepochs = 1\n')
+    flags = ["--data", tiny_mnist_dir, "--out", tmp_path / "out"]
+    for extra in ([], ["--print-config"], ["--nproc", "2"], ["--model-args", '{"n_classes": 10}']):
+        refused = cli("train", "--config", path, *flags, *extra)
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"{path}: model 'sneaky_config:Net' is a class from outside digitlab" in refused.stderr
+        assert "--trust-code" in refused.stderr
+    with pytest.raises(DigitlabError, match="trust_code=True"):
+        read_config(path)
+    assert not (tmp_path / "imported.txt").exists() and "sneaky_config" not in sys.modules
+    assert not (tmp_path / "out").exists()
+    typed = cli("train", "--config", path, "--model", "linear", *flags, "--print-config")
+    assert typed.returncode == 0 and 'model = "linear"' in typed.stdout  # the file's class is not used
+    try:
+        trusted = cli("train", "--config", path, *flags, "--trust-code")
+        assert trusted.returncode == 0, trusted.stderr
+        assert (tmp_path / "imported.txt").read_text() == "ran"  # with consent: imported from this folder
+        (tmp_path / "imported.txt").unlink()
+        sys.modules.pop("sneaky_config", None)
+        flags[-1] = tmp_path / "again"
+        flag = cli("train", "--config", path, "--model", "sneaky_config:Net", *flags)
+        assert flag.returncode == 0, flag.stderr  # the class typed on the command line: consent
+        assert (tmp_path / "imported.txt").read_text() == "ran"
+    finally:
+        sys.modules.pop("sneaky_config", None)

@@ -1,12 +1,16 @@
 """`train --mlflow`: settings, each epoch's metrics and the saved model folder in MLflow."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 import digitlab
+from digitlab.modelfiles.model_file import load_model
 from tests.helpers import cli
 
 
@@ -107,3 +111,68 @@ def test_without_the_extra_it_is_one_line(tiny_mnist_dir, tmp_path, monkeypatch)
     result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1",
                  "--mlflow", tmp_path / "m", "--out", tmp_path / "o")  # fmt: skip
     assert result.returncode == 1 and "pip install 'digitlab[mlflow]'" in result.stderr
+
+
+@pytest.fixture
+def short_limits(monkeypatch):
+    """MLflow's HTTP limits as digitlab sets them, made short (1 s, one retry), in a copy of os.environ."""
+    from digitlab.run import mlflow_logging
+
+    limits = dict(
+        mlflow_logging.HTTP_LIMITS, MLFLOW_HTTP_REQUEST_TIMEOUT=1, MLFLOW_HTTP_REQUEST_MAX_RETRIES=1
+    )
+    monkeypatch.setattr(mlflow_logging, "HTTP_LIMITS", limits)
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in limits})
+    return limits
+
+
+def test_a_tracking_server_that_never_answers_is_one_line_within_the_limits(
+    tiny_mnist_dir, tmp_path, short_limits, monkeypatch
+):
+    pytest.importorskip("mlflow")
+    from digitlab.run.mlflow_logging import MLflowLogger
+
+    seconds, start_run = [], MLflowLogger._start_run
+
+    def timed(self):
+        start = time.monotonic()
+        try:
+            return start_run(self)
+        finally:
+            seconds.append(time.monotonic() - start)
+
+    monkeypatch.setattr(MLflowLogger, "_start_run", timed)
+    with socket.socket() as server:  # accepts connections (the kernel's backlog) and never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        uri = f"http://127.0.0.1:{server.getsockname()[1]}"
+        result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1",
+                     "--mlflow", uri, "--out", tmp_path / "m")  # fmt: skip
+        server.setblocking(False)
+        assert server.accept()  # the client did connect: it gave up waiting for an answer
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: MLflow at {uri} failed starting a run (ReadTimeoutError(")
+    # The first call fails: 2 tries of 1 s each, no wait before the first retry (urllib3's backoff), and
+    # 1 s for the rest on a busy machine. MLflow's own limits (7 retries of 120 s) take many minutes.
+    assert len(seconds) == 1 and seconds[0] < 2 * 1 + 1
+    assert not (tmp_path / "m" / "model.json").exists()  # nothing was trained
+
+
+def test_when_logging_fails_once_training_has_begun_the_model_is_kept(tiny_mnist_dir, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    calls = []
+
+    def server_went_away(self, *args, **kwargs):
+        calls.append(args)
+        raise ConnectionError("Connection reset by peer\nmore lines of the traceback")
+
+    monkeypatch.setattr(mlflow.tracking.MlflowClient, "log_metric", server_went_away)
+    store, out = tmp_path / "mlruns", tmp_path / "model"
+    result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "2",
+                 "--mlflow", store, "--out", out)  # fmt: skip
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    failed = f"MLflow at {store.resolve().as_uri()} failed logging epoch 0 (Connection reset by peer)"
+    assert result.stderr == f"error: {out}/ is saved, but {failed}\n"
+    assert len(calls) == 1  # nothing more was sent after the first failure
+    model, info = load_model(out)  # trained for every epoch, and saved
+    assert len(info.history) == 2

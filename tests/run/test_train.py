@@ -29,8 +29,10 @@ def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tm
     budget = "1 epoch of 11,760 images, 92 steps of 128 (passes over the training images)"
     settings = f"data={mini_mnist_dir} model=cnn preset=fast epochs=1 lr=0.2 batch_size=128 seed={TEST_SEED}"
     assert lines[0] == f"settings: {settings} out={tmp_path} (every setting: --print-config)"  # resolved
-    assert lines[1] == f"budget: {budget}, on 11,760 training images"  # fast holds out 2%
-    assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[2])
+    assert lines[1] == f"split: train 11,760 / valid 240 (2% of 12,000 held out at random, seed {TEST_SEED})"
+    assert lines[2].startswith("valid split: 240 images, under the 500 ")  # fast holds out 2%: it says so
+    assert lines[3] == f"budget: {budget}, on 11,760 training images"
+    assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[4])
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     # the fixture's recipe scored 0.966-0.9765 on seeds 0-4 with AVX2 and SSE4.1 kernels: 0.9 is 6x
     # that spread below its lowest, and far above a broken pipeline (about 0.1)

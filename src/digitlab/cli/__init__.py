@@ -11,7 +11,14 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from digitlab.cli import data_commands, explain_command, model_commands, tool_commands, train_commands
+from digitlab.cli import (
+    data_commands,
+    explain_command,
+    model_commands,
+    practice_commands,
+    tool_commands,
+    train_commands,
+)
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
@@ -56,6 +63,9 @@ def root(
 
 
 app.command()(train_commands.lesson)
+app.command()(practice_commands.quiz)
+app.command()(practice_commands.exercises)
+app.command()(practice_commands.check)
 app.command("train")(train_commands.train_cmd)
 app.command("lr-find")(train_commands.lr_find)
 app.command()(model_commands.evaluate)

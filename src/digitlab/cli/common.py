@@ -50,12 +50,15 @@ def as_is_option():
     return typer.Option(
         False,
         "--as-is",
-        help="Give the model each image as it is, only made grey and resized to its input size: for a "
-        "model trained on images that are not MNIST-style digits (nothing cropped, centred or inverted).",
+        help="Give the model each image as it is, only made grey and resized to its input size (nothing "
+        "cropped, centred or inverted). A model trained so (train --preprocess as-is) needs no flag.",
     )
 
 
-SRC_HELP = "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of 0/..9/ image folders"
+SRC_HELP = (
+    "'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or a folder of class folders (0/..9/, or any "
+    "names: cat/, dog/), maybe under train/ valid/ test/"
+)
 
 
 def with_settings(*names: str, config_file: bool = False):
@@ -76,7 +79,8 @@ def with_settings(*names: str, config_file: bool = False):
             if config_file:
                 path, show, context = kwargs.pop("config"), kwargs.pop("print_config"), kwargs.pop("context")
                 if path is not None:  # a flag typed on the command line wins over the file
-                    values |= {k: v for k, v in read_config(path).items() if not _given(context, k)}
+                    consent = kwargs.get("trust_code", False) or _given(context, "model")  # typed: consent
+                    values |= {k: v for k, v in read_config(path, consent).items() if not _given(context, k)}
                 if show:
                     print(config_toml(TrainConfig(**values).resolve()), end="")
                     return None

@@ -1,27 +1,29 @@
 """`data info`, `data show` and `data download`: look at a data source before training on it."""
 
+import dataclasses
 from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from digitlab.cli.common import SRC_HELP, Verbosity, out, say
-from digitlab.errors import DigitlabError
+from digitlab.cli.common import SRC_HELP, Verbosity, out, say, with_settings
+from digitlab.errors import DigitlabError, plain
+from digitlab.run.settings import TrainConfig
 
 
-def data_info(
-    src: str = typer.Argument("mnist", help=SRC_HELP),
-    valid_fraction: float = typer.Option(
-        0.1, help="Fraction held out, as `train` does (its fast preset: 0.02)."
-    ),
-    seed: int = typer.Option(0, help="Seed of the split, as `train` does (its default seed)."),
-):
-    """Counts per class, split sizes, shape, pixel range and mean."""
+@with_settings("preset", "valid_fraction", "seed", "classes")
+def data_info(settings: TrainConfig, src: str = typer.Argument("mnist", help=SRC_HELP)):
+    """Counts per class, the split `train` makes with the same flags, shape, pixel range and mean."""
     from digitlab.data import load_source
+    from digitlab.data.class_names import parse_classes
+    from digitlab.data.holdout import hold_out
 
-    source = load_source(src)
+    # the fraction `train` with these flags takes, decided where train decides it
+    config = dataclasses.replace(settings, data=src, device="cpu").resolve()
+    source = load_source(src, parse_classes(config.classes) if config.classes else None)
     say(f"source: {source.name}")
-    for name, ds in (("train", source.train), ("test", source.test)):
+    for name, ds in (("train", source.train), ("valid", source.valid), ("test", source.test)):
         if ds is None:
             continue
         s = ds.summary()
@@ -30,21 +32,26 @@ def data_info(
             f"pixel range {s['min']}..{s['max']}, mean {s['mean']:.2f} ({s['mean'] / 255:.4f} as float)"
         )
         if name == "train" and ds.labels is not None:
-            train, valid = ds.split(valid_fraction, seed)
-            say(
-                f"  split as `train` makes it (valid {valid_fraction:.0%}, seed {seed}): "
-                f"train {len(train):,} / valid {len(valid):,}"
-            )
+            holdout = hold_out(ds, source.valid, config.valid_fraction, config.seed)
+            say(f"  as `train --preset {config.preset}` makes it: {holdout.line()}")
+            if warning := holdout.warning():
+                say(f"  {warning}")
         if ds.labels is not None:
-            counts = ds.class_counts()
-            if len(counts) <= 10:  # the digits: one row
-                table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
-                table.add_row("count", *[str(c) for c in counts])
-            else:  # more classes than a line holds: one row each
-                table = Table("class", "count", title=f"{name}: images per class ({len(counts)} classes)")
-                for label, count in enumerate(counts):
-                    table.add_row(str(label), str(count))
-            out.print(table)
+            out.print(_class_table(ds, name))
+
+
+def _class_table(ds, name: str) -> Table:
+    """Images per class: the ten digits in one row; named or more classes one row each, sorted."""
+    counts = ds.class_counts()
+    if ds.classes is None and len(counts) <= 10:
+        table = Table("digit", *[str(d) for d in range(10)], title=f"{name}: images per class")
+        table.add_row("count", *[str(c) for c in counts])
+        return table
+    table = Table("class", "name", "count", title=f"{name}: images per class ({len(counts)} classes)")
+    for label, count in enumerate(counts):
+        class_name = ds.classes[label] if ds.classes is not None else str(label)
+        table.add_row(str(label), Text(plain(class_name)), str(count))  # a name is text, never markup
+    return table
 
 
 def data_show(
@@ -66,11 +73,14 @@ def data_show(
     if means:
         if ds.labels is None:
             raise DigitlabError(f"{src}: has no labels, so no class means")
-        save_png(class_means(ds.images, ds.labels), out_path)
+        save_png(class_means(ds.images, ds.labels, ds.classes), out_path)
         say(f"wrote {out_path} (the mean image of each class)")
         return
     pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
-    titles = [str(int(ds.labels[i])) for i in pick] if ds.labels is not None else None
+    titles = None
+    if ds.labels is not None:  # each image titled by its class: its name, or its number
+        names = ds.classes or [str(c) for c in range(ds.n_classes())]
+        titles = [names[int(ds.labels[i])] for i in pick]
     save_png(image_grid(ds.images[pick], titles), out_path)
     say(f"wrote {out_path} ({len(pick)} images)")
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from digitlab.cli.common import as_is_option, out, say, trust_code_option
 from digitlab.errors import plain
@@ -53,7 +54,7 @@ def explain(
         if prediction.error:
             print(f"error: {plain(prediction.error)}", file=sys.stderr)
         elif explanation is None:
-            say(f"{path}: no digit (the image is blank)")
+            say(f"{path}: {'nothing' if predictor.info.named else 'no digit'} (the image is blank)")
         else:
             _show(str(path), explanation, prediction.input, defined)
     if as_json:
@@ -69,14 +70,15 @@ def _json(prediction, explanation) -> dict:
     return {**prediction.to_json(), **(explanation.to_json() if explanation is not None else {})}
 
 
-def _show(name: str, explanation, digit_image, defined: list[str]) -> None:
+def _show(name_of_file: str, explanation, digit_image, defined: list[str]) -> None:
     """One image's answer and maps; `defined`: the terms already explained (each new one is, once)."""
     from digitlab.inference.explanation import terms_in
     from digitlab.report.attribution import terminal_map
 
     (digit, p), rest = explanation.top[0], explanation.top[1:]
-    others = ", ".join(f"{d} ({q:.3f})" for d, q in rest)
-    say(f"{name}: {digit} ({p:.3f}); then {others}")
+    name = explanation.name
+    others = ", ".join(f"{name(d)} ({q:.3f})" for d, q in rest)
+    say(f"{name_of_file}: {name(digit)} ({p:.3f}); then {others}")
     say(f"  method: {explanation.method}")
     for term in terms_in(explanation.method):
         if term not in defined:
@@ -84,19 +86,20 @@ def _show(name: str, explanation, digit_image, defined: list[str]) -> None:
             defined.append(term)
     runner_up = explanation.top[1][0]
     grid = Table.grid(padding=(0, 3))
-    grid.add_row(f"why {digit}", f"why {runner_up}")
+    grid.add_row(Text(plain(f"why {name(digit)}")), Text(plain(f"why {name(runner_up)}")))  # text, not markup
     colour = out.color_system is not None
     grid.add_row(
         terminal_map(explanation.maps[digit], digit_image, colour),
         terminal_map(explanation.maps[runner_up], digit_image, colour),
     )
     out.print(grid)
+    what = "class" if explanation.named else "digit"
     say(
-        "  red: pushed towards the digit; blue: pushed away; each map on its own scale"
+        f"  red: pushed towards the {what}; blue: pushed away; each map on its own scale"
         if colour
-        else "  # + pushed towards the digit, = - pushed away (strong, weak); . ink that did little"
+        else f"  # + pushed towards the {what}, = - pushed away (strong, weak); . ink that did little"
     )
     e_digit, e_p = explanation.erased_top
     verdict = "changed its mind" if e_digit != digit else "still says the same"
     n = explanation.erased_pixels
-    say(f"  the evidence erased ({n} pixels): {e_digit} ({e_p:.3f}), the model {verdict}")
+    say(f"  the evidence erased ({n} pixels): {name(e_digit)} ({e_p:.3f}), the model {verdict}")

@@ -31,7 +31,7 @@ def evaluate(
     from digitlab.report.model_report import evaluation_report
 
     net, info = load_model(model, trust_code)
-    split, dataset = evaluation_data(load_source(data))
+    split, dataset = evaluation_data(load_source(data, preprocess=info.preprocessing), info.classes)
     result, _ = run_evaluation(net, dataset, split)
     if report:
         write_text_atomic(report, evaluation_report(result, dataset, info, Predictor(net, info)))
@@ -40,28 +40,37 @@ def evaluate(
         return
     say(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
     for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
-        say(f"  {c}: precision {p:.4f}  recall {r:.4f}")
-    _print_confusion(result.confusion)
-    pairs = "; ".join(f"{a} taken for {p}: {n}" for a, p, n in result.most_confused())
+        say(f"  {result.name(c)}: precision {p:.4f}  recall {r:.4f}")
+    _print_confusion(result)
+    name = result.name
+    pairs = "; ".join(f"{name(a)} taken for {name(p)}: {n}" for a, p, n in result.most_confused())
     say(f"most confused: {pairs or 'none'}")
     if result.top_losses:
-        worst = ", ".join(f"#{t['index']} ({t['label']}→{t['predicted']})" for t in result.top_losses[:5])
+        worst = ", ".join(
+            f"#{t['index']} ({name(t['label'])}→{name(t['predicted'])})" for t in result.top_losses[:5]
+        )
         say(f"top losses: {worst} (digitlab explain shows why; --report draws them)")
 
 
 MAX_PRINTED_CLASSES = 20  # a confusion matrix wider than this does not fit a terminal's line
 
 
-def _print_confusion(confusion: list[list[int]]) -> None:
-    n = len(confusion)
+def _print_confusion(result) -> None:
+    """Rows and columns by class number; named classes have their name at the end of their row."""
+    confusion, n = result.confusion, len(result.confusion)
     if n > MAX_PRINTED_CLASSES:
         say(f"confusion matrix: {n}x{n}, too wide to print here: see --json or --report")
         return
-    say(f"confusion matrix (rows: actual {'digit' if n == 10 else 'class'}, columns: predicted)")
+    named = any(isinstance(c, str) for c in result.classes)
+    say(f"confusion matrix (rows: actual {'class' if named or n != 10 else 'digit'}, columns: predicted)")
     width = max(len(str(count)) for row in confusion for count in row) + 1
     say("   " + "".join(f"{c:>{width}}" for c in range(n)))
     for actual, row in enumerate(confusion):
-        say(f"{actual:>2} " + "".join(f"{count:>{width}}" for count in row))
+        say(
+            f"{actual:>2} "
+            + "".join(f"{count:>{width}}" for count in row)
+            + (f"  {result.name(actual)}" if named else "")
+        )
 
 
 def ensemble(
@@ -105,7 +114,7 @@ def predict(
 
     Results stream out in order as each batch of 256 images is done; memory stays bounded for any
     number of files. A progress bar goes to stderr when it is a terminal."""
-    from digitlab.inference.predictor import Predictor, SavedInputs
+    from digitlab.inference.predictor import Predictor, SavedInputs, sharing_cores
 
     if as_json + as_jsonl + as_csv > 1:
         raise typer.BadParameter("choose one of --json, --jsonl and --csv", param_hint="--json")
@@ -113,7 +122,11 @@ def predict(
     errors = 0
     saved = SavedInputs(save_inputs) if save_inputs is not None else None
     predictor = Predictor.load(model, engine, trust_code, as_is)
-    with _Output(form, len(predictor.info.classes)) as output, _progress() as advance:
+    with (
+        sharing_cores(),
+        _Output(form, len(predictor.info.classes), predictor.info.named) as output,
+        _progress() as advance,
+    ):
         for number, result in enumerate(predictor.iter_paths(paths)):
             if saved is not None:
                 saved.add(number, result)
@@ -132,14 +145,15 @@ class _Output:
     """Each prediction written as it comes: a line of text, a JSON array element, a JSON line or a
     CSV row (flushed, so a pipe sees it at once)."""
 
-    def __init__(self, form: str, n_classes: int):
-        self.form, self.count, self.n_classes = form, 0, n_classes
+    def __init__(self, form: str, n_classes: int, named: bool = False):
+        self.form, self.count, self.n_classes, self.named = form, 0, n_classes, named
 
     def __enter__(self) -> "_Output":
         if self.form == "json":
             sys.stdout.write("[")
-        elif self.form == "csv":
-            print("path,digit,confidence," + ",".join(f"p{d}" for d in range(self.n_classes)))
+        elif self.form == "csv":  # a digit model's columns as before names; named classes: label, index
+            guess = "label,index" if self.named else "digit"
+            print(f"path,{guess},confidence," + ",".join(f"p{d}" for d in range(self.n_classes)))
         return self
 
     def write(self, r) -> None:
@@ -147,7 +161,8 @@ class _Output:
 
         if self.form == "text":
             if not r.error:
-                guess = "no digit" if r.digit is None else f"{r.digit} ({r.confidence:.3f})"
+                blank = "blank" if r.named else "no digit"
+                guess = blank if r.digit is None else f"{r.label} ({r.confidence:.3f})"
                 say(f"{r.path}: {guess}")
         elif self.form == "csv":
             if not r.error:
@@ -156,8 +171,9 @@ class _Output:
 
                 row = io.StringIO()
                 probs = r.probs or [""] * self.n_classes
-                digit, confidence = ("", "") if r.digit is None else (r.digit, r.confidence)
-                csv.writer(row, lineterminator="\n").writerow([r.path, digit, confidence, *probs])
+                guess = [r.label, r.digit] if r.named else [r.digit]
+                guess, confidence = ([""] * len(guess), "") if r.digit is None else (guess, r.confidence)
+                csv.writer(row, lineterminator="\n").writerow([r.path, *guess, confidence, *probs])
                 sys.stdout.write(row.getvalue())
         else:
             text = json.dumps(r.to_json(), allow_nan=False)
@@ -229,8 +245,9 @@ def export(
     from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
 
     net, info = load_model(model, trust_code)
-    split, test = evaluation_data(load_source(data))
+    source = load_source(data, preprocess=info.preprocessing)  # image folders read as the model reads
     try:
+        split, test = evaluation_data(source, info.classes)
         check_fits(net, test, data)
     except DigitlabError as e:
         raise DigitlabError(

@@ -42,6 +42,7 @@ def serve(
     """The draw-a-digit web page and its JSON API (the schema at /openapi.json)."""
     import torch
 
+    from digitlab.fileio import writable_folder
     from digitlab.inference.predictor import Predictor
     from digitlab.web.safeguards import default_hosts
     from digitlab.web.server import listen, serve, serve_workers
@@ -50,6 +51,8 @@ def serve(
     # then the model: a bad folder fails before any worker starts, and before this process changes
     try:
         predictor = Predictor.load(model, engine, trust_code, as_is)
+        if save_dir is not None:
+            writable_folder(save_dir)
     except BaseException:
         sock.close()
         raise

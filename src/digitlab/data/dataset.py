@@ -14,14 +14,21 @@ class LeakageWarning(UserWarning):
 
 
 class Dataset:
-    """uint8 images (N,H,W) (MNIST's: 28x28) and int64 labels (N,), or None for unlabelled (test) data."""
+    """uint8 images (N,H,W) (MNIST's: 28x28) and int64 labels (N,), or None for unlabelled (test) data;
+    `classes` names the labels 0..K-1 (None: the labels are numbers, as digits are)."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, name: str = ""):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        name: str = "",
+        classes: tuple[str, ...] | None = None,
+    ):
         if images.ndim != 3 or images.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (N,H,W), got {images.dtype} {tuple(images.shape)}")
         if labels is not None and len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images, self.labels, self.name = images, labels, name
+        self.images, self.labels, self.name, self.classes = images, labels, name, classes
 
     def __len__(self) -> int:
         return len(self.images)
@@ -32,7 +39,7 @@ class Dataset:
     def select(self, index: torch.Tensor) -> "Dataset":
         """The samples at `index` (a bool mask or integer indices)."""
         labels = None if self.labels is None else self.labels[index]
-        return Dataset(self.images[index], labels, self.name)
+        return Dataset(self.images[index], labels, self.name, self.classes)
 
     def split(self, valid_fraction: float = 0.2, seed: int = 1337) -> tuple["Dataset", "Dataset"]:
         """A random train/valid split by fraction, reproducible from `seed`."""
@@ -63,9 +70,16 @@ class Dataset:
         return int(self.images.shape[1]), int(self.images.shape[2])
 
     def n_classes(self) -> int:
-        """Classes 0..C-1, C the largest label + 1, and never fewer than the ten digits."""
+        """The named classes' count; else classes 0..C-1, C the largest label + 1, and never fewer than
+        the ten digits (numbered data are digits, or more classes)."""
+        if self.classes is not None:
+            return len(self.classes)
         labels = self._require_labels()
         return max(10, int(labels.max()) + 1 if len(labels) else 0)
+
+    def class_labels(self) -> list[int | str]:
+        """What model.json records as the classes: the names, or the numbers 0..C-1."""
+        return list(self.classes) if self.classes is not None else list(range(self.n_classes()))
 
     def class_counts(self) -> list[int]:
         return torch.bincount(self._require_labels(), minlength=self.n_classes()).tolist()
@@ -144,3 +158,9 @@ class Splits:
     @property
     def image_size(self) -> tuple[int, int]:
         return self.train.image_size
+
+    def class_labels(self) -> list[int | str]:
+        """The classes a model of these data has, in output order: the names, or the numbers 0..C-1."""
+        if self.train.classes is not None:
+            return list(self.train.classes)
+        return list(range(self.n_classes))

@@ -1,10 +1,13 @@
 """Fetch the original MNIST or Fashion-MNIST files from known mirrors, checking each file's MD5.
 
-Files land under a temp name and are renamed only once their checksum matches.
+Files land under a temp name and are renamed only once their checksum matches. Every request has a
+deadline: `timeout` to connect and for each read, and DEADLINE for a whole file, so a mirror that
+never answers or sends a byte at a time costs bounded time before the next one is tried.
 """
 
 import hashlib
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -12,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
+from digitlab.fileio import read_regular, write_bytes_atomic
 
 MIRRORS = {
     "mnist": [
@@ -38,6 +41,7 @@ MD5 = {
 
 
 MAX_BYTES = 64 << 20  # the largest file, Fashion-MNIST's training images, is 26 MB
+DEADLINE = 600.0  # seconds for one file from one mirror: 26 MB at 45 KB/s
 Progress = Callable[[str, int, int | None], None]  # (file name, bytes so far, bytes in all or None)
 
 
@@ -62,7 +66,7 @@ def download(
     present = {f for f in checksums if os.path.lexists(to / f)}
     for filename in sorted(present):
         path = to / filename
-        if not (path.is_file() and not path.is_symlink() and _md5(path.read_bytes()) == checksums[filename]):
+        if not _is_copy(path, checksums[filename]):
             raise DigitlabError(
                 f"{path}: exists and is not {name}'s {filename}; move it or choose another --to"
             )
@@ -78,8 +82,9 @@ def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float, progress
     for base in mirrors:
         url = base + filename
         try:
+            deadline = time.monotonic() + DEADLINE
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                data = _read(response, filename, progress)
+                data = _read(response, filename, progress, deadline)
         except (urllib.error.URLError, OSError) as e:
             problems.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
@@ -92,12 +97,15 @@ def _fetch(filename: str, md5: str, mirrors: list[str], timeout: float, progress
     raise DigitlabError(f"{filename}: no mirror gave a valid copy ({'; '.join(problems)})")
 
 
-def _read(response: Any, filename: str, progress: Progress | None) -> bytes:
-    """The body in chunks, reporting each, and never more than MAX_BYTES (no file here is near it)."""
+def _read(response: Any, filename: str, progress: Progress | None, deadline: float) -> bytes:
+    """The body in chunks, reporting each, never more than MAX_BYTES (no file here is near it), and
+    not past `deadline` (a chunk is what one read brings: each waits at most the socket's timeout)."""
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
     chunks, size = [], 0
-    while chunk := response.read(1 << 16):
+    while chunk := response.read1(1 << 16):
+        if time.monotonic() > deadline:
+            raise DigitlabError(f"took over {DEADLINE:g} s, with {size:,} bytes of {filename} received")
         size += len(chunk)
         if size > MAX_BYTES:
             raise DigitlabError(f"over {MAX_BYTES:,} bytes, far more than {filename} holds")
@@ -105,6 +113,14 @@ def _read(response: Any, filename: str, progress: Progress | None) -> bytes:
         if progress is not None:
             progress(filename, size, total)
     return b"".join(chunks)
+
+
+def _is_copy(path: Path, md5: str) -> bool:
+    """Whether `path` is the dataset's file: regular, no link, read only if it is no larger than any is."""
+    try:
+        return _md5(read_regular(path, MAX_BYTES)) == md5
+    except DigitlabError:
+        return False
 
 
 def _md5(data: bytes) -> str:

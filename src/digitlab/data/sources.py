@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from digitlab.data.cache import cached_arrays
+from digitlab.data.class_names import check_labels_named, classes_txt
 from digitlab.data.dataset import Dataset
-from digitlab.data.folder import is_class_folder, read_image_folder
+from digitlab.data.folder import folder_classes, is_class_folder, read_image_folder, split_folders
 from digitlab.data.idx import MAX_PAYLOAD, MAX_SIDE, MIN_SIDE, read_idx_images, read_idx_labels
 from digitlab.data.kaggle import read_kaggle_csv
 from digitlab.errors import DigitlabError
@@ -24,11 +25,14 @@ IDX_NAMES = {
 
 @dataclass
 class Source:
-    """What a SRC holds: training data (labelled, or not for a Kaggle test CSV) and maybe a test set."""
+    """What a SRC holds: training data (labelled, or not for a Kaggle test CSV), maybe a test set, and
+    maybe its own validation set (a valid/ folder: then nothing is held out of train)."""
 
     name: str
     train: Dataset
     test: Dataset | None = None
+    valid: Dataset | None = None
+    preprocessing: str = "mnist"  # what a model of these data does to an image (folders: how they were read)
 
 
 def bundled_mnist_dir() -> Path:
@@ -49,24 +53,74 @@ def verify_bundled_mnist() -> Path:
     return root
 
 
-def load_source(src: str | Path = "mnist") -> Source:
-    """Load any supported SRC into tensors."""
+def load_source(
+    src: str | Path = "mnist", classes: tuple[str, ...] | None = None, preprocess: str | None = None
+) -> Source:
+    """Load any supported SRC into tensors; `classes` names its labels 0..K-1 (`train --classes`),
+    else a `classes.txt` beside the data does, or the names of its class folders.
+
+    `preprocess` ("mnist" or "as-is"): how image folders are read, and what a model of these data
+    is to do with an image; None: MNIST style for numbered classes (digits), as-is for named ones."""
     if str(src) == "mnist":
-        return _load_idx_folder(verify_bundled_mnist(), "mnist")
+        return _named(_load_idx_folder(verify_bundled_mnist(), "mnist"), classes, "mnist", preprocess)
     path = Path(src)
     if path.is_file() and path.suffix.lower() == ".csv":
         images, labels = read_kaggle_csv(path)
-        return Source(str(path), _dataset(images, labels, path.name))
+        source = Source(str(path), _dataset(images, labels, path.name))
+        return _named(source, classes or classes_txt(path), src, preprocess)
     if path.is_dir() and _find_idx(path, IDX_NAMES["train"][0]):
-        return _load_idx_folder(path, str(path))
+        return _named(_load_idx_folder(path, str(path)), classes or classes_txt(path), src, preprocess)
     if is_class_folder(path):
-        return Source(str(path), _dataset(*read_image_folder(path), path.name))
+        return _image_folders(path, classes, preprocess)
     if not path.exists():
         raise DigitlabError(f"{src}: no such file or folder (SRC is 'mnist', a .csv, or a folder)")
     raise DigitlabError(
         f"{src}: not a data source: expected a Kaggle .csv, a folder with IDX files, "
-        "or a folder with 0/..9/ image subfolders (one per class, named 0, 1, 2, ...)"
+        "or a folder with one image subfolder per class (0/..9/, or any names: cat/, dog/)"
     )
+
+
+def _image_folders(root: Path, given: tuple[str, ...] | None, preprocess: str | None) -> Source:
+    """A folder of class folders, or of train/ (valid/, test/) folders of class folders."""
+    splits = split_folders(root) or {"train": root}
+    folders = folder_classes(splits["train"])  # None: numbered folders, each its number's class
+    names = folders or given or classes_txt(root)
+    if folders is not None and given is not None:  # the folders' names, in the order given
+        if set(given) != set(folders):
+            raise DigitlabError(
+                f"--classes {','.join(given)}: must list the class folders of {root}: {list(folders)}"
+            )
+        folders = names = given
+    preprocess = preprocess or default_preprocessing(names)
+    parts = {
+        split: _dataset(*read_image_folder(f, folders, preprocess), f.name) for split, f in splits.items()
+    }
+    source = Source(str(root), parts["train"], parts.get("test"), parts.get("valid"))
+    return _named(source, names, root, preprocess)
+
+
+def default_preprocessing(names: tuple[str, ...] | None) -> str:
+    """Digits (numbered classes) are made MNIST-style; images of named classes are taken as they are."""
+    return "mnist" if names is None else "as-is"
+
+
+def _named(
+    source: Source, names: tuple[str, ...] | None, where: str | Path, preprocess: str | None
+) -> Source:
+    """`source` with its labels named, each label checked to have a name, and its preprocessing."""
+    source.preprocessing = preprocess or default_preprocessing(names)
+    if names is None:
+        return source
+    parts = {"train": source.train, "test": source.test, "valid": source.valid}
+    for split, ds in parts.items():
+        if ds is not None and ds.labels is not None and len(ds.labels):
+            check_labels_named(int(ds.labels.max()), names, f"{where} ({split})")
+
+    def name(ds: Dataset) -> Dataset:
+        return Dataset(ds.images, ds.labels, ds.name, names)
+
+    test, valid = (None if d is None else name(d) for d in (source.test, source.valid))
+    return Source(source.name, name(source.train), test, valid, source.preprocessing)
 
 
 def _load_idx_folder(root: Path, name: str) -> Source:

@@ -1,7 +1,7 @@
 """Scores of a model on labelled data: accuracy, per-class precision and recall, confusion, top losses."""
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -19,6 +19,11 @@ class Evaluation:
     recall: list[float]  # per class: of the images of c, how many were found (per-class accuracy)
     confusion: list[list[int]]  # rows: true class, columns: predicted
     top_losses: list[dict]  # the most confidently wrong images
+    classes: list = field(default_factory=list)  # each row's class: a name, or its number
+
+    def name(self, c: int) -> str:
+        """Class `c` as the outputs call it: its name ('cat'), or its number ('7')."""
+        return str(self.classes[c]) if c < len(self.classes) else str(c)
 
     def most_confused(self, n: int = 5) -> list[tuple[int, int, int]]:
         """The `n` largest off-diagonal counts as (actual, predicted, count), largest first (fastai's
@@ -37,8 +42,9 @@ class Evaluation:
             "accuracy": round(self.accuracy, 6),
             "n": self.n,
             "split": self.split,
-            "per_class": {str(c): round(r, 6) for c, r in enumerate(self.recall)},
-            "precision": {str(c): round(p, 6) for c, p in enumerate(self.precision)},
+            "per_class": {self.name(c): round(r, 6) for c, r in enumerate(self.recall)},
+            "precision": {self.name(c): round(p, 6) for c, p in enumerate(self.precision)},
+            "classes": [self.name(c) for c in range(len(self.recall))],
             "confusion": self.confusion,
             "top_losses": self.top_losses,
             "most_confused": [{"actual": a, "predicted": p, "count": c} for a, p, c in self.most_confused()],
@@ -52,12 +58,31 @@ def final_split(splits: Splits) -> tuple[str, Dataset]:
     return "valid", splits.valid
 
 
-def evaluation_data(source: Source) -> tuple[str, Dataset]:
-    """What `digitlab evaluate` scores on: the source's test split, else all its labelled data."""
+def evaluation_data(source: Source, classes: list | None = None) -> tuple[str, Dataset]:
+    """What `digitlab evaluate` scores on: the source's test split, else all its labelled data.
+
+    `classes`: the model's (model.json's); data with names must have the same names in the same order,
+    data without take the model's (their labels are its output indices)."""
     split, dataset = ("test", source.test) if source.test is not None else ("all", source.train)
     if dataset.labels is None or len(dataset) == 0:
         raise DigitlabError(f"{source.name}: has no labelled images to evaluate on")
-    return split, Dataset(dataset.images, dataset.labels, f"{source.name} ({split})")  # named in errors
+    where = f"{source.name} ({split})"  # named in errors
+    return split, Dataset(dataset.images, dataset.labels, where, _model_names(dataset, classes, where))
+
+
+def _model_names(data: Dataset, classes: list | None, where: str) -> tuple[str, ...] | None:
+    """The names the scores use: the model's, which the data's own names (if any) must equal."""
+    if classes is None:
+        return data.classes
+    names = tuple(c for c in classes if isinstance(c, str))
+    if data.classes is not None and data.classes != names:
+        wanted = f"the model's {list(names)!r:.200}" if names else "numbers, as the model's are"
+        raise DigitlabError(f"{where}: its classes {list(data.classes)!r:.200} must be {wanted}")
+    if names and data.labels is not None and (top := int(data.labels.max())) >= len(names):
+        raise DigitlabError(
+            f"{where}: has labels up to {top}, and the model {len(names)} classes {list(names)!r:.200}"
+        )
+    return names or None
 
 
 def evaluate(
@@ -70,7 +95,7 @@ def evaluate(
     check_fits(model, data, data.name)
     with full_float32():
         probs = predict_probs(model, data.floats())
-    return score(probs, data.labels, split, n_top), probs
+    return score(probs, data.labels, split, n_top, data.classes), probs
 
 
 def check_fits(model: torch.nn.Module, data: Dataset, name: str) -> None:
@@ -95,7 +120,11 @@ def full_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
 
 
-def score(probs: torch.Tensor, targets: torch.Tensor, split: str, n_top: int = 16) -> Evaluation:
+def score(
+    probs: torch.Tensor, targets: torch.Tensor, split: str, n_top: int = 16, classes: tuple | None = None
+) -> Evaluation:
+    """Accuracy, precision, recall, confusion and top losses of `probs` (N,K) against `targets`;
+    `classes` names the K classes (None: their numbers)."""
     n_classes = probs.shape[1]
     preds = probs.argmax(1)
     confusion = torch.bincount(targets * n_classes + preds, minlength=n_classes**2).reshape(n_classes, -1)
@@ -123,4 +152,5 @@ def score(probs: torch.Tensor, targets: torch.Tensor, split: str, n_top: int = 1
         recall,
         confusion.tolist(),
         top,
+        list(classes) if classes is not None else list(range(n_classes)),
     )

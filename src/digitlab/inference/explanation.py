@@ -41,6 +41,19 @@ class Explanation:
     erased: np.ndarray  # the input with the evidence blanked (uint8 28x28)
     erased_top: tuple[int, float]  # the model's answer for it: digit, probability
     gap: dict[int, float] = field(default_factory=dict)  # sum(map) - (score(x) - score(blank)), per digit
+    classes: list = field(default_factory=list)  # the model's classes: names, or numbers (the digits)
+
+    @property
+    def named(self) -> bool:
+        return any(isinstance(c, str) for c in self.classes)
+
+    def name(self, index: int) -> str:
+        """Class `index` as the answers call it: its name ('cat'), or its number ('7')."""
+        return str(self.classes[index]) if index < len(self.classes) else str(index)
+
+    def guess(self, index: int) -> dict:
+        """A class in the JSON: `label` and `index` for named classes, `digit` for the digits."""
+        return {"label": self.name(index), "index": index} if self.named else {"digit": index}
 
     @property
     def erased_pixels(self) -> int:
@@ -51,13 +64,17 @@ class Explanation:
         """The fields `explain --json` adds to a prediction (see docs/cli.md)."""
         digit, runner_up = self.top[0][0], self.top[1][0]
         return {
-            "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top],
+            "top": [{**self.guess(d), "probability": round(p, 6)} for d, p in self.top],
             "method": self.method,
-            "attribution": {str(d): _rows(self.maps[d]) for d in (digit, runner_up)},
-            **({"completeness_gap": {str(d): round(g, 6) for d, g in self.gap.items()}} if self.gap else {}),
+            "attribution": {self.name(d): _rows(self.maps[d]) for d in (digit, runner_up)},
+            **(
+                {"completeness_gap": {self.name(d): round(g, 6) for d, g in self.gap.items()}}
+                if self.gap
+                else {}
+            ),
             "erased": {
                 "pixels": self.erased_pixels,
-                "digit": self.erased_top[0],
+                **self.guess(self.erased_top[0]),
                 "probability": round(self.erased_top[1], 6),
             },
         }
@@ -120,9 +137,8 @@ def explain(predictor: Predictor, digit_image: np.ndarray) -> Explanation:
             gap[digit] = gap_d
     erased = erase_evidence(np.asarray(digit_image), maps[ranked[0]])
     again = predictor.probs(erased[None])[0]
-    return Explanation(
-        top, maps, method_name(predictor), erased, (int(again.argmax()), float(again.max())), gap
-    )
+    answer = (int(again.argmax()), float(again.max()))
+    return Explanation(top, maps, method_name(predictor), erased, answer, gap, predictor.info.classes)
 
 
 def attribution(predictor: Predictor, x: torch.Tensor, digit: int) -> tuple[np.ndarray, float | None]:

@@ -1,9 +1,12 @@
 """One prediction path for the CLI, the reports and the web app: image -> MNIST style -> model."""
 
+import contextlib
 import math
 import os
 import warnings
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,16 +31,22 @@ class Prediction:
     """
 
     path: str
-    digit: int | None = None  # None: the image holds no digit (blank), or it failed
+    digit: int | None = None  # the class's index; None: the image holds no digit (blank), or it failed
     confidence: float | None = None
     probs: list[float] | None = field(default=None, repr=False)  # printed, a Prediction is one line
     input: np.ndarray | None = field(default=None, repr=False)  # the uint8 image the model saw (28x28)
     error: str | None = None
+    label: str | None = None  # the class's name ('7' for a digit model's 7)
+    named: bool = False  # a model of named classes: its answers say `label` and `index`, not `digit`
 
     def to_json(self) -> dict:
+        """The answer as predict --json prints it: `label` and `index` for every model, and `digit`
+        (the index) for a model of numbered classes, the digits, as before names existed."""
         if self.error:
             return {"path": self.path, "error": self.error}
-        return {"path": self.path, "digit": self.digit, "confidence": self.confidence, "probs": self.probs}
+        guess = {"label": self.label, "index": self.digit}
+        guess = guess if self.named else {"digit": self.digit, **guess}
+        return {"path": self.path, **guess, "confidence": self.confidence, "probs": self.probs}
 
 
 ENGINES = ("torch", "onnx")
@@ -54,13 +63,20 @@ class Predictor:
     def __init__(
         self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None, as_is: bool = False
     ):
-        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style
-        (for a model trained on other kinds of image)."""
+        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style;
+        a model trained so (model.json's `preprocessing`) needs no flag, and one trained on MNIST-style
+        inputs takes the flag with a warning."""
         if engine not in ENGINES:
             raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
         self.model, self.info, self.engine = model.eval(), info, engine
         self.size: tuple[int, int] = (info.input_size[0], info.input_size[1])  # (height, width)
-        self.as_is = as_is
+        if as_is and info.preprocessing == "mnist":
+            warnings.warn(
+                "--as-is: the model was trained on MNIST-style inputs (its model.json says preprocessing "
+                "'mnist'); images as they are may get other answers",
+                stacklevel=2,
+            )
+        self.as_is = as_is or info.preprocessing == "as-is"
         self.onnx = None
         if engine == "onnx":
             from digitlab.modelfiles.onnx_export import OnnxEngine
@@ -103,12 +119,21 @@ class Predictor:
     def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:
         """The answer for one image from its probabilities (the web server computes them in batches)."""
         if probs is None or digit_image is None:
-            return Prediction(name, input=np.zeros(self.size, np.uint8))
+            return Prediction(name, input=np.zeros(self.size, np.uint8), named=self.info.named)
         values = probs.tolist()  # plain floats: a tensor op per value costs more than the whole answer
         if not all(map(math.isfinite, values)):  # cannot happen with checked weights; never print NaN
             raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
         best = max(range(len(values)), key=values.__getitem__)  # the first of equals, as argmax
-        return Prediction(name, best, round(values[best], 6), [round(p, 6) for p in values], digit_image)
+        rounded = [round(p, 6) for p in values]
+        return Prediction(
+            name,
+            best,
+            rounded[best],
+            rounded,
+            digit_image,
+            label=self.info.label(best),
+            named=self.info.named,
+        )
 
     def predict_file(self, path: str | Path) -> Prediction:
         """A prediction, or one with `error` set: a bad file never stops the others."""
@@ -118,20 +143,43 @@ class Predictor:
         """Files in the order given; folders expanded to their images in sorted order."""
         return list(self.iter_paths(paths))
 
-    def iter_paths(self, paths: list[str | Path], batch_size: int = BATCH) -> Iterator[Prediction]:
-        """`predict_paths` as a stream: each file is decoded and prepared alone, the model is called
-        once per `batch_size` images, and answers come out in order as each batch is done. Memory
-        holds one batch of 28x28 digits (and the list of one folder's file names), however many files."""
-        batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
-        for name, error in self._files(paths):
-            if error is not None:
-                batch.append((name, None, error))
-            else:
-                batch.append((name, *self._prepared(name)))
-            if len(batch) == batch_size:
-                yield from self._answer(batch)
-                batch = []
-        yield from self._answer(batch)
+    def iter_paths(
+        self, paths: list[str | Path], batch_size: int = BATCH, workers: int | None = None
+    ) -> Iterator[Prediction]:
+        """`predict_paths` as a stream: `workers` threads decode and prepare the files (Pillow and
+        numpy release the GIL; 0: here, one at a time), the model is called once per `batch_size`
+        images while the threads prepare the next batch, and answers come out in the order given as
+        each batch is done. Memory holds two batches of 28x28 digits (and one folder's file names),
+        however many files."""
+        pool = ThreadPoolExecutor(workers or decode_threads()) if workers != 0 else None
+        try:
+            batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
+            for item in self._prepared_in_order(self._files(paths), pool, batch_size):
+                batch.append(item)
+                if len(batch) == batch_size:
+                    yield from self._answer(batch)
+                    batch = []
+            yield from self._answer(batch)
+        finally:
+            if pool is not None:  # a consumer that stops early leaves no work running
+                pool.shutdown(cancel_futures=True)
+
+    def _prepared_in_order(
+        self, files: Iterator[tuple[str, Prediction | None]], pool: ThreadPoolExecutor | None, ahead: int
+    ) -> Iterator[tuple[str, np.ndarray | None, Prediction | None]]:
+        """Each file's (name, digit, error), in order; with a pool, at most `ahead` files in flight."""
+        if pool is None:
+            yield from (
+                (name, None, error) if error else (name, *self._prepared(name)) for name, error in files
+            )
+            return
+        pending: deque[tuple[str, Future | Prediction]] = deque()
+        for name, error in files:
+            pending.append((name, error or pool.submit(self._prepared, name)))
+            if len(pending) >= ahead:
+                yield _collected(*pending.popleft())
+        while pending:
+            yield _collected(*pending.popleft())
 
     def _files(self, paths: list[str | Path]) -> Iterator[tuple[str, Prediction | None]]:
         for path in map(Path, paths):
@@ -162,6 +210,35 @@ class Predictor:
                 yield done
             else:
                 yield self.prediction(name, next(probs) if digit is not None else None, digit)
+
+
+def decode_threads() -> int:
+    """Threads that decode and prepare images: one a core (they wait on files and hold the GIL in
+    turns, so fewer leave cores idle)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def model_threads() -> int:
+    """torch's threads beside the decoders: half the cores. OpenMP threads wait for one another at
+    every operation, so a model given every core stalls whenever a decoder holds one."""
+    return max(1, decode_threads() // 2)
+
+
+@contextlib.contextmanager
+def sharing_cores() -> Iterator[None]:
+    """torch's threads set to `model_threads()` while the block runs, then put back."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(model_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _collected(name: str, work: "Future | Prediction") -> tuple[str, np.ndarray | None, Prediction | None]:
+    if isinstance(work, Prediction):
+        return name, None, work
+    return (name, *work.result())
 
 
 def image_files(folder: Path, results: list[Prediction]) -> list[Path]:

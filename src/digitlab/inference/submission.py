@@ -4,7 +4,7 @@ from pathlib import Path
 
 from digitlab.data.kaggle import read_kaggle_csv
 from digitlab.errors import DigitlabError
-from digitlab.fileio import regular_file, write_text_atomic
+from digitlab.fileio import read_regular, write_text_atomic
 from digitlab.inference.predictor import Predictor
 
 HEADER = "ImageId,Label"
@@ -30,14 +30,12 @@ def write_submission(predictor: Predictor, test_csv: str | Path, out: str | Path
 
 def check_submission(path: str | Path, test_csv: str | Path) -> int:
     """Raise on the first problem (header, row count, ids, labels); returns the row count."""
-    path = regular_file(path)  # a pipe would never end, /dev/zero never stop
-    if path.stat().st_size > MAX_SUBMISSION_BYTES:
-        raise DigitlabError(f"{path}: {path.stat().st_size:,} bytes, more than a submission needs")
+    path = Path(path)
+    data = read_regular(path, MAX_SUBMISSION_BYTES, follow_links=True, what="a submission needs")
     images, _ = read_kaggle_csv(test_csv)
     try:
-        with open(path, "rb") as f:
-            lines = f.read(MAX_SUBMISSION_BYTES + 1).decode("utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
         raise DigitlabError(f"{path}: cannot read ({e})") from None
     if not lines or lines[0].strip() != HEADER:
         raise DigitlabError(f"{path}: line 1: header must be '{HEADER}'")

@@ -15,7 +15,6 @@ import hashlib
 import json
 import random
 import re
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -27,7 +26,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic, write_text_atomic
+from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic, write_text_atomic
 from digitlab.learning.callbacks import Callback
 from digitlab.learning.checkpoint_fields import check_meta, check_tensors
 from digitlab.models import MAX_NUMBERS
@@ -68,6 +67,8 @@ class Checkpoint(Callback):
         self.extra, self.pending, self.write = extra or {}, resume_from, write  # (write: rank 0 only)
 
     def before_fit(self, learn: "Learner") -> None:
+        if self.write:  # refused now, not after an epoch of training
+            refuse_special(self.folder / JSON_NAME)
         if self.pending is not None:
             try:
                 restore(learn, self.pending, self.generators)
@@ -157,7 +158,9 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if not isinstance(name, str) or not STATE_FILE.fullmatch(name):
         raise DigitlabError(f"{folder / JSON_NAME}: field 'tensors_file' must name a state file beside it")
     tensors_path = folder / name
-    data = _read_regular(tensors_path, MAX_STATE_BYTES) if tensors_path.exists() else b""
+    data = b""
+    if tensors_path.exists():
+        data = read_regular(tensors_path, MAX_STATE_BYTES, what="a checkpoint can hold")
     if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
         raise DigitlabError(f"{tensors_path}: missing or damaged (checksum differs from {JSON_NAME})")
     try:
@@ -173,7 +176,7 @@ def load_metadata(folder: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise DigitlabError(f"{folder}: no checkpoint to resume from ({JSON_NAME} is missing)")
     try:
-        meta = json.loads(_read_regular(path, MAX_JSON_BYTES))
+        meta = json.loads(read_regular(path, MAX_JSON_BYTES, what="a checkpoint can hold"))
     except (ValueError, RecursionError) as e:
         raise DigitlabError(f"{path}: not a digitlab checkpoint ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -184,17 +187,6 @@ def load_metadata(folder: str | Path) -> dict[str, Any]:
             f"{meta.get('format_version')}); this is digitlab {__version__}: resume it with that version"
         )
     return meta
-
-
-def _read_regular(path: Path, most: int) -> bytes:
-    """A checkpoint file: regular (no link, pipe or device) and no larger than `most` bytes."""
-    st = path.lstat()
-    if not stat.S_ISREG(st.st_mode):
-        raise DigitlabError(f"{path}: is not a regular file (a link, pipe or device)")
-    if st.st_size > most:
-        raise DigitlabError(f"{path}: {st.st_size:,} bytes, more than a checkpoint can hold ({most:,})")
-    with open(path, "rb") as f:
-        return f.read(most + 1)
 
 
 def restore(

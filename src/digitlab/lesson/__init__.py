@@ -77,6 +77,9 @@ def _run_cells(
         except Exception:
             _blame_the_data(namespace, data, pair)  # one clear line when too little data is the cause
             raise
+        if cell.hidden:
+            _fold_answers(output, console, page)
+            continue
         _show_code(cell, output, console, page)
         for png in output.figures:
             figures += 1
@@ -137,11 +140,20 @@ def _small_rgb(png: bytes, columns: int) -> np.ndarray:
     return np.asarray(image.resize((columns, rows), PIL.Image.Resampling.BOX), dtype=int)
 
 
+def _fold_answers(output: Output, console: Console, page: Page) -> None:
+    """Answers: folded on the page, named in the terminal (where `digitlab quiz` asks the questions)."""
+    page.details("answers (open after answering)", output.text)
+    console.print("[dim](the answers are folded on lesson.html and in the notebook)[/dim]", markup=True)
+    console.print()
+
+
 def _ten_digit_model(net: nn.Sequential, results: dict, train) -> tuple[MLP, ModelInfo]:
     """The lesson's nn.Sequential net as a digitlab MLP, so `predict` and `serve` can use its folder."""
     model = MLP(hidden=net[0].out_features, n_out=10)
     with torch.no_grad():
         for ours, theirs in ((model.first_layer, net[0]), (model.last_layer, net[2])):
             ours.weight.copy_(theirs.weight), ours.bias.copy_(theirs.bias)
-    metrics = {k: results[k] for k in ("ten_valid_accuracy", "ten_test_accuracy") if k in results}
+    metrics = {
+        k: float(results[k]) for k in RESULTS if k in results
+    }  # every figure: `digitlab quiz` asks them
     return model, ModelInfo.describe(model, metrics=metrics, data_fingerprint=train.fingerprint())

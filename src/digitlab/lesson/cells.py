@@ -4,7 +4,9 @@ A fenced block opened with ```` ```python ```` is a code cell; everything betwee
 a prose cell. The block marked ```` ```python parameters ```` holds the settings that
 `digitlab lesson` fills in (data source, pair, subset), like papermill's parameters cell;
 ```` ```python caption: TEXT ```` gives the cell's output a caption, in which `{PAIR[0]}` and
-the like are filled in from the parameters.
+the like are filled in from the parameters; ```` ```python answers ```` marks a
+cell whose output answers the questions above it: folded on the page and in the notebook, not
+printed in the terminal (where `digitlab quiz` asks them).
 """
 
 import re
@@ -20,6 +22,7 @@ class Cell:
     source: str
     parameters: bool = False
     caption: str = ""  # what the output shows (```` ```python caption: ... ````)
+    hidden: bool = False  # answers, folded until the learner opens them (```` ```python answers ````)
 
 
 def lesson_text() -> str:
@@ -35,7 +38,8 @@ def parse_cells(text: str) -> list[Cell]:
             cells.append(Cell("markdown", prose))
         info = match.group(1) or ""
         caption = info.removeprefix("caption:").strip() if info.startswith("caption:") else ""
-        cells.append(Cell("code", match.group(2).rstrip("\n"), info == "parameters", caption))
+        source = match.group(2).rstrip("\n")
+        cells.append(Cell("code", source, info == "parameters", caption, hidden=info == "answers"))
         position = match.end()
     if tail := text[position:].strip():
         cells.append(Cell("markdown", tail))

@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -55,18 +56,30 @@ def jupyterlab_argv(notebook: Path) -> list[str]:
 
 
 def open_in_jupyterlab(notebook: Path) -> None:
-    """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops."""
+    """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops, and
+    stops it when this process is stopped (SIGTERM): no server is left behind."""
+    from digitlab.run.processes import child_environment  # torch: only when JupyterLab starts
+
     if not has_jupyterlab():
         raise DigitlabError(f"--open: JupyterLab is not installed here; {INSTALL}")
-    argv = jupyterlab_argv(notebook)
-    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace") as lab:
+    argv, stopped = jupyterlab_argv(notebook), []
+    env = child_environment()  # imports nothing of the current folder
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace", env=env) as lab:
+
+        def stop(signum, frame) -> None:  # this process stopped (SIGTERM): JupyterLab stops with it
+            stopped.append(signum)
+            lab.terminate()
+
+        previous = signal.signal(signal.SIGTERM, stop)
         try:
             last = _relay(lab.stderr)
             code = lab.wait()
         except KeyboardInterrupt:  # Ctrl-C is how a JupyterLab session ends
             lab.kill()
             return
-    if code != 0:
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    if code != 0 and not stopped:
         raise DigitlabError(f"--open: JupyterLab stopped with exit status {code}: {_reason(last)}")
 
 

@@ -27,10 +27,14 @@ def _cell(cell: Cell, index: int) -> dict:
     if cell.kind == "markdown":
         return {"cell_type": "markdown", "id": f"cell-{index}", "metadata": {}, "source": lines}
     tags = ["parameters"] if cell.parameters else []
+    metadata: dict = {"tags": tags}
+    if cell.hidden:  # folded, code and output, in JupyterLab (`jupyter`) and the classic notebook
+        metadata = {"tags": ["answers"], "collapsed": True,
+                    "jupyter": {"source_hidden": True, "outputs_hidden": True}}  # fmt: skip
     return {
         "cell_type": "code",
         "id": f"cell-{index}",
-        "metadata": {"tags": tags},
+        "metadata": metadata,
         "execution_count": None,
         "outputs": [],
         "source": lines,

@@ -116,14 +116,6 @@ def _shown(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 2 else f"{value:.4f}"
 
 
-def check_yourself(*items: tuple[str, str, str]) -> None:
-    """Questions, each with its answer from this run and the section that shows it: read the
-    question, answer it yourself, then compare."""
-    for number, (question, answer, where) in enumerate(items, 1):
-        print(f"{number}. {question}")
-        print(f"   answer: {answer} (see {where})")
-
-
 def show_maps(maps, titles, ncols: int = 4, pictures: Iterable[int] = ()):
     """Attribution maps (each 784 numbers or 28x28) on a blue-white-red scale centred on zero, each
     with its own colour bar: red pushed towards the class named in the title, blue away. The items

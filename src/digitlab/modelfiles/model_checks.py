@@ -2,13 +2,14 @@
 weights file (a regular file of a size the model allows), each tensor, and the model's outputs."""
 
 import os
-import stat
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from digitlab.data.class_names import check_names
 from digitlab.errors import DigitlabError
+from digitlab.fileio import read_regular
 from digitlab.models import MODELS, input_size, is_import_path
 from digitlab.version import __version__
 
@@ -47,9 +48,22 @@ def check_info(info: dict, path: Path) -> None:
         raise DigitlabError(
             f"{path}: field 'input_size' must be [height, width], 8..256 each, not {size!r:.40}"
         )
-    classes = info.get("classes", list(range(10)))
+    _check_classes(info.get("classes", list(range(10))), path)
+    if info.get("preprocessing", "mnist") not in ("mnist", "as-is"):
+        raise DigitlabError(f"{path}: field 'preprocessing' must be 'mnist' or 'as-is'")
+
+
+def _check_classes(classes, path: Path) -> None:
+    """The numbers 0..K-1 (a digit model's, and models of numbered classes), or K distinct names."""
     if not (isinstance(classes, list) and 1 <= len(classes) <= 1000):
         raise DigitlabError(f"{path}: field 'classes' must be a list of 1 to 1,000 labels")
+    if all(type(c) is int for c in classes):
+        if classes != list(range(len(classes))):
+            raise DigitlabError(f"{path}: field 'classes' must be the numbers 0..{len(classes) - 1} in order")
+    elif all(isinstance(c, str) for c in classes):
+        check_names(classes, f"{path}: field 'classes'")
+    else:
+        raise DigitlabError(f"{path}: field 'classes' must be all numbers or all names, not {classes!r:.60}")
 
 
 def max_weights_bytes(expected: dict[str, torch.Tensor]) -> int:
@@ -62,17 +76,9 @@ def read_weights(json_path: Path, name: str, max_bytes: int) -> bytes:
     if not name or name != Path(name).name or name in (".", ".."):
         raise DigitlabError(f"{json_path}: field 'weights_file' must name a file in the model's own folder")
     path = json_path.parent / name
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise DigitlabError(f"{path}: weights file is not a regular file (a link, device or pipe)")
-    if st.st_size > max_bytes:
-        raise DigitlabError(f"{path}: weights file is {st.st_size:,} bytes, more than the model can hold")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as f:
-        return f.read(max_bytes + 1)
+    if not os.path.lexists(path):
+        raise DigitlabError(f"{path}: weights file named in {json_path.name} is missing")
+    return read_regular(path, max_bytes, what="the model can hold")
 
 
 def check_tensors(state: dict, expected: dict, path: Path, architecture: str) -> None:

@@ -18,7 +18,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic, write_text_atomic
+from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic, write_text_atomic
 from digitlab.modelfiles.model_checks import (
     FORMAT,
     FORMAT_VERSION,
@@ -47,6 +47,7 @@ class ModelInfo:
     classes: list = field(default_factory=lambda: list(range(10)))  # the labels of its outputs, in order
     input_size: list = field(default_factory=lambda: [28, 28])  # (height, width) of the images it reads
     normalization: dict = field(default_factory=dict)  # what the model's own Normalize layer applies
+    preprocessing: str = "mnist"  # how an image becomes its input: "mnist" (to_mnist) or "as-is" (as_input)
     settings: dict = field(default_factory=dict)  # the training config that made it
     history: list = field(default_factory=list)  # one row per epoch
     metrics: dict = field(default_factory=dict)
@@ -66,6 +67,15 @@ class ModelInfo:
             input_size=list(input_size(model)), **fields,
         )  # fmt: skip
 
+    @property
+    def named(self) -> bool:
+        """Whether its classes have names (`cat`, `dog`) rather than numbers (the digits 0..9)."""
+        return any(isinstance(c, str) for c in self.classes)
+
+    def label(self, index: int) -> str:
+        """The name of output `index` ('7' for a digit model's seventh)."""
+        return str(self.classes[index])
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -84,6 +94,7 @@ def save_model(model: nn.Module, folder: str | Path, info: ModelInfo) -> Path:
     digest = hashlib.sha256(weights).hexdigest()
     weights_name = f"model-{digest[:12]}.safetensors"
     json_path = folder / JSON_NAME
+    refuse_special(json_path)  # before the weights are written: nothing is left half-done
     old = _read_json(json_path).get("weights_file") if json_path.is_file() else None
     write_bytes_atomic(folder / weights_name, weights)
     info = dataclasses.replace(info, weights_file=weights_name, weights_sha256=digest)
@@ -152,10 +163,10 @@ def _json_path(path: Path) -> Path:
 
 
 def _read_json(path: Path) -> dict:
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise DigitlabError(f"{path}: {path.stat().st_size:,} bytes is too large for a model JSON")
+    # a published folder's model.json is a link through `current`: followed
+    text = read_regular(path, MAX_JSON_BYTES, follow_links=True, what="a model JSON needs")
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DigitlabError(f"{path}: not a digitlab model JSON ({e})") from None
     except RecursionError:

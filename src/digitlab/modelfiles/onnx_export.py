@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import os
-import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
+from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.models import predict_probs, to_probs
 from digitlab.version import __version__
@@ -34,6 +33,13 @@ ONNX_BATCH = 1000  # images per ONNX Runtime call: 10,000 at once took 480 MB of
 # computes anything else (raw scores, file bytes read as weights) is off by far more.
 SUM_TOLERANCE = 1e-3
 GRAPH_BYTES = 16 << 20  # what an ONNX file may hold beyond twice its weights (its graph, metadata)
+
+
+# What the input's pixels are, by the model's preprocessing (digitlab.data.images: to_mnist, as_input)
+INPUT_FORMS = {
+    "mnist": "white ink on black, cropped to the ink and centred by its centre of mass (MNIST style)",
+    "as-is": "the picture as it is, grey (ITU-R 601-2 luma) and resized bilinearly to the model's size",
+}
 
 
 def require_onnx() -> None:
@@ -85,7 +91,8 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         "normalization": json.dumps(info.normalization),
         "digitlab_version": __version__,
         "source_weights_sha256": info.weights_sha256,
-        "input": f"image: float32 [N,1,{height},{width}] in [0,1], white ink on black (MNIST style)",
+        "preprocessing": info.preprocessing,
+        "input": f"image: float32 [N,1,{height},{width}] in [0,1], " + INPUT_FORMS[info.preprocessing],
         "output": "probs: float32 [N,classes], softmax included",
     }
     onnx.helper.set_model_props(proto, metadata)
@@ -135,6 +142,7 @@ def check_export(model: nn.Module, data: bytes, images: torch.Tensor, labels: to
 
 def export_model(model: nn.Module, info: ModelInfo, out: str | Path, images, labels) -> ExportCheck:
     """Write FILE.onnx only if it passes the check on `images`; otherwise leave nothing."""
+    refuse_special(Path(out))  # a link or a device at `out`: refused before the export's seconds
     data = onnx_bytes(model, info)
     check = check_export(model, data, images, labels)
     if not check.passed:
@@ -196,15 +204,7 @@ class OnnxEngine:
 
 def read_onnx_file(path: Path, weights_bytes: int) -> bytes:
     """An ONNX file in a model folder: a regular file (no link, pipe or device) of a size its model allows."""
-    st = path.lstat()
-    if not stat.S_ISREG(st.st_mode):
-        raise DigitlabError(f"{path}: is not a regular file (a link, pipe or device)")
-    most = 2 * weights_bytes + GRAPH_BYTES
-    if st.st_size > most:
-        raise DigitlabError(f"{path}: {st.st_size:,} bytes, more than this model's export can be ({most:,})")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(most + 1)
+    return read_regular(path, 2 * weights_bytes + GRAPH_BYTES, what="this model's export can be")
 
 
 def checked_onnx(data: bytes, name: str | Path) -> dict[str, str]:

@@ -16,13 +16,12 @@ import fcntl
 import json
 import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import regular_file, write_bytes_atomic, write_text_atomic
+from digitlab.fileio import open_own, read_regular, refuse_special, write_bytes_atomic, write_text_atomic
 from digitlab.modelfiles.model_file import WEIGHTS_FILE
 
 MANIFEST = ".digitlab.json"
@@ -31,6 +30,7 @@ MAX_MANIFEST_BYTES = 1 << 20  # it lists a few run names
 PUBLISHED = ("model.json", "history.csv", "report.html", "lesson.html")  # links through `current`
 RUN_NAME = re.compile(r"[0-9a-f]{12}-[a-z0-9_]{8}")  # <weights hash>-<token>
 TOKEN = re.compile(r"[0-9a-f]{8}")
+PID = re.compile(rb"([0-9]+\n)?")  # what a lock file holds: the process id of its last writer, or nothing
 # The files digitlab writes inside a model folder, a run folder or checkpoint/, and the temp files of
 # their writes (fileio.atomic_write's ".NAME.XXXXXXXX.tmp", publishing's ".NAME.link.tmp").
 OWN_FILE = re.compile(
@@ -91,6 +91,8 @@ def check(folder: str | Path, resume: bool = False) -> None:
     if os.path.lexists(folder):
         if not folder.is_dir():
             raise DigitlabError(f"{folder}: is a file, not a folder")
+        for name in (MANIFEST, LOCK):  # a link or a file of other names: nothing written through it
+            refuse_special(folder / name)
         manifest = read_manifest(folder)
         manifest.known = manifest.known or resume
         refuse_foreign(folder, manifest)
@@ -113,13 +115,10 @@ def _lock(folder: Path, kind: int = fcntl.LOCK_EX) -> int:
     `kind` LOCK_SH only asks whether the folder is free: it writes nothing.
     """
     path = folder / LOCK
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
-    except OSError as e:  # a link, a folder, or no permission
-        raise DigitlabError(f"{path}: cannot open digitlab's lock file ({e.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    fd = open_own(path)  # no link, one name: the process id written below lands in no file of the user's
+    if not PID.fullmatch(os.pread(fd, 32, 0)):
         os.close(fd)
-        raise DigitlabError(f"{path}: is not a regular file; digitlab keeps its lock there")
+        raise DigitlabError(f"{path}: holds something digitlab did not write there (it keeps its lock there)")
     try:
         fcntl.flock(fd, kind | fcntl.LOCK_NB)
     except OSError as e:
@@ -143,11 +142,9 @@ def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
     if not os.path.lexists(path):
         return _adopt_legacy(folder)
+    text = read_regular(path, MAX_MANIFEST_BYTES, what="a folder's record needs")
     try:
-        st = path.lstat()
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
-            raise ValueError("not a regular file of a sane size")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text.decode("utf-8"))
         runs, pending = _names(data, "runs", RUN_NAME), _names(data, "pending", TOKEN)
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise DigitlabError(f"{path}: digitlab's record of this folder is damaged ({e}); move it") from None
@@ -172,9 +169,9 @@ def _adopt_legacy(folder: Path) -> Manifest:
             manifest.runs.append(target.name)
         return manifest
     model_json = folder / "model.json"
-    if model_json.is_file() and not model_json.is_symlink() and model_json.stat().st_size < (1 << 20):
-        with contextlib.suppress(ValueError, OSError, AttributeError):
-            data = json.loads(model_json.read_text(encoding="utf-8"))
+    if model_json.is_file() and not model_json.is_symlink():
+        with contextlib.suppress(DigitlabError, ValueError, AttributeError, RecursionError):
+            data = json.loads(read_regular(model_json, MAX_MANIFEST_BYTES).decode("utf-8"))
             weights = data.get("weights_file", "")
             if data.get("format") == "digitlab-model" and WEIGHTS_FILE.fullmatch(weights):
                 manifest.legacy = ["model.json", weights, "lesson.html"]
@@ -259,9 +256,10 @@ class OwnedFiles:
         self.listed: set[str] = set(self._read(marker)) if os.path.lexists(marker) else set()
 
     def _read(self, marker: Path) -> list[str]:
+        text = read_regular(marker, MAX_MANIFEST_BYTES, what="a list of file names needs")
         try:
-            names = json.loads(regular_file(marker).read_text(encoding="utf-8")[:MAX_MANIFEST_BYTES])["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+            names = json.loads(text.decode("utf-8"))["files"]
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise DigitlabError(f"{marker}: is not a list of files digitlab wrote") from None
         return [n for n in names if isinstance(n, str)]
 
@@ -272,6 +270,7 @@ class OwnedFiles:
                 raise DigitlabError(
                     f"{self.folder / name}: exists and digitlab did not write it; choose another folder"
                 )
+            refuse_special(self.folder / name)  # listed, but a link now: nothing is written through it
         new = set(names) - self.listed
         if new:
             make_folder(self.folder)

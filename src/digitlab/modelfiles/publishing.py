@@ -5,7 +5,6 @@ the newest, and `model.json`, `report.html`, ... as links through `current`. One
 them. Only run folders that digitlab's manifest lists are ever removed (`ownership`).
 """
 
-import json
 import os
 import secrets
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from torch import nn
 
 from digitlab.fileio import umask, write_text_atomic
-from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, save_model
+from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, read_info, save_model
 from digitlab.modelfiles.ownership import PUBLISHED, Manifest, remove_own_folder
 
 
@@ -38,7 +37,7 @@ def publish_run(
     json_path = save_model(model, staging, info)
     for name, text in files.items():
         write_text_atomic(staging / name, text)
-    run = runs / f"{json.loads(json_path.read_text())['weights_sha256'][:12]}-{token}"
+    run = runs / f"{read_info(json_path).weights_sha256[:12]}-{token}"
     os.rename(staging, run)
     old, manifest.runs = manifest.runs, [*manifest.runs, run.name]
     manifest.pending.remove(token)

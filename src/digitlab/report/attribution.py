@@ -10,6 +10,7 @@ import io
 import numpy as np
 from rich.text import Text
 
+from digitlab.errors import plain
 from digitlab.inference.explanation import Explanation
 
 RED, WHITE, BLUE = np.array([1.0, 0.0, 0.0]), np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])
@@ -74,15 +75,21 @@ def explanation_png(explanation: Explanation, digit_image: np.ndarray, title: st
         values = explanation.maps[d]
         limit = float(np.abs(values).max()) or 1.0
         shown = ax.imshow(values, cmap="bwr", vmin=-limit, vmax=limit)
-        ax.set_title(f"why {d} ({prob:.2f})", fontsize=9)
+        ax.set_title(_shown(f"why {explanation.name(d)} ({prob:.2f})"), fontsize=9)
         fig.colorbar(shown, ax=ax, shrink=0.8)
     axes[3].imshow(explanation.erased, cmap="gray", vmin=0, vmax=255)
     e_digit, e_prob = explanation.erased_top
-    axes[3].set_title(f"{explanation.erased_pixels} pixels erased: {e_digit} ({e_prob:.2f})", fontsize=9)
+    erased = f"{explanation.erased_pixels} pixels erased: {explanation.name(e_digit)} ({e_prob:.2f})"
+    axes[3].set_title(_shown(erased), fontsize=9)
     for ax in axes:
         ax.set_axis_off()
     if title:
-        fig.suptitle(title.replace("$", r"\$"), fontsize=9)  # a file name is text, not mathtext
+        fig.suptitle(_shown(title), fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     return buf.getvalue()
+
+
+def _shown(text: str) -> str:
+    """A title as plain text: a file or class name is neither mathtext ($...$) nor control characters."""
+    return plain(text).replace("$", r"\$")

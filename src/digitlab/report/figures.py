@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from digitlab.errors import plain
 from digitlab.fileio import write_bytes_atomic
 from digitlab.models.layers import unit_images
 
@@ -39,20 +40,23 @@ def image_grid(
         ax.imshow(img.numpy(), cmap=cmap)
         ax.set_axis_off()
         if titles:
-            ax.set_title(titles[i], fontsize=8)
+            ax.set_title(
+                plain(titles[i]).replace("$", r"\$"), fontsize=8
+            )  # a class name is text, not mathtext
     return to_png(fig)
 
 
-def mean_digits(means: torch.Tensor, classes: list[int]) -> bytes:
+def mean_digits(means: torch.Tensor, classes: list) -> bytes:
     """The class-mean images (C,H,W) of the pixel-similarity baseline."""
     return image_grid(means, [f"mean {c}" for c in classes], size=1.6)
 
 
-def class_means(images: torch.Tensor, labels: torch.Tensor) -> bytes:
-    """The mean image of every class present in a dataset (uint8 (N,H,W) images, int labels)."""
+def class_means(images: torch.Tensor, labels: torch.Tensor, names: tuple[str, ...] | None = None) -> bytes:
+    """The mean image of every class present in a dataset (uint8 (N,H,W) images, int labels), titled
+    by the classes' `names` when they have them."""
     classes = sorted(set(labels.tolist()))
     means = torch.stack([images[labels == c].float().mean(0) for c in classes])
-    return mean_digits(means, classes)
+    return mean_digits(means, [names[c] for c in classes] if names else classes)
 
 
 def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int = 6) -> None:

@@ -36,6 +36,12 @@ class Page:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self.parts.append(f'<figure class="output">{cap}<pre>{html.escape(text)}</pre></figure>')
 
+    def details(self, summary: str, text: str) -> None:
+        """Text folded under a summary line until the reader opens it (answers to questions)."""
+        self.parts.append(
+            f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>"
+        )
+
     def table(self, rows: list[dict], caption: str = "") -> None:
         if not rows:
             return
@@ -68,11 +74,15 @@ class Page:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>"
         self.parts.append(f'<figure><div class="gallery">{cells}</div>{cap}</figure>')
 
-    def matrix(self, counts: list[list[int]], caption: str, rows: str, cols: str) -> None:
-        """A table of counts, each cell shaded by its count (log scale): a confusion matrix."""
+    def matrix(
+        self, counts: list[list[int]], caption: str, rows: str, cols: str, labels: list[str] | None = None
+    ) -> None:
+        """A table of counts, each cell shaded by its count (log scale): a confusion matrix; `labels`
+        head its rows and columns (default: their numbers)."""
         top = max(max(r) for r in counts) or 1
+        names = [html.escape(str(c)) for c in (labels or range(len(counts[0])))]
         head = f"<th>{html.escape(rows)} \\ {html.escape(cols)}</th>" + "".join(
-            f"<th>{c}</th>" for c in range(len(counts[0]))
+            f"<th>{c}</th>" for c in names
         )
 
         def cell(n: int) -> str:
@@ -81,7 +91,7 @@ class Page:
             return f'<td style="background:rgba(31,119,180,{shade:.2f});color:{ink}">{n}</td>'
 
         body = "".join(
-            f"<tr><th>{r}</th>" + "".join(map(cell, row)) + "</tr>" for r, row in enumerate(counts)
+            f"<tr><th>{names[r]}</th>" + "".join(map(cell, row)) + "</tr>" for r, row in enumerate(counts)
         )
         self.parts.append(
             f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"

@@ -20,24 +20,31 @@ def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str
     page.text(f"accuracy {evaluation.accuracy:.4f} on {evaluation.n:,} {evaluation.split} images")
     page.table(
         [
-            {"class": c, "precision": p, "recall": r}
+            {"class": evaluation.name(c), "precision": p, "recall": r}
             for c, (p, r) in enumerate(zip(evaluation.precision, evaluation.recall, strict=True))
         ],
         "per-class precision and recall",
     )
     page.matrix(
-        evaluation.confusion, "confusion matrix: counts (shaded on a log scale)", "actual", "predicted"
+        evaluation.confusion,
+        "confusion matrix: counts (shaded on a log scale)",
+        "actual",
+        "predicted",
+        [evaluation.name(c) for c in range(len(evaluation.confusion))],
     )
     page.table(
-        [{"actual": a, "predicted": p, "images": c} for a, p, c in evaluation.most_confused()],
-        "the most confused pairs: how many images of the actual digit were taken for the other",
+        [
+            {"actual": evaluation.name(a), "predicted": evaluation.name(p), "images": c}
+            for a, p, c in evaluation.most_confused()
+        ],
+        "the most confused pairs: how many images of the actual class were taken for the other",
     )
     if evaluation.top_losses:
-        top = evaluation.top_losses
+        top, name = evaluation.top_losses, evaluation.name
         images = data.images[torch.tensor([t["index"] for t in top])].numpy()
         page.gallery(
             [
-                (png_bytes(img), f"{t['label']}→{t['predicted']} {t['probability']:.2f}")
+                (png_bytes(img), f"{name(t['label'])}→{name(t['predicted'])} {t['probability']:.2f}")
                 for img, t in zip(images, top, strict=True)
             ],
             "top losses: label→prediction and the probability given to the prediction",
@@ -63,7 +70,8 @@ def add_top_loss_reasons(
     for t in top:
         image = data.images[t["index"]].numpy()
         explanation = explain(predictor, image)
-        title = f"image {t['index']}: labelled {t['label']}, predicted {t['predicted']}"
+        actual, predicted = evaluation.name(t["label"]), evaluation.name(t["predicted"])
+        title = f"image {t['index']}: labelled {actual}, predicted {predicted}"
         page.image(explanation_png(explanation, image, title), f"{title}; {explanation.method}")
 
 

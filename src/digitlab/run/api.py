@@ -114,7 +114,8 @@ class Model:
         >>> scores.split, scores.n, 0 <= scores.accuracy <= 1
         ('test', 10000, True)
         """
-        split, data = evaluation_data(load_source(source))
+        info = self.predictor.info
+        split, data = evaluation_data(load_source(source, preprocess=info.preprocessing), info.classes)
         return evaluate(self.predictor.model, data, split)[0]
 
     def _predict_array(self, item: np.ndarray | torch.Tensor) -> list[Prediction]:

@@ -6,6 +6,10 @@ written in: one `key = value` line per TrainConfig field, the same names as the 
 keeps its default. Your own model's arguments may be a table: `model_args = {n_classes = 47}`.
 `--print-config` prints the fully resolved settings (the preset's values filled in), which
 `--config` reads back to train the same model.
+
+A settings file, like a model folder, may come from anyone: one whose `model` names a class of the
+user's own (`package.module:Class`) is read only with `trust_code` (`--trust-code`), since training
+imports that module and runs its code. Typing `--model pkg.mod:Class` on the command line is consent.
 """
 
 import dataclasses
@@ -14,19 +18,20 @@ import tomllib
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
-from digitlab.fileio import regular_file
+from digitlab.fileio import read_regular
 from digitlab.run.settings import TrainConfig
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
 
 
-def read_config(path: str | Path) -> dict:
+def read_config(path: str | Path, trust_code: bool = False) -> dict:
     """The file's settings, each a known field, with lists as tuples; one line naming the file and
-    the key (or TOML's line and column) when it is not."""
-    path = regular_file(path)
-    if path.stat().st_size > MAX_BYTES:
-        raise DigitlabError(f"{path}: over {MAX_BYTES:,} bytes; a settings file is a few lines")
-    data = path.read_bytes()
+    the key (or TOML's line and column) when it is not. A `model` naming a class of the user's own is
+    refused without `trust_code`, before anything is imported."""
+    from digitlab.models.imported import is_import_path  # torch: imported once a file is read
+
+    path = Path(path)
+    data = read_regular(path, MAX_BYTES, follow_links=True, what="a settings file of a few lines needs")
     try:
         settings = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -39,6 +44,14 @@ def read_config(path: str | Path) -> dict:
             )
         if isinstance(value, dict) and key != "model_args":
             raise DigitlabError(f"{path}: {key!r} is a table; settings are plain keys")
+        if isinstance(value, list) and any(isinstance(v, list | dict) for v in value):
+            raise DigitlabError(f"{path}: {key!r} holds a list or table; a setting's list holds plain values")
+    if is_import_path(settings.get("model")) and not trust_code:
+        raise DigitlabError(
+            f"{path}: model {settings['model']!r:.80} is a class from outside digitlab: training imports "
+            "its module and runs its code; if you trust this file, pass --trust-code "
+            "(in Python: trust_code=True), or type --model on the command line"
+        )
     if isinstance(settings.get("model_args"), dict):  # TOML's table as the flag's JSON
         settings["model_args"] = json.dumps(settings["model_args"], default=str)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}

@@ -40,9 +40,14 @@ def make_ensemble(
             raise DigitlabError(f"{path}: {what} cannot join an ensemble (only {', '.join(MEMBER_KINDS)})")
     loaded = [load_model(p) for p in paths]
     for path, (_, info) in zip(paths, loaded, strict=True):
-        if info.classes != loaded[0][1].classes or info.input_size != loaded[0][1].input_size:
+        first = loaded[0][1]
+        if (info.classes, info.input_size, info.preprocessing) != (
+            first.classes,
+            first.input_size,
+            first.preprocessing,
+        ):
             raise DigitlabError(
-                f"{path}: its classes or input size differ from {paths[0]}'s "
+                f"{path}: its classes or input size differ from {paths[0]}'s, or its preprocessing "
                 f"({len(info.classes)} classes of {info.input_size[0]}x{info.input_size[1]} images)"
             )
     with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
@@ -50,7 +55,9 @@ def make_ensemble(
 
 
 def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
-    split, dataset = evaluation_data(load_source(data))
+    split, dataset = evaluation_data(
+        load_source(data, preprocess=loaded[0][1].preprocessing), loaded[0][1].classes
+    )
     members = []
     for path, (model, _) in zip(paths, loaded, strict=True):
         start = time.perf_counter()
@@ -64,6 +71,7 @@ def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, man
     info = ModelInfo.describe(
         ensemble,
         classes=loaded[0][1].classes,
+        preprocessing=loaded[0][1].preprocessing,
         settings={"members": [str(Path(p)) for p in paths], "data": data, "tta": tta},
         metrics={
             f"{split}_accuracy": evaluation.accuracy,

@@ -19,6 +19,8 @@ class TrainSettings(TypedDict, total=False):
     """TrainConfig's fields as keywords of `digitlab.train` (see TrainConfig for what each one does)."""
 
     data: str
+    classes: str | None
+    preprocess: str | None
     model: str
     model_args: dict[str, Any] | str | None  # a dict, or its JSON text as on the command line
     preset: str

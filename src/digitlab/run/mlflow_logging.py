@@ -9,6 +9,11 @@ A URI with a scheme (`http://...`, `sqlite:///...`) is passed to MLflow as it is
 local file store (MLflow 3 keeps the file store only when asked: MLFLOW_ALLOW_FILE_STORE is set for
 it). The mlflow extra (`pip install 'digitlab[mlflow]'`, MLflow's client, mlflow-skinny) is imported
 only when asked. Only the process that saves the model logs.
+
+A tracking server that does not answer costs seconds per call (HTTP_LIMITS, set for MLflow's client
+unless the environment sets them), not MLflow's default of minutes of retries, and its first failure
+is one line: before training, the run stops there; once training has begun, logging stops, training
+goes on, the model is saved, and the run then fails saying the model is kept.
 """
 
 import os
@@ -19,6 +24,14 @@ from typing import Any
 
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
+
+# MLflow's environment variables for its HTTP client (the defaults: 120 s and 7 retries, minutes apart).
+HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": 10,  # seconds to connect, and for each read; a server answers in ms
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": 2,
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,  # urllib3 waits 0 s before the first retry, then 2, 4, ...
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": 1,  # plus up to 1 s each
+}
 
 # Settings of digitlab's CNN alone: a parameter of the run only when the model trained is one
 CNN_SETTINGS = ("channels", "convs", "strided_stem", "dropout")
@@ -49,31 +62,47 @@ class MLflowLogger(Callback):
             import mlflow
         except ImportError:
             raise DigitlabError("--mlflow needs the mlflow extra: pip install 'digitlab[mlflow]'") from None
+        for key, value in HTTP_LIMITS.items():
+            os.environ.setdefault(key, str(value))  # read by MLflow at each call
         self.mlflow, self.uri, self.settings = mlflow, tracking_uri(uri), settings
         self.run_id: str | None = None
+        self.failure: str | None = None  # the first failed call: nothing more is sent after it
 
     def before_fit(self, learn) -> None:
         if self.run_id is None:
-            client = self.mlflow.tracking.MlflowClient(self.uri)
-            name = self.settings.get("mlflow_experiment") or "digitlab"
-            experiment = client.get_experiment_by_name(name)
-            experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
-            tags = dict(tag.split("=", 1) for tag in self.settings.get("mlflow_tags") or ())
-            run_name = self.settings.get("mlflow_run_name")
-            self.run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
-            params = run_params(self.settings)
-            client.log_batch(
-                self.run_id, params=[self.mlflow.entities.Param(k, v) for k, v in params.items()]
-            )
+            self.run_id = self._call("starting a run", self._start_run)
+            if self.failure is not None:  # nothing trained yet: stop before the time is spent
+                raise DigitlabError(self.failure)
+
+    def _start_run(self) -> str:
+        client = self.mlflow.tracking.MlflowClient(self.uri)
+        name = self.settings.get("mlflow_experiment") or "digitlab"
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+        tags = dict(tag.split("=", 1) for tag in self.settings.get("mlflow_tags") or ())
+        run_name = self.settings.get("mlflow_run_name")
+        run_id = client.create_run(experiment_id, tags=tags, run_name=run_name).info.run_id
+        params = run_params(self.settings)
+        client.log_batch(run_id, params=[self.mlflow.entities.Param(k, v) for k, v in params.items()])
+        return str(run_id)
 
     def after_epoch(self, learn) -> None:
+        self._call(f"logging epoch {learn.epoch}", self._log_epoch, learn)
+
+    def _log_epoch(self, learn) -> None:
         client = self.mlflow.tracking.MlflowClient(self.uri)
         for key, value in learn.epoch_row.items():
             if key not in ("epoch", "time"):
                 client.log_metric(self.run_id, key, float(value), step=learn.epoch)
 
     def finish(self, model_folder: Path, metrics: dict[str, float]) -> None:
-        """The saved model as the run's MLflow model `model`, the final metrics, and the run ended."""
+        """The saved model as the run's MLflow model `model`, the final metrics, and the run ended;
+        one line saying the model is kept if any logging failed."""
+        self._call("logging the model", self._log_model, model_folder, metrics)
+        if self.failure is not None:
+            raise DigitlabError(f"{model_folder}/ is saved, but {self.failure}")
+
+    def _log_model(self, model_folder: Path, metrics: dict[str, float]) -> None:
         client = self.mlflow.tracking.MlflowClient(self.uri)
         for key, value in metrics.items():
             client.log_metric(self.run_id, f"final_{key}", float(value))
@@ -86,3 +115,16 @@ class MLflowLogger(Callback):
             save_pyfunc(Path(tmp) / "model", folder, str(self.settings.get("model")))
             client.log_artifacts(self.run_id, str(Path(tmp) / "model"), artifact_path="model")
         client.set_terminated(self.run_id)
+
+    def _call(self, what: str, call, *args) -> Any:
+        """`call(*args)` unless an earlier call failed; a failure of MLflow or the network is kept as
+        one line in `failure` (training goes on without logging)."""
+        if self.failure is not None:
+            return None
+        try:
+            return call(*args)
+        except Exception as e:  # noqa: BLE001 (MLflow, requests and urllib3 raise their own kinds)
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            reason = reason.split("Caused by ", 1)[-1][:300]  # urllib3's cause: what the network did
+            self.failure = f"MLflow at {self.uri} failed {what} ({reason})"
+            return None

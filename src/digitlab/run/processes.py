@@ -5,10 +5,18 @@ launcher behind `torchrun`); `torchrun --nproc-per-node N -m digitlab train ...`
 same, and `--nnodes`/`--node-rank`/`--rdzv-endpoint` spread a run over machines. Each copy
 finds its rank in the environment the launcher sets, and joins the process group: gloo on
 CPUs, NCCL on GPUs.
+
+Every Python process digitlab starts (these, `serve --workers`' workers, JupyterLab) imports what
+this one would: `python -m`/`-c` put the current folder first on the import path, where a
+`typer.py` or `multiprocessing/` of the user's folder would run in place of the real one. The
+children start with PYTHONSAFEPATH (as `python -P`) and this process's own import path.
 """
 
+import contextlib
 import datetime
 import os
+import sys
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
@@ -16,6 +24,30 @@ import torch.distributed as dist
 from digitlab.errors import DigitlabError
 
 TIMEOUT = datetime.timedelta(seconds=60)  # a process that waits longer on the others gives up
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a Python process digitlab starts: nothing first on its import path but what
+    this process's own path holds (as absolute paths), without the current folder or the script's
+    folder; an entry that PYTHONPATH cannot hold (one with its separator) is left to the child's site."""
+    script = sys.argv[0] if sys.argv else ""
+    unsafe = {os.path.realpath(os.getcwd()), os.path.realpath(os.path.dirname(os.path.abspath(script)))}
+    path = [os.path.abspath(p) for p in sys.path if isinstance(p, str) and p and os.pathsep not in p]
+    kept = [p for p in path if os.path.realpath(p) not in unsafe]
+    return {**os.environ, "PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join(kept)}
+
+
+@contextlib.contextmanager
+def clean_children() -> Iterator[None]:
+    """`child_environment` as this process's while it starts processes that copy it (multiprocessing,
+    torch.distributed.run); put back after."""
+    saved = dict(os.environ)
+    os.environ.update(child_environment())
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def launched() -> bool:
@@ -99,7 +131,8 @@ def launch(
     args = [*where, f"--nproc-per-node={nproc}", "--max-restarts=0", "--monitor-interval=0.1"]
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # cores shared out
     try:
-        run.main([*args, "-m", "digitlab", *argv])
+        with clean_children():
+            run.main([*args, "-m", "digitlab", *argv])
     except ChildFailedError as e:
         failures = "; ".join(
             f"rank {rank}: {f.message or f'exit code {f.exitcode}'}" for rank, f in e.failures.items()

@@ -77,7 +77,20 @@ class TrainConfig:
     fills it in, once."""
 
     data: str = setting(
-        "mnist", "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of 0/..9/ folders."
+        "mnist",
+        "SRC: 'mnist' (bundled), a Kaggle CSV, a folder of IDX files, or of class folders (0/..9/, cat/).",
+    )
+    classes: str | None = setting(
+        None,
+        "Names of the classes 0,1,2... in order, comma separated: cat,dog,bird (default: the names of "
+        "the data's class folders, or of a classes.txt beside the data, one a line; else numbers).",
+    )
+    preprocess: str | None = setting(
+        None,
+        "How an image becomes the model's input, recorded in the model for every command: mnist (cropped to "
+        "the ink, centred, white on black) or as-is (only grey and resized). Default: mnist for numbered "
+        "classes (digits), as-is for named ones.",
+        choices=("mnist", "as-is"),
     )
     model: str = setting(
         "cnn",
@@ -215,6 +228,7 @@ class TrainConfig:
         return config
 
 
+PREPROCESSING = ("mnist", "as-is")  # digitlab.data.images: to_mnist, as_input
 # Whole-number settings: at least, at most (the most guard against a tampered checkpoint's settings)
 WHOLE_BOUNDS = {
     "epochs": (1, 10_000), "batch_size": (1, 1 << 20), "seed": (0, 2**63 - 1), "patience": (1, 10_000),
@@ -279,6 +293,12 @@ def _check_bounds(name: str, value) -> None:
         raise DigitlabError(f"lr must be positive, got {value}")
     elif name == "lr" and not value <= 100:
         raise DigitlabError(f"lr must be at most 100, got {value}")
+    elif name == "preprocess" and value not in PREPROCESSING:
+        raise DigitlabError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {value!r:.40}")
+    elif name == "classes":
+        from digitlab.data.class_names import parse_classes
+
+        parse_classes(value)
     elif name == "valid_fraction" and not 0 < value < 1:
         raise DigitlabError(f"valid_fraction must be between 0 and 1, got {value}")
     elif name in FRACTION_BOUNDS and not 0 <= value <= FRACTION_BOUNDS[name]:

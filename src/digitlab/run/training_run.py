@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 
 from digitlab.data import Splits, load_source
+from digitlab.data.class_names import parse_classes
+from digitlab.data.holdout import Holdout, hold_out
 from digitlab.errors import DigitlabError, plain
 from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
 from digitlab.learning import checkpointing
@@ -47,18 +49,24 @@ class TrainResult:
 
 
 def load_splits(config: TrainConfig) -> Splits:
-    """The source's training data split into train and valid by `valid_fraction` and `seed`."""
-    source = load_source(config.data)
+    """The source's training data split into train and valid (`data.holdout`'s rule), and its test data."""
+    return _load_holdout(config)[0]
+
+
+def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout, str]:
+    """The splits, how valid was held out, and the preprocessing the data decided (or the settings)."""
+    names = parse_classes(config.classes) if config.classes else None
+    source = load_source(config.data, names, config.preprocess)
     if source.train.labels is None:
         raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
-    train_part, valid_part = source.train.split(config.valid_fraction, seed=config.seed)
-    if len(train_part) == 0 or len(valid_part) == 0:
+    holdout = hold_out(source.train, source.valid, config.valid_fraction, config.seed)
+    if len(holdout.train) == 0 or len(holdout.valid) == 0:
         n = len(source.train)
         raise DigitlabError(
             f"{config.data}: {n} image{'s' if n != 1 else ''} with labels, too few to split for validation"
             f" (valid_fraction {config.valid_fraction})"
         )
-    return Splits(train_part, valid_part, source.test)
+    return Splits(holdout.train, holdout.valid, source.test), holdout, source.preprocessing
 
 
 def train(
@@ -74,7 +82,8 @@ def train(
     init = load_model(config.init, trust_code) if config.init and resume is None else None
     config = config.resolve(_trained_model_name(init[1]) if init else None)
     torch.manual_seed(config.seed)
-    splits = load_splits(config)
+    splits, holdout, preprocess = _load_holdout(config)
+    config = dataclasses.replace(config, preprocess=preprocess)  # resolved: the model records it
     fingerprint = splits.train.fingerprint()
     if resume is not None:
         model = _model_to_resume(resume[1]["extra"], fingerprint, config, trust_code)
@@ -93,7 +102,9 @@ def train(
         if not (quiet or rank > 0):
             console = learner.progress.console
             console.print(plain(settings_line(config)), markup=False)  # names from outside stay text
-            console.print(budget_line(config, len(splits.train)), markup=False)
+            for line in (holdout.line(), holdout.warning(), budget_line(config, len(splits.train))):
+                if line:
+                    console.print(line, markup=False)
         with deterministic_cudnn(), compile_failure_explained():
             if (config.compile or config.device == "cuda") and world == 1:
                 warm_up(learner)
@@ -277,6 +288,8 @@ def _train_and_publish(
             f"{split}_accuracy": evaluation.accuracy,
             **(_kept_metrics(recorder.rows, result.kept_epoch) if recorder else {}),
         },
+        classes=result.splits.class_labels(),
+        preprocessing=result.config.preprocess or "mnist",
         data_fingerprint=result.fingerprint,
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
     )

@@ -20,13 +20,14 @@ from PIL import Image
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from digitlab.data.class_names import safe_folder_name
 from digitlab.data.decode import pixel_count, png_bytes
 from digitlab.errors import DigitlabError
-from digitlab.fileio import write_bytes_atomic
+from digitlab.fileio import writable_folder, write_bytes_atomic
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.web.batching import Batcher
 from digitlab.web.monitoring import BATCH, Monitor, metrics_page
-from digitlab.web.safeguards import Capacity, SecurityHeaders, ShedLoad, default_hosts, same_origin
+from digitlab.web.safeguards import Capacity, DrainBody, SecurityHeaders, ShedLoad, default_hosts, same_origin
 from digitlab.web.uploads import MAX_BODY, image_from_pixels, open_upload, read_body, read_source
 
 IMAGE_OR_PIXELS = {  # /api/predict's request body, for the OpenAPI schema (the route reads it itself)
@@ -84,6 +85,7 @@ Include = Literal["input"] | None  # what an answer carries besides the predicti
 INCLUDE = Query(None, description="`input`: also the image the model saw, as 28 rows of 28 values 0..255.")
 
 
+MAX_DRAIN = 16 * 1024 * 1024  # bytes of a refused body read and dropped, so that its client reads the answer
 MAX_IN_FLIGHT = 64  # requests being decoded or predicted at once; more get 503 and Retry-After at once
 MAX_LAG = 0.05  # seconds the event loop may run late (requests waiting to be read) before 503s
 INLINE_PIXELS = 512 * 512  # images up to this size are decoded and prepared on the event loop itself
@@ -122,10 +124,12 @@ def create_app(
         title="digitlab", description="Draw a digit and watch the model guess.", docs_url=None, redoc_url=None
     )  # FastAPI's docs pages load scripts from a CDN: off; /docs is our own page, offline
     capacity = Capacity(MAX_IN_FLIGHT, MAX_LAG)
+    if save_dir is not None:  # a file or a read-only place: refused now, not as an error per drawing
+        writable_folder(save_dir)
     _add_pages(app, predictor, save_dir)
     _add_prediction(app, predictor, capacity, batch_window, max_batch)
     _add_explanation(app, predictor, capacity)
-    _add_samples(app, save_dir, cors_origins or [], len(predictor.info.classes))
+    _add_samples(app, save_dir, cors_origins or [], sample_folders(predictor.info.classes, save_dir))
     _add_guards(app, capacity, cors_origins or [], allowed_hosts or default_hosts("127.0.0.1"))
     app.add_middleware(Monitor, log=log)  # outermost: every answer counted and logged, refusals too
     return app
@@ -147,6 +151,7 @@ def _add_guards(app: FastAPI, capacity: Capacity, cors_origins: list[str], allow
         ShedLoad, capacity=capacity, paths=("/api/predict", "/api/predict/batch", "/api/explain")
     )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(DrainBody, most=MAX_DRAIN)  # every refusal above reaches its client
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
 
 
@@ -278,7 +283,7 @@ def _add_explanation(app: FastAPI, predictor: Predictor, capacity: Capacity) -> 
             raise HTTPException(415, 'send JSON: {"pixels": 28 rows of 28 values 0..255}')
         digit = np.array(image_from_pixels(body, predictor.size))  # a copy: writable, as torch wants
         if not digit.any():
-            return JSONResponse({"digit": None})
+            return JSONResponse({"label": None, "index": None} if predictor.info.named else {"digit": None})
         capacity.in_flight += 1
         try:
             async with explaining:  # gradients take CPU: a few at a time, off the event loop
@@ -287,27 +292,45 @@ def _add_explanation(app: FastAPI, predictor: Predictor, capacity: Capacity) -> 
             capacity.in_flight -= 1
         return JSONResponse(
             {
-                "digit": explanation.top[0][0],
+                **explanation.guess(explanation.top[0][0]),
                 **explanation.to_json(),
                 "erased_input": explanation.erased.tolist(),
             }
         )
 
 
-def _add_samples(app: FastAPI, save_dir: str | Path | None, cors_origins: list[str], classes: int) -> None:
+def sample_folders(classes: list, save_dir: str | Path | None) -> list[str]:
+    """The folder under SAVE_DIR of each class: its number, or its name; a name that cannot be a folder's
+    own (`..`, `a/b`, `CON`) is refused before the server starts, as nothing may be saved under it."""
+    folders = [str(c) for c in classes]
+    unsafe = [f for f in folders if not safe_folder_name(f)]
+    if save_dir is not None and unsafe:
+        raise DigitlabError(f"--save-dir: class name {unsafe[0]!r:.120} cannot be a folder's name")
+    return folders
+
+
+def _add_samples(
+    app: FastAPI, save_dir: str | Path | None, cors_origins: list[str], folders: list[str]
+) -> None:
     @app.post("/api/samples")
     async def save_sample(request: Request) -> dict:
-        """Keep a drawing with its correct digit in SAVE_DIR/<digit>/, for fine-tuning later."""
+        """Keep a drawing with its correct class (field `digit`: its index) in SAVE_DIR/<digit or name>/,
+        for fine-tuning later."""
         if save_dir is None:
             raise HTTPException(404, "saving is off: start the server with --save-dir")
         if not same_origin(request, cors_origins):  # another site's page may not plant training data
             raise HTTPException(403, "drawings are saved only from this server's own page")
         await read_body(request)
-        digit, image = await _labelled_drawing(await request.form(), classes)
+        digit, image = await _labelled_drawing(await request.form(), len(folders))
         image.thumbnail((SAVED_SIDE, SAVED_SIDE))  # a 12-megapixel photo need not become a 30 MB PNG
         name = f"{uuid.uuid4().hex}.png"
-        write_bytes_atomic(Path(save_dir) / digit / name, png_bytes(image.convert("RGBA")))
-        return {"saved": f"{digit}/{name}"}
+        folder = folders[int(digit)]
+        try:
+            write_bytes_atomic(Path(save_dir) / folder / name, png_bytes(image.convert("RGBA")))
+        except (OSError, DigitlabError) as e:  # the disk full, a file made where DIR/<class>/ goes
+            why = getattr(e, "strerror", None) or "a file stands where its folder goes"
+            raise HTTPException(503, f"the server cannot save drawings now ({why})") from None
+        return {"saved": f"{folder}/{name}"}
 
 
 async def _labelled_drawing(form, classes: int) -> tuple[str, Image.Image]:
@@ -331,6 +354,8 @@ def _prepare(predictor: Predictor, source: bytes | Image.Image) -> np.ndarray | 
 
 
 def _response(result: Prediction, with_input: bool) -> dict:
-    """The answer; the image the model saw only when asked (`?include=input`): 2 KB each as JSON."""
-    answer = {"digit": result.digit, "confidence": result.confidence, "probs": result.probs}
+    """The answer (`label` and `index`; `digit` too for a digit model); the image the model saw only
+    when asked (`?include=input`): 2 KB each as JSON."""
+    guess = {k: v for k, v in result.to_json().items() if k in ("digit", "label", "index")}
+    answer = {**guess, "confidence": result.confidence, "probs": result.probs}
     return answer | {"input": result.input.tolist()} if with_input else answer

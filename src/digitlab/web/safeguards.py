@@ -71,6 +71,49 @@ def same_origin(request: Request, allowed_origins: list[str]) -> bool:
     return origin is None or origin in (f"http://{host}", f"https://{host}")
 
 
+class DrainBody:
+    """ASGI middleware: an answer given before the request's body was read to its end (a 413, a 503
+    of ShedLoad, any early refusal) first reads and drops the rest of it, up to `most` bytes.
+
+    A server that answers and closes while its client is still sending resets the connection, and
+    the client (Python's urllib, which always asks to close) sees a broken pipe, not the answer.
+    Past `most` bytes the connection is closed anyway: a client may not make the server read forever.
+    """
+
+    def __init__(self, app, most: int):
+        self.app, self.most = app, most
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        ended = False  # the body was read to its end, or the client left
+
+        async def receiving():
+            nonlocal ended
+            message = await receive()
+            ended = ended or message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def sending(message):
+            nonlocal ended
+            if message["type"] == "http.response.start" and not ended:
+                ended = True
+                await _drain(receive, self.most)
+            await send(message)
+
+        await self.app(scope, receiving, sending)
+
+
+async def _drain(receive, most: int) -> None:
+    """Read and drop the rest of a request's body: until its end, the client leaves, or `most` bytes."""
+    seen = 0
+    while seen <= most:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        seen += len(message.get("body", b""))
+
+
 class ShedLoad:
     """ASGI middleware answering 503 with Retry-After to requests for `paths` while `capacity` is full,
     before anything of them is read or routed: a refusal must cost far less than an answer."""

@@ -92,6 +92,7 @@ def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
     """`serve --workers N`: N processes answer on the one listening socket (the kernel hands each
     connection to one of them), each with its own model, batcher and event loop. Their metrics
     meet in a temporary folder, so /metrics adds up all of them; Ctrl+C stops them all.
+    Workers stop when this process dies; when every worker has stopped unasked, this fails naming why.
 
     `settings`: what `worker` needs to build the app (model folder, engine, create_app's keywords).
     """
@@ -101,25 +102,30 @@ def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
     import signal
     import tempfile
 
+    from digitlab.run.processes import clean_children
     from digitlab.web.monitoring import MULTIPROCESS_ENV
 
     folder = tempfile.mkdtemp(prefix="digitlab-metrics-")
     os.environ[MULTIPROCESS_ENV] = folder  # inherited by the workers, read before they count anything
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads of ours forked
     processes = [spawn.Process(target=worker, args=(settings, sock)) for _ in range(workers)]
+    stopping = []  # a stop was asked for (SIGTERM or Ctrl+C): workers ending then is no failure
 
     def stop(signum, frame) -> None:  # SIGTERM (a service manager's stop): each worker stops as on Ctrl+C
+        stopping.append(signum)
         for process in processes:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signal.SIGINT)
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        for process in processes:
-            process.start()
+        with clean_children():  # each imports what this process would, never the current folder's modules
+            for process in processes:
+                process.start()
         for process in processes:
             process.join()
     except KeyboardInterrupt:  # the workers got the Ctrl+C too, and are finishing their requests
+        stopping.append(signal.SIGINT)
         for process in processes:
             process.join(timeout=10)
     finally:
@@ -127,17 +133,52 @@ def serve_workers(settings: dict, sock: socket.socket, workers: int) -> None:
             if process.is_alive():
                 process.terminate()
         shutil.rmtree(folder, ignore_errors=True)
+    if not stopping:
+        ends = ", ".join(f"pid {p.pid} {_how_it_ended(p.exitcode)}" for p in processes)
+        raise DigitlabError(f"every worker has stopped ({ends}): nothing is serving")
+
+
+def _how_it_ended(code: int | None) -> str:
+    """A process's exit code in words: 'exited with code 1', 'was killed by SIGKILL'."""
+    if code is not None and code < 0:
+        import signal
+
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+GRACE = 10.0  # seconds a worker whose parent died has to finish its requests before it exits anyway
+
+
+def _exit_with_parent() -> None:
+    """Run in a thread of each worker: once the parent process is gone (its end of multiprocessing's
+    pipe closes, whatever killed it), stop serving as on SIGTERM, and exit after GRACE seconds anyway."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by serve_workers
+        return
+    parent.join()  # returns when the pipe closes: the parent has exited or was killed
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE)
+    os._exit(1)
 
 
 def worker(settings: dict, sock: socket.socket) -> None:
-    """One worker of `serve_workers`: load the model, build the app, serve until stopped."""
+    """One worker of `serve_workers`: load the model, build the app, serve until stopped (or the
+    parent is gone)."""
     import signal
+    import threading
 
     import torch
 
     from digitlab.inference.predictor import Predictor
     from digitlab.web.app import create_app
 
+    threading.Thread(target=_exit_with_parent, daemon=True, name="exit-with-parent").start()
     torch.set_num_threads(1)
     predictor = Predictor.load(
         settings["model"], settings["engine"], settings["trust_code"], settings["as_is"]

@@ -78,8 +78,12 @@ def image_from_pixels(body: bytes, size: tuple[int, int] = (28, 28)) -> Image.Im
         )
     if not all(type(v) in (int, float) for v in rows):
         raise HTTPException(422, "'pixels' must hold numbers only (not strings, booleans or null)")
-    pixels = np.array(rows, dtype=np.float64)
+    out_of_range = HTTPException(422, "'pixels' values must be finite numbers from 0 to 255 (or 0 to 1)")
+    try:
+        pixels = np.array(rows, dtype=np.float64)
+    except OverflowError:  # an integer past float range, such as 10**400
+        raise out_of_range from None
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
-        raise HTTPException(422, "'pixels' values must be finite numbers from 0 to 255 (or 0 to 1)")
+        raise out_of_range
     scale = 255.0 if pixels.max() <= 1.0 else 1.0  # [0,1] floats or 0..255
     return Image.fromarray(np.round(pixels.reshape(height, width) * scale).astype(np.uint8))

@@ -19,6 +19,13 @@ const EXPLAIN_MS = 250; // "why?" is asked only once the drawing has rested this
 let explainTimer = null, explainSeq = 0, lastInput = null, lastWhy = null;
 let drawing = false, last = null, dirty = false, inFlight = false, timer = null, hasInk = false;
 let saveEnabled = false;
+let classNames = []; // the model's classes (/api/model): the digits' numbers, or names such as "cat"
+let prompt = "draw a digit"; // a model of named classes: "draw or drop an image"
+
+// A class in an answer: named models say `label` and `index`, digit models `digit` (and both).
+const indexOf = (o) => (o.index !== undefined ? o.index : o.digit);
+const labelOf = (o) => (o.label !== undefined ? o.label : String(o.digit));
+const nameOf = (i) => (i < classNames.length ? classNames[i] : String(i));
 
 function resetPad() {
   ctx.fillStyle = "#fff";
@@ -103,18 +110,20 @@ async function send(blob, name) {
 
 function show(result) {
   drawSeen(result.input);
-  if (result.digit === null) { showEmpty(); return; }
-  guess.textContent = String(result.digit);
+  const top = indexOf(result);
+  if (top === null) { showEmpty(); return; }
+  guess.textContent = labelOf(result); // a name is text, never markup
   guess.classList.remove("empty");
-  guess.dataset.digit = String(result.digit);
+  guess.dataset.digit = String(top);
   confidence.textContent = `${(result.confidence * 100).toFixed(1)}% sure`;
   bars.innerHTML = "";
   result.probs.forEach((p, d) => {
     const li = document.createElement("li");
     li.dataset.p = String(p);
-    if (d === result.digit) li.className = "top";
-    li.innerHTML = `<span>${d}</span><span class="track"><span class="fill"></span></span>` +
+    if (d === top) li.className = "top";
+    li.innerHTML = `<span></span><span class="track"><span class="fill"></span></span>` +
                    `<span class="pct">${(p * 100).toFixed(1)}%</span>`;
+    li.firstChild.textContent = nameOf(d);
     li.querySelector(".fill").style.width = `${p * 100}%`;
     bars.appendChild(li);
   });
@@ -136,7 +145,7 @@ function scheduleExplain(input) {
       });
       if (!response.ok || seq !== explainSeq) return; // busy (503) or stale: the next drawing asks again
       const body = await response.json();
-      if (seq === explainSeq && body.digit !== null) showWhy(body);
+      if (seq === explainSeq && indexOf(body) !== null) showWhy(body);
     } catch (err) { /* the panel is extra: the prediction above stands */ }
   }, EXPLAIN_MS);
 }
@@ -144,8 +153,8 @@ function scheduleExplain(input) {
 function showWhy(body) {
   lastWhy = body;
   const [top, next] = body.top;
-  drawMap("why-top", body.attribution[String(top.digit)], `why ${top.digit} (${(top.probability * 100).toFixed(1)}%)`);
-  drawMap("why-next", body.attribution[String(next.digit)], `why ${next.digit} (${(next.probability * 100).toFixed(1)}%)`);
+  drawMap("why-top", body.attribution[labelOf(top)], `why ${labelOf(top)} (${(top.probability * 100).toFixed(1)}%)`);
+  drawMap("why-next", body.attribution[labelOf(next)], `why ${labelOf(next)} (${(next.probability * 100).toFixed(1)}%)`);
   document.getElementById("method").textContent = body.method;
   why.hidden = false;
   showErased();
@@ -183,13 +192,13 @@ function showErased() {
     const before = lastInput[y][x], after = lastWhy.erased_input[y][x];
     return before !== after ? [150, 150, 150, 255] : [after, after, after, 255];
   });
-  erasedLine.textContent = `without the ${e.pixels} grey pixels it says ${e.digit} (${(e.probability * 100).toFixed(1)}%)`;
-  erasedLine.dataset.digit = String(e.digit);
+  erasedLine.textContent = `without the ${e.pixels} grey pixels it says ${labelOf(e)} (${(e.probability * 100).toFixed(1)}%)`;
+  erasedLine.dataset.digit = String(indexOf(e));
 }
 eraseBox.addEventListener("change", showErased);
 
 function showEmpty(message) {
-  guess.textContent = message ? `error: ${message}` : "draw a digit";
+  guess.textContent = message ? `error: ${message}` : prompt;
   guess.classList.add("empty");
   delete guess.dataset.digit;
   confidence.textContent = "";
@@ -245,20 +254,26 @@ document.getElementById("wrong").addEventListener("click", () => {
 function addPickerButton(d) {
   const b = document.createElement("button");
   b.type = "button";
-  b.textContent = String(d);
+  b.textContent = nameOf(d);
   b.addEventListener("click", () => pad.toBlob(async (blob) => {
     const form = new FormData();
     form.append("digit", String(d));
     form.append("file", blob, "drawing.png");
     const response = await fetch("/api/samples", { method: "POST", body: form });
-    thanks.textContent = response.ok ? `saved as a ${d}, thank you` : "could not save";
+    thanks.textContent = response.ok ? `saved as a ${nameOf(d)}, thank you` : "could not save";
     picker.hidden = true;
   }, "image/png"));
   picker.appendChild(b);
 }
-// One button a class: the ten digits, or as many classes as the model has.
+// One button a class, named as the model names it: the ten digits, or the model's own classes.
 fetch("/api/model").then((r) => r.json()).then((m) => {
-  for (let d = 0; d < (m.classes || []).length; d++) addPickerButton(d);
+  classNames = (m.classes || []).map(String);
+  if ((m.classes || []).some((c) => typeof c === "string")) {
+    prompt = "draw or drop an image";
+    document.querySelector("h1").textContent = "Draw or drop an image";
+    if (guess.classList.contains("empty") && !guess.textContent.startsWith("error")) guess.textContent = prompt;
+  }
+  for (let d = 0; d < classNames.length; d++) addPickerButton(d);
 });
 
 fetch("/api/health").then((r) => r.json()).then((h) => { saveEnabled = h.save_enabled; });
