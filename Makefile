@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test notebook docs slow numeric bench fuzz lint install install-dev install-notebook clean
+.PHONY: run test notebook docs slow numeric bench fuzz lint install install-dev install-notebook clean fastai-oracle
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,17 @@ notebook: install-notebook  # the lesson as a notebook, opened in JupyterLab (th
 test: install-dev
 	$(PY) -m pytest -q
 
-bench: install-dev
-	$(PY) -m bench --preset default  # 2-3 hours on 2 slow cores; best (an hour a seed here) is timed on a GPU
+# fastai 2.8.12 in a venv of its own, outside the repository: the oracle bench/fastai_oracle.py and
+# tests/benchmarks/test_fastai_oracle.py compare digitlab with (never a dependency of digitlab)
+FASTAI_VENV ?= /work/fastai-venv
+fastai-oracle: $(FASTAI_VENV)/.installed
+$(FASTAI_VENV)/.installed:
+	$(PYTHON) -m venv $(FASTAI_VENV)
+	$(FASTAI_VENV)/bin/python -m pip install --quiet torch==2.13.0 fastai==2.8.12 'torchvision==0.28.*'
+	touch $@
+
+bench: install-dev fastai-oracle
+	DIGITLAB_FASTAI_PYTHON=$(FASTAI_VENV)/bin/python $(PY) -m bench --preset default  # 2-3 hours on 2 slow cores; best (an hour a seed here) is timed on a GPU
 
 slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1, the notebook in a kernel, ...)
 	$(PY) -m pytest -q -m slow

@@ -21,6 +21,7 @@ from bench import (
     engines,
     ensembles,
     explaining,
+    fastai_oracle,
     gpu,
     kaggle_data,
     notes_loop,
@@ -95,7 +96,16 @@ def run_bench(
         preset_results.append(training.preset_runs(preset, [0, 1, 2]))
     md.append(training.presets_section(preset_results, command))
     if not quick:
-        for name in ("kaggle", "notes", "notes-run", "distributed", "robustness", "ensemble", "budget"):
+        for name in (
+            "kaggle",
+            "notes",
+            "fastai",
+            "notes-run",
+            "distributed",
+            "robustness",
+            "ensemble",
+            "budget",
+        ):
             say(ONLY[name][0])
             md.append(ONLY[name][1](command, quick, out))
     with tempfile.TemporaryDirectory() as model_dir:
@@ -203,8 +213,12 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         ),
     ),
     "notes": (
-        "notes: the notes' loop in batches of 5, digitlab against plain PyTorch ...",
-        lambda command, quick, out: notes_loop.section(notes_loop.per_batch(), command),
+        "notes: the notes' loop in batches of 5, digitlab against fastai (interleaved, 3 rounds) ...",
+        lambda command, quick, out: fastai_oracle.speed_section(fastai_oracle.speed(), command),
+    ),
+    "fastai": (
+        "fastai: the notes' cells and the book's methods by digitlab and by fastai 2.8.12 ...",
+        lambda command, quick, out: fastai_oracle.figures_section(fastai_oracle.compare(), command),
     ),
     "notes-run": (
         "notes-run: the notes' code as written on 42,000 rows (about 10 minutes) ...",

@@ -20,6 +20,7 @@ from digitlab.learning.callbacks import Callback, CSVLogger
 from digitlab.learning.guards import EarlyStopping, KeepBest
 from digitlab.learning.learner import Learner
 from digitlab.learning.losses import cross_entropy, log_softmax, mnist_loss, softmax
+from digitlab.learning.lr_finder import SuggestionMethod, minimum, slide, steep, valley
 from digitlab.learning.metrics import accuracy
 from digitlab.learning.optim import SGD
 from digitlab.lesson.tools import (
@@ -46,5 +47,6 @@ __all__ = [
     "l1_distance", "l2_distance", "load_source", "log_softmax", "mnist_loss", "nn", "np", "pd",
     "plot_function", "plt", "predict_probs", "show_image", "show_images", "show_maps", "show_probs",
     "show_weights", "softmax", "tensor", "to_probs", "torch", "Model", "RunResult", "TrainConfig", "load",
-    "train_model", "quiz_answers", "quiz_questions",
+    "train_model", "quiz_answers", "quiz_questions", "SuggestionMethod", "minimum", "slide", "steep",
+    "valley",
 ]  # fmt: skip

@@ -124,6 +124,9 @@ def test_explain_on_the_command_line_json_and_figures(trained_model, mnist, tmp_
     out = tmp_path / "figures"
     text = cli("explain", trained_model, *paths, "--out", out)
     assert text.returncode == 0 and "why" in text.stdout and "the evidence erased" in text.stdout
+    said = " ".join(text.stdout.split())  # each term of the method defined once, where first used
+    for term in ("integrated gradients: ", "Captum: ", "midpoint rule: ", "logit: "):
+        assert said.count(term) == 1 and said.index("method: ") < said.index(term) < said.index("why"), term
     assert sorted(p.name for p in out.glob("*.png")) == ["0000-digit0.png", "0001-digit1.png"]
     assert cli("explain", trained_model, *paths, "--out", out).returncode == 0  # its own figures: replaced
     mine = tmp_path / "mine"

@@ -171,8 +171,8 @@ def test_get_preds_in_order_even_from_a_shuffled_loader():
     learn.model.eval()
     torch.testing.assert_close(scores, learn.model(learn.dls.train.tensors[0]).detach())
     order = learn.dls.train.generator.get_state()
-    classes, p = learn.predict(learn.dls.valid.tensors[0][0])
-    assert classes.shape == (1,) and p.shape == (1, 10)
+    decoded, index, p = learn.predict(learn.dls.valid.tensors[0][0])
+    assert decoded == int(index) == int(p.argmax()) and p.shape == (10,)
     assert torch.equal(order, learn.dls.train.generator.get_state())  # predicting draws no batch
 
 
@@ -254,8 +254,8 @@ def test_fine_tune_freezes_every_group_but_the_last_with_a_splitter():
 def test_lr_find_restores_everything():
     learn, _ = quiet_learner()
     before = {k: v.clone() for k, v in learn.model.state_dict().items()}
-    result = learn.lr_find(max_iter=20)
-    assert 1e-7 <= result.suggestion <= 10 and len(result.lrs) == len(result.losses) > 2
+    result = learn.lr_find(num_it=20, show_plot=False)
+    assert 1e-7 <= result.valley <= 10 and len(learn.recorder.lrs) == len(learn.recorder.losses) > 2
     assert all(torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
     assert learn.opt is None and not learn.progress.quiet
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from rich.console import Console
 
 from digitlab.exercises.questions import QUESTIONS
@@ -17,6 +18,7 @@ from digitlab.lesson.cells import lesson_cells, parse_cells
 from digitlab.lesson.notebook import notebook
 from digitlab.modelfiles.model_file import load_model
 from tests.helpers import PageParts, cli
+from tests.lesson.claims import check_claims, flat
 
 SECTIONS = [
     "1. The data",
@@ -30,7 +32,7 @@ SECTIONS = [
     "9. Going deeper",
     "10. What the notes got wrong",
 ]
-FIGURES = 8  # digit, means, learning rates, sigmoid, unit 3, all units, softmax, the worst two's reasons
+FIGURES = 9  # digit, means, learning rates, sigmoid, unit 3, all units, softmax, top losses, the worst two
 EPOCH_TABLES = 4  # linear, net, fine_tune x2
 
 
@@ -61,10 +63,34 @@ def test_the_lesson_meets_its_targets(lesson_run):
     assert r["cnn_accuracy"] > r["relu_accuracy"] and r["deeper_accuracy"] > r["relu_accuracy"]
 
 
+@pytest.fixture(scope="module")
+def three_seven(tmp_path_factory):
+    """The README's 3 versus 7 on its first 12,000 images, where sorted batches sat at a coin's 0.50."""
+    console = Console(file=io.StringIO(), width=100)
+    results = run_lesson((3, 7), out=tmp_path_factory.mktemp("lesson37"), subset=12_000, console=console)
+    return console.file.getvalue(), results
+
+
+def test_every_claim_of_the_lesson_is_the_runs(lesson_run, three_seven):
+    _, text, r = lesson_run
+    assert check_claims(text, r, (0, 1)) >= 12
+    assert check_claims(*three_seven, (3, 7)) >= 12
+
+
+@pytest.mark.numeric
+def test_shuffled_loaders_reach_the_books_figure_on_three_and_seven(three_seven):
+    _, r = three_seven
+    # the book's linear model on 3s and 7s: about 0.97. Measured here (AVX2, the lesson seeds itself):
+    # linear1 0.9741 (0.4964 with the notes' sorted loader), Learner(nn.Linear) 0.9880 (0.5020 sorted).
+    # The bounds leave 1 point for other kernels; the sorted loader's collapse is 40 points, bounded at 20.
+    assert r["scratch_accuracy"] >= 0.96 and r["learner_linear_accuracy"] >= 0.97
+    assert r["learner_linear_accuracy"] - r["sorted_accuracy"] > 0.2
+
+
 def test_every_figure_beside_the_notes_and_the_closing_tables_repeat_them(lesson_run):
     _, text, r = lesson_run
     compared = re.findall(r"^(.+?): here ([0-9.-]+), notes ([0-9.-]+) \(.+\)$", text, re.M)
-    assert len(compared) == 11 and len({what for what, _, _ in compared}) == 11
+    assert len(compared) == 20 and len({what for what, _, _ in compared}) == 20
     table = text[text.index("every figure the lesson measured that the notes also report") :]
     for what, here, notes in compared:
         assert re.search(rf"^{re.escape(what)}\s+{re.escape(here)}\s+{re.escape(notes)}$", table, re.M), what
@@ -73,6 +99,17 @@ def test_every_figure_beside_the_notes_and_the_closing_tables_repeat_them(lesson
         r["learner_linear_accuracy"], abs=5e-5
     )
     assert float(named["accuracy on the training images"]) == pytest.approx(r["ten_train_accuracy"], abs=5e-5)
+    # the notes' first fine_tune row (0.9465) is their frozen epoch: it stands beside ours, not the next row
+    assert float(named["fine_tune, frozen epoch"]) == pytest.approx(r["frozen_epoch_accuracy"], abs=5e-5)
+    assert r["frozen_epoch_accuracy"] != r["first_epoch_accuracy"]
+    for what, notes in [
+        ("training images of the second digit", "3764"),
+        ("held-out images of the second digit", "920"),
+        ("training images of the two digits", "7039"),
+        ("bias.grad, one image", "-0.1160"),
+        ("score of training image 2", "5.0252"),
+    ]:
+        assert [n for w, _, n in compared if w == what] == [notes], what
     accuracies = text[text.index("every accuracy this run measured on held-out images") :]
     for name, key in [("baseline, pixel similarity", "baseline_accuracy"), ("ten digits, CNN, one epoch",
                       "cnn_accuracy"), ("ten digits, fine_tune", "ten_valid_accuracy")]:  # fmt: skip
@@ -153,6 +190,51 @@ def test_terminal_output_sections_in_order_and_each_table_once(lesson_run):
     assert rows and all(re.fullmatch(r"\d\d:\d\d", t) for t in rows)  # times as mm:ss
     assert "LEAKAGE: 48000 of the validation samples" in text
     assert "mat1 and mat2 shapes cannot be multiplied" in text
+
+
+def test_the_terminal_names_each_figure_in_the_page(lesson_run):
+    out, text, _ = lesson_run
+    assert "see lesson.html" not in text
+    for number in range(1, FIGURES + 1):
+        where = f"(full size: figure {number} in {out / 'lesson.html'}, or the notebook)"
+        assert flat(text).count(where) == 1
+    assert f"figure {FIGURES + 1} in" not in text and "▀" not in text  # no colour here: the path alone
+
+
+def test_a_colour_terminal_draws_each_figure_in_half_blocks():
+    from digitlab.lesson import _show_figure
+    from digitlab.lesson.tools import show_image
+
+    colour = Console(file=io.StringIO(), width=100, force_terminal=True, color_system="truecolor")
+    _show_figure(_take_figures_of(show_image, torch.eye(28)), colour, "figure 1 in x.html")
+    lines = colour.file.getvalue().splitlines()
+    assert len(lines) > 5 and all(line.count("▀") == 60 for line in lines[:-1])  # 60 columns, two pixels each
+    assert "(full size: figure 1 in x.html, or the notebook)" in lines[-1]
+    narrow = Console(file=io.StringIO(), width=40, force_terminal=True, color_system="256")
+    _show_figure(_take_figures_of(show_image, torch.eye(28)), narrow, "figure 2 in x.html")
+    drawn = [line.count("▀") for line in narrow.file.getvalue().splitlines() if "▀" in line]
+    assert len(drawn) > 5 and set(drawn) == {40}  # never wider than the terminal
+
+
+def _take_figures_of(draw, *args) -> bytes:
+    from digitlab.lesson.runner import _take_figures
+
+    draw(*args)
+    return _take_figures()[0]
+
+
+def test_the_weight_grid_has_tiles_of_100_px_and_readable_titles():
+    from digitlab.lesson.tools import show_weights
+
+    fig = show_weights(torch.randn(30, 784))
+    fig.set_dpi(90)  # as the lesson saves it
+    fig.canvas.draw()
+    tiles = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert len(tiles) == 30
+    assert min(ax.get_window_extent().width for ax in tiles) >= 100
+    assert min(ax.title.get_fontsize() for ax in tiles) >= 9
+    covered = sum(ax.get_window_extent().width * ax.get_window_extent().height for ax in tiles)
+    assert covered / (fig.bbox.width * fig.bbox.height) > 0.5  # the tiles fill the canvas, not half of it
 
 
 def test_html_page_has_prose_code_outputs_and_figures(lesson_run):
@@ -242,16 +324,29 @@ def test_open_starts_jupyterlab_on_the_notebook_or_names_the_install(monkeypatch
     assert cli("lesson", "--open").returncode == 2  # --open alone is a usage error
 
 
-def test_lesson_reads_a_kaggle_csv(mnist, tmp_path):
+def test_lesson_reads_a_kaggle_csv_and_says_only_what_its_run_shows(mnist, tmp_path):
     from tests.helpers import csv_text
 
     csv = tmp_path / "train.csv"
     csv.write_text(csv_text(mnist.train.images[:3000].numpy(), mnist.train.labels[:3000].numpy()))
-    result = cli("lesson", "--data", csv, "--out", tmp_path / "out")
-    assert result.returncode == 0, result.stderr
-    assert "3,000 labelled images -> 2,400 to train on, 600 held out" in result.stdout
-    assert "this data source has no labelled test set" in result.stdout
+    console = Console(file=io.StringIO(), width=80)
+    results = run_lesson((4, 9), out=tmp_path / "out", data=str(csv), console=console)
+    text = console.file.getvalue()
+    assert "3,000 labelled images -> 2,400 to train on, 600 held out" in flat(text)
+    assert "this data source has no labelled test set" in flat(text)
+    assert check_claims(text, results, (4, 9)) >= 12
     assert cli("lesson", "--pair", "4", "4").returncode == 1
+
+
+@pytest.mark.slow  # five more whole lessons, about 3 minutes: in `make slow`
+@pytest.mark.parametrize("pair, subset", [((3, 7), None), ((4, 9), 6000), ((1, 7), 2000), ((5, 8), None),
+                                          ((2, 6), 1500)])  # fmt: skip
+def test_every_claim_holds_over_pairs_and_subsets(tmp_path, pair, subset):
+    console = Console(file=io.StringIO(), width=90)
+    results = run_lesson(pair, out=tmp_path / "out", subset=subset, console=console)
+    assert check_claims(console.file.getvalue(), results, pair) >= 12
+    if pair == (3, 7):  # the whole of 3 vs 7: measured linear1 0.98, the Learner 0.98 (the book: about 0.97)
+        assert results["scratch_accuracy"] >= 0.96 and results["learner_linear_accuracy"] >= 0.97
 
 
 def test_too_little_data_or_no_labels_is_one_line_and_writes_nothing(mnist, tmp_path):

@@ -41,6 +41,7 @@ def explain(
             files.append(path)
     names = [f"{number:04d}-{path.stem}.png" for number, path in enumerate(files)]
     writer = OwnedFiles(out_dir) if out_dir is not None else None
+    defined: list[str] = []  # the terms explained so far: each once, where it is first used
     if writer is not None:
         writer.claim(names)  # refused here, before anything is written, if a name is the user's
     for name, path in zip(names, files, strict=True):
@@ -55,7 +56,7 @@ def explain(
         elif explanation is None:
             say(f"{path}: {'nothing' if predictor.info.named else 'no digit'} (the image is blank)")
         else:
-            _show(str(path), explanation, prediction.input)
+            _show(str(path), explanation, prediction.input, defined)
     if as_json:
         print(json.dumps([_json(p, e) for p, e in results], allow_nan=False))
     if writer is not None and not as_json:
@@ -69,7 +70,9 @@ def _json(prediction, explanation) -> dict:
     return {**prediction.to_json(), **(explanation.to_json() if explanation is not None else {})}
 
 
-def _show(name_of_file: str, explanation, digit_image) -> None:
+def _show(name_of_file: str, explanation, digit_image, defined: list[str]) -> None:
+    """One image's answer and maps; `defined`: the terms already explained (each new one is, once)."""
+    from digitlab.inference.explanation import terms_in
     from digitlab.report.attribution import terminal_map
 
     (digit, p), rest = explanation.top[0], explanation.top[1:]
@@ -77,6 +80,10 @@ def _show(name_of_file: str, explanation, digit_image) -> None:
     others = ", ".join(f"{name(d)} ({q:.3f})" for d, q in rest)
     say(f"{name_of_file}: {name(digit)} ({p:.3f}); then {others}")
     say(f"  method: {explanation.method}")
+    for term in terms_in(explanation.method):
+        if term not in defined:
+            say(f"    {term}")
+            defined.append(term)
     runner_up = explanation.top[1][0]
     grid = Table.grid(padding=(0, 3))
     grid.add_row(Text(plain(f"why {name(digit)}")), Text(plain(f"why {name(runner_up)}")))  # text, not markup

@@ -109,11 +109,15 @@ def lr_find(
     settings: TrainConfig,
     plot: Path = typer.Option(Path("runs/lr-find.png"), help="PNG of loss against learning rate."),
 ):
-    """Sweep the learning rate over ~100 batches and suggest one (then train with --lr)."""
+    """Sweep the learning rate over 100 batches and suggest one as fastai does (then train with --lr)."""
     from digitlab.report.figures import lr_finder, save_png
     from digitlab.run.training_run import find_lr
 
-    result = find_lr(settings)
-    save_png(lr_finder(result.lrs, result.losses, result.suggestion), plot)
+    sweep = find_lr(settings)
+    save_png(lr_finder(sweep.lrs, sweep.losses, sweep.suggestions.valley), plot)
     say(f"wrote {plot}")
-    say(f"suggested learning rate: {result.suggestion:.3g}")
+    others = ", ".join(
+        f"{name} {lr:.3g}" for name, lr in sweep.suggestions._asdict().items() if name != "valley"
+    )
+    say(f"fastai's other suggestions: {others}")
+    say(f"suggested learning rate (fastai's valley): {sweep.suggestions.valley:.3g}")

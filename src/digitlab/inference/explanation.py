@@ -84,6 +84,27 @@ def _rows(attribution: np.ndarray) -> list[list[float]]:
     return [[round(float(v), 6) + 0.0 for v in row] for row in attribution]  # + 0.0: no "-0.0"
 
 
+# What each word of a method's sentence means, for a reader who meets it there first (`explain` says it once)
+TERMS = {
+    "integrated gradients": "integrated gradients: each pixel's ink times the class score's slope, averaged "
+    "along a straight path from a blank image to this one; the pixels' shares add up to the score's change",
+    "Captum": "Captum: PyTorch's library of ways to explain a model's answer; digitlab asks it for the maps",
+    "midpoint rule": f"midpoint rule: the path is cut into {STEPS} equal steps and the slope is taken at the "
+    "middle of each (not at an end); the shares then add up to the score's change but for a gap that "
+    "shrinks as the steps do",
+    "occlusion": "occlusion: blank out one patch of the image at a time and see how much the class's "
+    "probability drops",
+    "logit": "logit: a class's raw score, the number the model gives each digit before softmax turns the "
+    "ten of them into probabilities that sum to 1",
+}
+
+
+def terms_in(sentence: str) -> list[str]:
+    """The definitions of the TERMS the sentence uses, in the order it uses them."""
+    found = [(sentence.find(term), term) for term in TERMS if term in sentence]
+    return [TERMS[term] for _, term in sorted(found)]
+
+
 def method_name(predictor: Predictor) -> str:
     """What the maps of this predictor mean, in a sentence."""
     if predictor.onnx is not None:

@@ -27,7 +27,9 @@ class Prediction:
     """One image's answer; printed, one line (its probabilities and input are fields, not shown).
 
     >>> digitlab.Prediction("seven.png", 7, 0.998, [0.0] * 7 + [0.998] + [0.0] * 2)
-    Prediction(path='seven.png', digit=7, confidence=0.998, error=None)
+    Prediction(path='seven.png', digit=7, confidence=0.998)
+    >>> digitlab.Prediction("cat.png", 0, 0.9, [0.9, 0.1], label="cat", named=True)
+    Prediction(path='cat.png', label='cat', index=0, confidence=0.9)
     """
 
     path: str
@@ -47,6 +49,13 @@ class Prediction:
         guess = {"label": self.label, "index": self.digit}
         guess = guess if self.named else {"digit": self.digit, **guess}
         return {"path": self.path, **guess, "confidence": self.confidence, "probs": self.probs}
+
+    def __repr__(self) -> str:
+        """One line: the answer as predict names it (a digit, or a named class's label and index)."""
+        if self.error:
+            return f"Prediction(path={self.path!r}, error={self.error!r})"
+        guess = f"label={self.label!r}, index={self.digit!r}" if self.named else f"digit={self.digit!r}"
+        return f"Prediction(path={self.path!r}, {guess}, confidence={self.confidence!r})"
 
 
 ENGINES = ("torch", "onnx")

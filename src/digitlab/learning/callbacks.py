@@ -8,17 +8,16 @@ epoch row, `Recorder` keeps history, `ProgressTable` (progress.py) prints, `CSVL
 
 import csv
 import io
-import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from digitlab.fileio import write_text_atomic
-from digitlab.learning.metrics import Metric, as_metric
-from digitlab.learning.schedules import exponential, one_cycle
+from digitlab.learning.metrics import Metric, SmoothLoss, as_metric, smoothed
+from digitlab.learning.schedules import one_cycle
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
     from digitlab.learning.learner import Learner
@@ -41,6 +40,17 @@ CANCEL = {"fit": CancelFitException, "epoch": CancelEpochException, "batch": Can
 EVENTS = [f"{when}_{stage}" for stage in CANCEL for when in ("before", "after", "after_cancel", "cleanup")]
 EVENTS += ["after_pred", "after_loss", "after_backward", "after_step"]
 
+# The loop as `Learner.show_training_loop()` prints it, in the order the events happen (the test with a
+# recording callback checks that): "Start"/"End" lines open and close a level. A stage's after_cancel_
+# event runs instead of its after_ one, when a callback cancels it; cleanup_ runs either way.
+_BATCH = ["before_batch", "after_pred", "after_loss", "after_backward", "after_step"]
+_BATCH += ["after_cancel_batch", "after_batch", "cleanup_batch"]
+LOOP = ["Start Fit", "before_fit", "Start Epoch Loop", "before_epoch", "Start Train", "Start Batch Loop"]
+LOOP += [*_BATCH, "End Batch Loop", "End Train", "Start Valid", "Start Batch Loop"]
+LOOP += ["**CBs same as train batch, but for after_backward and after_step**", "End Batch Loop", "End Valid"]
+LOOP += ["after_cancel_epoch", "after_epoch", "cleanup_epoch", "End Epoch Loop"]
+LOOP += ["after_cancel_fit", "after_fit", "cleanup_fit", "End Fit"]
+
 
 class Callback:
     order = 0  # lower runs first
@@ -53,38 +63,61 @@ def check_events(cb: object) -> None:
             raise ValueError(f"{type(cb).__name__}.{name} is not an event; events: {EVENTS}")
 
 
+def training_loop_lines(handlers: Callable[[str], list[Any]]) -> list[str]:
+    """`LOOP` as indented lines, each event with the names of `handlers(event)` (as fastai prints it)."""
+    lines, indent = [], 0
+    for step in LOOP:
+        if step.startswith("Start"):
+            lines.append(" " * indent + step)
+            indent += 2
+        elif step.startswith("End"):
+            indent -= 2
+            lines.append(" " * indent + step)
+        else:
+            names = [type(cb).__name__ for cb in handlers(step)] if step in EVENTS else []
+            lines.append(f"{' ' * indent} - {step:15}: [{', '.join(names)}]")
+    return lines
+
+
 class Metrics(Callback):
-    """Averages the losses and metrics of each epoch into `learn.epoch_row`."""
+    """Writes the epoch row into `learn.epoch_row`: the running training loss as fastai shows it (smoothed
+    over the batches of the whole fit, see `SmoothLoss`), then the validation loss and metrics averaged
+    over the epoch's validation samples."""
 
     order = -10
 
     def __init__(self, metrics: Iterable[Any] = ()) -> None:
         self.metrics = [as_metric(m) for m in metrics]
+        self.train_loss = SmoothLoss()
+
+    def before_fit(self, learn: "Learner") -> None:
+        self.train_loss.reset()  # as fastai's Recorder: once a fit, not once an epoch
 
     def before_epoch(self, learn: "Learner") -> None:
         self.start = time.perf_counter()
-        self.train_loss, self.valid_loss = Metric(name="train_loss"), Metric(name="valid_loss")
+        self.valid_loss = Metric(name="valid_loss")
         for m in self.metrics:
             m.reset()
 
     def after_batch(self, learn: "Learner") -> None:
-        n = len(learn.yb)
         if learn.training:
-            self.train_loss.add(learn.loss, n)
+            self.train_loss.add(learn.loss)
             return
-        self.valid_loss.add(learn.loss, n)
+        self.valid_loss.add(learn.loss, len(learn.yb))
         for m in self.metrics:
             m.update(learn.preds.detach(), learn.yb)
 
     def state_dict(self) -> dict[str, Any]:
-        """The running training loss of the epoch in progress (what a mid-epoch resume needs)."""
+        """The running training loss so far (what a resumed run needs to go on with the same one)."""
+        val = self.train_loss.val
         return {
-            "train_total": torch.as_tensor(self.train_loss.total).float(),
+            "train_total": torch.zeros(()) if val is None else val.float().cpu(),
             "train_count": self.train_loss.count,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.train_loss.total, self.train_loss.count = state["train_total"], state["train_count"]
+        self.train_loss.count = int(state["train_count"])
+        self.train_loss.val = state["train_total"] if self.train_loss.count else None
 
     def after_epoch(self, learn: "Learner") -> None:
         learn.epoch_row = {
@@ -105,9 +138,10 @@ class Recorder(Callback):
         self.rows: list[dict[str, Any]] = []
         self.batch_losses: list[torch.Tensor] = []
         self.lrs: list[float] = []
+        self.iters: list[int] = []  # training batches done at the end of each epoch (fastai's `iters`)
 
     def before_fit(self, learn: "Learner") -> None:
-        self.rows, self.batch_losses, self.lrs = [], [], []
+        self.rows, self.batch_losses, self.lrs, self.iters = [], [], [], []
 
     def after_batch(self, learn: "Learner") -> None:
         if learn.training:
@@ -116,6 +150,7 @@ class Recorder(Callback):
 
     def after_epoch(self, learn: "Learner") -> None:
         self.rows.append(dict(learn.epoch_row))
+        self.iters.append(len(self.batch_losses))
 
     def state_dict(self) -> dict[str, Any]:
         losses = torch.stack(self.batch_losses).float() if self.batch_losses else torch.zeros(0)
@@ -124,6 +159,11 @@ class Recorder(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rows = [dict(r) for r in state["rows"]]
         self.batch_losses, self.lrs = list(state["batch_losses"]), state["lrs"].tolist()
+
+    @property
+    def losses(self) -> list[float]:
+        """The running (smoothed) training loss after each batch, as fastai's `recorder.losses`."""
+        return [float(v) for v in smoothed(self.batch_losses)]
 
     @property
     def values(self) -> list[list[float]]:
@@ -135,6 +175,21 @@ class Recorder(Callback):
         columns = {k: [row[k] for row in self.rows] for k in (self.rows[0] if self.rows else {})}
         columns.pop("epoch", None)
         return {**columns, "batch_loss": [float(x) for x in self.batch_losses], "lr": list(self.lrs)}
+
+    def plot_loss(
+        self,
+        skip_start: int = 5,
+        with_valid: bool = True,
+        log: bool = False,
+        show_epochs: bool = False,
+        ax: Any = None,
+    ) -> Any:
+        """fastai's learning curve: the running training loss per batch from `skip_start` on, and the
+        validation loss at the end of each epoch; returns the matplotlib axes."""
+        from digitlab.learning.plots import plot_loss
+
+        valid = [row["valid_loss"] for row in self.rows] if with_valid else []
+        return plot_loss(self.losses, self.iters[: len(valid)], valid, skip_start, log, show_epochs, ax)
 
 
 class CSVLogger(Callback):
@@ -170,31 +225,3 @@ class OneCycle(Callback):
         if learn.training:
             pos = (learn.epoch + learn.iter / len(learn.dls.train)) / learn.n_epoch
             learn.opt.lr = one_cycle(self.lr_max, pos, self.pct_start, self.div)
-
-
-class LRFinder(Callback):
-    """Raises the learning rate geometrically each batch and records the (smoothed) loss."""
-
-    order = -20
-
-    def __init__(self, start: float = 1e-7, end: float = 10.0, max_iter: int = 100):
-        self.start, self.end, self.max_iter = start, end, max_iter
-
-    def before_fit(self, learn: "Learner") -> None:
-        self.lrs: list[float] = []
-        self.losses: list[float] = []
-        self.smooth, self.n = 0.0, 0
-
-    def before_batch(self, learn: "Learner") -> None:
-        if not learn.training:
-            raise CancelEpochException()
-        learn.opt.lr = exponential(self.start, self.end, self.n / self.max_iter)
-
-    def after_batch(self, learn: "Learner") -> None:
-        self.n += 1
-        self.smooth = 0.98 * self.smooth + 0.02 * learn.loss.item()
-        loss = self.smooth / (1 - 0.98**self.n)  # debiased running mean
-        self.lrs.append(learn.opt.lr)
-        self.losses.append(loss)
-        if self.n >= self.max_iter or not math.isfinite(loss) or loss > 4 * min(self.losses):
-            raise CancelFitException()

@@ -76,8 +76,8 @@ class Checkpoint(Callback):
                 raise DigitlabError(f"{self.folder / JSON_NAME}: damaged ({e})") from None
 
     def before_epoch(self, learn: "Learner") -> None:
-        if self.pending is not None and learn.epoch == learn.start_epoch and learn.start_iter:
-            tensors, meta = self.pending  # mid-epoch: the epoch's running training loss so far
+        if self.pending is not None and learn.epoch == learn.start_epoch:
+            tensors, meta = self.pending  # the running training loss so far: it goes on across epochs
             learn.metrics.load_state_dict(
                 {"train_total": tensors["metrics/train_total"], "train_count": meta["metrics_train_count"]}
             )

@@ -2,33 +2,27 @@
 
 import contextlib
 import copy
-import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 from torch import nn
 
 from digitlab.data.loader import DataLoader, DataLoaders, warn_if_leaky
-from digitlab.learning import callbacks
+from digitlab.learning import callbacks, plots
 from digitlab.learning.guards import NaNGuard
+from digitlab.learning.lr_finder import LRFinder, suggest, valley
+from digitlab.learning.metrics import Metric
 from digitlab.learning.optim import SGD
 from digitlab.learning.progress import ProgressTable
 from digitlab.learning.steps import EagerStep
+from digitlab.learning.threads import OneThreadForSmallBatches
 from digitlab.models import batch_probs, to_classes
 
 
 def one_group(model: nn.Module) -> list[list[nn.Parameter]]:
     """fastai's default splitter: all the model's parameters in one group."""
     return [list(model.parameters())]
-
-
-@dataclass
-class LRFindResult:
-    suggestion: float  # where the smoothed loss falls fastest
-    lrs: list[float]
-    losses: list[float]
 
 
 class Learner:
@@ -72,7 +66,13 @@ class Learner:
         metrics = [metrics] if callable(metrics) else list(metrics)
         self.metrics = callbacks.Metrics(metrics)
         self.recorder, self.progress = callbacks.Recorder(), ProgressTable(quiet=quiet)
-        self.cbs: list[Any] = [self.metrics, self.recorder, self.progress, NaNGuard()]
+        self.cbs: list[Any] = [
+            self.metrics,
+            self.recorder,
+            self.progress,
+            NaNGuard(),
+            OneThreadForSmallBatches(),
+        ]
         self._handlers_for: list[Any] | None = None
         self._by_event: dict[str, list[tuple[Any, Callable[[Learner], None]]]] = {}
         self.train_step = EagerStep()  # how a training batch is run: learning/steps.py, cuda_graphs.py
@@ -228,19 +228,32 @@ class Learner:
         self.model.requires_grad_(True)
         self.opt = None
 
-    def lr_find(self, start: float = 1e-7, end: float = 10.0, max_iter: int = 100) -> LRFindResult:
-        """Sweep the learning rate over a few batches; the weights are restored after."""
+    def lr_find(
+        self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100, stop_div: bool = True,
+        show_plot: bool = True, suggest_funcs: Iterable[Callable[..., Any]] = (valley,),
+    ) -> Any:  # fmt: skip
+        """fastai's learning-rate finder: train `num_it` batches at rates rising from `start_lr` to `end_lr`,
+        put the weights back, and return `SuggestedLRs(valley=...)` (one field per function of
+        `suggest_funcs`: `valley`, `slide`, `minimum`, `steep`), plotting the curve with `show_plot`.
+        `learn.recorder.lrs` and `.losses` keep the sweep."""
         saved_model, saved_opt = copy.deepcopy(self.model.state_dict()), self.opt
-        finder, self.opt, quiet = callbacks.LRFinder(start, end, max_iter), None, self.progress.quiet
+        finder, self.opt, quiet = LRFinder(start_lr, end_lr, num_it, stop_div), None, self.progress.quiet
         self.progress.quiet = True
         try:
-            self.fit(math.ceil(max_iter / len(self.dls.train)), start, [finder])
+            self.fit(finder.num_it // len(self.dls.train) + 1, start_lr, [finder])
         finally:
             self.progress.quiet, self.opt = quiet, saved_opt
             self.model.load_state_dict(saved_model)
-        losses = torch.tensor(finder.losses)
-        steepest = int(losses.diff().argmin()) if len(losses) > 1 else 0
-        return LRFindResult(finder.lrs[steepest], finder.lrs, finder.losses)
+        funcs = list(suggest_funcs)
+        sweep = suggest(self.recorder.lrs, self.recorder.losses, finder.num_it, funcs)
+        if show_plot:
+            plots.plot_lr_find(sweep.lrs, sweep.losses, sweep.points, sweep.suggestions._fields)
+        return sweep.suggestions
+
+    def show_training_loop(self) -> None:
+        """Print the loop's events in the order they happen, with the callbacks acting on each (as fastai)."""
+        for line in callbacks.training_loop_lines(lambda event: [cb for cb, _ in self._handlers(event)]):
+            print(line)
 
     # --- using the model --------------------------------------------------------------
     def get_preds(
@@ -275,7 +288,38 @@ class Learner:
             return loss_func(outputs, targets).reshape(-1)
         return torch.stack([self.loss_func(o[None], t[None]) for o, t in zip(outputs, targets, strict=True)])
 
-    def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Classes and probabilities for one sample or a batch of samples shaped like the data's."""
-        probs = batch_probs(self.model, x.reshape(-1, *self.dls.valid.sample_shape()).float())
-        return to_classes(probs), probs
+    def predict(self, item: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """fastai's three answers for one sample shaped like the data's: the class (its name where the
+        DataLoaders have a `vocab`, else its index as a number), its index as a tensor, the probabilities."""
+        probs = batch_probs(self.model, item.reshape(1, *self.dls.valid.sample_shape()).float())
+        index = to_classes(probs)[0]
+        vocab = getattr(self.dls, "vocab", None)
+        return (vocab[int(index)] if vocab is not None else int(index)), index, probs[0]
+
+    def validate(self, ds_idx: int = 1, dl: Any = None) -> list[float]:
+        """fastai's: `[valid_loss, *metrics]` over `dl` (default: the validation loader; `ds_idx=0`: the
+        training one, in its stored order), as the epoch table computes them; nothing is trained."""
+        dl = dl if dl is not None else (self.dls.valid if ds_idx == 1 else self.dls.train)
+        dl = dl.ordered() if isinstance(dl, DataLoader) else dl
+        loss, metrics = Metric(name="valid_loss"), self.metrics.metrics
+        for m in metrics:
+            m.reset()
+        self.model.eval()
+        with torch.no_grad(), self.autocast_context():
+            for xb, yb in dl:
+                xb, yb = xb.to(self.device), torch.as_tensor(yb).to(self.device)
+                preds = self.model(xb)
+                loss.add(self.loss_func(preds.float(), yb), len(yb))
+                for m in metrics:
+                    m.update(preds, yb)
+        return [loss.compute(), *(m.compute() for m in metrics)]
+
+    def show_results(self, ds_idx: int = 1, dl: Any = None, max_n: int = 9, shuffle: bool = True) -> Any:
+        """One batch (of the validation loader by default, drawn at random), each image titled with its
+        label over the model's answer, green where right and red where wrong; returns the figure."""
+        dl = dl if dl is not None else (self.dls.valid if ds_idx == 1 else self.dls.train)
+        if isinstance(dl, DataLoader):
+            dl = DataLoader(dl.dataset, dl.batch_size, shuffle=shuffle)
+        xb, yb = next(iter(dl))
+        predicted = to_classes(batch_probs(self.model, xb.float()))
+        return plots.show_results(xb, torch.as_tensor(yb).reshape(-1), predicted, max_n)

@@ -51,13 +51,59 @@ class Metric:
 
     def compute(self) -> float:
         """The mean; in distributed training, over the samples of every process (sums and counts reduced)."""
-        total, count = float(self.total), self.count
-        if torch.distributed.is_initialized():
-            gpu = torch.distributed.get_backend() == "nccl"  # NCCL reduces GPU tensors only
-            both = torch.tensor([total, count], dtype=torch.float64, device="cuda" if gpu else "cpu")
-            torch.distributed.all_reduce(both)
-            total, count = both[0].item(), int(both[1].item())
-        return total / count if count else float("nan")
+        return _mean_over_processes(float(self.total), self.count)
+
+
+class SmoothLoss:
+    """fastai's running training loss: an exponential moving average of the batch losses (`beta=0.98`),
+    divided by `1 - beta**n` so the first batches are not pulled toward the zero it starts from.
+
+    It is what fastai's epoch table shows as `train_loss` (the value at the epoch's end, carried on
+    across the epochs of one fit) and what its learning-rate finder watches: it follows the loss as it
+    is now, where an epoch's mean also remembers its first batches. One `lerp` a batch, on the device.
+    """
+
+    def __init__(self, beta: float = 0.98):
+        self.beta = beta
+        self.reset()
+
+    def reset(self) -> None:
+        self.val: torch.Tensor | None = None  # the undebiased average, on the loss's device
+        self.count = 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        loss = loss.detach().float()
+        self.val = torch.lerp(loss, torch.zeros_like(loss) if self.val is None else self.val, self.beta)
+        self.count += 1
+
+    def value(self) -> torch.Tensor:
+        """The debiased average now (NaN before the first batch)."""
+        if self.val is None:
+            return torch.tensor(float("nan"))
+        return self.val / (1 - self.beta**self.count)
+
+    def compute(self) -> float:
+        """The value now; in distributed training, the mean of every process's."""
+        return _mean_over_processes(float(self.value()), 1) if self.count else float("nan")
+
+
+def smoothed(losses: list[torch.Tensor], beta: float = 0.98) -> list[torch.Tensor]:
+    """Each batch's running loss, as `SmoothLoss` gives it after that batch (fastai's `recorder.losses`)."""
+    smooth, out = SmoothLoss(beta), []
+    for loss in losses:
+        smooth.add(loss)
+        out.append(smooth.value())
+    return out
+
+
+def _mean_over_processes(total: float, count: int) -> float:
+    """total / count, both summed over the processes in distributed training."""
+    if torch.distributed.is_initialized():
+        gpu = torch.distributed.get_backend() == "nccl"  # NCCL reduces GPU tensors only
+        both = torch.tensor([total, count], dtype=torch.float64, device="cuda" if gpu else "cpu")
+        torch.distributed.all_reduce(both)
+        total, count = both[0].item(), int(both[1].item())
+    return total / count if count else float("nan")
 
 
 def as_metric(metric: Any) -> Metric:

@@ -1,8 +1,11 @@
 """`digitlab lesson`: the MNIST-basics lesson from one source, in the terminal, as a page or a notebook."""
 
+import io
 import time
 from pathlib import Path
 
+import numpy as np
+import PIL.Image
 import torch
 from rich.console import Console
 from rich.markdown import Markdown
@@ -17,11 +20,14 @@ from digitlab.modelfiles import ownership
 from digitlab.modelfiles.model_file import ModelInfo
 from digitlab.modelfiles.publishing import publish_run
 from digitlab.models import MLP
+from digitlab.report.attribution import half_blocks
 from digitlab.report.html import Page
 
 __all__ = ["run_lesson", "write_notebook"]
+FIGURE_COLUMNS = 60  # a figure in the terminal: at most this many characters wide, two pixel rows a line
 RESULTS = (  # the numbers the lesson measures, by their names in the lesson's code
-    "baseline_accuracy", "scratch_accuracy", "learner_linear_accuracy", "net_accuracy",
+    "baseline_accuracy", "before_training", "after_one_epoch", "scratch_accuracy",
+    "learner_linear_accuracy", "sorted_accuracy", "net_accuracy", "frozen_epoch_accuracy",
     "ten_valid_accuracy", "ten_train_accuracy", "ten_test_accuracy",
     "linear_accuracy", "no_relu_accuracy", "relu_accuracy", "fold_gap", "linear_layer_gap",
     "first_epoch_accuracy", "deeper_accuracy", "cnn_accuracy",
@@ -43,7 +49,7 @@ def run_lesson(
     start, console = time.perf_counter(), console or Console(highlight=False)
     out = Path(out)
     ownership.check(out)  # refused at once, not after the lesson, when OUT is not digitlab's to write
-    page, namespace = _run_cells(lesson_cells(data, pair, subset), console, data, pair)
+    page, namespace = _run_cells(lesson_cells(data, pair, subset), console, data, pair, out / "lesson.html")
     results = {k: namespace[k] for k in RESULTS if k in namespace}
     results["seconds"] = time.perf_counter() - start
     model, info = _ten_digit_model(namespace["learn"].model, results, namespace["train"])
@@ -55,10 +61,12 @@ def run_lesson(
     return results
 
 
-def _run_cells(cells: list[Cell], console: Console, data: str, pair: tuple[int, int]) -> tuple[Page, dict]:
+def _run_cells(
+    cells: list[Cell], console: Console, data: str, pair: tuple[int, int], html: Path
+) -> tuple[Page, dict]:
     """Every cell run and shown in order; the page they make and the names they defined."""
     title = cells[0].source.splitlines()[0].lstrip("# ")
-    page, namespace = Page(title), {"__name__": "__lesson__"}
+    page, namespace, figures = Page(title), {"__name__": "__lesson__"}, 0
     for cell in cells:
         if cell.kind == "markdown":
             _show_prose(cell, console, page, title)
@@ -70,8 +78,13 @@ def _run_cells(cells: list[Cell], console: Console, data: str, pair: tuple[int, 
             raise
         if cell.hidden:
             _fold_answers(output, console, page)
-        else:
-            _show_code(cell, output, console, page)
+            continue
+        _show_code(cell, output, console, page)
+        for png in output.figures:
+            figures += 1
+            page.image(png, cell.caption or "figure drawn by the cell above")
+            _show_figure(png, console, f"figure {figures} in {html}")
+            console.print()
     return page, namespace
 
 
@@ -109,10 +122,21 @@ def _show_code(cell: Cell, output: Output, console: Console, page: Page) -> None
             console.print(f"[italic]{cell.caption}[/italic]", markup=True)
         console.print(output.text.rstrip("\n"), markup=False)
         page.output(output.text, cell.caption)
-    for png in output.figures:
-        console.print("[dim](figure: see lesson.html, or the notebook)[/dim]", markup=True)
-        page.image(png, cell.caption or "figure drawn by the cell above")
     console.print()
+
+
+def _show_figure(png: bytes, console: Console, where: str) -> None:
+    """A small copy of the figure in half blocks where the terminal has colour, and where to see it whole."""
+    if console.color_system is not None:
+        console.print(half_blocks(_small_rgb(png, min(FIGURE_COLUMNS, console.width))), end="")
+    console.print(plain(f"(full size: {where}, or the notebook)"), style="dim", markup=False, highlight=False)
+
+
+def _small_rgb(png: bytes, columns: int) -> np.ndarray:
+    """The PNG shrunk to `columns` pixels wide (and an even height: two pixel rows a line), as RGB 0..255."""
+    image = PIL.Image.open(io.BytesIO(png)).convert("RGB")
+    rows = max(2, round(image.height * columns / image.width / 2) * 2)
+    return np.asarray(image.resize((columns, rows), PIL.Image.Resampling.BOX), dtype=int)
 
 
 def _fold_answers(output: Output, console: Console, page: Page) -> None:

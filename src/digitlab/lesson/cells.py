@@ -3,13 +3,14 @@
 A fenced block opened with ```` ```python ```` is a code cell; everything between code cells is
 a prose cell. The block marked ```` ```python parameters ```` holds the settings that
 `digitlab lesson` fills in (data source, pair, subset), like papermill's parameters cell;
-```` ```python caption: TEXT ```` gives the cell's output a caption; ```` ```python answers ```` marks a
+```` ```python caption: TEXT ```` gives the cell's output a caption, in which `{PAIR[0]}` and
+the like are filled in from the parameters; ```` ```python answers ```` marks a
 cell whose output answers the questions above it: folded on the page and in the notebook, not
 printed in the terminal (where `digitlab quiz` asks them).
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from digitlab.errors import DigitlabError
@@ -56,7 +57,9 @@ def lesson_cells(
     settings = {"DATA": data, "PAIR": tuple(pair), "SUBSET": subset}
     cells = parse_cells(lesson_text())
     return [
-        Cell("code", _set_parameters(c.source, settings), parameters=True) if c.parameters else c
+        Cell("code", _set_parameters(c.source, settings), parameters=True)
+        if c.parameters
+        else replace(c, caption=c.caption.format_map(settings))  # a caption names this run's digits
         for c in cells
     ]
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from matplotlib import pyplot as plt
 
-from digitlab.report.figures import draw_softmax, draw_weights
+from digitlab.report.figures import draw_softmax, draw_weights, weights_figsize
 
 
 def tensor(x, *rest) -> torch.Tensor:
@@ -72,8 +72,7 @@ def plot_function(f: Callable, xmin: float = -2, xmax: float = 2, title=None, xl
 
 def show_weights(weight: torch.Tensor, count: int = 30):
     """Each hidden unit's incoming weights as a 28x28 image, each on its own scale, with a colour bar."""
-    n = min(count, len(weight))
-    fig = plt.figure(figsize=(12, 1.5 * math.ceil(n / 10) + 0.5))
+    fig = plt.figure(figsize=weights_figsize(min(count, len(weight))), layout="constrained")
     draw_weights(fig, weight, count)
     return fig
 
@@ -96,12 +95,12 @@ class BesideTheNotes:
     def compare(self, what: str, measured, notes: float, why: str, two_digit: bool = True) -> float:
         """Print `what: here X, notes Y (why)`; returns X as a float. Two-digit figures are only
         compared when the lesson's pair is the notes' 0 and 1."""
-        value = float(measured)
+        value = float(measured.detach() if isinstance(measured, torch.Tensor) else measured)
         if two_digit and not self.same_task:
-            print(f"{what}: here {value:.4f} (the notes measured 0 and 1; this run uses another pair)")
+            print(f"{what}: here {_shown(value)} (the notes measured 0 and 1; this run uses another pair)")
             return value
         self.rows.append((what, value, notes, why))
-        print(f"{what}: here {value:.4f}, notes {notes:.4f} ({why})")
+        print(f"{what}: here {_shown(value)}, notes {_shown(notes)} ({why})")
         return value
 
     def table(self) -> None:
@@ -109,7 +108,12 @@ class BesideTheNotes:
         width = max((len(r[0]) for r in self.rows), default=10)
         print(f"{'figure':<{width}}  {'here':>7}  {'notes':>7}")
         for what, value, notes, _ in self.rows:
-            print(f"{what:<{width}}  {value:7.4f}  {notes:7.4f}")
+            print(f"{what:<{width}}  {_shown(value):>7}  {_shown(notes):>7}")
+
+
+def _shown(value: float) -> str:
+    """A count as a whole number, any other figure to four decimals."""
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 2 else f"{value:.4f}"
 
 
 def show_maps(maps, titles, ncols: int = 4, pictures: Iterable[int] = ()):

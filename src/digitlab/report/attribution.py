@@ -1,4 +1,5 @@
-"""Attribution maps drawn: a figure with colour bars for files and reports, half-block cells for a terminal.
+"""Attribution maps drawn: a figure with colour bars for files and reports, half-block cells for a terminal
+(`half_blocks` draws any small image that way: the lesson's figures too).
 
 Every map is drawn on a diverging scale centred on zero (matplotlib's "bwr"): red pushed towards
 the class, blue away from it, white did nothing; the scale is the map's largest |value|.
@@ -45,8 +46,15 @@ def terminal_map(attribution: np.ndarray, digit_image: np.ndarray, colour: bool 
         return text
     rgb = (centred_colours(attribution) * 255).astype(int)
     rgb[quiet] = (30, 30, 30)
-    for top in range(0, height, 2):
-        for col in range(width):
+    return half_blocks(rgb)
+
+
+def half_blocks(rgb: np.ndarray) -> Text:
+    """(H,W,3) colours 0..255, H even, as H/2 lines of W upper-half blocks: each character cell
+    shows two pixels, the upper one as its foreground and the lower one as its background."""
+    text = Text()
+    for top in range(0, len(rgb) - 1, 2):
+        for col in range(rgb.shape[1]):
             (r1, g1, b1), (r2, g2, b2) = rgb[top, col], rgb[top + 1, col]
             text.append("▀", style=f"rgb({r1},{g1},{b1}) on rgb({r2},{g2},{b2})")
         text.append("\n")

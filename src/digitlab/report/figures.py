@@ -59,12 +59,13 @@ def class_means(images: torch.Tensor, labels: torch.Tensor, names: tuple[str, ..
     return mean_digits(means, [names[c] for c in classes] if names else classes)
 
 
-def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int = 10) -> None:
+def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int = 6) -> None:
     """Rows of a first linear layer (out, 784) or conv filters (out,1,k,k) as images, on `fig`.
 
     Each unit gets its own symmetric scale (red positive, blue negative, white zero), so a
     unit with small weights is as readable as one with large weights; the colour bar shows
-    that scale as a fraction of each unit's largest weight.
+    that scale as a fraction of each unit's largest weight. `weights_figsize` sizes `fig` so
+    that each tile is about 130 px wide at 90 dpi.
     """
     scaled, peak = unit_images(weight, count)
     rows = math.ceil(len(scaled) / cols)
@@ -73,8 +74,14 @@ def draw_weights(fig: Figure, weight: torch.Tensor, count: int = 30, cols: int =
         ax.set_axis_off()
         if i < len(scaled):
             shown = ax.imshow(scaled[i].numpy(), cmap="bwr", vmin=-1, vmax=1)
-            ax.set_title(f"unit {i}\n|w|max {peak[i]:.2g}", fontsize=7)
+            ax.set_title(f"unit {i}, |w| max {peak[i]:.2g}", fontsize=9)
     fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="weight / unit's largest |weight|")
+
+
+def weights_figsize(count: int, cols: int = 6) -> tuple[float, float]:
+    """Inches for `draw_weights`: 1.6 in a tile (a 28x28 image and its title), plus the colour bar."""
+    n_cols, rows = min(cols, count), math.ceil(count / cols)
+    return 1.6 * n_cols + 1.2, 1.75 * rows + 0.2
 
 
 def lr_finder(lrs: list[float], losses: list[float], suggestion: float) -> bytes:

@@ -18,7 +18,8 @@ from digitlab.learning import checkpointing
 from digitlab.learning.callbacks import history_csv
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
-from digitlab.learning.learner import Learner, LRFindResult
+from digitlab.learning.learner import Learner
+from digitlab.learning.lr_finder import Sweep, minimum, slide, steep, suggest, valley
 from digitlab.learning.warmup import warm_up
 from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
 from digitlab.modelfiles.ownership import remove_own_folder, writing
@@ -238,9 +239,12 @@ def _checkpoint_of(out: str | Path) -> Path:
     return folder
 
 
-def find_lr(config: TrainConfig) -> LRFindResult:
-    """The learning-rate sweep on the model and data that `train` with `config` would use."""
-    return quiet_learner(config)[0].lr_find()
+def find_lr(config: TrainConfig) -> Sweep:
+    """The learning-rate sweep on the model and data that `train` with `config` would use, and fastai's
+    suggestions from it (`valley` first)."""
+    learn, num_it = quiet_learner(config)[0], 100
+    learn.lr_find(num_it=num_it, show_plot=False)
+    return suggest(learn.recorder.lrs, learn.recorder.losses, num_it, (valley, slide, minimum, steep))
 
 
 def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
