@@ -151,3 +151,14 @@ def test_open_starts_jupyterlab_on_the_exercises_notebook_or_names_the_install(m
     monkeypatch.setattr(jupyter, "has_jupyterlab", lambda: False)
     result = cli("exercises", "--out", tmp_path / "b", "--open")
     assert result.returncode == 1 and "digitlab[notebook]" in result.stderr and not (tmp_path / "b").exists()
+
+
+def test_exercises_never_replaces_the_learners_work_in_its_own_files(tmp_path):
+    """The stubs are written to be edited: once the learner has, they are the learner's."""
+    assert cli("exercises", "--out", tmp_path).returncode == 0
+    mine = (tmp_path / "exercises.py").read_text().replace("raise NotImplementedError", "return 1", 1)
+    (tmp_path / "exercises.py").write_text(mine)
+    result = cli("exercises", "--out", tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "exercises.py: changed since digitlab wrote it" in result.stderr
+    assert (tmp_path / "exercises.py").read_text() == mine

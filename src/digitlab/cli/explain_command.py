@@ -59,11 +59,17 @@ def explain(
             _show(str(path), explanation, prediction.input, defined)
     if as_json:
         print(json.dumps([_json(p, e) for p, e in results], allow_nan=False))
-    if writer is not None and not as_json:
-        written = sum(e is not None for _, e in results)
-        say(f"wrote {written} figures to {out_dir}/")
+    if writer is not None:
+        _saved(writer, sum(e is not None for _, e in results), as_json)
     if any(p.error for p, _ in results):
         sys.exit(1)
+
+
+def _saved(writer, written: int, as_json: bool) -> None:
+    """Record the figures as digitlab's (a later run replaces them only if unchanged), and say so."""
+    writer.save()
+    if not as_json:
+        say(f"wrote {written} figures to {writer.folder}/")
 
 
 def _json(prediction, explanation) -> dict:

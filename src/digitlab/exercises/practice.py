@@ -27,6 +27,7 @@ def write_exercises(out: str | Path) -> list[Path]:
     files.claim([PY_FILE, NOTEBOOK])
     files.write(PY_FILE, stubs_module().encode())
     files.write(NOTEBOOK, (json.dumps(stubs_notebook(), indent=1) + "\n").encode())
+    files.save()
     return [Path(out) / PY_FILE, Path(out) / NOTEBOOK]
 
 

@@ -297,4 +297,5 @@ class SavedInputs:
         self.files.claim([name for name, _ in self.pending])
         for name, image in self.pending:
             self.files.write(name, png_bytes(image))
+        self.files.save()
         self.pending = []

@@ -244,7 +244,9 @@ class OwnedFiles:
     """Files digitlab writes into a folder that may hold the user's (`explain --out`, `predict
     --save-inputs`): each name goes into the folder's `.digitlab-files.json` before its file is
     written, and a name that exists without being listed there is refused, so nothing of the user's
-    is replaced. A later run may replace what an earlier one listed."""
+    is replaced. A later run may replace what an earlier one listed, unless it changed since digitlab
+    wrote it (its size and time of change, recorded after the write): the exercise stubs are written to
+    be edited, and once edited they are the learner's."""
 
     MARKER = ".digitlab-files.json"
 
@@ -253,17 +255,24 @@ class OwnedFiles:
         if os.path.lexists(self.folder) and not self.folder.is_dir():
             raise DigitlabError(f"{self.folder}: is a file, not a folder")
         marker = self.folder / self.MARKER
-        self.listed: set[str] = set(self._read(marker)) if os.path.lexists(marker) else set()
+        names, self.stamps = self._read(marker) if os.path.lexists(marker) else ([], {})
+        self.listed: set[str] = set(names)
 
-    def _read(self, marker: Path) -> list[str]:
+    def _read(self, marker: Path) -> tuple[list[str], dict[str, list[int]]]:
         text = read_regular(marker, MAX_MANIFEST_BYTES, what="a list of file names needs")
         try:
-            names = json.loads(text.decode("utf-8"))["files"]
+            data = json.loads(text.decode("utf-8"))
+            names, stamps = data["files"], data.get("written", {})  # older records list names only
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise TypeError("not a list of names")
-        except (ValueError, KeyError, TypeError, RecursionError):  # any JSON, nested any depth
+            if not isinstance(stamps, dict) or not all(
+                isinstance(v, list) and len(v) == 2 and all(type(i) is int for i in v)
+                for v in stamps.values()
+            ):
+                raise TypeError("not a record of sizes and times")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # any JSON, any depth
             raise DigitlabError(f"{marker}: is not a list of files digitlab wrote") from None
-        return names
+        return names, stamps
 
     def claim(self, names: list[str]) -> None:
         """Refuse now if any name belongs to someone else; then list them all (before any is written)."""
@@ -273,14 +282,40 @@ class OwnedFiles:
                     f"{self.folder / name}: exists and digitlab did not write it; choose another folder"
                 )
             refuse_special(self.folder / name)  # listed, but a link now: nothing is written through it
+            if (
+                name in self.stamps
+                and os.path.lexists(self.folder / name)
+                and (self.stamps[name] != _stamp(self.folder / name))
+            ):
+                raise DigitlabError(
+                    f"{self.folder / name}: changed since digitlab wrote it; "
+                    "move it away or choose another folder"
+                )
         new = set(names) - self.listed
         if new:
             make_folder(self.folder)
             self.listed |= new
-            write_text_atomic(self.folder / self.MARKER, json.dumps({"files": sorted(self.listed)}) + "\n")
+            self._record()
 
     def write(self, name: str, data: bytes) -> None:
-        """A file claimed before (`claim`), written whole or not at all."""
+        """A file claimed before (`claim`), written whole or not at all; `save` records it as written."""
         if name not in self.listed:
             raise ValueError(f"{name} was not claimed")
         write_bytes_atomic(self.folder / name, data)
+        self.stamps[name] = _stamp(self.folder / name)
+
+    def save(self) -> None:
+        """The list of names, and the size and time of each file written, into the folder's record."""
+        if self.stamps:  # else nothing was written: the record `claim` made stands
+            self._record()
+
+    def _record(self) -> None:
+        written = {name: stamp for name, stamp in self.stamps.items() if name in self.listed}
+        data = {"files": sorted(self.listed), "written": written}
+        write_text_atomic(self.folder / self.MARKER, json.dumps(data) + "\n")
+
+
+def _stamp(path: Path) -> list[int]:
+    """What changes when anyone rewrites a file: its size and its time of last change (ns)."""
+    st = os.lstat(path)
+    return [st.st_size, st.st_mtime_ns]
