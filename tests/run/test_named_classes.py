@@ -156,8 +156,11 @@ def test_serve_save_dir_refuses_a_class_name_that_cannot_be_a_folder(named, tmp_
         with pytest.raises(DigitlabError, match=r"--save-dir: class name .* cannot be a folder's name"):
             create_app(Predictor.load(unsafe), save_dir=tmp_path / "saved")
     assert not (tmp_path / "saved").exists()
-    result = cli("serve", model, "--save-dir", tmp_path / "saved", "--port", "0")
-    assert result.returncode == 1 and "class name '..' cannot be a folder's name" in result.stderr
+    for workers in ("1", "2"):  # refused before it says it serves, and before any worker starts
+        result = cli("serve", model, "--save-dir", tmp_path / "saved", "--port", "0", "--workers", workers)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "class name '..' cannot be a folder's name" in result.stderr
+        assert "serving on" not in result.stdout
 
 
 @pytest.mark.slow  # two ONNX exports: about 10 s on 2 cores

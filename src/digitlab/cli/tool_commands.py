@@ -57,7 +57,10 @@ def serve(
     try:
         predictor = Predictor.load(model, engine, trust_code, as_is)
         if save_dir is not None:
+            from digitlab.web.app import sample_folders
+
             writable_folder(save_dir)
+            sample_folders(predictor.info.classes, save_dir)  # a class no folder can hold: refused now
     except BaseException:
         sock.close()
         raise
