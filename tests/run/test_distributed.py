@@ -173,3 +173,29 @@ def test_bad_settings_are_one_line_before_any_process_starts(tiny_mnist_dir, tmp
     assert started == [] and not (tmp_path / "m").exists()
     assert cli("train", "--data", tiny_mnist_dir, "--nproc", "2", "--out", tmp_path / "m").returncode == 0
     assert len(started) == 1  # good settings: the processes start
+
+
+@pytest.mark.slow  # 2 processes start (torch imported in each): about 10 s on 2 cores; `make slow` runs it
+def test_the_ranks_stop_when_the_launcher_is_killed(tiny_mnist_dir, tmp_path):
+    """kill -9 of `train --nproc 2` ends its ranks too: they would train on and write --out unasked."""
+    from tests.helpers.processes import children, kill, running
+
+    command = [sys.executable, "-m", "digitlab", "train", "--data", str(tiny_mnist_dir), *MLP, "--nproc", "2"]
+    launcher = subprocess.Popen([*command, "--epochs", "1000", "--out", str(tmp_path / "run")], cwd=tmp_path)
+    ranks: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(ranks) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ranks = children(launcher.pid, "digitlab")
+        time.sleep(3)  # both have started and set themselves up (torch imported)
+        kill([launcher.pid])
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(map(running, ranks)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(ranks) == 2 and not any(map(running, ranks))
+    finally:
+        kill([pid for pid in ranks if running(pid)])
+        if launcher.poll() is None:
+            kill([launcher.pid])

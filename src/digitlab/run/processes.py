@@ -24,6 +24,8 @@ import torch.distributed as dist
 from digitlab.errors import DigitlabError
 
 TIMEOUT = datetime.timedelta(seconds=60)  # a process that waits longer on the others gives up
+LAUNCHER_PID = "DIGITLAB_LAUNCHER_PID"  # set by `launch` for the processes it starts
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def child_environment() -> dict[str, str]:
@@ -82,11 +84,27 @@ def setup() -> tuple[int, int]:
     if world == 1:
         return 0, 1
     if not dist.is_initialized():
+        _end_with_launcher()
         cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo", timeout=TIMEOUT)
     return dist.get_rank(), world
+
+
+def _end_with_launcher() -> None:
+    """In a process `launch` started: SIGTERM when the launcher dies, kill -9 included (Linux's
+    parent-death signal), or at once if it is already gone; else it would train on and write --out."""
+    import signal
+
+    launcher = os.environ.get(LAUNCHER_PID, "")
+    if not launcher.isdigit() or not sys.platform.startswith("linux"):
+        return  # started by torchrun itself, or no prctl here
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(launcher):  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def wrap_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -132,6 +150,7 @@ def launch(
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))  # cores shared out
     try:
         with clean_children():
+            os.environ[LAUNCHER_PID] = str(os.getpid())  # put back with the rest by clean_children
             run.main([*args, "-m", "digitlab", *argv])
     except ChildFailedError as e:
         failures = "; ".join(
