@@ -73,3 +73,31 @@ def test_the_real_jupyterlab_starts_on_the_notebook_as_whoever_runs_it(tmp_path)
         finally:
             lab.terminate()
     assert any(f"127.0.0.1:{port}/lab" in line for line in log), "".join(log[-5:])
+
+
+def test_jupyterlab_stops_when_digitlab_is_killed(tmp_path):
+    """kill -9 of `lesson --open` (no handler runs) stops JupyterLab too: no server is left behind."""
+    from tests.helpers.processes import children, kill, running
+
+    lab = [sys.executable, "-c", "import time; time.sleep(60)"]  # JupyterLab, as far as a process goes
+    script = (
+        "from digitlab.lesson import jupyter\n"
+        "jupyter.has_jupyterlab = lambda: True\n"
+        f"jupyter.jupyterlab_argv = lambda notebook: {lab!r}\n"
+        f"jupyter.open_in_jupyterlab({str(tmp_path / 'lesson.ipynb')!r})\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
+    started: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.1)
+            started = children(parent.pid, "time.sleep")
+        kill([parent.pid])
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(map(running, started)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(started) == 1 and not running(started[0])
+    finally:
+        kill([pid for pid in started if running(pid)])

@@ -57,14 +57,22 @@ def jupyterlab_argv(notebook: Path) -> list[str]:
 
 def open_in_jupyterlab(notebook: Path) -> None:
     """Start JupyterLab on the notebook (it opens a browser tab); returns when JupyterLab stops, and
-    stops it when this process is stopped (SIGTERM): no server is left behind."""
-    from digitlab.run.processes import child_environment  # torch: only when JupyterLab starts
+    stops it when this process is stopped (SIGTERM) or killed: no server is left behind."""
+    from digitlab.run.processes import child_environment, end_with_parent  # torch: only when it starts
 
     if not has_jupyterlab():
         raise DigitlabError(f"--open: JupyterLab is not installed here; {INSTALL}")
     argv, stopped = jupyterlab_argv(notebook), []
     env = child_environment()  # imports nothing of the current folder
-    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace", env=env) as lab:
+    parent = os.getpid()
+    with subprocess.Popen(
+        argv,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=env,
+        preexec_fn=lambda: end_with_parent(parent),  # kill -9 of this process stops JupyterLab too
+    ) as lab:
 
         def stop(signum, frame) -> None:  # this process stopped (SIGTERM): JupyterLab stops with it
             stopped.append(signum)

@@ -92,19 +92,25 @@ def setup() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
-def _end_with_launcher() -> None:
-    """In a process `launch` started: SIGTERM when the launcher dies, kill -9 included (Linux's
-    parent-death signal), or at once if it is already gone; else it would train on and write --out."""
+def end_with_parent(parent: int) -> None:
+    """In a process digitlab started (process `parent`): SIGTERM when the parent dies, kill -9 included
+    (Linux's parent-death signal), or at once if it is already gone. Elsewhere nothing."""
     import signal
 
-    launcher = os.environ.get(LAUNCHER_PID, "")
-    if not launcher.isdigit() or not sys.platform.startswith("linux"):
-        return  # started by torchrun itself, or no prctl here
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != int(launcher):  # it died before the line above
+    if os.getppid() != parent:  # it died before the line above
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _end_with_launcher() -> None:
+    """In a process `launch` started: it would train on and write --out after the launcher was killed."""
+    launcher = os.environ.get(LAUNCHER_PID, "")
+    if launcher.isdigit():  # else started by torchrun itself
+        end_with_parent(int(launcher))
 
 
 def wrap_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
