@@ -67,6 +67,7 @@ def test_the_installed_command_exits_non_zero_with_one_line(tmp_path):
         (["predict", "m", "a.png", "--engine", "tensorrt"], ["'--engine'", "'torch', 'onnx'"]),
         (["evaluate"], ["'model'", "digitlab evaluate --help"]),
         (["nosuchcommand"], ["'nosuchcommand'", "digitlab --help"]),
+        (["lesson", "--pair", "3", "3", "--out", "never"], ["'--pair'", "two different digits"]),
     ],
 )
 def test_a_flag_that_does_not_parse_is_one_line_too(args, names):

@@ -36,6 +36,8 @@ def lesson(
     """The MNIST-basics lesson, every step explained and measured; writes DIR/lesson.html."""
     from digitlab.lesson import jupyter, run_lesson, write_notebook
 
+    if pair[0] == pair[1]:  # each digit within its range (the flag's check); the two must differ too
+        raise typer.BadParameter(f"needs two different digits, got {pair[0]} twice", param_hint="'--pair'")
     if open_notebook and notebook is None:
         raise typer.BadParameter("needs --notebook FILE.ipynb", param_hint="--open")
     if notebook is not None:
