@@ -162,3 +162,13 @@ def test_exercises_never_replaces_the_learners_work_in_its_own_files(tmp_path):
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert "exercises.py: changed since digitlab wrote it" in result.stderr
     assert (tmp_path / "exercises.py").read_text() == mine
+
+
+def test_an_exercise_that_calls_exit_is_a_verdict_not_the_end_of_check(tmp_path):
+    """exit() inside a checked function ended `check` silently with the learner's code."""
+    mine = tmp_path / "mine.py"
+    mine.write_text("import sys\ndef softmax(logits):\n    sys.exit(3)\n")
+    result = cli("check", mine)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout.startswith("softmax: wrong: ") and "called exit()" in result.stdout
+    assert f"(line 3 of {mine})" in result.stdout

@@ -55,6 +55,8 @@ def _first_difference(fn, exercise: Exercise, case) -> str | None:
         return "is not written yet (it raises NotImplementedError)"
     except Exception as e:  # noqa: BLE001 (the learner's code: any error is what to explain)
         return f"raised {type(e).__name__}: {_one_line(e)}{_where(e, fn)}{_hint_for(e, exercise)}"
+    except SystemExit as e:  # exit() in the learner's function would end `check` without a word
+        return f"called exit(){_where(e, fn)}; a function returns its result instead"
     if exercise.pure:
         before = fresh_args(case)
         changed = [n for n, v in args.items() if isinstance(v, torch.Tensor) and not _same(v, before[n])]
@@ -150,7 +152,7 @@ def _isolated(fn, deps: tuple[str, ...]):
     return copy
 
 
-def _where(error: Exception, fn) -> str:
+def _where(error: BaseException, fn) -> str:
     """` (line N of FILE)`: the last line of the learner's own file that the error passed through."""
     functions = [fn, *vars(fn).values()] if isinstance(fn, type) else [fn]
     files = {f.__code__.co_filename for f in functions if hasattr(f, "__code__")}
