@@ -20,6 +20,15 @@ def _seeded():
 
 
 @pytest.fixture(autouse=True)
+def _process_left_as_found():
+    """A command run in this process leaves torch's thread count as it found it, failures included: one
+    that did not made later reference runs single-threaded, and their weights differed in the last bits."""
+    threads = torch.get_num_threads()
+    yield
+    assert torch.get_num_threads() == threads, "the test left torch's thread count changed"
+
+
+@pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Each test session caches parsed files in its own folder, never the user's."""
     monkeypatch.setenv("DIGITLAB_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))

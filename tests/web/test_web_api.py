@@ -304,7 +304,7 @@ def test_serve_on_a_port_in_use_or_out_of_range_is_one_line_before_anything_else
         result = cli("serve", trained_model, "--port", port)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == f"error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
-    result = cli("serve", trained_model, "--port", 99999)
-    assert result.returncode == 1 and result.stderr.startswith("error: cannot serve on 127.0.0.1:99999: ")
-    assert result.stderr.count("\n") == 1
+    result = cli("serve", trained_model, "--port", 99999)  # a usage error now: the flag's declared range
+    assert result.returncode == 2 and result.stderr.startswith("error: Invalid value for '--port': 99999 ")
+    assert "0 <= x <= 65535" in result.stderr and result.stderr.count("\n") == 1
     assert torch.get_num_threads() == threads  # it failed before changing anything

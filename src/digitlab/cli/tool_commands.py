@@ -49,6 +49,7 @@ def serve(
 
     from digitlab.fileio import writable_folder
     from digitlab.inference.predictor import Predictor
+    from digitlab.web.app import create_app, sample_folders
     from digitlab.web.safeguards import default_hosts
     from digitlab.web.server import listen, serve, serve_workers
 
@@ -57,16 +58,12 @@ def serve(
     try:
         predictor = Predictor.load(model, engine, trust_code, as_is)
         if save_dir is not None:
-            from digitlab.web.app import sample_folders
-
             writable_folder(save_dir)
-            sample_folders(predictor.info.classes, save_dir)  # a class no folder can hold: refused now
+            sample_folders(predictor.info.classes, save_dir)  # a class name that cannot be a folder's
     except BaseException:
         sock.close()
         raise
     torch.set_num_threads(1)  # the model runs beside the requests being decoded: no oversubscription
-    from digitlab.web.app import create_app
-
     hosts = (
         [h.strip() for h in allowed_hosts.split(",") if h.strip()] if allowed_hosts else default_hosts(host)
     )
