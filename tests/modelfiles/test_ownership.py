@@ -208,3 +208,26 @@ def test_explain_into_a_folder_whose_manifest_is_damaged_is_one_line(trained_mod
         and "rerun with --debug" not in result.stderr
     )
     assert "is not a list of files digitlab wrote" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "written", ["[1]", "null", '{"a.png": [true, 1]}', '{"a.png": [1e400, 1]}', '{"a.png": "x"}']
+)
+def test_a_files_record_whose_sizes_and_times_are_not_pairs_of_integers_is_one_line(tmp_path, written):
+    marker = tmp_path / ownership.OwnedFiles.MARKER
+    marker.write_text('{"files": ["a.png"], "written": ' + written + "}")
+    with pytest.raises(DigitlabError) as error:
+        ownership.OwnedFiles(tmp_path)
+    assert str(error.value) == f"{marker}: is not a list of files digitlab wrote"
+
+
+def test_a_file_digitlab_wrote_is_replaced_only_while_unchanged(tmp_path):
+    files = ownership.OwnedFiles(tmp_path)
+    files.claim(["a.png"])
+    files.write("a.png", b"digitlab's")
+    files.save()
+    ownership.OwnedFiles(tmp_path).claim(["a.png"])  # unchanged: a later run may replace it
+    (tmp_path / "a.png").write_bytes(b"the user's edit")
+    with pytest.raises(DigitlabError, match="a.png: changed since digitlab wrote it"):
+        ownership.OwnedFiles(tmp_path).claim(["a.png"])
+    assert (tmp_path / "a.png").read_bytes() == b"the user's edit"
