@@ -103,3 +103,16 @@ def test_without_a_run_the_quiz_measures_the_first_sections_as_the_lesson_does()
     assert 0.9 < figures.values["baseline_accuracy"] <= 1  # 0 against 1: the lesson's own target
     assert figures_measured_now((8,)).values == {}  # nothing cheap to measure for section 8
     assert figures_measured_now((3,)).values == {}  # section 3 asks for no figure
+
+
+def test_quiz_refuses_a_run_whose_figure_is_not_a_finite_number(tmp_path):
+    """A model.json may come from anyone: 1e400 is inf to JSON, and the quiz's answer would say 'inf'."""
+    model = MLP(hidden=4, n_out=10)
+    save_model(model, tmp_path / "run", ModelInfo.describe(model, metrics={"baseline_accuracy": 0.9}))
+    text = (tmp_path / "run" / "model.json").read_text()
+    (tmp_path / "run" / "model.json").write_text(
+        text.replace('"baseline_accuracy": 0.9', '"baseline_accuracy": 1e400')
+    )
+    result = cli("quiz", "--run", tmp_path / "run")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "baseline_accuracy" in result.stderr and "not a finite number" in result.stderr

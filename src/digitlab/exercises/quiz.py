@@ -33,6 +33,9 @@ def figures_of_run(folder: str | Path) -> Figures:
     """The figures a lesson run recorded in DIR/model.json (only the lesson's own names, as numbers)."""
     metrics = read_info(folder).metrics
     values = {k: float(v) for k, v in metrics.items() if k in RESULTS and isinstance(v, int | float)}
+    odd = next((k for k, v in values.items() if not math.isfinite(v)), None)
+    if odd is not None:  # JSON's 1e400 is inf: an answer would read 'inf'
+        raise DigitlabError(f"{folder}: its model.json's figure {odd} is not a finite number ({values[odd]})")
     if "baseline_accuracy" not in values:
         raise DigitlabError(
             f"{folder}: its model.json records no lesson figures (digitlab lesson --out DIR writes them)"
