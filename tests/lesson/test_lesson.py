@@ -335,7 +335,8 @@ def test_lesson_reads_a_kaggle_csv_and_says_only_what_its_run_shows(mnist, tmp_p
     assert "3,000 labelled images -> 2,400 to train on, 600 held out" in flat(text)
     assert "this data source has no labelled test set" in flat(text)
     assert check_claims(text, results, (4, 9)) >= 12
-    assert cli("lesson", "--pair", "4", "4").returncode == 1
+    twice = cli("lesson", "--pair", "4", "4")  # a usage error, as a digit out of range is
+    assert twice.returncode == 2 and "'--pair'" in twice.stderr and twice.stderr.count("\n") == 1
 
 
 @pytest.mark.slow  # five more whole lessons, about 3 minutes: in `make slow`
