@@ -27,6 +27,7 @@ from digitlab.modelfiles.model_file import WEIGHTS_FILE
 MANIFEST = ".digitlab.json"
 LOCK = ".digitlab.lock"
 MAX_MANIFEST_BYTES = 1 << 20  # it lists a few run names
+MAX_FILES_LIST_BYTES = 32 << 20  # about 50 bytes a file it wrote: room for 600,000 saved inputs
 PUBLISHED = ("model.json", "history.csv", "report.html", "lesson.html")  # links through `current`
 RUN_NAME = re.compile(r"[0-9a-f]{12}-[a-z0-9_]{8}")  # <weights hash>-<token>
 TOKEN = re.compile(r"[0-9a-f]{8}")
@@ -259,7 +260,7 @@ class OwnedFiles:
         self.listed: set[str] = set(names)
 
     def _read(self, marker: Path) -> tuple[list[str], dict[str, list[int]]]:
-        text = read_regular(marker, MAX_MANIFEST_BYTES, what="a list of file names needs")
+        text = read_regular(marker, MAX_FILES_LIST_BYTES, what="a list of file names needs")
         try:
             data = json.loads(text.decode("utf-8"))
             names, stamps = data["files"], data.get("written", {})  # older records list names only
