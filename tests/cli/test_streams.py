@@ -23,7 +23,7 @@ def run_main(stdout, *args: str) -> CliResult:
             main()
         code = 0
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)  # as the shell sees it
     finally:
         sys.argv = argv
     err.flush()
