@@ -68,7 +68,7 @@ def train_cmd(
     rdzv_endpoint: str = typer.Option(None, help="HOST:PORT where the machines meet (with --nnodes)."),
     trust_code: bool = trust_code_option(),
 ):
-    """Train a model; prints the epoch table and ends with 'test accuracy: 0.9951'."""
+    """Train a model; prints the epoch table and ends with its accuracy ('test accuracy: 0.99xx')."""
     import time
 
     from digitlab.run import processes
