@@ -43,6 +43,22 @@ def check_input_size(input_size: object) -> tuple[int, int]:
     return height, width
 
 
+CHANNELS = (1, 3)  # grey, or red-green-blue
+
+
+def check_channels(in_channels: object) -> int:
+    """The input's channels: 1 (grey) or 3 (RGB)."""
+    if isinstance(in_channels, bool) or in_channels not in CHANNELS:
+        raise ValueError(f"in_channels must be 1 (grey) or 3 (colour), got {in_channels!r:.40}")
+    return int(in_channels)  # type: ignore[call-overload]
+
+
+def channels_config(in_channels: int) -> dict[str, int]:
+    """The config entry of a model's input channels: none for grey, so a grey model's file is as it
+    was before colour existed (and such a file still loads)."""
+    return {} if in_channels == 1 else {"in_channels": in_channels}
+
+
 def check_normalization(mean: object, std: object) -> None:
     check_float("mean", mean, -1e3, 1e3)
     check_float("std", std, 1e-6, 1e3)

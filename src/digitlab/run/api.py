@@ -27,7 +27,7 @@ from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, read_info
 from digitlab.models.imported import ImportedModel
 from digitlab.run.keywords import ImageLike, TrainSettings
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, legacy_widths
 from digitlab.run.training_run import train_and_save
 
 
@@ -115,7 +115,7 @@ class Model:
         ('test', 10000, True)
         """
         info = self.predictor.info
-        split, data = evaluation_data(load_source(source, preprocess=info.preprocessing), info.classes)
+        split, data = evaluation_data(load_source(source, preprocess=info.preprocessing, channels=info.channels), info.classes)
         return evaluate(self.predictor.model, data, split)[0]
 
     def _predict_array(self, item: np.ndarray | torch.Tensor) -> list[Prediction]:
@@ -186,7 +186,7 @@ def train(
     >>> run.model.info.metrics["test_accuracy"] == run.evaluation.accuracy   # run.model: ready to predict
     True
     """
-    values = dict(settings)
+    values = legacy_widths(dict(settings), note=True)  # channels=(16, 32, 64): the widths, as before
     if isinstance(values.get("model_args"), dict):
         values["model_args"] = json.dumps(values["model_args"])
     config = dataclasses.replace(config or TrainConfig(), **values)  # type: ignore[arg-type]

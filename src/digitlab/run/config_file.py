@@ -19,7 +19,7 @@ from pathlib import Path
 
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, legacy_widths
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
 
@@ -59,7 +59,7 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
             settings["model_args"] = json.dumps(settings["model_args"], default=str)
         except RecursionError:
             raise DigitlabError(f"{path}: model_args is nested too deeply") from None
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in legacy_widths(settings, note=True).items()}
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
     except DigitlabError as e:

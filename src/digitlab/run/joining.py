@@ -56,7 +56,7 @@ def make_ensemble(
 
 def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
     split, dataset = evaluation_data(
-        load_source(data, preprocess=loaded[0][1].preprocessing), loaded[0][1].classes
+        load_source(data, preprocess=loaded[0][1].preprocessing, channels=loaded[0][1].channels), loaded[0][1].classes
     )
     members = []
     for path, (model, _) in zip(paths, loaded, strict=True):

@@ -31,16 +31,16 @@ def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
     A class of the user's own (`package.module:Class`) is imported: naming it is trusting it.
     """
     size, classes = list(splits.image_size), splits.n_classes
-    norm = {"mean": splits.mean, "std": splits.std, "input_size": size}
+    norm = {"mean": splits.mean, "std": splits.std, "input_size": size, "in_channels": splits.train.channels}
     if is_import_path(config.model):
         return _imported_model(config, norm, classes)
     if config.model == "cnn":
         return build_model(
-            "cnn", channels=config.channels, convs=config.convs, strided_stem=config.strided_stem,
+            "cnn", channels=config.widths, convs=config.convs, strided_stem=config.strided_stem,
             dropout=config.dropout, n_out=classes, **norm,
         )  # fmt: skip
     if config.model == "baseline":
-        return build_model("baseline", n_classes=classes, input_size=size)
+        return build_model("baseline", n_classes=classes, input_size=size, in_channels=splits.train.channels)
     return build_model(config.model, n_out=classes, **norm)
 
 
@@ -55,7 +55,7 @@ def _imported_model(config: TrainConfig, norm: dict, classes: int) -> torch.nn.M
         outputs = output_count(model)
     except Exception as e:  # noqa: BLE001 (the user's forward may raise anything)
         raise DigitlabError(
-            f"model {config.model}: fails on (2, 1, {norm['input_size'][0]}, "
+            f"model {config.model}: fails on (2, {norm['in_channels']}, {norm['input_size'][0]}, "
             f"{norm['input_size'][1]}) images ({type(e).__name__}: {e})"
         ) from None
     if outputs != classes:

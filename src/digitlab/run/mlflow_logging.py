@@ -34,7 +34,7 @@ HTTP_LIMITS = {
 }
 
 # Settings of digitlab's CNN alone: a parameter of the run only when the model trained is one
-CNN_SETTINGS = ("channels", "convs", "strided_stem", "dropout")
+CNN_SETTINGS = ("widths", "convs", "strided_stem", "dropout")
 
 
 def run_params(settings: dict[str, Any]) -> dict[str, str]:

@@ -54,10 +54,11 @@ def load_splits(config: TrainConfig) -> Splits:
     return _load_holdout(config)[0]
 
 
-def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout, str]:
-    """The splits, how valid was held out, and the preprocessing the data decided (or the settings)."""
+def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout, TrainConfig]:
+    """The splits, how valid was held out, and the config with the preprocessing and channels the data
+    decided (or the settings): the model records them."""
     names = parse_classes(config.classes) if config.classes else None
-    source = load_source(config.data, names, config.preprocess)
+    source = load_source(config.data, names, config.preprocess, config.channels)
     if source.train.labels is None:
         raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
     holdout = hold_out(source.train, source.valid, config.valid_fraction, config.seed)
@@ -67,7 +68,8 @@ def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout, str]:
             f"{config.data}: {n} image{'s' if n != 1 else ''} with labels, too few to split for validation"
             f" (valid_fraction {config.valid_fraction})"
         )
-    return Splits(holdout.train, holdout.valid, source.test), holdout, source.preprocessing
+    decided = dataclasses.replace(config, preprocess=source.preprocessing, channels=source.channels)
+    return Splits(holdout.train, holdout.valid, source.test), holdout, decided
 
 
 def train(
@@ -83,8 +85,7 @@ def train(
     init = load_model(config.init, trust_code) if config.init and resume is None else None
     config = config.resolve(_trained_model_name(init[1]) if init else None)
     torch.manual_seed(config.seed)
-    splits, holdout, preprocess = _load_holdout(config)
-    config = dataclasses.replace(config, preprocess=preprocess)  # resolved: the model records it
+    splits, holdout, config = _load_holdout(config)
     fingerprint = splits.train.fingerprint()
     if resume is not None:
         model = _model_to_resume(resume[1]["extra"], fingerprint, config, trust_code)
