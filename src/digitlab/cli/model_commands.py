@@ -31,7 +31,9 @@ def evaluate(
     from digitlab.report.model_report import evaluation_report
 
     net, info = load_model(model, trust_code)
-    split, dataset = evaluation_data(load_source(data, preprocess=info.preprocessing, channels=info.channels), info.classes)
+    split, dataset = evaluation_data(
+        load_source(data, preprocess=info.preprocessing, channels=info.channels), info.classes
+    )
     result, _ = run_evaluation(net, dataset, split)
     if report:
         write_text_atomic(report, evaluation_report(result, dataset, info, Predictor(net, info)))
@@ -245,7 +247,9 @@ def export(
     from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
 
     net, info = load_model(model, trust_code)
-    source = load_source(data, preprocess=info.preprocessing, channels=info.channels)  # image folders read as the model reads
+    source = load_source(
+        data, preprocess=info.preprocessing, channels=info.channels
+    )  # image folders read as the model reads
     try:
         split, test = evaluation_data(source, info.classes)
         check_fits(net, test, data)

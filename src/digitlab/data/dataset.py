@@ -76,7 +76,8 @@ class Dataset:
         pixels = self.images.float()
         h, w = self.image_size
         return {
-            "n": len(self), "height": h, "width": w, "channels": self.channels, "labelled": self.labels is not None,
+            "n": len(self), "height": h, "width": w, "channels": self.channels,
+            "labelled": self.labels is not None,
             "min": int(pixels.min()), "max": int(pixels.max()), "mean": pixels.mean().item(),
         }  # fmt: skip
 

@@ -98,7 +98,8 @@ def read_image_folder(
                 labels.append(labels_of[name])
     if not images:
         raise DigitlabError(f"{root}: no images found in its class subfolders")
-    return np.stack(images), np.array(labels, np.int64)
+    stacked = np.stack(images)  # (N,H,W), or colour's (N,H,W,3): a tensor's (N,3,H,W) below
+    return (stacked if channels == 1 else stacked.transpose(0, 3, 1, 2)), np.array(labels, np.int64)
 
 
 def _read_one(path: Path, preprocess: str, channels: int) -> np.ndarray | None:

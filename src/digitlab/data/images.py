@@ -33,15 +33,19 @@ def as_input(
     image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28), channels: int = 1
 ) -> np.ndarray:
     """`image` as it is, resized to `size` (height, width): for a model trained on images that are not
-    MNIST-style (nothing cropped, centred or inverted). uint8 (H,W) grey, or (3,H,W) RGB for
-    `channels` 3 (a grey image's grey repeated)."""
+    MNIST-style (nothing cropped, centred or inverted). uint8 (H,W) grey, or (H,W,3) RGB for
+    `channels` 3 (a grey image's grey repeated), laid out as a picture is."""
     planes = [to_grayscale(image, name)] if channels == 1 else list(to_rgb(image, name).transpose(2, 0, 1))
     resized = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(p), mode="F").resize((size[1], size[0]), Image.Resampling.BILINEAR))
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(p), mode="F").resize(
+                (size[1], size[0]), Image.Resampling.BILINEAR
+            )
+        )
         for p in planes
     ]
-    made = np.asarray(np.round(np.clip(np.stack(resized), 0, 1) * 255), np.uint8)
-    return made[0] if channels == 1 else made
+    made = np.asarray(np.round(np.clip(np.stack(resized, -1), 0, 1) * 255), np.uint8)
+    return made[..., 0] if channels == 1 else made
 
 
 def _shrink(gray: np.ndarray, size: int) -> np.ndarray:

@@ -49,7 +49,7 @@ class PixelSimilarity(nn.Module):
             "n_classes": n_classes, "distance": distance, "input_size": list(self.size),
             **channels_config(channels),
         }  # fmt: skip
-        self.distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = DISTANCES[distance]
+        self.distance: Callable[..., torch.Tensor] = DISTANCES[distance]
         self.register_buffer("means", torch.zeros(n_classes, *self.shape))
 
     def fit(self, images: torch.Tensor, labels: torch.Tensor) -> "PixelSimilarity":

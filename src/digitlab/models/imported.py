@@ -1,11 +1,12 @@
 """A model of the user's own: any `nn.Module` class Python can import, named `package.module:Class`.
 
 The class is built with the user's keyword arguments (`--model-args`), and wrapped so that it
-meets digitlab's model contract: (B,C,H,W) floats in [0,1] go in (C: 1 grey, 3 colour), the training set's mean and
-std are taken off (as every digitlab model does, so the ONNX file's input is the same), and the
-class's own forward gives (B,K) scores. A class whose constructor takes `in_channels` is given C
-there (unless the user's arguments set it); any other must read C channels itself. A model file records the import path and the arguments;
-the weights are safetensors, as for every model.
+meets digitlab's model contract: (B,C,H,W) floats in [0,1] go in (C: 1 grey, 3 colour), the
+training set's mean and std are taken off (as every digitlab model does, so the ONNX file's input is
+the same), and the class's own forward gives (B,K) scores. A class whose constructor takes
+`in_channels` is given C there (unless the user's arguments set it); any other must read C channels
+itself. A model file records the import path and the arguments; the weights are safetensors, as for
+every model.
 
 Importing a module runs its code. The name is therefore checked to be a dotted Python name (no
 path, no call), and model files that name one are loaded only with the user's consent

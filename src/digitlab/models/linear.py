@@ -4,7 +4,14 @@ from typing import cast
 
 from torch import nn
 
-from digitlab.models.layers import Normalize, channels_config, check_channels, check_input_size, check_int, check_normalization
+from digitlab.models.layers import (
+    Normalize,
+    channels_config,
+    check_channels,
+    check_input_size,
+    check_int,
+    check_normalization,
+)
 
 
 class Linear(nn.Sequential):

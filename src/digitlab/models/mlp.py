@@ -8,7 +8,14 @@ from typing import cast
 
 from torch import nn
 
-from digitlab.models.layers import Normalize, channels_config, check_channels, check_input_size, check_int, check_normalization
+from digitlab.models.layers import (
+    Normalize,
+    channels_config,
+    check_channels,
+    check_input_size,
+    check_int,
+    check_normalization,
+)
 
 
 class MLP(nn.Sequential):

@@ -115,7 +115,9 @@ class Model:
         ('test', 10000, True)
         """
         info = self.predictor.info
-        split, data = evaluation_data(load_source(source, preprocess=info.preprocessing, channels=info.channels), info.classes)
+        split, data = evaluation_data(
+            load_source(source, preprocess=info.preprocessing, channels=info.channels), info.classes
+        )
         return evaluate(self.predictor.model, data, split)[0]
 
     def _predict_array(self, item: np.ndarray | torch.Tensor) -> list[Prediction]:

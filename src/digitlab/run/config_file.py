@@ -59,7 +59,9 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
             settings["model_args"] = json.dumps(settings["model_args"], default=str)
         except RecursionError:
             raise DigitlabError(f"{path}: model_args is nested too deeply") from None
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in legacy_widths(settings, note=True).items()}
+    values = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in legacy_widths(settings, note=True).items()
+    }
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
     except DigitlabError as e:
