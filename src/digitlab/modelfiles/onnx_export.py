@@ -83,7 +83,8 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         with _quiet_exporter():
             program = torch.onnx.export(
                 WithProbabilities(model).eval(), (torch.rand(2, channels, height, width),),
-                input_names=["image"], output_names=["probs"], dynamic_shapes={"image": {0: batch}}, dynamo=True, verbose=False,
+                input_names=["image"], output_names=["probs"], dynamic_shapes={"image": {0: batch}},
+                dynamo=True, verbose=False,
             )  # fmt: skip
     except Exception as e:  # noqa: BLE001 (a model of the user's own may hold what ONNX cannot express)
         raise DigitlabError(
