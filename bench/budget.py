@@ -43,7 +43,7 @@ def train_recipe(
     Returns the test targets, the four kinds of test probabilities and the training seconds.
     """
     start = time.perf_counter()
-    learn, splits = quiet_learner(TrainConfig(channels=channels, epochs=epochs, seed=seed))
+    learn, splits = quiet_learner(TrainConfig(widths=channels, epochs=epochs, seed=seed))
     learn.loss_func = functools.partial(F.cross_entropy, label_smoothing=label_smoothing)
     average = EMA(learn.model, ema)
     learn.fit_one_cycle(epochs, cbs=[average])

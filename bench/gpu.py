@@ -25,7 +25,7 @@ from digitlab.data import load_source
 from digitlab.inference.evaluation import evaluate
 from digitlab.modelfiles.model_file import load_model
 from digitlab.models import Ensemble
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, legacy_widths
 from digitlab.run.training_run import train_and_save
 
 # preset: (test accuracy at least, training seconds at most)
@@ -112,7 +112,7 @@ class Session:
         config = TrainConfig(
             data=self.data, preset=preset, seed=seed, device=self.device,
             out=f"{self.work}/{preset}-{seed}-{mode}{tail}",
-            compile=mode == "compiled", cuda_graphs=mode == "graphs", **settings,
+            compile=mode == "compiled", cuda_graphs=mode == "graphs", **legacy_widths(settings),
         )  # fmt: skip
         tags = {"mode": mode, "again": again, **({"variant": _label(variant)} if variant else {})}
         if mode == "eager":

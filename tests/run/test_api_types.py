@@ -14,7 +14,7 @@ from digitlab.run.settings import TrainConfig
 USE = """
 import digitlab
 
-run = digitlab.train(epochs=1, model_args={"n_classes": 47}, channels=(8, 16, 32), quiet=True)
+run = digitlab.train(epochs=1, model_args={"n_classes": 47}, widths=(8, 16, 32), quiet=True)
 accuracy: float = run.evaluation.accuracy
 answers: list[digitlab.Prediction] = run.model.predict(["a.png", run.folder])
 """

@@ -87,7 +87,7 @@ def test_presets_and_flags_resolve_into_a_complete_config():
     assert isinstance(config, TrainConfig) and config.device in ("cpu", "cuda")
     assert (
         config.epochs == 3
-        and config.channels == PRESETS["fast"]["channels"]
+        and config.widths == PRESETS["fast"]["widths"]
         and config.lr == PRESETS["fast"]["lr"]
     )
     assert config.resolve() == config  # resolving twice changes nothing
