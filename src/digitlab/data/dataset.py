@@ -4,6 +4,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from digitlab.errors import DigitlabError
@@ -56,6 +57,12 @@ class Dataset:
         """Pixels as float32 (N,C,H,W) in [0,1]."""
         images = self.images if self.images.ndim == 4 else self.images.unsqueeze(1)
         return images.float().div_(255)
+
+    def pictures(self, index: torch.Tensor | None = None) -> np.ndarray:
+        """The uint8 images (at `index`) laid out as pictures are, (N,H,W) or colour's (N,H,W,3): what
+        PNG files, PIL and `Predictor.probs` take."""
+        images = self.images if index is None else self.images[index]
+        return (images.permute(0, 2, 3, 1) if images.ndim == 4 else images).numpy()
 
     def in_colour(self) -> "Dataset":
         """The grey images repeated in three channels (N,3,H,W), as a colour model reads grey data."""
