@@ -132,3 +132,41 @@ def test_every_built_in_model_takes_three_channels(name):
     assert model.eval()(torch.rand(5, 3, 32, 32)).shape == (5, 4)
     with pytest.raises(ValueError, match="in_channels must be 1 \\(grey\\) or 3"):
         build_model(name, in_channels=2, **size)
+
+
+def test_a_model_folder_and_a_checkpoint_written_before_colour_still_load(tmp_path, tiny_mnist_dir):
+    import shutil
+
+    from digitlab.run.settings import TrainConfig
+
+    trained = cli(
+        "train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1", "--out", tmp_path / "m"
+    )
+    assert trained.returncode == 0, trained.stderr
+    written = (tmp_path / "m" / "model.json").resolve()  # in its run folder, beside the weights
+    info = json.loads(written.read_text())
+    assert info["channels"] == 1 and "in_channels" not in info["config"]  # a grey model, as before
+    old = {k: v for k, v in info.items() if k != "channels"}  # model.json as written before colour
+    old["settings"] = {k: v for k, v in info["settings"].items() if k not in ("channels", "widths")}
+    old["settings"]["channels"] = [16, 32, 64]  # the CNN's stage widths, as the setting was named
+    (tmp_path / "old").mkdir()
+    shutil.copy(written.parent / info["weights_file"], tmp_path / "old" / info["weights_file"])
+    (tmp_path / "old" / "model.json").write_text(json.dumps(old))
+    model, loaded = load_model(tmp_path / "old")
+    assert loaded.channels == 1 and input_channels(model) == 1
+    config = TrainConfig.from_json(loaded.settings)  # a checkpoint's settings are read so
+    assert config.widths == (16, 32, 64) and config.channels is None
+
+
+def test_channels_of_several_numbers_are_the_widths_with_a_note(tmp_path, tiny_mnist_dir):
+    from digitlab.run.config_file import read_config
+
+    with pytest.warns(FutureWarning, match="--channels 4 8 8 is read as --widths 4 8 8") as noted:
+        result = cli("train", "--data", tiny_mnist_dir, "--channels", "4", "8", "8", "--print-config")
+    assert result.returncode == 0 and "widths = [4, 8, 8]" in result.stdout, result.stderr
+    assert len(noted) == 1 and "\nchannels =" not in result.stdout  # the data decide it, as they load
+    (tmp_path / "old.toml").write_text("channels = [4, 8, 8]\n")
+    with pytest.warns(FutureWarning, match="write widths"):
+        assert read_config(tmp_path / "old.toml")["widths"] == (4, 8, 8)
+    (tmp_path / "new.toml").write_text("channels = 3\nwidths = [4, 8, 8]\n")
+    assert read_config(tmp_path / "new.toml") == {"channels": 3, "widths": (4, 8, 8)}
