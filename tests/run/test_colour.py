@@ -68,6 +68,9 @@ def test_predict_evaluate_and_the_api_read_pictures_in_colour_unasked(squares):
     assert answer.label == "green" and answer.input.shape == (28, 28, 3)
     grey = model.predict(Image.new("L", (28, 28), 76))[0]  # a grey picture: its grey in all three channels
     assert grey.input.shape == (28, 28, 3) and (grey.input == 76).all()
+    pictures = np.stack([np.asarray(Image.open(p)) for p in sorted(folder.glob("*.png"))])  # (20,28,28,3)
+    assert [a.label for a in model.predict(pictures)] == [i["label"] for i in items]  # as the files
+    assert model.probs(pictures).shape == (20, 3) and model.probs(pictures[:, :, :, 0]).shape == (20, 3)
 
 
 def test_a_model_whose_channels_differ_from_the_data_is_refused_in_one_line(squares):

@@ -11,6 +11,7 @@ The command line calls the same functions, so a script and `digitlab train` trai
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,13 +99,13 @@ class Model:
 
     def probs(self, digits: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Probabilities (N, classes) for MNIST-style digits (N,28,28) (the model's input size),
-        0..255 or 0..1.
+        0..255 or 0..1; a colour model takes pictures (N,H,W,3) too (grey ones: their grey in each channel).
 
         >>> import numpy as np
         >>> digitlab.load("runs/doc-linear").probs(np.zeros((2, 28, 28), np.uint8)).shape
         torch.Size([2, 10])
         """
-        return self.predictor.probs(_as_uint8_digits(digits, self.predictor.size))
+        return self.predictor.probs(_as_uint8_digits(digits, self._shape(digits)))
 
     def evaluate(self, source: str = "mnist") -> Evaluation:
         """Accuracy, precision, recall, confusion and top losses on the source's test split (or all
@@ -120,10 +121,17 @@ class Model:
         )
         return evaluate(self.predictor.model, data, split)[0]
 
+    def _shape(self, images: object) -> tuple[int, ...]:
+        """(H,W), or (H,W,3) for a colour model given pictures of its size in colour."""
+        size, shape = self.predictor.size, tuple(getattr(images, "shape", ()))
+        colour = self.predictor.channels == 3 and shape[-3:] == (*size, 3)
+        return (*size, 3) if colour else size
+
     def _predict_array(self, item: np.ndarray | torch.Tensor) -> list[Prediction]:
         array = item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
-        if array.shape[-2:] == self.predictor.size and array.ndim in (2, 3, 4):
-            digits = _as_uint8_digits(array, self.predictor.size)
+        shape = self._shape(array)
+        if array.shape[-len(shape) :] == shape and array.ndim in (len(shape), len(shape) + 1, 4):
+            digits = _as_uint8_digits(array, shape)
             probs = self.predictor.probs(digits)
             return [
                 self.predictor.prediction(f"digit {i}", p, d)
@@ -132,11 +140,12 @@ class Model:
         return [self.predictor.predict_image(_picture(array), "image")]
 
 
-def _as_uint8_digits(digits: np.ndarray | torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+def _as_uint8_digits(digits: np.ndarray | torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
+    """Images of `shape` (H,W) or colour's (H,W,3), as uint8 (N,*shape)."""
     array = digits.detach().cpu().numpy() if isinstance(digits, torch.Tensor) else np.asarray(digits)
-    if array.size % (size[0] * size[1]):
-        raise DigitlabError(f"digits of shape {array.shape} are not {size[0]}x{size[1]} images")
-    array = array.reshape(-1, *size)
+    if array.size % math.prod(shape):
+        raise DigitlabError(f"digits of shape {array.shape} are not {'x'.join(map(str, shape))} images")
+    array = array.reshape(-1, *shape)
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
         raise DigitlabError("digits must be finite values from 0 to 255 (or 0 to 1)")
     if array.dtype != np.uint8:
