@@ -17,7 +17,7 @@ from PIL import Image
 
 from digitlab.data.decode import FORMATS, open_image
 from digitlab.errors import BIDI_CONTROLS, DigitlabError, plain
-from digitlab.learning.checkpoint_fields import check_meta
+from digitlab.modelfiles.checkpoint_fields import check_meta
 from digitlab.run.settings import TrainConfig
 from tests.helpers import cli
 from tests.helpers.fuzzing import SLOW, mutated, one_line_naming

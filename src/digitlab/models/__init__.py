@@ -1,7 +1,7 @@
 """Every model maps (B,1,28,28) floats in [0,1] (or (B,1,H,W): its `input_size`) to (B,n_out) scores,
 and keeps its `config`: the keyword arguments that build it again."""
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -41,6 +41,7 @@ __all__ = [
     "predict_probs",
     "to_classes",
     "to_probs",
+    "unwrap",
 ]
 
 
@@ -97,3 +98,10 @@ def output_count(model: nn.Module) -> int:
     scores = model.eval()(torch.zeros(2, 1, *input_size(model), device=device))
     model.train(training)
     return int(scores.shape[-1])
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside its DistributedDataParallel and torch.compile wrappers (or the model itself)."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = cast(torch.nn.Module, model.module if hasattr(model, "module") else model._orig_mod)
+    return model
