@@ -105,7 +105,8 @@ def onnx_seed():
 @SLOW
 @given(st.data())
 def test_onnx_files(onnx_seed, data):
-    from digitlab.modelfiles.onnx_export import OnnxEngine, checked_onnx
+    from digitlab.inference.onnx_engine import OnnxEngine
+    from digitlab.modelfiles.onnx_export import checked_onnx
 
     blob = mutated(onnx_seed, data.draw)
     try:
