@@ -13,7 +13,7 @@ from digitlab.data import Splits, load_source
 from digitlab.data.class_names import parse_classes
 from digitlab.data.holdout import Holdout, hold_out
 from digitlab.errors import DigitlabError, plain
-from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
+from digitlab.inference.evaluation import Evaluation, evaluate, final_split
 from digitlab.learning.callbacks import history_csv
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
@@ -24,7 +24,7 @@ from digitlab.modelfiles import checkpoint_file
 from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
 from digitlab.modelfiles.ownership import remove_own_folder, writing
 from digitlab.modelfiles.publishing import publish_run
-from digitlab.models import UntrustedCode, build_model
+from digitlab.models import UntrustedCode, build_model, check_fits
 from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
