@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from digitlab import __version__
+from digitlab.version import __version__
 from digitlab.data.download import download
 from digitlab.errors import DigitlabError
 from digitlab.exercises.learner_file import load_definitions
