@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from digitlab.version import __version__
 from digitlab.data.download import download
 from digitlab.errors import DigitlabError
 from digitlab.exercises.learner_file import load_definitions
@@ -20,6 +19,7 @@ from digitlab.modelfiles.model_file import ModelInfo, load_model, read_info, sav
 from digitlab.modelfiles.onnx_export import read_onnx_file
 from digitlab.models import build_model
 from digitlab.run.config_file import read_config
+from digitlab.version import __version__
 
 SPARSE = 4 << 30  # declared, never written: 4 GB take no disk and no time to make
 STATE = "state-" + "0" * 16 + ".safetensors"

@@ -19,7 +19,6 @@ from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
 from digitlab.learning.learner import Learner
 from digitlab.learning.lr_finder import Sweep, minimum, slide, steep, suggest, valley
-from digitlab.learning.warmup import warm_up
 from digitlab.modelfiles import checkpoint_file
 from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
 from digitlab.modelfiles.ownership import remove_own_folder, writing
@@ -29,6 +28,7 @@ from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
 from digitlab.run.settings import TrainConfig
+from digitlab.run.warmup import warm_up
 
 
 @dataclass
