@@ -48,7 +48,8 @@ def make_ensemble(
             first.channels,
         ):
             raise DigitlabError(
-                f"{path}: its classes or input size differ from {paths[0]}'s, or its channels or preprocessing "
+                f"{path}: its classes or input size differ from {paths[0]}'s, or its channels or "
+                "preprocessing "
                 f"({len(info.classes)} classes of {info.input_size[0]}x{info.input_size[1]} images)"
             )
     with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
