@@ -173,3 +173,29 @@ def test_channels_of_several_numbers_are_the_widths_with_a_note(tmp_path, tiny_m
         assert read_config(tmp_path / "old.toml")["widths"] == (4, 8, 8)
     (tmp_path / "new.toml").write_text("channels = 3\nwidths = [4, 8, 8]\n")
     assert read_config(tmp_path / "new.toml") == {"channels": 3, "widths": (4, 8, 8)}
+
+
+def test_a_class_of_your_own_is_given_the_channels_when_it_takes_them(squares, tmp_path):
+    from digitlab.models import build_model
+
+    trained = cli(
+        "train", "--data", squares / "data", "--model", "tests.helpers.custom_models:AnyChannels",
+        "--model-args", '{"n_classes": 3}', "--epochs", "1", "--out", tmp_path / "own",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    model, info = load_model(tmp_path / "own", trust_code=True)
+    assert (
+        info.channels == 3
+        and model.net.features[0].in_channels == 3
+        and info.config["args"] == {"n_classes": 3}
+    )  # the user's arguments as given; the channels recorded beside them
+    fixed = build_model(
+        "imported", trust_code=True, target="tests.helpers.custom_models:TinyNet", args={"n_classes": 3},
+        in_channels=3,
+    )  # fmt: skip
+    assert fixed.net.features[0].in_channels == 1  # a class without the parameter is left as written
+    refused = cli(
+        "train", "--data", squares / "data", "--model", "tests.helpers.custom_models:TinyNet",
+        "--model-args", '{"n_classes": 3}', "--epochs", "1", "--out", tmp_path / "grey-only",
+    )  # fmt: skip
+    assert refused.returncode == 1 and "fails on (2, 3, 28, 28) images" in refused.stderr
