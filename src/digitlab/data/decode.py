@@ -71,6 +71,15 @@ def open_image(
         raise DigitlabError(f"{name}: cannot decode image ({type(e).__name__}: {e})") from None
 
 
+def grey_by_header(path: str | Path) -> bool:
+    """Whether the file's header alone says the image is grey (a mode of GREY_MODES): no decoding."""
+    try:
+        with Image.open(regular_file(path), formats=FORMATS) as image:  # a pipe would never answer
+            return image.mode in GREY_MODES
+    except Exception:  # noqa: BLE001 (open_image gives the real error message)
+        return False
+
+
 def pixel_count(data: bytes) -> int:
     """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
     try:

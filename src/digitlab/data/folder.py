@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.data.class_names import check_names
-from digitlab.data.decode import IMAGE_SUFFIXES, is_colour, open_image
+from digitlab.data.decode import IMAGE_SUFFIXES, grey_by_header, is_colour, open_image
 from digitlab.data.idx import MAX_CLASSES
 from digitlab.data.images import as_input, to_mnist
 from digitlab.errors import DigitlabError
@@ -64,6 +64,8 @@ def has_colour(roots: list[Path]) -> bool:
     for root in roots:
         for folder in subfolders(root).values():
             for path in sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+                if grey_by_header(path):
+                    continue
                 try:
                     if is_colour(open_image(path), str(path)):
                         return True
