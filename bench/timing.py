@@ -46,6 +46,16 @@ def kernels() -> str:
     return torch.backends.cpu.get_cpu_capability() + (f" (oneDNN up to {isa})" if isa else "")
 
 
+def kernel_sets() -> dict[str, dict[str, str]]:
+    """The CPU kernel sets to time on: this CPU's best, the portable one, and AVX-512 where offered."""
+    sets: dict[str, dict[str, str]] = {f"{kernels()} (this CPU's best)": {}}
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if "avx512f" in flags and kernels() != "AVX512":
+        sets["AVX512"] = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
+    sets["DEFAULT (oneDNN up to SSE41)"] = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+    return sets
+
+
 def commit() -> str:
     """The checkout's commit, marked "+changes" when tracked files differ from it; "unknown" outside git."""
     here = Path(__file__).parent
