@@ -3,13 +3,15 @@
 import datetime
 import os
 import platform
-import statistics
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 
 def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
@@ -19,8 +21,13 @@ def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def median_time(fn: Callable, repeats: int) -> float:
-    return statistics.median(timed(fn)[0] for _ in range(repeats))
+def interleaved(sides: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """Each side once a round, in turn (A, B, A, B ...), so a busy moment slows every side alike."""
+    results: dict[str, list[T]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, side in sides.items():
+            results[name].append(side())
+    return results
 
 
 def machine() -> str:
