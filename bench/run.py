@@ -16,7 +16,7 @@ Budget on an idle 2-core machine (bench/sections.py holds the figures; a test ke
     explain         1 min    explain() per image
     bulk            4 min    predict over 5,000 files against plain loops
     serving         4 min    1 and 2 workers at 8 and 32 clients, then the ramp to load shedding
-    total          56 min    (at most 60)
+    total          55 min    (at most 60)
 
 Left out of `make bench` for time, each said why in the file's header and measured alone with its
 command: speed-kernels, presets-default, robustness, ensemble, distributed, budget. The GPU sections
@@ -50,7 +50,7 @@ def in_make_bench(quick: bool) -> list[Section]:
 
 def measure(section: Section, run: Run, console: Console) -> str:
     """One section, stamped with the load at its start and its time against its budget."""
-    console.print(f"{section.name}: {section.message} (budget {section.budget_s // 60} min) ...")
+    console.print(f"{section.message} (budget {section.budget_s // 60} min) ...")
     load, start = stamp.load_average(), time.perf_counter()
     text = section.measure(run)
     seconds = time.perf_counter() - start
@@ -68,7 +68,7 @@ def run_bench(quick: bool = False, out: str | Path = "BENCHMARKS.md", console: C
             try:
                 measured.append(measure(section, run_for(section.name), console))
             except Exception as e:  # noqa: BLE001 (one broken section must not lose an hour of the others)
-                failed.append(f"{section.name} ({type(e).__name__}: {e})".splitlines()[0])
+                failed.append(f"{section.name} ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})")
                 console.print(f"{section.name}: failed: {failed[-1]}")
     seconds = time.perf_counter() - start
     text = with_gpu_sections_kept(_header(quick, seconds, failed) + "\n" + "\n".join(measured), out)

@@ -197,8 +197,10 @@ def _shedding(levels: list[dict]) -> str:
 
 
 def _shed_figures(levels: list[dict]) -> dict[str, str]:
+    """Where shedding started, as the words a page quotes: the ramp decides which."""
     last = levels[-1]
-    return {"shed_clients": f"{last['clients']}" if last["shed"] else f"more than {last['clients']}"}
+    said = f"shedding started at {last['clients']} clients" if last["shed"] else "no level was shed"
+    return {"shedding": said, "ramp_top": f"{last['clients']}"}
 
 
 def _multipart(png: bytes) -> tuple[bytes, str]:
