@@ -3,6 +3,7 @@ reader sizes a deployment by (1 and 2 workers at 8 and 32 clients), and the load
 shedding requests (503, or 429) instead of queueing them."""
 
 import contextlib
+import functools
 import http.client
 import socket
 import statistics
@@ -21,6 +22,7 @@ from bench.timing import command_line, interleaved
 from digitlab.data import load_source
 from digitlab.data.decode import png_bytes
 
+Load = dict[str, float]  # one load's figures: answered, shed, errors, requests/s, p50 and p99 ms ...
 SHED = (503, 429)  # the server's "come back later" answers: counted apart from errors, and timed
 # name: (serve --workers, --batch-ms); batching off is the comparison that shows what batching buys
 SERVERS = {"1 worker": (1, 2.0), "2 workers": (2, 2.0), "1 worker, batching off": (1, 0.0)}
@@ -31,7 +33,7 @@ RAMP_S = 10.0
 
 def drawing_png() -> bytes:
     """A test digit as a 280x280 canvas export would send it: dark strokes on white."""
-    digit = load_source("mnist").test.images[0].numpy()
+    digit = load_source("mnist").test.images[0].numpy()  # type: ignore[union-attr]  # MNIST has a test set
     return png_bytes(Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC))
 
 
@@ -46,11 +48,15 @@ def server(model_dir: str, workers: int = 1, batch_ms: float = 2.0, engine: str 
         _wait_healthy(port)
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.terminate()  # SIGTERM: the workers stop with it, as a user's Ctrl+C stops them
+        try:
+            process.wait(timeout=60)  # a busy machine takes its time
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-def load(port: int, requests: int, clients: int, timeout_s: float = 120) -> dict:
+def load(port: int, requests: int, clients: int, timeout_s: float = 120) -> Load:
     """`requests` POSTs of a drawing from `clients` concurrent keep-alive connections (or as many as
     `timeout_s` allows). Told 503 or 429, a client waits as long as Retry-After says, as the page does."""
     body, boundary = _multipart(drawing_png())
@@ -90,7 +96,7 @@ def load(port: int, requests: int, clients: int, timeout_s: float = 120) -> dict
     return _summary(answered, shed, len(errors), clients, time.perf_counter() - start)
 
 
-def _summary(answered: list[float], shed: list[float], errors: int, clients: int, wall: float) -> dict:
+def _summary(answered: list[float], shed: list[float], errors: int, clients: int, wall: float) -> Load:
     ms = np.array(answered or [float("nan")]) * 1000
     return {
         "clients": clients,
@@ -104,27 +110,27 @@ def _summary(answered: list[float], shed: list[float], errors: int, clients: int
     }
 
 
-def web_load(model_dir: str, requests: int = 1000, clients: int = 8, engine: str = "torch") -> dict:
+def web_load(model_dir: str, requests: int = 1000, clients: int = 8, engine: str = "torch") -> Load:
     """One server, one load: `requests` POSTs from `clients` clients."""
     with server(model_dir, engine=engine) as port:
         return load(port, requests, clients)
 
 
-def capacity(model_dir: str, rounds: int = 3, requests: int = 600) -> dict[tuple[str, int], list[dict]]:
+def capacity(model_dir: str, rounds: int = 3, requests: int = 600) -> dict[tuple[str, int], list[Load]]:
     """Per server kind and number of clients, `rounds` loads of `requests` POSTs: the server kinds
     interleaved round by round (one start a round serves both numbers of clients)."""
 
-    def one(workers: int, batch_ms: float) -> dict[int, dict]:
+    def one(workers: int, batch_ms: float) -> dict[int, Load]:
         with server(model_dir, workers, batch_ms) as port:
             load(port, 2 * max(CLIENTS), max(CLIENTS))  # warm-up: the model's first calls are slow
             return {n: load(port, requests, n) for n in CLIENTS}
 
-    sides = {name: (lambda w=w, b=b: one(w, b)) for name, (w, b) in SERVERS.items()}
+    sides = {name: functools.partial(one, w, b) for name, (w, b) in SERVERS.items()}
     runs = interleaved(sides, rounds)
     return {(name, n): [r[n] for r in rs] for name, rs in runs.items() for n in CLIENTS}
 
 
-def ramp(model_dir: str, levels: tuple[int, ...] = RAMP, seconds: float = RAMP_S) -> list[dict]:
+def ramp(model_dir: str, levels: tuple[int, ...] = RAMP, seconds: float = RAMP_S) -> list[Load]:
     """`serve` as it starts by default (1 worker), under more clients a level, each level for
     `seconds`, until a level where the server sheds load: the levels measured, in order."""
     measured = []
@@ -144,7 +150,7 @@ def capacity_section(model_dir: str, command: str = "", quick: bool = False) -> 
     rounds, requests = (1, 100) if quick else (3, 600)
     runs = capacity(model_dir, rounds, requests)
     levels = ramp(model_dir, (16, 64) if quick else RAMP, 2.0 if quick else RAMP_S)
-    rows, figs = [], {}
+    rows, figs = [], dict[str, str]()
     for (name, n), rs in runs.items():
         rps = [r["requests_per_s"] for r in rs]
         p50, p99 = (statistics.median(r[k] for r in rs) for k in ("p50_ms", "p99_ms"))
@@ -179,7 +185,7 @@ def capacity_section(model_dir: str, command: str = "", quick: bool = False) -> 
     )
 
 
-def _shedding(levels: list[dict]) -> str:
+def _shedding(levels: list[Load]) -> str:
     """Where shedding started in the ramp, as the ramp measured it."""
     seconds = f"{levels[0]['seconds']:.0f} s a level"
     last = levels[-1]
@@ -196,7 +202,7 @@ def _shedding(levels: list[dict]) -> str:
     )
 
 
-def _shed_figures(levels: list[dict]) -> dict[str, str]:
+def _shed_figures(levels: list[Load]) -> dict[str, str]:
     """Where shedding started, as the words a page quotes: the ramp decides which."""
     last = levels[-1]
     said = f"shedding started at {last['clients']} clients" if last["shed"] else "no level was shed"

@@ -5,7 +5,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,14 +14,14 @@ import torch
 T = TypeVar("T")
 
 
-def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
+def timed(fn: Callable[..., T], *args: object, **kwargs: object) -> tuple[float, T]:
     """(seconds, result) of one call."""
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
-def interleaved(sides: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+def interleaved(sides: Mapping[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
     """Each side once a round, in turn (A, B, A, B ...), so a busy moment slows every side alike."""
     results: dict[str, list[T]] = {name: [] for name in sides}
     for _ in range(rounds):
