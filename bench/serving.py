@@ -21,6 +21,7 @@ from bench.stamp import figures
 from bench.timing import command_line, interleaved
 from digitlab.data import load_source
 from digitlab.data.decode import png_bytes
+from digitlab.web.app import MAX_IN_FLIGHT, MAX_LAG
 
 Load = dict[str, float]  # one load's figures: answered, shed, errors, requests/s, p50 and p99 ms ...
 SHED = (503, 429)  # the server's "come back later" answers: counted apart from errors, and timed
@@ -172,7 +173,10 @@ def capacity_section(model_dir: str, command: str = "", quick: bool = False) -> 
         + f"`digitlab serve` with a 1-epoch fast-preset model on 127.0.0.1; clients are keep-alive "
         "connections (threads of the bench, on the same cores as the server) each posting a 280x280 PNG "
         "drawing (single-image `POST /api/predict`) as soon as the last answer came. Batching is the "
-        f"default (`--batch-ms 2`); batching off is `--batch-ms 0`. Per row {rounds} round(s) of "
+        "default (`--batch-ms 2`: digits arriving within 2 ms share one model call); batching off is "
+        f"`--batch-ms 0`. The server sheds (503 with Retry-After) while its event loop runs over "
+        f"{MAX_LAG * 1000:.0f} ms late or {MAX_IN_FLIGHT} requests are being decoded or predicted. "
+        f"Per row {rounds} round(s) of "
         f"{requests} requests after a warm-up, the three servers interleaved round by round; medians of "
         "the rounds, and the lowest requests/s. Errors: answers other than 200, sheds included.\n\n"
         "| server | clients | requests/s (median) | requests/s (min) | p50 ms | p99 ms | errors |\n"
