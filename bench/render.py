@@ -12,13 +12,15 @@ BLOCK = re.compile(r"<!-- bench:([\w-]+)\.(\w+) -->(.*?)<!-- /bench -->", re.S)
 ONLY = re.compile(r"^Command: `python -m bench --only ([\w-]+)", re.M)
 
 
-def figures_by_section(benchmarks: str) -> dict[str, dict[str, str]]:
-    """{section name: {key: figure}} from BENCHMARKS.md's text, a section named by its own command."""
+def figures_by_section(benchmarks: str, widens: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """{section name: {key: figure}} from BENCHMARKS.md's text, a section named by its own command
+    (or by the section its command measures wider: `widens`, {"speed-kernels": "speed"})."""
     found: dict[str, dict[str, str]] = {}
     for section in re.split(r"(?m)^(?=## )", benchmarks)[1:]:
-        name = ONLY.search(section)
-        if name:
-            found.setdefault(name.group(1), {}).update(figures_in(section))
+        command = ONLY.search(section)
+        if command:
+            name = (widens or {}).get(command.group(1), command.group(1))
+            found.setdefault(name, {}).update(figures_in(section))
     return found
 
 
@@ -42,10 +44,12 @@ def pages(root: Path) -> list[Path]:
     return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
 
-def render_pages(benchmarks: Path, root: Path, write: bool = True) -> list[str]:
+def render_pages(
+    benchmarks: Path, root: Path, write: bool = True, widens: dict[str, str] | None = None
+) -> list[str]:
     """Rewrite the blocks of README and docs/ from `benchmarks` (each changed page replaced whole);
     returns the blocks left as they were, "page: NAME.KEY", for want of a figure."""
-    figures = figures_by_section(benchmarks.read_text())
+    figures = figures_by_section(benchmarks.read_text(), widens)
     missing = []
     for page in pages(root):
         text = page.read_text()

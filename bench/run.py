@@ -103,7 +103,8 @@ def _render(out: Path, quick: bool, console: Console) -> None:
     root = out.resolve().parent
     if not (root / "README.md").exists():
         return
-    missing = render.render_pages(out, root, write=not quick)
+    widens = {s.name: s.widens for s in SECTIONS.values() if s.widens}
+    missing = render.render_pages(out, root, write=not quick, widens=widens)
     if missing:
         console.print(f"blocks without a figure in {out}: {', '.join(missing)}")
 

@@ -51,6 +51,7 @@ class Section:
     left_out: str = ""  # why `make bench` leaves it out: it runs alone with `python -m bench --only NAME`
     smoke: bool = True  # whether --quick has a smoke size for it
     gpu: bool = False  # measured only where torch sees a CUDA device
+    widens: str = ""  # the section of make bench this one measures wider (its heading and figures)
 
 
 def _speed(run: Run, all_kernels: bool) -> str:
@@ -176,6 +177,7 @@ SECTIONS: dict[str, Section] = {
             3960,
             lambda r: _speed(r, all_kernels=True),
             "the reference to 99.0% takes about 22 minutes per kernel set",
+            widens="speed",
         ),
         Section(
             "presets-default",
@@ -183,6 +185,7 @@ SECTIONS: dict[str, Section] = {
             3600,
             lambda r: _presets(r, ("fast", "default")),
             "default takes about 8 minutes a seed and data set",
+            widens="presets",
         ),
         Section(
             "robustness",

@@ -37,6 +37,7 @@ BENCH = (
 def test_a_block_takes_the_figure_of_the_section_its_name_measures():
     figures = render.figures_by_section(BENCH)
     assert figures == {"startup": {"ratio": "0.11x"}}  # a section without its own --only gives none
+    assert render.figures_by_section(BENCH, {"startup": "speed"}) == {"speed": {"ratio": "0.11x"}}
     other = "<!-- bench:csv.x -->1x<!-- /bench -->"
     page = f"takes <!-- bench:startup.ratio -->0.09x<!-- /bench --> of torch's; {other}"
     new, missing = render.render(page, figures)
