@@ -16,7 +16,7 @@ def test_the_section_gives_medians_minimums_and_where_shedding_started(monkeypat
     levels = [_load(32, 150, 300), _load(64, 140, 600), _load(128, 120, 900, shed=40)]
     monkeypatch.setattr(serving, "ramp", lambda model, lv, s: levels)
     text = serving.capacity_section("model", "python -m bench --only serving")
-    assert "| 2 workers | 32 | 101 | 100 | 33.3 | 100.0 | 0 |" in text  # medians of 3, the lowest req/s
+    assert "| 2 workers | 32 | 101 | 100 | 33.3 | 100.0 | 0 | 0 |" in text  # medians of 3, the lowest req/s
     assert (
         "load shedding starts at **128 clients**, where 3.2% of the answers were 503 or 429; at 64 none was"
         in text
