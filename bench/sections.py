@@ -46,7 +46,7 @@ class Run:
 class Section:
     name: str
     message: str  # what it does, printed as it starts
-    budget_s: int  # seconds on an idle 2-core machine (a full run's, not --quick's)
+    budget_min: int  # minutes on an idle 2-core machine (a full run's, not --quick's)
     measure: Callable[[Run], str]
     left_out: str = ""  # why `make bench` leaves it out: it runs alone with `python -m bench --only NAME`
     smoke: bool = True  # whether --quick has a smoke size for it
@@ -91,19 +91,19 @@ SECTIONS: dict[str, Section] = {
         Section(
             "csv",
             "csv: digitlab parser and cache against pandas.read_csv",
-            60,
+            1,
             lambda r: csv_speed.section(csv_speed.run(repeats=2 if r.quick else 5), r.command),
         ),
         Section(
             "startup",
             "startup: digitlab --version against python -c 'import torch', interleaved",
-            45,
+            1,
             lambda r: startup.section(startup.run(repeats=2 if r.quick else 5), r.command),
         ),
         Section(
             "overhead",
             "overhead: the Learner against a plain loop, with the CNN and per step with a tiny model",
-            120,
+            2,
             lambda r: overhead.section(
                 overhead.learner_overhead(1, 1, 8000) if r.quick else overhead.learner_overhead(),
                 overhead.host_time_per_step(100, 1) if r.quick else overhead.host_time_per_step(),
@@ -113,7 +113,7 @@ SECTIONS: dict[str, Section] = {
         Section(
             "notes",
             "notes: the notes' loop in batches of 5, digitlab against fastai (interleaved)",
-            180,
+            3,
             lambda r: fastai_oracle.speed_section(
                 fastai_oracle.speed(1000, 1) if r.quick else fastai_oracle.speed(), r.command
             ),
@@ -121,7 +121,7 @@ SECTIONS: dict[str, Section] = {
         Section(
             "fastai",
             "fastai: the notes' cells and the book's methods by digitlab and by fastai 2.8.12",
-            90,
+            2,
             lambda r: fastai_oracle.figures_section(
                 fastai_oracle.compare(200 if r.quick else 1000), r.command
             ),
@@ -129,7 +129,7 @@ SECTIONS: dict[str, Section] = {
         Section(
             "notes-run",
             "notes-run: the notes' code as written on 42,000 rows (the lesson quotes it)",
-            420,
+            7,
             lambda r: notes_loop.notes_section(
                 notes_loop.notes_as_written(2000 if r.quick else 42_000), r.command
             ),
@@ -137,44 +137,44 @@ SECTIONS: dict[str, Section] = {
         Section(
             "speed",
             "speed: the whole fast command (3 seeds) against PyTorch's example to 99.0% (3 seeds)",
-            1320,
+            22,
             lambda r: _speed(r, all_kernels=False),
         ),
         Section(
             "presets",
             "presets: fast, 10 seeds, on MNIST and on a 42,000-row Kaggle CSV",
-            420,
+            7,
             lambda r: _presets(r, ("fast",)),
         ),
         Section(
             "engines",
             "engines: a 1-epoch fast model, then PyTorch against ONNX Runtime",
-            90,
+            2,
             lambda r: engines.section(r.fast_model(), r.quick, r.command),
         ),
         Section(
             "explain",
             "explain: explain() per image and the evidence against random ink",
-            60,
+            1,
             lambda r: explaining.section(r.fast_model(), r.command),
         ),
         Section(
             "bulk",
             "bulk: 5,000 files: the whole predict command and plain loops, interleaved",
-            240,
+            4,
             lambda r: bulk_predict.section(r.fast_model(), r.command),
             smoke=False,
         ),
         Section(
             "serving",
             "serving: 1 and 2 workers at 8 and 32 clients, then clients ramped until the server sheds load",
-            240,
+            4,
             lambda r: serving.capacity_section(r.fast_model(), r.command, r.quick),
         ),
         Section(
             "speed-kernels",
             "speed-kernels: the speed section under every kernel set this CPU offers",
-            3960,
+            66,
             lambda r: _speed(r, all_kernels=True),
             "the reference to 99.0% takes about 22 minutes per kernel set",
             widens="speed",
@@ -182,7 +182,7 @@ SECTIONS: dict[str, Section] = {
         Section(
             "presets-default",
             "presets-default: fast (10 seeds) and default (3 seeds) on MNIST and the CSV",
-            3600,
+            60,
             lambda r: _presets(r, ("fast", "default")),
             "default takes about 8 minutes a seed and data set",
             widens="presets",
@@ -190,7 +190,7 @@ SECTIONS: dict[str, Section] = {
         Section(
             "robustness",
             "robustness: default and 3 fast models on re-rendered test digits",
-            900,
+            15,
             lambda r: robustness.section(command=r.command),
             "it trains the default preset (about 10 minutes)",
             smoke=False,
@@ -198,21 +198,21 @@ SECTIONS: dict[str, Section] = {
         Section(
             "ensemble",
             "ensemble: 5 fast models, then ensembles of 3 and 5, with and without test-time shifts",
-            180,
+            3,
             lambda r: ensembles.section(seeds=3 if r.quick else 5, command=r.command),
             "no page quotes it, and the 60 minutes go to the figures they do",
         ),
         Section(
             "distributed",
             "distributed: fast preset, 1 and 2 processes",
-            150,
+            3,
             lambda r: scaling.section(repeats=1 if r.quick else 3, command=r.command),
             "no page quotes it, and the 60 minutes go to the figures they do",
         ),
         Section(
             "budget",
             "budget: a 24-48-96 CNN for 16 epochs, three 16-32-64 CNNs for 10",
-            1500,
+            25,
             lambda r: budget.section(r.command),
             "it trains for about 25 minutes",
             smoke=False,

@@ -23,13 +23,13 @@ def is_idle(load: float, cores: int) -> bool:
     return load < IDLE_LOAD_PER_CORE * cores
 
 
-def run_facts(load: float, cores: int, seconds: float, budget_s: int) -> str:
+def run_facts(load: float, cores: int, seconds: float, budget_min: int) -> str:
     """One line: the load at the section's start, the idle rule's verdict, its time against its budget."""
     verdict = "idle" if is_idle(load, cores) else "busy: its times are slow and uneven"
-    over = "" if seconds <= budget_s else ", over its budget"
+    over = "" if seconds <= 60 * budget_min else ", over its budget"
     return (
         f"Load average at the start: {load:.2f} on {cores} cores ({verdict}; idle means under "
-        f"{IDLE_LOAD_PER_CORE} a core). The section ran {seconds:.0f} s (budget {budget_s // 60} min{over})."
+        f"{IDLE_LOAD_PER_CORE} a core). The section ran {seconds:.0f} s (budget {budget_min} min{over})."
     )
 
 

@@ -9,8 +9,8 @@ from bench import render, stamp
 
 def test_the_idle_rule_is_half_a_core_of_load_a_core():
     assert stamp.is_idle(0.9, 2) and not stamp.is_idle(1.0, 2) and not stamp.is_idle(7.5, 16 // 2)
-    assert "(idle;" in stamp.run_facts(0.25, 2, 61.4, 120)
-    busy = stamp.run_facts(5.46, 2, 130, 120)
+    assert "(idle;" in stamp.run_facts(0.25, 2, 61.4, 2)
+    busy = stamp.run_facts(5.46, 2, 130, 2)
     assert "5.46 on 2 cores (busy" in busy and "ran 130 s (budget 2 min, over its budget)" in busy
 
 
