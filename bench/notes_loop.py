@@ -28,7 +28,7 @@ def notes_as_written(rows: int = 42_000) -> dict:
 
 def notes_section(notes: dict, command: str = "") -> str:
     return (
-        "## The notes' code as written, on 42,000 rows\n\n"
+        f"## The notes' code as written, on {notes['rows']:,} rows\n\n"
         + command_line(command)
         + "The notes' code with only their bugs fixed (`tests/lesson/notes_fixed_code.py`: batches of 5, "
         f"`fit(5, 0.1)`, `fine_tune(10, 0.1)`, the binary part included) on a {notes['rows']:,}-row "
