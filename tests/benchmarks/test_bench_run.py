@@ -6,6 +6,7 @@ from pathlib import Path
 from bench import csv_speed, run
 from bench.run import update_section
 from bench.sections import SECTIONS, Section
+from bench.stamp import figures
 from bench.timing import command_line
 
 from tests.helpers import CliResult
@@ -125,7 +126,7 @@ def test_the_budgets_fit_the_hour_and_the_docstring_lists_them():
 
 def _tiny(name: str, heading: str = "Tiny", **kwargs) -> Section:
     """A section that measures nothing: its text names the command it was given."""
-    body = lambda r: f"## {heading}\n\n{command_line(r.command)}quick={r.quick}\n"  # noqa: E731
+    body = lambda r: f"## {heading}\n\n{command_line(r.command)}quick={r.quick}\n" + figures(x="2.0x")  # noqa: E731
     return Section(name, f"{name}: nothing", 60, kwargs.pop("measure", body), **kwargs)
 
 
@@ -149,10 +150,14 @@ def test_bench_quick_measures_every_smoke_section_stamped_and_writes_beside_the_
     assert "tiny: " in result.stdout and not (tmp_path / "BENCHMARKS.md").exists()
 
 
-def test_a_full_run_leaves_out_what_does_not_fit_and_says_why(tmp_path, monkeypatch):
+def test_a_full_run_leaves_out_what_does_not_fit_and_says_why_then_renders_the_pages(tmp_path, monkeypatch):
     sections = [_tiny("tiny"), _tiny("apart", "Apart", left_out="it takes a day")]
     monkeypatch.setattr(run, "SECTIONS", {s.name: s for s in sections})
+    (tmp_path / "README.md").write_text("<!-- bench:tiny.x -->1.0x<!-- /bench --> faster\n")
+    run.run_bench(True, tmp_path / "quick.md")  # a smoke run checks the pages, and leaves them
+    assert (tmp_path / "README.md").read_text() == "<!-- bench:tiny.x -->1.0x<!-- /bench --> faster\n"
     text = run.run_bench(False, tmp_path / "BENCHMARKS.md")
+    assert (tmp_path / "README.md").read_text() == "<!-- bench:tiny.x -->2.0x<!-- /bench --> faster\n"
     assert [line for line in text.splitlines() if line.startswith("## ")] == ["## Tiny"]
     assert "Command: `python -m bench --only tiny`, commit" in text and "quick=False" in text
     assert "- left out of `make bench` for its 60 minutes: apart (it takes a day" in text
