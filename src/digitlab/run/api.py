@@ -11,7 +11,6 @@ The command line calls the same functions, so a script and `digitlab train` trai
 
 import dataclasses
 import inspect
-import json
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -178,7 +177,7 @@ def train(
 
     `config` and/or settings by name (`preset="fast", epochs=1, out="runs/x"`): the names are
     TrainConfig's fields, the flags' names, each typed (see TrainSettings). Your own model:
-    `model="package.module:Class", model_args={"n_classes": 47}` (a dict, or its JSON).
+    `model="package.module:Class", model_args={"n_classes": 47}`.
 
     >>> run = digitlab.train(model="linear", epochs=1, epoch_size=3_000, out="runs/doc-linear", quiet=True)
     >>> run.folder, len(run.history), run.kept_epoch, run.evaluation.split, run.config.epoch_size
@@ -188,10 +187,7 @@ def train(
     >>> run.model.info.metrics["test_accuracy"] == run.evaluation.accuracy   # run.model: ready to predict
     True
     """
-    values = dict(settings)
-    if isinstance(values.get("model_args"), dict):
-        values["model_args"] = json.dumps(values["model_args"])
-    config = dataclasses.replace(config or TrainConfig(), **values)  # type: ignore[arg-type]
+    config = dataclasses.replace(config or TrainConfig(), **settings)
     done = train_and_save(config, quiet=quiet)
     if done is None:  # a process of a distributed run other than the first: the first one saves
         raise DigitlabError("train: this process is not the one that saves the model (rank > 0)")
