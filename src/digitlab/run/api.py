@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Unpack
+from typing import Unpack, overload
 
 import numpy as np
 import torch
@@ -68,6 +68,18 @@ class Model:
         """
         model = self.predictor.model
         return model.net if isinstance(model, ImportedModel) else model
+
+    # One signature per kind of image, as an editor shows them; each gives one Prediction per image
+    @overload
+    def predict(self, images: str | Path) -> list[Prediction]: ...  # a file, or a folder's images
+    @overload
+    def predict(self, images: np.ndarray) -> list[Prediction]: ...  # 28x28 digits (N of them), or a picture
+    @overload
+    def predict(self, images: torch.Tensor) -> list[Prediction]: ...  # as an array
+    @overload
+    def predict(self, images: Image.Image) -> list[Prediction]: ...  # a picture, prepared as a file is
+    @overload
+    def predict(self, images: Sequence[ImageLike]) -> list[Prediction]: ...  # any of these, in order
 
     def predict(self, images: ImageLike | Sequence[ImageLike]) -> list[Prediction]:
         """One Prediction per image, in order, batched. `images`: a file path or folder, a PIL image,
