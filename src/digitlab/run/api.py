@@ -94,7 +94,10 @@ class Model:
         >>> [a.path for a in answers], all(a.digit in range(10) for a in answers)
         (['digit 0', 'digit 1', 'digit 2'], True)
         """
-        items = images if isinstance(images, list | tuple) else [images]
+        if isinstance(images, ImageLike):
+            items: list[ImageLike] = [images]
+        else:  # a list or tuple (any sequence) of images
+            items = list(images)
         predictions: list[Prediction] = []
         paths: list[str | Path] = []  # files in a row are predicted together: a model call per 256
         for item in items:
