@@ -7,8 +7,9 @@ import io
 import digitlab
 import digitlab.inference.predictor
 import digitlab.run.api
+import digitlab.run.settings
 
-MODULES = (digitlab.run.api, digitlab.inference.predictor)
+MODULES = (digitlab.run.api, digitlab.inference.predictor, digitlab.run.settings)
 
 
 def test_the_api_s_docstring_examples_run_as_written(tmp_path, monkeypatch):
@@ -21,6 +22,7 @@ def test_the_api_s_docstring_examples_run_as_written(tmp_path, monkeypatch):
         runner.run(test, out=report.write)
     ran = {t.name.removeprefix("digitlab.") for t in tests}
     assert {"run.api.train", "run.api.load", "run.api.Model.predict", "inference.predictor.Prediction"} <= ran
+    assert "run.settings.TrainConfig" in ran
     assert runner.failures == 0 and runner.tries >= 15, report.getvalue()
 
 
