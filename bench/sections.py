@@ -218,7 +218,7 @@ SECTIONS: dict[str, Section] = {
             smoke=False,
         ),
         Section(
-            "gpu", "GPU: fast, the reference, default, best and an ensemble of 5 best", 600, _gpu, gpu=True
+            "gpu", "GPU: fast, the reference, default, best and an ensemble of 5 best", 10, _gpu, gpu=True
         ),
     ]
 }
