@@ -307,6 +307,6 @@ def speed_section(result: dict, command: str = "") -> str:
             fastai_one_s=f"{min(seconds['fastai, one thread']):.2f} s",
             against_one=f"{against_one:.2f}x",
             one_thread=f"{one_thread:.2f}x",
-            overhead_us=f"{overhead:.0f} µs",
+            callbacks=f"add {overhead:.0f} µs a batch to" if overhead > 0 else "add nothing measurable to",
         )
     )
