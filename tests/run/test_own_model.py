@@ -157,7 +157,7 @@ def test_32_by_32_images_flow_through_train_predict_serve_and_export(blocks32, t
     test_csv.write_text(csv_text(np.zeros((2, 28, 28), np.uint8), None))
     submitted = cli("submit", out, "--test", test_csv, "--out", tmp_path / "s.csv", "--trust-code")
     assert submitted.stderr == f"error: {test_csv}: its images are 28x28, and the model reads 32x32\n"
-    mnist = cli("evaluate", out, "--trust-code")  # MNIST is 28x28: refused in one line
+    mnist = cli("evaluate", out, "--data", "mnist", "--trust-code")  # MNIST is 28x28: refused in one line
     assert mnist.stderr == "error: mnist (test): its images are 28x28, and the model reads 32x32\n"
 
     import digitlab
