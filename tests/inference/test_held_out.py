@@ -28,7 +28,8 @@ def test_evaluate_defaults_to_the_valid_split_train_held_out_and_names_it(shapes
     info = read_info(shapes / "model")
     assert info.data_source == str(shapes / "shapes")  # absolute: any folder may evaluate it later
     scores = json.loads(cli("evaluate", shapes / "model", "--json").stdout)
-    assert (scores["data"], scores["split"], scores["n"]) == (str(shapes / "shapes"), "valid", 50)  # 25% of 200
+    held = (str(shapes / "shapes"), "valid", 50)  # 25% of 200 held out
+    assert (scores["data"], scores["split"], scores["n"]) == held
     assert scores["accuracy"] == pytest.approx(info.metrics["valid_accuracy"], abs=1e-6)  # the same images
     text = cli("evaluate", shapes / "model").stdout
     assert text.splitlines()[:2] == [
