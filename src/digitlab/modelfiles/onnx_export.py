@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from digitlab.data.input_spec import input_spec
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic
 from digitlab.modelfiles.model_file import ModelInfo
@@ -94,10 +95,20 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         "preprocessing": info.preprocessing,
         "input": f"image: float32 [N,1,{height},{width}] in [0,1], " + INPUT_FORMS[info.preprocessing],
         "output": "probs: float32 [N,classes], softmax included",
+        "input_spec": json.dumps(described_input(info)),
     }
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
+
+
+def described_input(info: ModelInfo) -> dict:
+    """Metadata `input_spec`: the steps from an image file to `image` (any language can follow them),
+    then what the graph itself does to it: the model's normalisation, the model, softmax."""
+    size = (info.input_size[0], info.input_size[1])
+    normalize = {"rule": "(x - mean) / std", **info.normalization} if info.normalization else None
+    inside = {"normalize": normalize, "model": info.architecture, "softmax": True}
+    return {**input_spec(info.preprocessing, size), "in_graph": inside, "classes": info.classes}
 
 
 @contextlib.contextmanager
