@@ -9,7 +9,8 @@ import pytest
 from tests.helpers import cli, make_block_classes, write_named_folders
 
 NAMES = {0: "bar", 1: "dot", 2: "ring", 3: "star"}  # four kinds of block image that are not digits
-LINEAR = ["--model", "linear", "--epochs", "1", "--valid-fraction", "0.25", "--seed", "3"]
+# a learning rate so low that some valid images stay wrong: explain has mistakes to show
+LINEAR = ["--model", "linear", "--epochs", "1", "--lr", "0.0003", "--valid-fraction", "0.25", "--seed", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,16 @@ def test_a_moved_data_folder_is_one_line_that_says_to_pass_data(shapes, tmp_path
         assert given.returncode == 0 and given.stdout.startswith(f"data: {moved}, all split (200 images)")
     finally:
         moved.rename(shapes / "shapes")
+
+
+def test_explain_without_images_explains_the_worst_mistakes_on_the_held_out_split(shapes):
+    scores = json.loads(cli("evaluate", shapes / "model", "--json").stdout)
+    worst = scores["top_losses"][:2]
+    result = cli("explain", shapes / "model", "--top", "2", "--json")
+    assert result.returncode == 0 and result.stderr == f"data: {shapes / 'shapes'}, valid split (50 images)\n"
+    items = json.loads(result.stdout)
+    assert [i["path"] for i in items] == [
+        f"{shapes / 'shapes'} (valid) image {t['index']}, labelled {NAMES[t['label']]}" for t in worst
+    ]
+    assert len(worst) == 2 and [i["index"] for i in items] == [t["predicted"] for t in worst]
+    assert all("attribution" in i for i in items)

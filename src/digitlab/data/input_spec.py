@@ -20,7 +20,7 @@ SPEC_VERSION = 1  # raised whenever a step or the meaning of a field changes
 ROUNDING = "half to even (numpy's round, Python's round)"
 
 
-def decode_steps() -> list[dict]:
+def decode_steps() -> list[dict[str, object]]:
     """Any file to one grey float image in [0,1]: the steps every preprocessing starts with."""
     return [
         {"step": "decode", "rule": f"the first frame; a JPEG over {2 * WORKING_SIZE} px a side decoded at "
@@ -34,7 +34,7 @@ def decode_steps() -> list[dict]:
     ]  # fmt: skip
 
 
-def mnist_steps(size: tuple[int, int]) -> list[dict]:
+def mnist_steps(size: tuple[int, int]) -> list[dict[str, object]]:
     """The MNIST-style steps (`images.to_mnist`): ink found, cropped, scaled into a box and centred."""
     box = max(1, round(INK_BOX * min(size)))
     return [
@@ -64,7 +64,7 @@ def mnist_steps(size: tuple[int, int]) -> list[dict]:
     ]  # fmt: skip
 
 
-def as_is_steps(size: tuple[int, int]) -> list[dict]:
+def as_is_steps(size: tuple[int, int]) -> list[dict[str, object]]:
     """The as-is steps (`images.as_input`): the picture itself, only resized."""
     return [
         {"step": "resize", "size": list(size), "rule": "to height x width, bilinear (Pillow's BILINEAR, "
@@ -73,7 +73,7 @@ def as_is_steps(size: tuple[int, int]) -> list[dict]:
     ]  # fmt: skip
 
 
-def input_spec(preprocessing: str, size: tuple[int, int], channels: int = 1) -> dict:
+def input_spec(preprocessing: str, size: tuple[int, int], channels: int = 1) -> dict[str, object]:
     """The whole description: the steps from a file to the uint8 (H,W) image, then the model's input."""
     made = mnist_steps(size) if preprocessing == "mnist" else as_is_steps(size)
     return {
