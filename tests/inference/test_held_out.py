@@ -3,6 +3,7 @@ split without --data (the valid split train drew when the data have no test spli
 
 import json
 import shutil
+import warnings
 
 import pytest
 
@@ -82,3 +83,19 @@ def test_explain_without_images_explains_the_worst_mistakes_on_the_held_out_spli
     ]
     assert len(worst) == 2 and [i["index"] for i in items] == [t["predicted"] for t in worst]
     assert all("attribution" in i for i in items)
+
+
+def test_data_changed_since_training_is_one_warning_line(shapes):
+    from PIL import Image
+
+    extra = shapes / "shapes" / "dot" / "added-later.png"
+    Image.new("L", (28, 28), 255).save(extra)  # the split train drew is no longer the same images
+    try:
+        with pytest.warns(UserWarning, match="its images changed since the model was trained") as record:
+            assert cli("evaluate", shapes / "model").returncode == 0
+        assert len(record) == 1 and "\n" not in str(record[0].message)
+    finally:
+        extra.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cli("evaluate", shapes / "model").returncode == 0  # as trained: no warning

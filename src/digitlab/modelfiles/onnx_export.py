@@ -4,7 +4,8 @@ The file's contract: input `image`, float32 [N,1,28,28], values in [0,1], white 
 (what `digitlab.data.images.to_mnist` makes, divided by 255); output `probs`, float32 [N,10].
 (A model trained on other images or classes: [N,1,H,W] and [N,classes], as its metadata says.)
 Normalisation and softmax are inside, and the batch size is free. Metadata: classes, input size,
-normalisation, digitlab version, and the source model's weights hash.
+normalisation, digitlab version, the source model's weights hash, and `input_spec`: how an image file
+becomes `image`, step by step with its numbers (`data.input_spec`), so any language can reproduce it.
 """
 
 import contextlib
