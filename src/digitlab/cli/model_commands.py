@@ -239,10 +239,10 @@ def export(
     its own), checked against PyTorch on the model's own held-out images (or --data's)."""
     from rich.console import Console
 
-    from digitlab.inference.evaluation import check_fits
     from digitlab.inference.held_out import held_out
+    from digitlab.inference.onnx_engine import MAX_PROB_DIFF, export_model
     from digitlab.modelfiles.model_file import load_model
-    from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
+    from digitlab.models import check_fits
 
     net, info = load_model(model, trust_code)
     try:
