@@ -14,7 +14,7 @@ from tests.helpers import cli, make_block_classes, write_named_folders
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
 # ONNX Runtime and PyTorch run the same float32 graph with other kernels: export refuses a file whose
-# probabilities differ by more than 1e-4 (onnx_export.MAX_PROB_DIFF), and predict rounds to 6 places.
+# probabilities differ by more than 1e-4 (onnx_engine.MAX_PROB_DIFF), and predict rounds to 6 places.
 PROB_TOLERANCE = 1e-4 + 5e-7
 
 

@@ -114,7 +114,7 @@ def test_evaluate_predict_and_export_take_47_classes(own47, blocks47, tmp_path):
 
     onnx = pytest.importorskip("onnx")
     result = cli("export", own47, "--out", tmp_path / "m.onnx", "--data", blocks47, "--trust-code")
-    assert result.returncode == 0 and "checked on 470" in result.stdout, result.stderr
+    assert result.returncode == 0 and "checked on these 470 images" in result.stdout, result.stderr
     proto = onnx.load(tmp_path / "m.onnx")
     output = proto.graph.output[0].type.tensor_type.shape.dim
     assert output[1].dim_value == 47
