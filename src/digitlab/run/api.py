@@ -77,7 +77,8 @@ class Model:
         array, and every file and PIL image, is a picture, prepared as `digitlab predict` prepares it.
         (28x28 is MNIST's size: for a model trained on other sizes, its `input_size`.)
 
-        >>>         >>> digits = load_source("mnist").test.images[:3].numpy()   # (3,28,28) uint8
+        >>> from digitlab.data import load_source
+        >>> digits = load_source("mnist").test.images[:3].numpy()   # (3,28,28) uint8
         >>> answers = digitlab.load("runs/doc-linear").predict(digits)
         >>> [a.path for a in answers], all(a.digit in range(10) for a in answers)
         (['digit 0', 'digit 1', 'digit 2'], True)
