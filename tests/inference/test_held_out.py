@@ -39,6 +39,9 @@ def test_evaluate_defaults_to_the_valid_split_train_held_out_and_names_it(shapes
         f"valid accuracy: {scores['accuracy']:.4f} on 50 images",
     ]
 
+    named = json.loads(cli("evaluate", shapes / "model", "--data", shapes / "shapes", "--json").stdout)
+    assert (named["split"], named["n"]) == ("valid", 50)  # its own data named: still no training images
+
     import digitlab
 
     assert digitlab.load(shapes / "model").evaluate().accuracy == pytest.approx(scores["accuracy"], abs=1e-6)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from digitlab.data import Dataset, load_source
 from digitlab.data.holdout import hold_out
+from digitlab.data.sources import source_location
 from digitlab.errors import DigitlabError
 from digitlab.inference.evaluation import evaluation_data, with_model_names
 from digitlab.modelfiles.model_file import ModelInfo
@@ -32,12 +33,13 @@ def recorded_source(info: ModelInfo) -> str:
 
 
 def held_out(info: ModelInfo, data: str | None = None) -> HeldOut:
-    """`data`'s test split (else all its labelled images), or with None the model's own data: its test
-    split, else the validation split train drew (the settings' fraction and seed, `data.holdout`)."""
-    if data is not None:
+    """Other `data`'s test split (else all its labelled images), or the model's own data (None, or the
+    same SRC given): its test split, else the validation split train drew (the settings' fraction and
+    seed, `data.holdout`), never images it trained on."""
+    if data is not None and source_location(data) != source_location(recorded_source(info)):
         split, dataset = evaluation_data(load_source(data, preprocess=info.preprocessing), info.classes)
         return HeldOut(data, split, dataset)
-    src = recorded_source(info)
+    src = data or recorded_source(info)
     if src != "mnist" and not Path(src).exists():
         raise DigitlabError(f"{src}: the data this model was trained on is no longer there; pass --data SRC")
     names = tuple(info.classes) if info.named else None
