@@ -127,6 +127,11 @@ def _image_folders(
     return _named(source, names, root, preprocess)
 
 
+def source_location(src: str | Path) -> str:
+    """Where SRC is, as a model records it: 'mnist', or the absolute path (any folder may run it later)."""
+    return "mnist" if str(src) == "mnist" else str(Path(src).absolute())
+
+
 def default_preprocessing(names: tuple[str, ...] | None, channels: int = 1) -> str:
     """Grey digits (numbered classes) are made MNIST-style; images of named classes, and colour images,
     are taken as they are."""

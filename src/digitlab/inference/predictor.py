@@ -84,8 +84,8 @@ class Predictor:
         self.channels = info.channels  # 3: colour, pictures read in RGB; grey images repeated
         if as_is and info.preprocessing == "mnist":
             warnings.warn(
-                "--as-is: the model was trained on MNIST-style inputs (its model.json says preprocessing "
-                "'mnist'); images as they are may get other answers",
+                "--as-is (as_is=True): the model was trained on MNIST-style inputs (its model.json says "
+                "preprocessing 'mnist'); images as they are may get other answers",
                 stacklevel=2,
             )
         self.as_is = as_is or info.preprocessing == "as-is"

@@ -15,6 +15,7 @@ from digitlab.version import __version__
 
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1
+MAX_SOURCE_CHARS = 4096  # PATH_MAX on Linux: the longest path a data source can have
 
 
 def check_info(info: dict, path: Path) -> None:
@@ -54,6 +55,9 @@ def check_info(info: dict, path: Path) -> None:
     channels = info.get("channels", 1)  # a model.json from before colour has none: grey
     if type(channels) is not int or channels not in (1, 3):
         raise DigitlabError(f"{path}: field 'channels' must be 1 (grey) or 3 (colour), not {channels!r:.40}")
+    if not isinstance(source := info.get("data_source", ""), str) or len(source) > MAX_SOURCE_CHARS:
+        limit = f"{MAX_SOURCE_CHARS} characters or less"
+        raise DigitlabError(f"{path}: field 'data_source' must be a path of {limit}")
 
 
 def _check_classes(classes, path: Path) -> None:

@@ -5,7 +5,8 @@ The file's contract: input `image`, float32 [N,1,28,28], values in [0,1], white 
 (A model trained on other images or classes: [N,C,H,W] and [N,classes], as its metadata says; C is 3,
 red-green-blue, for a colour model.)
 Normalisation and softmax are inside, and the batch size is free. Metadata: classes, input size,
-normalisation, digitlab version, and the source model's weights hash.
+normalisation, digitlab version, the source model's weights hash, and `input_spec`: how an image file
+becomes `image`, step by step with its numbers (`data.input_spec`), so any language can reproduce it.
 """
 
 import contextlib
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from digitlab.data.input_spec import input_spec
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
 from digitlab.modelfiles.model_file import ModelInfo
@@ -94,10 +96,21 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         "input": f"image: float32 [N,{channels},{height},{width}] in [0,1], "
         + (COLOUR_FORM if channels == 3 else INPUT_FORMS[info.preprocessing]),
         "output": "probs: float32 [N,classes], softmax included",
+        "input_spec": json.dumps(described_input(info)),
     }
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
+
+
+def described_input(info: ModelInfo) -> dict:
+    """Metadata `input_spec`: the steps from an image file to `image` (any language can follow them),
+    then what the graph itself does to it: the model's normalisation, the model, softmax."""
+    size = (info.input_size[0], info.input_size[1])
+    normalize = {"rule": "(x - mean) / std", **info.normalization} if info.normalization else None
+    inside = {"normalize": normalize, "model": info.architecture, "softmax": True}
+    described = input_spec(info.preprocessing, size, info.channels)
+    return {**described, "in_graph": inside, "classes": info.classes}
 
 
 @contextlib.contextmanager
