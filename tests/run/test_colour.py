@@ -105,6 +105,35 @@ def test_explain_and_serve_answer_a_colour_model(squares):
     assert drawn["label"] in COLOURS
 
 
+def test_without_data_the_model_s_own_images_are_read_in_colour(squares):
+    import digitlab
+
+    own = json.loads(cli("evaluate", squares / "colour", "--json").stdout)  # no --data: its own test split
+    assert (own["data"], own["split"], own["n"]) == (str(squares / "data"), "test", 60)
+    assert own["accuracy"] == round(read_info(squares / "colour").metrics["test_accuracy"], 6)
+    slow = [
+        "--epochs",
+        "1",
+        "--lr",
+        "0.0003",
+        "--seed",
+        "3",
+    ]  # so low a rate that mistakes are left to explain
+    flags = [*LINEAR[:2], *slow, "--valid-fraction", "0.2"]
+    trained = cli("train", "--data", squares / "data" / "train", *flags, "--out", squares / "no-test")
+    assert trained.returncode == 0, trained.stderr
+    model = digitlab.load(squares / "no-test")
+    scores = model.evaluate()  # no test split: the valid split train held out (20% of 240), in colour
+    assert (model.info.channels, scores.split, scores.n) == (3, "valid", 48)
+    assert scores.accuracy == pytest.approx(model.info.metrics["valid_accuracy"], abs=1e-6)  # the same images
+    explained = cli("explain", squares / "no-test", "--top", "2", "--json")
+    assert explained.returncode == 0, explained.stderr
+    maps = [np.asarray(m) for item in json.loads(explained.stdout) for m in item["attribution"].values()]
+    assert len(maps) == 4 and all(
+        m.shape == (28, 28) for m in maps
+    )  # 2 mistakes, a map for each of 2 classes
+
+
 @pytest.mark.slow  # an ONNX export: about 5 s on 2 cores
 def test_the_onnx_export_takes_three_channels_and_matches_pytorch(squares, tmp_path):
     import onnxruntime as ort

@@ -221,7 +221,7 @@ def explain_top_losses(
     result, _ = evaluate(predictor.model, data, split, n_top=count)
     explained = []
     for t in result.top_losses:
-        image = data.images[t["index"]].numpy()
+        image = data.pictures(torch.tensor([t["index"]]))[0]  # (H,W), or colour's (H,W,3) as predict makes
         name = f"{data.name} image {t['index']}, labelled {result.name(t['label'])}"
         prediction = predictor.prediction(name, predictor.probs(image[None])[0], image)
         explained.append((t["index"], prediction, explain(predictor, image)))
