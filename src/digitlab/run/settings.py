@@ -112,7 +112,7 @@ class TrainConfig:
     fills it in, once.
 
     >>> resolved = digitlab.TrainConfig(preset="fast", epochs=2).resolve()   # the preset's, filled in
-    >>> resolved.epochs, resolved.batch_size, resolved.lr, resolved.channels
+    >>> resolved.epochs, resolved.batch_size, resolved.lr, resolved.widths
     (2, 128, 0.2, (16, 24, 48))
     """
 
