@@ -36,8 +36,8 @@ from bench import (
 from bench.timing import commit, kernels, machine
 from digitlab.errors import DigitlabError
 from digitlab.fileio import write_text_atomic
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 QUICK_OUT = Path("runs/bench/BENCHMARKS.md")  # a smoke run's figures stay out of the project's records
 
@@ -176,7 +176,7 @@ def _with_fast_model(write: Callable[[str], str]) -> str:
 
 
 def _train_fast_model(model_dir: str) -> None:
-    train_and_save(TrainConfig(preset="fast", epochs=1, out=model_dir), quiet=True)
+    train_model(TrainConfig(preset="fast", epochs=1, out=model_dir), quiet=True)
 
 
 def _gpu_section(command: str, out: str | Path) -> str:
