@@ -120,7 +120,7 @@ def lr_find(
 ):
     """Sweep the learning rate over 100 batches and suggest one as fastai does (then train with --lr)."""
     from digitlab.report.figures import lr_finder, save_png
-    from digitlab.run.training_run import find_lr
+    from digitlab.run.learner_parts import find_lr
 
     sweep = find_lr(settings)
     save_png(lr_finder(sweep.lrs, sweep.losses, sweep.suggestions.valley), plot)
