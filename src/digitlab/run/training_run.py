@@ -149,7 +149,8 @@ class TrainingRun:
         self.model = self._model()
         for part in (self.splits.train, self.splits.valid):  # a model trained further (init, checkpoint) fits
             check_fits(self.model, part, self.config.data)
-        self.seconds["load"] = time.perf_counter() - self.start
+        self.loaded = time.perf_counter()  # the Learner's making counts as training (or warm-up), as before
+        self.seconds["load"] = self.loaded - self.start
         if not isinstance(self.model, Fittable):
             self.learner = self._learner()
             if not self.quiet:
@@ -161,12 +162,12 @@ class TrainingRun:
     def fit(self) -> None:
         """The baseline's one pass, or the Learner's one-cycle schedule (warmed up first on a GPU or
         with --compile; with --patience, stopping early and keeping the best epoch)."""
-        start, self.kept_epoch = time.perf_counter(), None
+        self.kept_epoch = None
         if self.learner is None:
             self.model.fit(self.splits.train.floats(), self.splits.train.labels)
         else:
             self._train(self.learner)
-        self.seconds["train"] = time.perf_counter() - start - self.seconds.get("warmup", 0.0)
+        self.seconds["train"] = time.perf_counter() - self.loaded - self.seconds.get("warmup", 0.0)
         processes.teardown()
 
     def evaluate(self) -> None:
@@ -243,9 +244,8 @@ class TrainingRun:
     def _train(self, learner: Learner) -> None:
         with deterministic_cudnn(), compile_failure_explained():
             if (self.config.compile or self.config.device == "cuda") and self.world == 1:
-                start = time.perf_counter()
                 warm_up(learner)
-                self.seconds["warmup"] = time.perf_counter() - start
+                self.seconds["warmup"] = time.perf_counter() - self.loaded
             stop = [EarlyStopping(patience=self.config.patience)] if self.config.patience else []
             position = self.resume.position if self.resume else (0, 0)
             learner.fit_one_cycle(self.config.epochs, cbs=stop, start=position)  # at the Learner's lr
