@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from digitlab.learning.learner import Learner
-from digitlab.learning.warmup import warm_up
 from digitlab.modelfiles.model_file import load_model
 from digitlab.run.learner_parts import quiet_learner
 from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import TrainingRun
+from digitlab.run.warmup import warm_up
 from tests.helpers import cli
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels

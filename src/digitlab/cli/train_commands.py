@@ -17,7 +17,7 @@ from digitlab.cli.common import (
     trust_code_option,
     with_settings,
 )
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, as_text
 
 if TYPE_CHECKING:  # imported when a command runs (the CLI starts without torch)
     from digitlab.run.training_run import RunResult
@@ -93,7 +93,7 @@ def train_cmd(
         config = dataclasses.replace(settings, nproc=processes.world_size())
         run = TrainingRun(config, quiet=Verbosity.quiet, trust_code=trust_code)
         for key, value in run.config.to_json().items():
-            detail(f"  {key} = {value}")
+            detail(f"  {key} = {as_text(value)}")
     result = run.run()
     if result is None:  # not rank 0: rank 0 reports
         return

@@ -10,7 +10,9 @@ The command line calls the same functions, so a script and `digitlab train` trai
 """
 
 import dataclasses
-import json
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Unpack
 
@@ -25,13 +27,13 @@ __all__ = ["Model", "RunResult", "load", "train"]
 
 
 def train(
-    config: TrainConfig | None = None, /, quiet: bool = False, **settings: Unpack[TrainSettings]
+    config: TrainConfig | None = None, *, quiet: bool = False, **settings: Unpack[TrainSettings]
 ) -> RunResult:
     """Train as `digitlab train` does; the model is saved in `out` and returned, ready, in the result.
 
     `config` and/or settings by name (`preset="fast", epochs=1, out="runs/x"`): the names are
     TrainConfig's fields, the flags' names, each typed (see TrainSettings). Your own model:
-    `model="package.module:Class", model_args={"n_classes": 47}` (a dict, or its JSON).
+    `model="package.module:Class", model_args={"n_classes": 47}`.
 
     >>> run = digitlab.train(model="linear", epochs=1, epoch_size=3_000, out="runs/doc-linear", quiet=True)
     >>> run.folder, len(run.history), run.kept_epoch, run.evaluation.split, run.config.epoch_size
@@ -41,14 +43,26 @@ def train(
     >>> run.model.info.metrics["test_accuracy"] == run.evaluation.accuracy   # run.model: ready to predict
     True
     """
-    values = dict(settings)
-    if isinstance(values.get("model_args"), dict):
-        values["model_args"] = json.dumps(values["model_args"])
-    config = dataclasses.replace(config or TrainConfig(), **values)  # type: ignore[arg-type]
+    config = dataclasses.replace(config or TrainConfig(), **settings)
     result = TrainingRun(config, quiet=quiet).run()
     if result is None:  # a process of a distributed run other than the first: the first one saves
         raise DigitlabError("train: this process is not the one that saves the model (rank > 0)")
     return result
+
+
+def _with_each_setting(function: Callable[..., RunResult]) -> inspect.Signature:
+    """`train`'s signature with TrainConfig's fields as its keywords, each with its type and default:
+    what help(), pdoc and IPython's completion read (type checkers read `Unpack[TrainSettings]`)."""
+    signature, hints = inspect.signature(function), typing.get_type_hints(TrainSettings)
+    named = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in dataclasses.fields(TrainConfig)
+    ]
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return signature.replace(parameters=[own[0], *named, *own[1:]])
+
+
+train.__signature__ = _with_each_setting(train)  # type: ignore[attr-defined]
 
 
 def load(path: str | Path, engine: str = "torch", trust_code: bool = False, as_is: bool = False) -> Model:

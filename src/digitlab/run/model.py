@@ -5,6 +5,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import torch
@@ -56,6 +57,18 @@ class Model:
         model = self.predictor.model
         return model.net if isinstance(model, ImportedModel) else model
 
+    # One signature per kind of image, as an editor shows them; each gives one Prediction per image
+    @overload
+    def predict(self, images: str | Path) -> list[Prediction]: ...  # a file, or a folder's images
+    @overload
+    def predict(self, images: np.ndarray) -> list[Prediction]: ...  # 28x28 digits (N of them), or a picture
+    @overload
+    def predict(self, images: torch.Tensor) -> list[Prediction]: ...  # as an array
+    @overload
+    def predict(self, images: Image.Image) -> list[Prediction]: ...  # a picture, prepared as a file is
+    @overload
+    def predict(self, images: Sequence[ImageLike]) -> list[Prediction]: ...  # any of these, in order
+
     def predict(self, images: ImageLike | Sequence[ImageLike]) -> list[Prediction]:
         """One Prediction per image, in order, batched. `images`: a file path or folder, a PIL image,
         a numpy array or tensor, or a list of these. A 28x28 array (or N of them: (N,28,28) or
@@ -69,7 +82,10 @@ class Model:
         >>> [a.path for a in answers], all(a.digit in range(10) for a in answers)
         (['digit 0', 'digit 1', 'digit 2'], True)
         """
-        items = images if isinstance(images, list | tuple) else [images]
+        if isinstance(images, ImageLike):
+            items: list[ImageLike] = [images]
+        else:  # a list or tuple (any sequence) of images
+            items = list(images)
         predictions: list[Prediction] = []
         paths: list[str | Path] = []  # files in a row are predicted together: a model call per 256
         for item in items:

@@ -14,8 +14,8 @@ import torch
 
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
-from digitlab.learning.checkpointing import unwrap
 from digitlab.learning.learner import Learner
+from digitlab.models import unwrap
 from digitlab.models.layers import unit_images
 
 

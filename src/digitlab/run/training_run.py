@@ -18,19 +18,18 @@ from typing import Any
 import torch
 
 from digitlab.errors import DigitlabError, plain
-from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
+from digitlab.inference.evaluation import Evaluation, evaluate, final_split
 from digitlab.inference.predictor import Predictor
-from digitlab.learning import checkpointing
 from digitlab.learning.callbacks import Callback, CSVLogger, history_csv
-from digitlab.learning.checkpointing import Checkpoint
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
 from digitlab.learning.learner import Learner
-from digitlab.learning.warmup import warm_up
+from digitlab.modelfiles import checkpoint_file
+from digitlab.modelfiles.checkpoint_file import Checkpoint
 from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
 from digitlab.modelfiles.ownership import CHECKPOINT_FOLDER, remove_own_folder, writing
 from digitlab.modelfiles.publishing import publish_run
-from digitlab.models import UntrustedCode, build_model, model_name
+from digitlab.models import UntrustedCode, build_model, check_fits, model_name
 from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import (
@@ -43,7 +42,8 @@ from digitlab.run.learner_parts import (
     load_holdout,
 )
 from digitlab.run.model import Model
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, as_text
+from digitlab.run.warmup import warm_up
 
 STAGES = ("build", "fit", "evaluate", "publish")
 RUN_EVENTS = tuple(f"{when}_{stage}" for stage in STAGES for when in ("before", "after"))
@@ -51,7 +51,7 @@ RUN_EVENTS = tuple(f"{when}_{stage}" for stage in STAGES for when in ("before", 
 
 @dataclass(frozen=True)
 class Resume:
-    """A run's checkpoint to go on from (learning/checkpointing.py): its tensors and what it stored."""
+    """A run's checkpoint to go on from (modelfiles/checkpoint_file.py): its tensors and what it stored."""
 
     tensors: dict[str, torch.Tensor]
     meta: dict[str, Any]  # where it stopped (epoch, iter), the callbacks' state, and `extra`
@@ -61,7 +61,7 @@ class Resume:
         """OUT/checkpoint; a run that finished removed it, and says so rather than that a file is missing."""
         if not (Path(out) / CHECKPOINT_FOLDER).exists() and (Path(out) / JSON_NAME).exists():
             raise DigitlabError(f"{out}: its run has finished (its model is {JSON_NAME}): nothing to resume")
-        return cls(*checkpointing.load(Path(out) / CHECKPOINT_FOLDER))
+        return cls(*checkpoint_file.load(Path(out) / CHECKPOINT_FOLDER))
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -309,7 +309,9 @@ SHOWN_SETTINGS = ("data", "model", "model_args", "preset", "epochs", "lr", "batc
 
 def settings_line(config: TrainConfig) -> str:
     """The run's main settings, resolved, as it starts (all of them: --verbose, or --print-config)."""
-    shown = " ".join(f"{k}={getattr(config, k)}" for k in SHOWN_SETTINGS if getattr(config, k) is not None)
+    shown = " ".join(
+        f"{k}={as_text(getattr(config, k))}" for k in SHOWN_SETTINGS if getattr(config, k) is not None
+    )
     return f"settings: {shown} (every setting: --print-config)"
 
 
@@ -342,8 +344,3 @@ def _loggers(config: TrainConfig) -> list[Any]:
 
         loggers.append(MLflowLogger(config.mlflow, config.to_json()))
     return loggers
-
-
-def train_and_save(config: TrainConfig, quiet: bool = False, trust_code: bool = False) -> RunResult | None:
-    """A run of `config` from start to publish (None in a process other than the first)."""
-    return TrainingRun(config, quiet=quiet, trust_code=trust_code).run()
