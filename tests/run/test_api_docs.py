@@ -12,7 +12,10 @@ import digitlab.run.settings
 import digitlab.run.training_run
 
 MODULES = (
-    digitlab.run.api, digitlab.run.model, digitlab.run.training_run, digitlab.inference.predictor,
+    digitlab.run.api,
+    digitlab.run.model,
+    digitlab.run.training_run,
+    digitlab.inference.predictor,
     digitlab.run.settings,
 )
 
