@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from digitlab.data.sources import source_location
 from digitlab.errors import DigitlabError, plain
 from digitlab.inference.evaluation import Evaluation, evaluate, final_split
 from digitlab.inference.predictor import Predictor
@@ -187,7 +188,8 @@ class TrainingRun:
             self.model, settings=self.config.to_json(), history=history,
             metrics=metrics | (kept_metrics(history, self.kept_epoch) if history else {}),
             classes=self.splits.class_labels(), preprocessing=self.config.preprocess or "mnist",
-            data_fingerprint=self.fingerprint, seconds={k: round(v, 3) for k, v in self.seconds.items()},
+            data_fingerprint=self.fingerprint, data_source=source_location(self.config.data),
+            seconds={k: round(v, 3) for k, v in self.seconds.items()},
         )  # fmt: skip
         columns = self.learner.recorder.history() if self.learner else None
         files = {"report.html": training_report(self.model, info, columns, self.evaluation, self.data)}
