@@ -18,8 +18,8 @@ from bench.timing import command_line
 from digitlab.learning.callbacks import Callback
 from digitlab.learning.metrics import accuracy
 from digitlab.models import Ensemble, predict_probs
+from digitlab.run.learner_parts import quiet_learner
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import quiet_learner
 
 BUDGET = 600  # seconds per seed: the `best` target of 99.75% mean of 3 seeds, on this machine
 KINDS = ("raw", "ema", "raw+tta", "ema+tta")  # the columns: as trained, EMA, TTA, both

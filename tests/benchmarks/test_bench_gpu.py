@@ -217,13 +217,16 @@ def test_test_time_shifts_score_saved_models_as_evaluate_does(monkeypatch, train
 
 
 def test_each_best_run_is_scored_with_test_time_shifts_beside_its_own_accuracy(monkeypatch):
-    class Trained:
-        model, seconds = torch.nn.Linear(1, 1), {"train": 1.0}
-
     class Scored:
         accuracy = 0.9970
 
-    monkeypatch.setattr(gpu, "train_and_save", lambda config, quiet: (Trained, Scored))
+    class Model:
+        module = torch.nn.Linear(1, 1)
+
+    class Trained:
+        model, seconds, evaluation = Model, {"train": 1.0}, Scored
+
+    monkeypatch.setattr(gpu, "train_model", lambda config, quiet: Trained)
     monkeypatch.setattr(gpu, "_shifted_accuracy", lambda models, data, device: 0.9980)
     best = [gpu._train_run(gpu.TrainConfig(preset="best", seed=s, device="cpu")) for s in range(3)]
     assert [r["shifted"] for r in best] == [0.9980] * 3
