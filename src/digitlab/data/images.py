@@ -9,7 +9,7 @@ model of another input size, the frame is that size and the box in the same prop
 import numpy as np
 from PIL import Image
 
-from digitlab.data.decode import WORKING_SIZE, to_grayscale
+from digitlab.data.decode import WORKING_SIZE, grey_image, to_grayscale
 
 MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the paper
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
@@ -31,10 +31,9 @@ def to_mnist(image: Image.Image, name: str = "image", size: tuple[int, int] = (2
 
 def as_input(image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28)) -> np.ndarray:
     """`image` as it is, grey and resized to `size` (height, width): for a model trained on images that
-    are not MNIST-style (nothing cropped, centred or inverted)."""
-    gray = Image.fromarray(to_grayscale(image, name), mode="F")
-    resized = np.asarray(gray.resize((size[1], size[0]), Image.Resampling.BILINEAR), np.float32)
-    return np.asarray(np.round(np.clip(resized, 0, 1) * 255), np.uint8)
+    are not MNIST-style (nothing cropped, centred or inverted). Resized in 8 bits by Pillow, as a
+    plain PIL loop would, so no image's pixels go to numpy before the small result."""
+    return np.asarray(grey_image(image, name).resize((size[1], size[0]), Image.Resampling.BILINEAR))
 
 
 def _shrink(gray: np.ndarray, size: int) -> np.ndarray:
