@@ -26,6 +26,7 @@ from bench import (
     kaggle_data,
     notes_loop,
     overhead,
+    phases,
     reference,
     robustness,
     scaling,
@@ -83,6 +84,8 @@ def run_bench(
         by_kernels = training.kernel_runs(kernel_sets())
         md.append(training.speed_section(by_kernels, command))
         fast = next(iter(by_kernels.values()))["fast"]
+        say("phases: where the fast command's seconds go (one profiled run) ...")
+        md.append(phases.section(phases.run(), command))
     say("start-up: digitlab --version against import torch ...")
     md.append(startup.section(startup.run(repeats=3 if quick else 5), command))
     say("learner overhead ...")
@@ -229,6 +232,10 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
     "speed": (
         "speed: the fast command and the reference, interleaved, per kernel set (about 30 minutes) ...",
         lambda command, quick, out: training.speed_section(training.kernel_runs(kernel_sets()), command),
+    ),
+    "phases": (
+        "phases: where the fast command's seconds go, one run under a CPU-time cProfile ...",
+        lambda command, quick, out: phases.section(phases.run(), command),
     ),
     "kaggle": (
         "kaggle: fast (10 seeds) and default (3 seeds) on MNIST and on a 42,000-row Kaggle CSV ...",
