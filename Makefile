@@ -64,7 +64,7 @@ fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (
 docs: install-dev  # the API reference, from the docstrings, offline, into docs/api/ (not committed)
 	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.run.keywords digitlab.learning digitlab.data digitlab.models digitlab.inference
 
-lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/)
+lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/) and the Python API
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -10,11 +10,12 @@ The command line calls the same functions, so a script and `digitlab train` trai
 """
 
 import dataclasses
-import json
-from collections.abc import Sequence
+import inspect
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Unpack
+from typing import Unpack, overload
 
 import numpy as np
 import torch
@@ -68,6 +69,18 @@ class Model:
         model = self.predictor.model
         return model.net if isinstance(model, ImportedModel) else model
 
+    # One signature per kind of image, as an editor shows them; each gives one Prediction per image
+    @overload
+    def predict(self, images: str | Path) -> list[Prediction]: ...  # a file, or a folder's images
+    @overload
+    def predict(self, images: np.ndarray) -> list[Prediction]: ...  # 28x28 digits (N of them), or a picture
+    @overload
+    def predict(self, images: torch.Tensor) -> list[Prediction]: ...  # as an array
+    @overload
+    def predict(self, images: Image.Image) -> list[Prediction]: ...  # a picture, prepared as a file is
+    @overload
+    def predict(self, images: Sequence[ImageLike]) -> list[Prediction]: ...  # any of these, in order
+
     def predict(self, images: ImageLike | Sequence[ImageLike]) -> list[Prediction]:
         """One Prediction per image, in order, batched. `images`: a file path or folder, a PIL image,
         a numpy array or tensor, or a list of these. A 28x28 array (or N of them: (N,28,28) or
@@ -81,7 +94,10 @@ class Model:
         >>> [a.path for a in answers], all(a.digit in range(10) for a in answers)
         (['digit 0', 'digit 1', 'digit 2'], True)
         """
-        items = images if isinstance(images, list | tuple) else [images]
+        if isinstance(images, ImageLike):
+            items: list[ImageLike] = [images]
+        else:  # a list or tuple (any sequence) of images
+            items = list(images)
         predictions: list[Prediction] = []
         paths: list[str | Path] = []  # files in a row are predicted together: a model call per 256
         for item in items:
@@ -170,13 +186,13 @@ class RunResult:
 
 
 def train(
-    config: TrainConfig | None = None, /, quiet: bool = False, **settings: Unpack[TrainSettings]
+    config: TrainConfig | None = None, *, quiet: bool = False, **settings: Unpack[TrainSettings]
 ) -> RunResult:
     """Train as `digitlab train` does; the model is saved in `out` and returned, ready, in the result.
 
     `config` and/or settings by name (`preset="fast", epochs=1, out="runs/x"`): the names are
     TrainConfig's fields, the flags' names, each typed (see TrainSettings). Your own model:
-    `model="package.module:Class", model_args={"n_classes": 47}` (a dict, or its JSON).
+    `model="package.module:Class", model_args={"n_classes": 47}`.
 
     >>> run = digitlab.train(model="linear", epochs=1, epoch_size=3_000, out="runs/doc-linear", quiet=True)
     >>> run.folder, len(run.history), run.kept_epoch, run.evaluation.split, run.config.epoch_size
@@ -186,10 +202,7 @@ def train(
     >>> run.model.info.metrics["test_accuracy"] == run.evaluation.accuracy   # run.model: ready to predict
     True
     """
-    values = dict(settings)
-    if isinstance(values.get("model_args"), dict):
-        values["model_args"] = json.dumps(values["model_args"])
-    config = dataclasses.replace(config or TrainConfig(), **values)  # type: ignore[arg-type]
+    config = dataclasses.replace(config or TrainConfig(), **settings)
     done = train_and_save(config, quiet=quiet)
     if done is None:  # a process of a distributed run other than the first: the first one saves
         raise DigitlabError("train: this process is not the one that saves the model (rank > 0)")
@@ -201,6 +214,21 @@ def train(
         Model(Predictor(result.model, info, folder=folder), folder), folder, result.config, rows,
         result.kept_epoch, evaluation, info.metrics, result.seconds,
     )  # fmt: skip
+
+
+def _with_each_setting(function: Callable[..., RunResult]) -> inspect.Signature:
+    """`train`'s signature with TrainConfig's fields as its keywords, each with its type and default:
+    what help(), pdoc and IPython's completion read (type checkers read `Unpack[TrainSettings]`)."""
+    signature, hints = inspect.signature(function), typing.get_type_hints(TrainSettings)
+    named = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in dataclasses.fields(TrainConfig)
+    ]
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return signature.replace(parameters=[own[0], *named, *own[1:]])
+
+
+train.__signature__ = _with_each_setting(train)  # type: ignore[attr-defined]
 
 
 def load(path: str | Path, engine: str = "torch", trust_code: bool = False, as_is: bool = False) -> Model:

@@ -28,7 +28,7 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
     """The file's settings, each a known field, with lists as tuples; one line naming the file and
     the key (or TOML's line and column) when it is not. A `model` naming a class of the user's own is
     refused without `trust_code`, before anything is imported."""
-    from digitlab.models.imported import is_import_path  # torch: imported once a file is read
+    from digitlab.models.imported import is_import_path, parse_model_args  # torch: once a file is read
 
     path = Path(path)
     data = read_regular(path, MAX_BYTES, follow_links=True, what="a settings file of a few lines needs")
@@ -54,11 +54,11 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
             "its module and runs its code; if you trust this file, pass --trust-code "
             "(in Python: trust_code=True), or type --model on the command line"
         )
-    if isinstance(settings.get("model_args"), dict):  # TOML's table as the flag's JSON
+    if isinstance(settings.get("model_args"), str):  # the flag's JSON, as --print-config writes it
         try:
-            settings["model_args"] = json.dumps(settings["model_args"], default=str)
-        except RecursionError:
-            raise DigitlabError(f"{path}: model_args is nested too deeply") from None
+            settings["model_args"] = parse_model_args(settings["model_args"])
+        except ValueError as e:
+            raise DigitlabError(f"{path}: {e}") from None
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
@@ -83,6 +83,8 @@ def _toml_value(key: str, value) -> str:
         return "[" + ", ".join(_toml_value(key, v) for v in value) + "]"
     if isinstance(value, str):
         return _toml_string(key, value)
+    if isinstance(value, dict):  # model_args: the flag's JSON (TOML's inline tables hold no null)
+        return _toml_string(key, json.dumps(value))
     return repr(value)  # an int, or a float within its range (finite): TOML reads Python's forms
 
 

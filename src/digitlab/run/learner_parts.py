@@ -12,14 +12,14 @@ from digitlab.data import DataLoader, DataLoaders, Splits
 from digitlab.data.augment import RandomAffine
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import CSVLogger
-from digitlab.learning.checkpointing import Checkpoint
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.learner import Learner
 from digitlab.learning.metrics import accuracy
 from digitlab.learning.optim import SGD
 from digitlab.learning.steps import ShardedStep
+from digitlab.modelfiles.checkpoint_file import Checkpoint
 from digitlab.models import build_model, model_name, output_count
-from digitlab.models.imported import is_import_path, parse_model_args
+from digitlab.models.imported import is_import_path
 from digitlab.run import processes
 from digitlab.run.settings import TrainConfig
 
@@ -46,7 +46,7 @@ def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
 
 def _imported_model(config: TrainConfig, norm: dict, classes: int) -> torch.nn.Module:
     """The user's class built with their arguments, and checked to give one score per class."""
-    args = parse_model_args(config.model_args)
+    args = dict(config.model_args or {})
     try:
         model = build_model("imported", trust_code=True, target=config.model, args=args, **norm)
     except (TypeError, ValueError) as e:
