@@ -26,7 +26,14 @@ PHASES = {
     "imports (all of the run's)": ("<frozen importlib._bootstrap>", "_find_and_load"),
     "data: read or cached MNIST": ("digitlab/data/sources.py", "load_source"),
     "holdout split": ("digitlab/data/holdout.py", "hold_out"),
-    "model and learner": ("digitlab/run/learner_parts.py", "build_learner"),
+    "splits checked: no valid image in train, pixel statistics": (
+        "digitlab/data/dataset.py",
+        "__post_init__",
+    ),
+    "model, loaders (their own leakage check) and learner": (
+        "digitlab/run/learner_parts.py",
+        "build_learner",
+    ),
     "training (fit_one_cycle)": ("digitlab/learning/learner.py", "fit_one_cycle"),
     "test evaluation": ("digitlab/inference/evaluation.py", "evaluate"),
     "report.html": ("digitlab/report/model_report.py", "training_report"),
@@ -42,10 +49,12 @@ def run(seed: int = 0) -> dict:
         argv = ["train", "--preset", "fast", "--seed", str(seed), "--out", str(Path(tmp) / "model")]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "bench.phases", str(stats_file), *argv], check=True, capture_output=True
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.phases", str(stats_file), *argv], capture_output=True, text=True
         )
         wall = time.perf_counter() - start
+        if done.returncode:
+            raise RuntimeError(f"the profiled command failed: {done.stderr[-2000:]}")
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         stats = pstats.Stats(str(stats_file))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -68,7 +77,9 @@ def section(r: dict, command: str = "") -> str:
     cpu, phases = r["cpu"], r["phases"]
     work = sum(v for k, v in phases.items() if not k.startswith("imports"))
     rows = [(name, seconds) for name, seconds in phases.items()]
-    rows.append(("other profiled work (the command line, settings, messages)", r["profiled"] - work))
+    rows.append(
+        ("other profiled work (the command line, settings, data fingerprint, messages)", r["profiled"] - work)
+    )
     rows.append(("start-up and exit (outside the profile)", cpu - r["profiled"]))
     table = "".join(f"| {name} | {seconds:.2f} | {seconds / cpu:.1%} |\n" for name, seconds in rows)
     busy = "" if os.getloadavg()[0] < 0.5 * (os.cpu_count() or 1) else " (the machine was busy)"
