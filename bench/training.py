@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.stamp import figures
 from bench.timing import command_line, timed
 from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import train_and_save
@@ -78,11 +79,6 @@ def _summary(preset: str, device: str, runs: list[dict]) -> dict:
         "min_acc": min(accs),
         "max_acc": max(accs),
     }
-
-
-def speed_runs(fast_seeds: int = 3, reference_seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
-    """`speed_runs_under` with this CPU's own kernels."""
-    return speed_runs_under({}, fast_seeds, reference_seeds)
 
 
 def speed_runs_under(
@@ -147,9 +143,11 @@ def speed_section(by_kernels: dict[str, dict], command: str = "") -> str:
             f"{reached}/{len(fast['runs'])} | {ref_s:.1f} | {epochs} | **{ref_s / fast['median_s']:.1f}x** |"
         )
     per_seed = ", ".join(f"{r['accuracy']:.4f}" for r in first["fast"]["runs"])
+    seeds = f"0-{len(first['fast']['runs']) - 1}"
+    first_ratio = statistics.median(r["seconds"] for r in first["reference"]) / first["fast"]["median_s"]
     return (
         "## Time to 99.0%: the whole command\n\n" + command_line(command) + "`digitlab train --preset fast "
-        f"--seed S` for seeds 0-{len(first['fast']['runs']) - 1}, run as a user runs it and timed from "
+        f"--seed S` for seeds {seeds}, run as a user runs it and timed from "
         "outside (interpreter start-up, imports, loading MNIST, training, the test evaluation, saving the "
         "model and writing report.html), against PyTorch's examples/mnist recipe (`python -m "
         "bench.reference`), also its own process timed from outside, trained epoch by epoch until its "
@@ -164,6 +162,7 @@ def speed_section(by_kernels: dict[str, dict], command: str = "") -> str:
         "reference s to 99.0% | reference epochs | ratio |\n|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nfast's accuracy per seed ({next(iter(by_kernels))}): {per_seed}.\n"
+        + figures(fast_median_s=f"{first['fast']['median_s']:.1f} s", ratio=f"{first_ratio:.1f}x")
     )
 
 
