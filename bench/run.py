@@ -11,12 +11,13 @@ Budget on an idle 2-core machine (bench/sections.py holds the figures; a test ke
     fastai          2 min    the notes' cells by digitlab and by fastai
     notes-run       7 min    the notes' code on 42,000 rows (the lesson quotes it)
     speed          22 min    the fast command against PyTorch's example to 99.0%, 3 seeds each
+    phases          1 min    where the fast command's seconds go (one profiled run)
     presets         7 min    fast, 10 seeds, on MNIST and a 42k CSV
     engines         2 min    PyTorch against ONNX Runtime (trains the shared model first)
     explain         1 min    explain() per image
     bulk            4 min    predict over 5,000 files against plain loops
     serving         4 min    1 and 2 workers at 8 and 32 clients, then the ramp to load shedding
-    total          56 min    (at most 60)
+    total          57 min    (at most 60)
 
 Left out of `make bench` for time, each said why in the file's header and measured alone with its
 command: speed-kernels, presets-default, robustness, ensemble, distributed, budget. The GPU sections

@@ -127,14 +127,16 @@ def predict(
         _Output(form, len(predictor.info.classes), predictor.info.named) as output,
         _progress() as advance,
     ):
-        for number, result in enumerate(predictor.iter_paths(paths)):
-            if saved is not None:
-                saved.add(number, result)
-            if result.error:
-                errors += 1
-                print(f"error: {plain(result.error)}", file=sys.stderr)
-            output.write(result)
-            advance()
+        for answers in predictor.iter_batches(paths):
+            for result in answers:
+                if saved is not None:
+                    saved.add(output.count, result)  # its number in the output
+                if result.error:
+                    errors += 1
+                    print(f"error: {plain(result.error)}", file=sys.stderr)
+                output.write(result)
+                advance()
+            sys.stdout.flush()  # a pipe sees each batch as it is done
     if saved is not None:
         saved.flush()
     if errors:
@@ -143,7 +145,7 @@ def predict(
 
 class _Output:
     """Each prediction written as it comes: a line of text, a JSON array element, a JSON line or a
-    CSV row (flushed, so a pipe sees it at once)."""
+    CSV row (the caller flushes after each batch)."""
 
     def __init__(self, form: str, n_classes: int, named: bool = False):
         self.form, self.count, self.n_classes, self.named = form, 0, n_classes, named
@@ -181,7 +183,6 @@ class _Output:
             if self.form == "jsonl":
                 sys.stdout.write("\n")
         self.count += 1
-        sys.stdout.flush()
 
     def __exit__(self, *exc) -> None:
         if self.form == "json":

@@ -95,7 +95,32 @@ def to_grayscale(image: Image.Image, name: str = "image") -> np.ndarray:
     A large image is first reduced by whole factors in its own mode (a few bytes a pixel),
     so no full-size float copy is ever made. Float images may hold 0..1 or 0..255.
     """
-    image = ImageOps.exif_transpose(_reduced(image, 2 * WORKING_SIZE))  # (the transpose copies)
+    return _float_grey(_upright(image), name)
+
+
+def grey_image(image: Image.Image, name: str = "image") -> Image.Image:
+    """`to_grayscale` as an 8-bit PIL image: an image Pillow greys to 8 bits itself (grey, RGB,
+    CMYK) never leaves Pillow, so its pixels are not copied to numpy and back."""
+    image = _upright(image)
+    if _eight_bit_grey(image):
+        return image.convert("L")
+    return Image.fromarray(np.asarray(np.round(_float_grey(image, name) * 255), np.uint8))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Reduced below twice the working size, then turned as its EXIF orientation says."""
+    return ImageOps.exif_transpose(_reduced(image, 2 * WORKING_SIZE))  # (the transpose copies)
+
+
+def _eight_bit_grey(image: Image.Image) -> bool:
+    """Whether Pillow's own conversion to 8-bit grey is the whole job: no transparency, no palette,
+    no more than 8 bits a channel."""
+    return image.mode in ("1", "L", "RGB", "CMYK", "YCbCr") and "transparency" not in image.info
+
+
+def _float_grey(image: Image.Image, name: str) -> np.ndarray:
+    """Grey float32 in [0,1]: 16-bit, 32-bit and float images scaled, palettes and transparency
+    composited, any other mode greyed by Pillow."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(image, dtype=np.float32)
         if not np.isfinite(arr).all():

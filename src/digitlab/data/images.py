@@ -9,7 +9,7 @@ model of another input size, the frame is that size and the box in the same prop
 import numpy as np
 from PIL import Image
 
-from digitlab.data.decode import WORKING_SIZE, to_grayscale, to_rgb
+from digitlab.data.decode import WORKING_SIZE, grey_image, to_grayscale, to_rgb
 
 MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the paper
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
@@ -39,8 +39,11 @@ def as_input(
 ) -> np.ndarray:
     """`image` as it is, resized to `size` (height, width): for a model trained on images that are not
     MNIST-style (nothing cropped, centred or inverted). uint8 (H,W) grey, or (H,W,3) RGB for
-    `channels` 3 (a grey image's grey repeated), laid out as a picture is."""
-    planes = [to_grayscale(image, name)] if channels == 1 else list(to_rgb(image, name).transpose(2, 0, 1))
+    `channels` 3 (a grey image's grey repeated), laid out as a picture is. Grey is resized in 8 bits
+    by Pillow, as a plain PIL loop would, so no image's pixels go to numpy before the small result."""
+    if channels == 1:
+        return np.asarray(grey_image(image, name).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+    planes = list(to_rgb(image, name).transpose(2, 0, 1))
     resized = [
         np.asarray(
             Image.fromarray(np.ascontiguousarray(p), mode="F").resize(
@@ -49,8 +52,7 @@ def as_input(
         )
         for p in planes
     ]
-    made = np.asarray(np.round(np.clip(np.stack(resized, -1), 0, 1) * 255), np.uint8)
-    return made[..., 0] if channels == 1 else made
+    return np.asarray(np.round(np.clip(np.stack(resized, -1), 0, 1) * 255), np.uint8)
 
 
 def _shrink(gray: np.ndarray, size: int) -> np.ndarray:

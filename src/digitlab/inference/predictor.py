@@ -171,15 +171,23 @@ class Predictor:
         images while the threads prepare the next batch, and answers come out in the order given as
         each batch is done. Memory holds two batches of 28x28 digits (and one folder's file names),
         however many files."""
+        for answers in self.iter_batches(paths, batch_size, workers):
+            yield from answers
+
+    def iter_batches(
+        self, paths: list[str | Path], batch_size: int = BATCH, workers: int | None = None
+    ) -> Iterator[list[Prediction]]:
+        """`iter_paths`, a batch's answers at a time: a writer flushes once a batch, not once a line."""
         pool = ThreadPoolExecutor(workers or decode_threads()) if workers != 0 else None
         try:
             batch: list[tuple[str, np.ndarray | None, Prediction | None]] = []
             for item in self._prepared_in_order(self._files(paths), pool, batch_size):
                 batch.append(item)
                 if len(batch) == batch_size:
-                    yield from self._answer(batch)
+                    yield list(self._answer(batch))
                     batch = []
-            yield from self._answer(batch)
+            if batch:
+                yield list(self._answer(batch))
         finally:
             if pool is not None:  # a consumer that stops early leaves no work running
                 pool.shutdown(cancel_futures=True)

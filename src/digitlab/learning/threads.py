@@ -6,6 +6,11 @@ it in tens of microseconds, about what waking and joining a second thread costs;
 with other work that join waits for a free core, often milliseconds. So a fit on the CPU counts its
 first training batch's operations (torch's `FlopCounterMode`) and, below `SMALL`, runs on one thread,
 giving the count back when it ends. bench/fastai_oracle.py measures what that saves.
+
+Counting is not free: `FlopCounterMode` imports torch._dynamo, over a second of CPU time on a 2-core
+machine (`python -X importtime`). A model whose weight matrices and kernels hold W numbers does at
+least 2 W operations per image (each weight multiplies and adds at least once), so where
+2 W x batch size already reaches `SMALL` the answer is known and nothing is counted.
 """
 
 from typing import TYPE_CHECKING
@@ -32,7 +37,10 @@ class OneThreadForSmallBatches(Callback):
         self.decided = learn.device.type != "cpu"  # a GPU's batches are not the CPU's threads' work
 
     def before_batch(self, learn: "Learner") -> None:
-        if not self.decided and learn.training:
+        if self.decided or not learn.training:
+            return
+        self.decided = surely_large(learn.model, len(learn.batch[0]))
+        if not self.decided:
             self.counter = FlopCounterMode(display=False)
             self.counter.__enter__()  # left in after_pred, or in cleanup_batch if the forward pass raised
 
@@ -56,3 +64,12 @@ class OneThreadForSmallBatches(Callback):
     def cleanup_fit(self, learn: "Learner") -> None:
         self._stop()
         torch.set_num_threads(self.threads)
+
+
+def surely_large(model: torch.nn.Module, batch_size: int) -> bool:
+    """Whether a forward pass surely does `SMALL` FLOPs or more: 2 per weight (matrices and kernels,
+    not biases or norms, which FlopCounterMode does not count) and image is its least. (An embedding
+    table or a weight the forward pass leaves unused makes it say yes wrongly: the fit then keeps
+    torch's own thread count, as it would without this callback.)"""
+    weights = sum(p.numel() for p in model.parameters() if p.dim() >= 2)
+    return 2 * weights * batch_size >= SMALL
