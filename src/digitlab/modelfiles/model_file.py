@@ -53,6 +53,7 @@ class ModelInfo:
     metrics: dict = field(default_factory=dict)
     data_fingerprint: str = ""  # SHA-256 of the training images and labels
     seconds: dict = field(default_factory=dict)
+    augmentation_chosen: str = ""  # why the run's augmentation is its kind: the data's look, or the flag
     digitlab_version: str = __version__
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

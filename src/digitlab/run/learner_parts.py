@@ -2,6 +2,7 @@
 the optimizer, the run's callbacks and the Learner that holds them. `training.py` runs them.
 """
 
+import json
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from digitlab.learning.steps import ShardedStep
 from digitlab.models import build_model, model_name, output_count
 from digitlab.models.imported import is_import_path, parse_model_args
 from digitlab.run import processes
-from digitlab.run.settings import TrainConfig
+from digitlab.run.recipe import optimizer, user_callbacks
+from digitlab.run.settings import SGD_ARGS, TrainConfig
 
 
 def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
@@ -85,7 +87,8 @@ def build_learner(
     augment = None
     if config.augment and config.model not in ("baseline", "linear", "mlp"):  # the CNN, or the user's
         warp = {"degrees": config.rotate, "shift": config.shift, "zoom": config.zoom}
-        augment = RandomAffine(**warp, stroke=config.stroke, seed=config.seed)
+        mirror = config.augmentation == "mild"  # `run.recipe` decided the kind: never None here
+        augment = RandomAffine(**warp, stroke=config.stroke, seed=config.seed, flip=mirror)
     # with CUDA graphs the recorded step augments, from numbers the same generator draws
     dls = _loaders(splits, config, device, None if config.cuda_graphs else augment, shard=(rank, world))
     if config.model == "cnn":
@@ -96,13 +99,14 @@ def build_learner(
     if world > 1:
         model = processes.wrap_model(model.to(device), device)
     cbs = _run_callbacks(config, spec, fingerprint, augment, resume, writer=rank == 0) if log else []
+    cbs += user_callbacks(config)
     loss = (
         partial(F.cross_entropy, label_smoothing=config.label_smoothing)
         if config.label_smoothing
         else F.cross_entropy
     )
     learn = Learner(
-        dls, model, loss, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
+        dls, model, loss, opt_func=optimizer(config), lr=config.lr, metrics=accuracy, cbs=cbs,
         device=device, autocast=device.type == "cuda", quiet=quiet,
     )  # fmt: skip
     if config.cuda_graphs:
@@ -113,8 +117,8 @@ def build_learner(
 
 
 def sgd_nesterov(params, lr: float) -> SGD:
-    """The optimizer of every run: digitlab's SGD with Nesterov momentum and weight decay."""
-    return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    """The optimizer of every preset: digitlab's SGD with Nesterov momentum and weight decay."""
+    return SGD(params, lr, **json.loads(SGD_ARGS))
 
 
 def _loaders(

@@ -28,6 +28,7 @@ from digitlab.models import UntrustedCode, build_model
 from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
+from digitlab.run.recipe import fit_to_data, recipe_line, refuse_untrusted
 from digitlab.run.settings import TrainConfig
 
 
@@ -40,6 +41,7 @@ class TrainResult:
     fingerprint: str  # SHA-256 of the training images and labels
     seconds: dict = field(default_factory=dict)
     kept_epoch: int | None = None  # early stopping: the epoch whose weights were kept (from 0)
+    recipe: str = ""  # why the augmentation is the one it is (`run.recipe.fit_to_data`)
 
     def stopped_early(self) -> str | None:
         """'stopped early at epoch 7, kept epoch 4' (numbered from 1, as the table's rows are not)."""
@@ -85,6 +87,7 @@ def train(
     torch.manual_seed(config.seed)
     splits, holdout, preprocess = _load_holdout(config)
     config = dataclasses.replace(config, preprocess=preprocess)  # resolved: the model records it
+    config, why = fit_to_data(config, splits)
     fingerprint = splits.train.fingerprint()
     if resume is not None:
         model = _model_to_resume(resume[1]["extra"], fingerprint, config, trust_code)
@@ -103,7 +106,8 @@ def train(
         if not (quiet or rank > 0):
             console = learner.progress.console
             console.print(plain(settings_line(config)), markup=False)  # names from outside stay text
-            for line in (holdout.line(), holdout.warning(), budget_line(config, len(splits.train))):
+            lines = (holdout.line(), holdout.warning(), budget_line(config, len(splits.train)))
+            for line in (*lines, recipe_line(config, why)):
                 if line:
                     console.print(line, markup=False)
         with deterministic_cudnn(), compile_failure_explained():
@@ -119,7 +123,7 @@ def train(
     if isinstance(recording, GraphedSteps):  # recording is warm-up, not training
         seconds["warmup"] = seconds.get("warmup", 0.0) + recording.seconds
         seconds["train"] -= recording.seconds
-    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds, kept)
+    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds, kept, recipe=why)
 
 
 def _trained_model_name(info: ModelInfo) -> str:
@@ -221,6 +225,9 @@ def resume_and_save(
     """
     state = checkpointing.load(_checkpoint_of(out))
     stored = TrainConfig.from_json(state[1]["extra"].get("config"))
+    refuse_untrusted(
+        dataclasses.replace(stored, model="cnn"), f"{out}/checkpoint", trust_code
+    )  # model: below
     world = processes.world_size()
     if stored.nproc != world:
         raise DigitlabError(
@@ -255,6 +262,7 @@ def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
         raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
     torch.manual_seed(config.seed)
     splits = load_splits(config)
+    config = fit_to_data(config, splits)[0]
     return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), splits
 
 
@@ -296,6 +304,7 @@ def _train_and_publish(
         preprocessing=result.config.preprocess or "mnist",
         data_fingerprint=result.fingerprint,
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
+        augmentation_chosen=result.recipe,
     )
     out = Path(result.config.out)
     history = recorder.history() if recorder else None
