@@ -17,14 +17,13 @@ def digit_like(splits: Splits) -> tuple[bool, str]:
     """Whether `splits` look like digits, and why, in words made from the data."""
     images = splits.train.images
     channels = 1 if images.dim() == 3 else images.shape[1]
-    labels = [str(c) for c in splits.class_labels()]
+    labels = [str(c) for c in splits.class_labels()]  # names "0".."9" are digits' too
     size = "x".join(map(str, splits.image_size))
     blank = (images[:SAMPLE].float() < 0.1 * 255).float().mean().item()
+    numbered = labels == [str(d) for d in range(10)]
+    named = "named " if splits.train.classes is not None and not numbered else ""
     facts = [
-        (
-            labels == [str(d) for d in range(10)],
-            "10 classes 0..9" if len(labels) == 10 else f"{len(labels)} classes",
-        ),
+        (numbered, "10 classes 0..9" if numbered else f"{len(labels)} {named}classes"),
         (channels == 1, f"{channels} channel{'s' if channels > 1 else ''}"),
         (size == "28x28", size),
         (blank >= BLANK, f"{blank:.0%} of pixels blank (digits: >= {BLANK:.0%})"),

@@ -58,18 +58,19 @@ def user_callbacks(config: TrainConfig) -> list[Any]:
 
 
 def recipe_line(config: TrainConfig, why: str) -> str:
-    """What the run trains with, as it starts: augmentation (and why), label smoothing, optimizer."""
-    if not config.augment or config.model in ("baseline", "linear", "mlp"):
+    """What the run trains with, as it starts: the preset's recipe for its kind of data (and why that
+    kind), the augmentation, label smoothing, optimizer and the user's callbacks."""
+    if not config.augment or config.model in ("baseline", "linear", "mlp"):  # only the CNN's are augmented
         augment = "no augmentation"
     else:
-        mirror = "mirrored, " if config.augmentation == "mild" else ""
+        mirror = "half mirrored, " if config.augmentation == "mild" else ""
         augment = (
-            f"{config.augmentation} augmentation ({mirror}turns {config.rotate:g} deg, "
-            f"shifts {config.shift:g}, zooms {config.zoom:g}, pens {config.stroke:g}; {why})"
+            f"augmented ({mirror}turns {config.rotate:g} deg, shifts {config.shift:g}, "
+            f"zooms {config.zoom:g}, pens {config.stroke:g})"
         )
     own = f", callbacks {', '.join(config.callbacks)}" if config.callbacks else ""
     return (
-        f"recipe: {augment}, label smoothing {config.label_smoothing:g}, "
+        f"recipe: {config.augmentation} ({why}): {augment}, label smoothing {config.label_smoothing:g}, "
         f"optimizer {config.opt} {config.opt_args}{own}"
     )
 
