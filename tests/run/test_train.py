@@ -111,8 +111,8 @@ def test_augmentation_strength_comes_from_the_flags_and_reaches_the_warp(tiny_mn
     stroke = PRESETS["fast"]["digits"]["stroke"]
     assert (warp.degrees, warp.shift, warp.zoom, warp.stroke, warp.flip) == (15, 0.1, 0.0, stroke, False)
     # a run stored before these settings existed resolves to the warp it trained with: the digits'
-    old = config.resolve().to_json()
-    old = {k: v for k, v in old.items() if k not in ("rotate", "shift", "zoom", "augmentation", "opt", "opt_args")}
+    newer = ("rotate", "shift", "zoom", "augmentation", "opt", "opt_args")
+    old = {k: v for k, v in config.resolve().to_json().items() if k not in newer}
     assert TrainConfig.from_json(old).resolve().shift == DIGITS["shift"]
 
 
