@@ -26,6 +26,7 @@ from bench import (
     kaggle_data,
     notes_loop,
     overhead,
+    presets_margin,
     reference,
     robustness,
     scaling,
@@ -245,6 +246,10 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
             + "\n"
             + kaggle_data.cost_section(kaggle_data.cost_of_the_promise(), command)
         ),
+    ),
+    "margin": (
+        "margin: fast (10 seeds) and default (1) on MNIST and a 42,000-row CSV, Fashion-MNIST, colour shapes ...",
+        lambda command, quick, out: presets_margin.section(presets_margin.run(), command),
     ),
     "robustness": (
         "robustness: default and 3 fast models on re-rendered test digits ...",
