@@ -248,7 +248,7 @@ ONLY: dict[str, tuple[str, Callable[[str, bool, Path], str]]] = {
         ),
     ),
     "margin": (
-        "margin: fast (10 seeds) and default (1) on MNIST and a 42,000-row CSV, Fashion-MNIST, colour shapes ...",
+        "margin: fast (10 seeds), default (1) on MNIST and a 42,000-row CSV, Fashion-MNIST, shapes ...",
         lambda command, quick, out: presets_margin.section(presets_margin.run(), command),
     ),
     "robustness": (
