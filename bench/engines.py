@@ -12,7 +12,8 @@ from digitlab.inference.predictor import Predictor
 
 def engines(model_dir, singles: int = 1000, repeats: int = 5) -> dict:
     """PyTorch against ONNX Runtime on the same model: one image at a time, and batches of 1,000."""
-    from digitlab.modelfiles.onnx_export import OnnxEngine, onnx_bytes
+    from digitlab.inference.onnx_engine import OnnxEngine
+    from digitlab.modelfiles.onnx_export import onnx_bytes
     from digitlab.models import predict_probs
 
     predictor = Predictor.load(model_dir)

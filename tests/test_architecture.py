@@ -21,7 +21,8 @@ LEVELS = {
     "run": 7,  # settings, building a Learner, a training run, processes, joining models
     "lesson": 8, "web": 8,  # the two front ends for people: the lesson and the draw-a-digit page
     "exercises": 8,  # what the learner practises after the lesson: its quiz, and exercises checked
-    "cli": 9, "all": 9, "__main__": 9, "__init__": 9,  # the command line, the learner's one import, the API
+    "cli": 9, "all": 9, "__main__": 9,  # the command line, the learner's one import
+    "__init__": 10,  # the package root, the API: the top only, so nothing inside imports it
 }  # fmt: skip
 # nothing else lies loose at the top
 TOP_LEVEL = {"__init__", "__main__", "all", "errors", "fileio", "version"}
@@ -74,6 +75,17 @@ def test_no_module_imports_a_level_above_its_own():
     assert upward == []
 
 
+def test_nothing_inside_the_package_imports_its_root():
+    """The root is the top only: `from digitlab import __version__` inside would make it the bottom too."""
+    rooted = [
+        f"{path.relative_to(PACKAGE)}:{line}"
+        for path, module in modules()
+        for imported, line in imports_of(path)
+        if imported == "digitlab" and module != "digitlab.__init__"
+    ]
+    assert rooted == []
+
+
 def test_no_two_modules_share_a_name():
     names = [path.stem for path, _ in modules() if path.stem not in ("__init__", "__main__")]
     folders = [p.name for p in PACKAGE.rglob("*") if p.is_dir() and (p / "__init__.py").exists()]
@@ -86,7 +98,7 @@ def test_the_check_catches_an_upward_import(tmp_path):
         "from digitlab import __version__\n"
         "def f():\n    from digitlab.run.training_run import train\n    import bench.run\n"
     )
-    assert [level_of(m) for m, _ in imports_of(bad)] == [9, 7, 99]  # the package root is the top
+    assert [level_of(m) for m, _ in imports_of(bad)] == [10, 7, 99]  # the package root is the top
     assert level_of("digitlab.learning.learner") == 3 and level_of("digitlab.version") == 0
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from digitlab.data.decode import FORMATS, open_image
 from digitlab.errors import BIDI_CONTROLS, DigitlabError, plain
-from digitlab.learning.checkpoint_fields import check_meta
+from digitlab.modelfiles.checkpoint_fields import check_meta
 from digitlab.run.settings import TrainConfig
 from tests.helpers import cli
 from tests.helpers.fuzzing import SLOW, mutated, one_line_naming
@@ -105,7 +105,8 @@ def onnx_seed():
 @SLOW
 @given(st.data())
 def test_onnx_files(onnx_seed, data):
-    from digitlab.modelfiles.onnx_export import OnnxEngine, checked_onnx
+    from digitlab.inference.onnx_engine import OnnxEngine
+    from digitlab.modelfiles.onnx_export import checked_onnx
 
     blob = mutated(onnx_seed, data.draw)
     try:

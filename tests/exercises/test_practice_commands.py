@@ -2,6 +2,7 @@
 that file, says one verdict per exercise and exits 0 only when all pass."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -172,3 +173,21 @@ def test_an_exercise_that_calls_exit_is_a_verdict_not_the_end_of_check(tmp_path)
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert result.stdout.startswith("softmax: wrong: ") and "called exit()" in result.stdout
     assert f"(line 3 of {mine})" in result.stdout
+
+
+def test_a_file_that_closes_or_replaces_the_output_streams_still_gets_its_verdicts(tmp_path):
+    """The learner's file runs in digitlab's process: closing sys.stdout must not take the report with it."""
+    mine = tmp_path / "mine.py"
+    mine.write_text("import io, sys\nsys.stdout.close()\nsys.stderr = io.StringIO()\n"
+                    + (HERE / "right_answers.py").read_text())  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "digitlab", "check", mine],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"note: {mine}: closed sys.stdout; digitlab opened it again to report" in result.stdout
+    assert f"note: {mine}: replaced sys.stderr; digitlab put it back to report" in result.stdout
+    assert result.stdout.endswith("14 of 14 exercises match digitlab's reference\n") and not result.stderr

@@ -8,13 +8,13 @@ import os
 import signal
 import sys
 
-import digitlab.learning.checkpointing
+import digitlab.modelfiles.checkpoint_file
 import digitlab.modelfiles.model_file
 from digitlab.cli import main
 from digitlab.fileio import atomic_write
 
 target, nth, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-module = digitlab.learning.checkpointing if target == "checkpoint" else digitlab.modelfiles.model_file
+module = digitlab.modelfiles.checkpoint_file if target == "checkpoint" else digitlab.modelfiles.model_file
 writes = 0
 
 

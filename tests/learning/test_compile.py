@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from digitlab.learning.learner import Learner
-from digitlab.learning.warmup import warm_up
 from digitlab.modelfiles.model_file import load_model
 from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import quiet_learner, train, train_and_save
+from digitlab.run.warmup import warm_up
 from tests.helpers import cli
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels

@@ -9,18 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from digitlab import __version__
 from digitlab.data.download import download
 from digitlab.errors import DigitlabError
 from digitlab.exercises.learner_file import load_definitions
 from digitlab.fileio import read_regular
 from digitlab.inference.submission import check_submission
-from digitlab.learning import checkpointing
-from digitlab.modelfiles import ownership
+from digitlab.modelfiles import checkpoint_file, ownership
 from digitlab.modelfiles.model_file import ModelInfo, load_model, read_info, save_model
 from digitlab.modelfiles.onnx_export import read_onnx_file
 from digitlab.models import build_model
 from digitlab.run.config_file import read_config
+from digitlab.version import __version__
 
 SPARSE = 4 << 30  # declared, never written: 4 GB take no disk and no time to make
 STATE = "state-" + "0" * 16 + ".safetensors"
@@ -40,9 +39,9 @@ def model_with_huge_weights(folder: Path) -> None:
 
 
 def checkpoint_with_huge_state(folder: Path) -> None:
-    meta = {"format": checkpointing.FORMAT, "format_version": checkpointing.FORMAT_VERSION,
+    meta = {"format": checkpoint_file.FORMAT, "format_version": checkpoint_file.FORMAT_VERSION,
             "digitlab_version": __version__, "tensors_file": STATE, "tensors_sha256": "0" * 64}  # fmt: skip
-    (folder / checkpointing.JSON_NAME).write_text(json.dumps(meta))
+    (folder / checkpoint_file.JSON_NAME).write_text(json.dumps(meta))
     sparse(folder / STATE)
 
 
@@ -52,8 +51,8 @@ READERS = {
     "files manifest": (ownership.OwnedFiles.MARKER, lambda d: ownership.OwnedFiles(d)),
     "model.json": ("model.json", lambda d: read_info(d)),
     "weights": (None, lambda d: (model_with_huge_weights(d), load_model(d))),
-    "checkpoint.json": (checkpointing.JSON_NAME, lambda d: checkpointing.load_metadata(d)),
-    "checkpoint state": (None, lambda d: (checkpoint_with_huge_state(d), checkpointing.load(d))),
+    "checkpoint.json": (checkpoint_file.JSON_NAME, lambda d: checkpoint_file.load_metadata(d)),
+    "checkpoint state": (None, lambda d: (checkpoint_with_huge_state(d), checkpoint_file.load(d))),
     "config file": ("run.toml", lambda d: read_config(d / "run.toml")),
     "submission": ("submission.csv", lambda d: check_submission(d / "submission.csv", d / "test.csv")),
     "onnx file": ("model.onnx", lambda d: read_onnx_file(d / "model.onnx", 1 << 20)),

@@ -53,7 +53,7 @@ def test_the_file_alone_runs_with_onnxruntime_and_numpy(exported, mnist):
 
 
 def test_a_disagreeing_export_leaves_no_file(trained_model, tmp_path, monkeypatch):
-    import digitlab.modelfiles.onnx_export as export
+    import digitlab.inference.onnx_engine as export
     from digitlab.data import load_source
     from digitlab.modelfiles.model_file import load_model
 

@@ -240,9 +240,10 @@ def export(
     from rich.console import Console
 
     from digitlab.data import load_source
-    from digitlab.inference.evaluation import check_fits, evaluation_data
+    from digitlab.inference.evaluation import evaluation_data
+    from digitlab.inference.onnx_engine import MAX_PROB_DIFF, export_model
     from digitlab.modelfiles.model_file import load_model
-    from digitlab.modelfiles.onnx_export import MAX_PROB_DIFF, export_model
+    from digitlab.models import check_fits
 
     net, info = load_model(model, trust_code)
     source = load_source(data, preprocess=info.preprocessing)  # image folders read as the model reads

@@ -64,8 +64,12 @@ def check(
 ):
     """Run each exercise function FILE defines against digitlab's own; explain the first difference."""
     from digitlab.exercises import check_file
+    from digitlab.exercises.learner_file import standard_streams_kept
 
-    verdicts = check_file(file)
+    with standard_streams_kept(file) as changed:
+        verdicts = check_file(file)
+    for note in changed:
+        say(f"note: {note}")
     for verdict in verdicts:
         say(verdict.line())
     passed = sum(v.passed for v in verdicts)

@@ -6,6 +6,7 @@ sys.path while it runs (a `torch.py` lying there stays unread), and its size is 
 """
 
 import contextlib
+import io
 import sys
 import traceback
 import types
@@ -77,3 +78,35 @@ def _defined_in(value: object, path: Path) -> bool:
     if code is not None:
         return code.co_filename == str(path)
     return isinstance(value, type) and value.__module__ == MODULE
+
+
+@contextlib.contextmanager
+def standard_streams_kept(path: str | Path) -> Iterator[list[str]]:
+    """sys.stdout and sys.stderr as they were, whatever the learner's code did to them (closed or replaced).
+
+    Yields a list that names, after the block, each stream the file closed or replaced: digitlab
+    reports there, so it opens the closed one again on the same descriptor rather than failing.
+    """
+    saved = {"stdout": sys.stdout, "stderr": sys.stderr}
+    descriptors = {name: _descriptor(stream) for name, stream in saved.items()}
+    changed: list[str] = []
+    try:
+        yield changed
+    finally:
+        for name, stream in saved.items():
+            if stream.closed and descriptors[name] is not None:
+                stream = io.TextIOWrapper(
+                    open(descriptors[name], "wb", closefd=False), errors="backslashreplace"
+                )
+                stream.reconfigure(line_buffering=True)
+                changed.append(f"{path}: closed sys.{name}; digitlab opened it again to report")
+            elif getattr(sys, name) is not stream:
+                changed.append(f"{path}: replaced sys.{name}; digitlab put it back to report")
+            setattr(sys, name, stream)
+
+
+def _descriptor(stream: object) -> int | None:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None

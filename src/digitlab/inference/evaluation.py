@@ -7,7 +7,7 @@ import torch
 
 from digitlab.data import Dataset, Source, Splits
 from digitlab.errors import DigitlabError
-from digitlab.models import input_size, output_count, predict_probs
+from digitlab.models import check_fits, predict_probs
 
 
 @dataclass
@@ -96,17 +96,6 @@ def evaluate(
     with full_float32():
         probs = predict_probs(model, data.floats())
     return score(probs, data.labels, split, n_top, data.classes), probs
-
-
-def check_fits(model: torch.nn.Module, data: Dataset, name: str) -> None:
-    """The model reads images of the data's size and scores every class their labels name."""
-    if input_size(model) != data.image_size:
-        (h, w), (dh, dw) = input_size(model), data.image_size
-        raise DigitlabError(f"{name or 'data'}: its images are {dh}x{dw}, and the model reads {h}x{w}")
-    if data.labels is not None and len(data.labels) and (outputs := output_count(model)) < data.n_classes():
-        raise DigitlabError(
-            f"{name or 'data'}: has labels up to {int(data.labels.max())}, and the model {outputs} classes"
-        )
 
 
 @contextlib.contextmanager

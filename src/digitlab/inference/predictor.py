@@ -88,7 +88,7 @@ class Predictor:
         self.as_is = as_is or info.preprocessing == "as-is"
         self.onnx = None
         if engine == "onnx":
-            from digitlab.modelfiles.onnx_export import OnnxEngine
+            from digitlab.inference.onnx_engine import OnnxEngine
 
             self.onnx = OnnxEngine.for_model(model, info, folder)
 

@@ -3,7 +3,7 @@
 Each callback gets the learner explicitly and keeps to its own job: `Metrics` writes the
 epoch row, `Recorder` keeps history, `ProgressTable` (progress.py) prints, `CSVLogger` saves;
 `KeepBest`, `EarlyStopping` and `NaNGuard` (guards.py) watch over the run, `Checkpoint`
-(checkpointing.py) makes it resumable.
+(modelfiles/checkpoint_file.py) makes it resumable.
 """
 
 import csv

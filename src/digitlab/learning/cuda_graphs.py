@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 
 from digitlab.data.augment import RandomAffine
-from digitlab.learning.checkpointing import unwrap
+from digitlab.models import unwrap
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
     from digitlab.learning.learner import Learner

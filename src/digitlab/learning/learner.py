@@ -89,7 +89,7 @@ class Learner:
     ) -> None:
         """Train for `n_epoch` epochs, validating after each; `cbs` apply to this call only.
 
-        `start=(epoch, batch)` begins there instead (a resumed run; see learning/checkpointing.py).
+        `start=(epoch, batch)` begins there instead (a resumed run; see modelfiles/checkpoint_file.py).
         """
         if n_epoch < 1:
             raise ValueError(f"n_epoch must be >= 1, got {n_epoch}")

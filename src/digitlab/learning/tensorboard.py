@@ -13,7 +13,7 @@ import torch
 
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
-from digitlab.learning.checkpointing import unwrap
+from digitlab.models import unwrap
 from digitlab.models.layers import unit_images
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only

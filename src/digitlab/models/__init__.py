@@ -1,11 +1,12 @@
 """Every model maps (B,1,28,28) floats in [0,1] (or (B,1,H,W): its `input_size`) to (B,n_out) scores,
 and keeps its `config`: the keyword arguments that build it again."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
+from digitlab.errors import DigitlabError
 from digitlab.models.baseline import PixelSimilarity
 from digitlab.models.cnn import CNN
 from digitlab.models.ensemble import Ensemble
@@ -13,6 +14,9 @@ from digitlab.models.imported import ImportedModel, is_import_path
 from digitlab.models.linear import Linear
 from digitlab.models.mlp import MLP
 from digitlab.models.outputs import batch_probs, predict_probs, to_classes, to_probs
+
+if TYPE_CHECKING:  # for hints only: a model needs no data to be built
+    from digitlab.data import Dataset
 
 MODELS: dict[str, type[nn.Module]] = {
     "baseline": PixelSimilarity,
@@ -34,6 +38,7 @@ __all__ = [
     "batch_probs",
     "UntrustedCode",
     "build_model",
+    "check_fits",
     "input_size",
     "is_import_path",
     "model_name",
@@ -41,6 +46,7 @@ __all__ = [
     "predict_probs",
     "to_classes",
     "to_probs",
+    "unwrap",
 ]
 
 
@@ -97,3 +103,21 @@ def output_count(model: nn.Module) -> int:
     scores = model.eval()(torch.zeros(2, 1, *input_size(model), device=device))
     model.train(training)
     return int(scores.shape[-1])
+
+
+def check_fits(model: torch.nn.Module, data: "Dataset", name: str) -> None:
+    """The model reads images of the data's size and scores every class their labels name."""
+    if input_size(model) != data.image_size:
+        (h, w), (dh, dw) = input_size(model), data.image_size
+        raise DigitlabError(f"{name or 'data'}: its images are {dh}x{dw}, and the model reads {h}x{w}")
+    if data.labels is not None and len(data.labels) and (outputs := output_count(model)) < data.n_classes():
+        raise DigitlabError(
+            f"{name or 'data'}: has labels up to {int(data.labels.max())}, and the model {outputs} classes"
+        )
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside its DistributedDataParallel and torch.compile wrappers (or the model itself)."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = cast(torch.nn.Module, model.module if hasattr(model, "module") else model._orig_mod)
+    return model

@@ -10,8 +10,10 @@ The command line calls the same functions, so a script and `digitlab train` trai
 """
 
 import dataclasses
+import inspect
 import json
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Unpack
@@ -170,7 +172,7 @@ class RunResult:
 
 
 def train(
-    config: TrainConfig | None = None, /, quiet: bool = False, **settings: Unpack[TrainSettings]
+    config: TrainConfig | None = None, *, quiet: bool = False, **settings: Unpack[TrainSettings]
 ) -> RunResult:
     """Train as `digitlab train` does; the model is saved in `out` and returned, ready, in the result.
 
@@ -201,6 +203,21 @@ def train(
         Model(Predictor(result.model, info, folder=folder), folder), folder, result.config, rows,
         result.kept_epoch, evaluation, info.metrics, result.seconds,
     )  # fmt: skip
+
+
+def _with_each_setting(function: Callable[..., RunResult]) -> inspect.Signature:
+    """`train`'s signature with TrainConfig's fields as its keywords, each with its type and default:
+    what help(), pdoc and IPython's completion read (type checkers read `Unpack[TrainSettings]`)."""
+    signature, hints = inspect.signature(function), typing.get_type_hints(TrainSettings)
+    named = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in dataclasses.fields(TrainConfig)
+    ]
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return signature.replace(parameters=[own[0], *named, *own[1:]])
+
+
+train.__signature__ = _with_each_setting(train)  # type: ignore[attr-defined]
 
 
 def load(path: str | Path, engine: str = "torch", trust_code: bool = False, as_is: bool = False) -> Model:

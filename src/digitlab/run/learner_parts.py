@@ -13,12 +13,12 @@ from digitlab.data import DataLoader, DataLoaders, Splits
 from digitlab.data.augment import RandomAffine
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import CSVLogger
-from digitlab.learning.checkpointing import Checkpoint
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.learner import Learner
 from digitlab.learning.metrics import accuracy
 from digitlab.learning.optim import SGD
 from digitlab.learning.steps import ShardedStep
+from digitlab.modelfiles.checkpoint_file import Checkpoint
 from digitlab.models import build_model, model_name, output_count
 from digitlab.models.imported import is_import_path, parse_model_args
 from digitlab.run import processes

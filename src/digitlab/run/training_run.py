@@ -13,23 +13,23 @@ from digitlab.data import Splits, load_source
 from digitlab.data.class_names import parse_classes
 from digitlab.data.holdout import Holdout, hold_out
 from digitlab.errors import DigitlabError, plain
-from digitlab.inference.evaluation import Evaluation, check_fits, evaluate, final_split
-from digitlab.learning import checkpointing
+from digitlab.inference.evaluation import Evaluation, evaluate, final_split
 from digitlab.learning.callbacks import history_csv
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
 from digitlab.learning.learner import Learner
 from digitlab.learning.lr_finder import Sweep, minimum, slide, steep, suggest, valley
-from digitlab.learning.warmup import warm_up
+from digitlab.modelfiles import checkpoint_file
 from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
 from digitlab.modelfiles.ownership import remove_own_folder, writing
 from digitlab.modelfiles.publishing import publish_run
-from digitlab.models import UntrustedCode, build_model
+from digitlab.models import UntrustedCode, build_model, check_fits
 from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
 from digitlab.run.recipe import fit_to_data, recipe_line, refuse_untrusted
 from digitlab.run.settings import TrainConfig
+from digitlab.run.warmup import warm_up
 
 
 @dataclass
@@ -223,7 +223,7 @@ def resume_and_save(
     Paths and the process count come from the command line, never from the checkpoint (a folder
     may come from anyone): `data` and `tensorboard` as given, the processes as launched.
     """
-    state = checkpointing.load(_checkpoint_of(out))
+    state = checkpoint_file.load(_checkpoint_of(out))
     stored = TrainConfig.from_json(state[1]["extra"].get("config"))
     refuse_untrusted(
         dataclasses.replace(stored, model="cnn"), f"{out}/checkpoint", trust_code

@@ -28,8 +28,8 @@ from safetensors.torch import save as save_safetensors
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular, refuse_special, write_bytes_atomic, write_text_atomic
 from digitlab.learning.callbacks import Callback
-from digitlab.learning.checkpoint_fields import check_meta, check_tensors
-from digitlab.models import MAX_NUMBERS
+from digitlab.modelfiles.checkpoint_fields import check_meta, check_tensors
+from digitlab.models import MAX_NUMBERS, unwrap
 from digitlab.version import __version__
 
 if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
@@ -235,13 +235,6 @@ def restore(
         if name in meta["callbacks"]:
             best = _prefixed(tensors, f"cb/{name}/")
             cb.load_state_dict({**meta["callbacks"][name], **({"best_state": best} if best else {})})
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside its DistributedDataParallel and torch.compile wrappers (or the model itself)."""
-    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
-        model = cast(torch.nn.Module, model.module if hasattr(model, "module") else model._orig_mod)
-    return model
 
 
 def _prefixed(tensors: dict[str, Any], prefix: str) -> dict[str, Any]:

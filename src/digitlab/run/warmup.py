@@ -10,8 +10,8 @@ import copy
 
 import torch
 
-from digitlab.learning.checkpointing import unwrap
 from digitlab.learning.learner import Learner
+from digitlab.models import unwrap
 
 CALLS = 3  # per shape: enough for CUDA graphs to be replaying when training starts
 
