@@ -42,6 +42,7 @@ def test_the_keywords_are_the_settings_with_their_types():
     keywords = typing.get_type_hints(TrainSettings)
     assert list(keywords) == list(settings)  # the same names, in the same order as --help lists them
     assert keywords.pop("model_args") == dict[str, typing.Any] | str | None  # a dict too, not only JSON
+    assert keywords.pop("opt_args") == dict[str, typing.Any] | str | None
     assert keywords == {k: typing.get_type_hints(TrainConfig)[k] for k in keywords}
 
 

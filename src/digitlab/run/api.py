@@ -178,7 +178,8 @@ def train(
 
     `config` and/or settings by name (`preset="fast", epochs=1, out="runs/x"`): the names are
     TrainConfig's fields, the flags' names, each typed (see TrainSettings). Your own model:
-    `model="package.module:Class", model_args={"n_classes": 47}` (a dict, or its JSON).
+    `model="package.module:Class", model_args={"n_classes": 47}` (a dict, or its JSON); the optimizer
+    likewise: `opt="adamw", opt_args={"weight_decay": 0.01}`.
 
     >>> run = digitlab.train(model="linear", epochs=1, epoch_size=3_000, out="runs/doc-linear", quiet=True)
     >>> run.folder, len(run.history), run.kept_epoch, run.evaluation.split, run.config.epoch_size
@@ -189,8 +190,9 @@ def train(
     True
     """
     values = dict(settings)
-    if isinstance(values.get("model_args"), dict):
-        values["model_args"] = json.dumps(values["model_args"])
+    for key in ("model_args", "opt_args"):
+        if isinstance(values.get(key), dict):
+            values[key] = json.dumps(values[key])
     config = dataclasses.replace(config or TrainConfig(), **values)  # type: ignore[arg-type]
     done = train_and_save(config, quiet=quiet)
     if done is None:  # a process of a distributed run other than the first: the first one saves
