@@ -38,7 +38,7 @@ MODEL_NAMES = (
 # unaugmented with hard labels. `default` holds out 2% and smooths digits' labels too: with 10% held
 # out and hard labels its mean on the CSV's held-out digits was 0.9949, short of 99.5%
 # (BENCHMARKS.md, "Presets on the notes' data"). Its mild recipe gave Fashion-MNIST 0.9063 (seed 0,
-# labels smoothed by 0.1), short of issue #42's 93%: a CNN this small is the limit there.
+# labels smoothed by 0.1), short of issue #42's 93%.
 DIGITS = dict(augment=True, rotate=10.0, shift=0.05, zoom=0.1)
 MILD = dict(augment=True, rotate=0.0, shift=0.1, zoom=0.1, stroke=0.0)
 STILL = dict(augment=False, rotate=0.0, shift=0.0, zoom=0.0, stroke=0.0)  # mirrored only, with --augment
