@@ -463,6 +463,8 @@ def _check_bounds(field: dataclasses.Field, value) -> None:
         return
     if field.name == "preprocess" and value not in PREPROCESSING:
         raise DigitlabError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {value!r:.40}")
+    if field.name == "augmentation" and value not in AUGMENTATIONS:
+        raise DigitlabError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {value!r:.40}")
     if field.name == "classes":
         from digitlab.data.class_names import parse_classes
 
