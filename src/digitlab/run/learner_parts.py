@@ -22,7 +22,7 @@ from digitlab.modelfiles.checkpoint_file import Checkpoint
 from digitlab.models import build_model, model_name, output_count
 from digitlab.models.imported import is_import_path, parse_model_args
 from digitlab.run import processes
-from digitlab.run.recipe import optimizer, user_callbacks
+from digitlab.run.recipe import fit_to_data, optimizer, user_callbacks
 from digitlab.run.settings import SGD_ARGS, TrainConfig
 
 
@@ -83,11 +83,13 @@ def build_learner(
     `resume` is a loaded checkpoint to go on from; `fingerprint` identifies the training data in it.
     """
     rank, world = processes.setup()
+    if config.augmentation is None:  # settings resolved without their data: the data choose now
+        config = fit_to_data(config, splits)[0]
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if config.device == "cuda" else config.device)
     augment = None
     if config.augment and config.model not in ("baseline", "linear", "mlp"):  # the CNN, or the user's
         warp = {"degrees": config.rotate, "shift": config.shift, "zoom": config.zoom}
-        mirror = config.augmentation == "mild"  # `run.recipe` decided the kind: never None here
+        mirror = config.augmentation == "mild"
         augment = RandomAffine(**warp, stroke=config.stroke, seed=config.seed, flip=mirror)
     # with CUDA graphs the recorded step augments, from numbers the same generator draws
     dls = _loaders(splits, config, device, None if config.cuda_graphs else augment, shard=(rank, world))

@@ -262,7 +262,6 @@ def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
         raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
     torch.manual_seed(config.seed)
     splits = load_splits(config)
-    config = fit_to_data(config, splits)[0]
     return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), splits
 
 
