@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test notebook docs slow numeric bench fuzz lint install install-dev install-notebook clean fastai-oracle
+.PHONY: run test notebook docs slow numeric bench bench-quick fuzz lint install install-dev install-notebook clean fastai-oracle
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,14 @@ $(FASTAI_VENV)/.installed:
 	$(FASTAI_VENV)/bin/python -m pip install --quiet torch==2.13.0 fastai==2.8.12 'torchvision==0.28.*'
 	touch $@
 
+# Every figure README.md and docs/ quote, measured again into BENCHMARKS.md (whole), then the pages'
+# marked blocks rendered from it: at most an hour on an idle 2-core machine (bench/run.py lists each
+# section's budget). bench-quick: every section at smoke size in a few minutes, into runs/bench/.
 bench: install-dev fastai-oracle
-	DIGITLAB_FASTAI_PYTHON=$(FASTAI_VENV)/bin/python $(PY) -m bench --preset default  # 2-3 hours on 2 slow cores; best (an hour a seed here) is timed on a GPU
+	DIGITLAB_FASTAI_PYTHON=$(FASTAI_VENV)/bin/python $(PY) -m bench
+
+bench-quick: install-dev fastai-oracle
+	DIGITLAB_FASTAI_PYTHON=$(FASTAI_VENV)/bin/python $(PY) -m bench --quick
 
 slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1, the notebook in a kernel, ...)
 	$(PY) -m pytest -q -m slow
@@ -64,7 +70,7 @@ fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (
 docs: install-dev  # the API reference, from the docstrings, offline, into docs/api/ (not committed)
 	$(VENV)/bin/pdoc --no-show-source -o docs/api digitlab digitlab.run.api digitlab.run.keywords digitlab.learning digitlab.data digitlab.models digitlab.inference
 
-lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/)
+lint: install-dev  # ruff's rules and format, and mypy --strict on the core (data/, models/, learning/) and the Python API
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -11,24 +11,24 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import run
+from bench.sections import SECTIONS
 from digitlab.errors import DigitlabError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run in under 3 minutes")
+    parser.add_argument("--quick", action="store_true", help="smoke sizes: every section in a few minutes")
     parser.add_argument("--out", type=Path, help="Markdown file to write (default BENCHMARKS.md; "
                         "with --quick runs/bench/BENCHMARKS.md)")  # fmt: skip
-    parser.add_argument("--preset", action="append", help="presets to run over 3 seeds (fast always runs)")
-    parser.add_argument("--only", help=f"re-measure one section in place: {', '.join(run.ONLY)}")
+    parser.add_argument("--only", help=f"re-measure one section in place: {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
     console = Console(highlight=False, soft_wrap=True, markup=False)
     try:
+        out = args.out or (run.QUICK_OUT if args.quick else Path("BENCHMARKS.md"))
         if args.only is None:
-            out = args.out or (run.QUICK_OUT if args.quick else Path("BENCHMARKS.md"))
-            run.run_bench(args.quick, out, tuple(args.preset or ["default"]), console)
+            run.run_bench(args.quick, out, console)
         else:
-            run.update_only(args.only, args.out or Path("BENCHMARKS.md"), args.quick, console)
+            run.update_only(args.only, out, args.quick, console)
     except DigitlabError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.stamp import figures, is_idle
 from bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
 from digitlab.errors import DigitlabError
@@ -266,6 +267,12 @@ def speed_section(result: dict, command: str = "") -> str:
     verdict = "no slower than" if ratio <= 1 else "slower than"
     one_thread = min(seconds["fastai, one thread"]) / min(seconds["fastai"])
     against_one = min(seconds["digitlab"]) / min(seconds["fastai, one thread"])
+    cores = os.cpu_count() or 1
+    quiet = (
+        "an idle machine"
+        if is_idle(max(result["load"]), cores)
+        else "a busy one, so the times are slow and uneven, and the ratio side by side is what counts"
+    )
     cost = (
         f"**{overhead:.0f} µs a batch**"
         if overhead > 0
@@ -279,9 +286,8 @@ def speed_section(result: dict, command: str = "") -> str:
         f"digitlab and fastai 2.8.12 (its own venv, `make fastai-oracle`) interleaved A,B,A,B, "
         f"{result['rounds']} rounds, torch's default {result['threads']} threads each; then fastai and "
         "a plain PyTorch loop over the same loader on one thread, interleaved the same way. "
-        f"The machine was busy with other work (load average {result['load'][0]:.1f} at the start, "
-        f"{result['load'][1]:.1f} at the end, on {os.cpu_count()} cores): the times are slow and uneven, and "
-        "the ratio of the two measured side by side is what counts.\n\n"
+        f"Load average {result['load'][0]:.1f} at the start, {result['load'][1]:.1f} at the end, on "
+        f"{cores} cores: {quiet}.\n\n"
         "| loop | min | median | per batch (min) | valid accuracy |\n| --- | --- | --- | --- | --- |\n"
         + table
         + f"\ndigitlab / fastai (minimums): **{ratio:.2f}x**: digitlab's epoch is {verdict} fastai's; "
@@ -294,4 +300,13 @@ def speed_section(result: dict, command: str = "") -> str:
         f"the plain loop over the same loader, both on one thread, minimums): {cost} "
         "(the events and callbacks: metrics, history, the NaN check, the running loss). It replaces the "
         "0.91x measured here before, with both on two threads and torch's own loader in the plain loop.\n"
+        + figures(
+            digitlab_s=f"{min(seconds['digitlab']):.2f} s",
+            fastai_s=f"{min(seconds['fastai']):.2f} s",
+            ratio=f"{ratio:.2f}x",
+            fastai_one_s=f"{min(seconds['fastai, one thread']):.2f} s",
+            against_one=f"{against_one:.2f}x",
+            one_thread=f"{one_thread:.2f}x",
+            callbacks=f"add {overhead:.0f} µs a batch to" if overhead > 0 else "add nothing measurable to",
+        )
     )

@@ -8,6 +8,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from bench.stamp import figures
 from bench.timing import command_line, timed
 
 
@@ -27,10 +28,10 @@ def notes_as_written(rows: int = 42_000) -> dict:
 
 def notes_section(notes: dict, command: str = "") -> str:
     return (
-        "## The notes' code as written, on 42,000 rows\n\n"
+        f"## The notes' code as written, on {notes['rows']:,} rows\n\n"
         + command_line(command)
         + "The notes' code with only their bugs fixed (`tests/lesson/notes_fixed_code.py`: batches of 5, "
         f"`fit(5, 0.1)`, `fine_tune(10, 0.1)`, the binary part included) on a {notes['rows']:,}-row "
         f"Kaggle-format CSV of MNIST digits: ten-digit accuracy {notes['accuracy']:.4f} on the honest 20% "
-        f"held out, {notes['seconds']:.0f} s in all.\n"
+        f"held out, {notes['seconds']:.0f} s in all.\n" + figures(accuracy=f"{notes['accuracy']:.4f}")
     )

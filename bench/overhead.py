@@ -10,6 +10,7 @@ import statistics
 import torch
 import torch.nn.functional as F
 
+from bench.stamp import figures
 from bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
 from digitlab.learning.learner import Learner
@@ -121,6 +122,9 @@ def section(r: dict, host: dict | None = None, command: str = "") -> str:
         f"| hand-written PyTorch loop | {r['plain_s']:.2f} | {r['plain_acc']:.4f} |\n"
         f"| Learner with default callbacks | {r['learner_s']:.2f} | {r['learner_acc']:.4f} |\n\n"
         f"Ratio Learner / plain: **{r['ratio']:.3f}**; identical final weights: {r['identical_weights']}.\n"
+        + figures(
+            plain_s=f"{r['plain_s']:.2f} s", learner_s=f"{r['learner_s']:.2f} s", ratio=f"{r['ratio']:.3f}"
+        )
     )
     if host is None:
         return text
@@ -132,4 +136,5 @@ def section(r: dict, host: dict | None = None, command: str = "") -> str:
         f"than Python takes to hand them over. Plain loop **{host['plain_us']:.0f} µs**, Learner "
         f"**{host['learner_us']:.0f} µs**: its callbacks (metrics, history, the NaN check, the "
         f"progress bar) add {extra:.0f} µs a step.\n"
+        + figures(plain_us=f"{host['plain_us']:.0f} µs", extra_us=f"{extra:.0f} µs")
     )

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.timing import command_line
+from bench.stamp import figures
+from bench.timing import command_line, interleaved
 
 TARGET = 0.25  # issue #41: `digitlab --version` in at most a quarter of `import torch`'s time
 
@@ -25,12 +26,9 @@ def run(repeats: int = 5) -> dict:
     """Both commands, interleaved (a busy moment slows both alike), `repeats` times each."""
     digitlab = [str(Path(sys.executable).with_name("digitlab")), "--version"]
     torch = [sys.executable, "-c", "import torch"]
-    times: dict[str, list[float]] = {"digitlab": [], "torch": []}
     _seconds(torch)  # warm the file cache for both
     _seconds(digitlab)
-    for _ in range(repeats):
-        times["digitlab"].append(_seconds(digitlab))
-        times["torch"].append(_seconds(torch))
+    times = interleaved({"digitlab": lambda: _seconds(digitlab), "torch": lambda: _seconds(torch)}, repeats)
     medians = {k: statistics.median(v) for k, v in times.items()}
     return {
         "repeats": repeats,
@@ -50,4 +48,5 @@ def section(r: dict, command: str = "") -> str:
         "| command | min s | median s |\n|---|---|---|\n"
         f"| `digitlab --version` | {r['digitlab_min']:.3f} | {r['digitlab_median']:.3f} |\n"
         f'| `python -c "import torch"` | {r["torch_min"]:.3f} | {r["torch_median"]:.3f} |\n'
+        + figures(ratio=f"{r['ratio']:.2f}x")
     )

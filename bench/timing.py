@@ -3,24 +3,31 @@
 import datetime
 import os
 import platform
-import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
+T = TypeVar("T")
 
-def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
+
+def timed(fn: Callable[..., T], *args: object, **kwargs: object) -> tuple[float, T]:
     """(seconds, result) of one call."""
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
-def median_time(fn: Callable, repeats: int) -> float:
-    return statistics.median(timed(fn)[0] for _ in range(repeats))
+def interleaved(sides: Mapping[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """Each side once a round, in turn (A, B, A, B ...), so a busy moment slows every side alike."""
+    results: dict[str, list[T]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, side in sides.items():
+            results[name].append(side())
+    return results
 
 
 def machine() -> str:
@@ -44,6 +51,16 @@ def kernels() -> str:
     """The CPU kernel set torch uses (AVX2, AVX512, DEFAULT), and oneDNN's cap when one is set."""
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
     return torch.backends.cpu.get_cpu_capability() + (f" (oneDNN up to {isa})" if isa else "")
+
+
+def kernel_sets() -> dict[str, dict[str, str]]:
+    """The CPU kernel sets to time on: this CPU's best, the portable one, and AVX-512 where offered."""
+    sets: dict[str, dict[str, str]] = {f"{kernels()} (this CPU's best)": {}}
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if "avx512f" in flags and kernels() != "AVX512":
+        sets["AVX512"] = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
+    sets["DEFAULT (oneDNN up to SSE41)"] = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+    return sets
 
 
 def commit() -> str:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bench import reference
+from bench.stamp import figures
 from bench.timing import command_line, timed
 from digitlab.run.settings import TrainConfig
 from digitlab.run.training_run import train_and_save
@@ -98,9 +99,11 @@ def speed_section(by_kernels: dict[str, dict], command: str = "") -> str:
         )
     first = next(iter(by_kernels.values()))
     per_seed = ", ".join(f"{r['accuracy']:.4f}" for r in first["fast"]["runs"])
+    seeds = f"0-{len(first['fast']['runs']) - 1}"
+    first_ratio = statistics.median(r["seconds"] for r in first["reference"]) / first["fast"]["median_s"]
     return (
         "## Time to 99.0%: the whole command\n\n" + command_line(command) + "`digitlab train --preset fast "
-        "--seed S` for seeds 0-9, run as a user runs it and timed from outside (interpreter start-up, "
+        f"--seed S` for seeds {seeds}, run as a user runs it and timed from outside (interpreter start-up, "
         "imports, loading MNIST, training, the test evaluation, saving the model and writing "
         "report.html), against PyTorch's examples/mnist recipe (`bench/reference.py`) trained epoch by "
         "epoch until its own test accuracy reaches 99.0% in that run, for seeds 1-3. Medians of both; "
@@ -110,6 +113,7 @@ def speed_section(by_kernels: dict[str, dict], command: str = "") -> str:
         "reference s to 99.0% | reference epochs | ratio |\n|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nfast's accuracy per seed ({next(iter(by_kernels))}): {per_seed}.\n"
+        + figures(fast_median_s=f"{first['fast']['median_s']:.1f} s", ratio=f"{first_ratio:.1f}x")
     )
 
 

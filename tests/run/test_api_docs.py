@@ -7,8 +7,9 @@ import io
 import digitlab
 import digitlab.inference.predictor
 import digitlab.run.api
+import digitlab.run.settings
 
-MODULES = (digitlab.run.api, digitlab.inference.predictor)
+MODULES = (digitlab.run.api, digitlab.inference.predictor, digitlab.run.settings)
 
 
 def test_the_api_s_docstring_examples_run_as_written(tmp_path, monkeypatch):
@@ -21,6 +22,7 @@ def test_the_api_s_docstring_examples_run_as_written(tmp_path, monkeypatch):
         runner.run(test, out=report.write)
     ran = {t.name.removeprefix("digitlab.") for t in tests}
     assert {"run.api.train", "run.api.load", "run.api.Model.predict", "inference.predictor.Prediction"} <= ran
+    assert "run.settings.TrainConfig" in ran
     assert runner.failures == 0 and runner.tries >= 15, report.getvalue()
 
 
@@ -50,11 +52,12 @@ def test_make_docs_shows_the_examples(tmp_path):
 
     import pdoc
 
-    pdoc.pdoc("digitlab.run.api", output_directory=tmp_path)  # as `make docs` renders it
-    page = (tmp_path / "digitlab" / "run" / "api.html").read_text()
-    text = html.unescape(re.sub(r"<[^>]+>", "", page))  # without the highlighting's tags
+    pdoc.pdoc("digitlab", "digitlab.run.api", output_directory=tmp_path)  # as `make docs` renders them
     examples = [
         line.strip()[4:] for line in inspect.getdoc(digitlab.run.api.train).splitlines() if ">>>" in line
     ]
-    assert examples and all(example in text for example in examples)
-    assert ">>> model.predict(" not in text  # (the check can fail: no such example)
+    for page in ("digitlab.html", "digitlab/run/api.html"):  # the root's names are imported lazily
+        text = html.unescape(re.sub(r"<[^>]+>", "", (tmp_path / page).read_text()))  # without the tags
+        assert examples and all(example in text for example in examples), page
+        assert ">>> model.predict(" not in text  # (the check can fail: no such example)
+        assert "epochs: int | None = None" in re.sub(r"\s+", " ", text)  # each setting, typed

@@ -4,19 +4,30 @@ refuses a wrong name or type."""
 import dataclasses
 import inspect
 import typing
+from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
+import torch
 from mypy import api as mypy_api
+from PIL import Image
 
 import digitlab
-from digitlab.run.keywords import TrainSettings
+from digitlab.run.keywords import ImageLike, TrainSettings
 from digitlab.run.settings import TrainConfig
 
 USE = """
+import numpy as np
+import torch
+from PIL import Image
+
 import digitlab
 
 run = digitlab.train(epochs=1, model_args={"n_classes": 47}, channels=(8, 16, 32), quiet=True)
 accuracy: float = run.evaluation.accuracy
 answers: list[digitlab.Prediction] = run.model.predict(["a.png", run.folder])
+for kind in ("a.png", run.folder, np.zeros((28, 28)), torch.zeros(3, 28, 28), Image.new("L", (28, 28))):
+    answers = run.model.predict(kind)
 """
 MISUSE = """
 import digitlab
@@ -41,9 +52,8 @@ def test_the_keywords_are_the_settings_with_their_types():
     settings = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
     keywords = typing.get_type_hints(TrainSettings)
     assert list(keywords) == list(settings)  # the same names, in the same order as --help lists them
-    assert keywords.pop("model_args") == dict[str, typing.Any] | str | None  # a dict too, not only JSON
-    assert keywords.pop("opt_args") == dict[str, typing.Any] | str | None
-    assert keywords == {k: typing.get_type_hints(TrainConfig)[k] for k in keywords}
+    assert keywords == typing.get_type_hints(TrainConfig)
+    assert keywords["model_args"] == dict[str, typing.Any] | None  # a dict, as the README passes it
 
 
 def test_help_pdoc_and_completion_see_every_setting_as_a_keyword():
@@ -54,6 +64,15 @@ def test_help_pdoc_and_completion_see_every_setting_as_a_keyword():
     assert {n: p.annotation for n, p in parameters.items() if n in keywords} == keywords
     assert all(parameters[n].kind is inspect.Parameter.KEYWORD_ONLY for n in [*keywords, "quiet"])
     assert parameters["epochs"].default is None and parameters["model"].default == TrainConfig().model
+
+
+def test_predict_has_a_signature_for_each_kind_of_image():
+    """Paths, arrays, tensors, PIL images, or a list of them: an editor shows each one (typing's
+    record of the overloads; mypy reads the same, but this test skips torch's and numpy's types)."""
+    kinds = [typing.get_type_hints(f)["images"] for f in typing.get_overloads(digitlab.Model.predict)]
+    assert kinds == [str | Path, np.ndarray, torch.Tensor, Image.Image, Sequence[ImageLike]]
+    returns = {typing.get_type_hints(f)["return"] for f in typing.get_overloads(digitlab.Model.predict)}
+    assert returns == {list[digitlab.Prediction]}
 
 
 def test_mypy_accepts_the_api_used_right_and_refuses_a_wrong_type_or_name(tmp_path, monkeypatch):

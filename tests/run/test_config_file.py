@@ -82,8 +82,9 @@ def test_your_own_model_and_its_arguments_in_a_file(tmp_path):
     assert 'model = "tests.helpers.custom_models:TinyNet"' in printed.stdout
     again = tmp_path / "again.toml"
     again.write_text(printed.stdout)  # the arguments printed as the flag's JSON: read back the same
+    assert 'model_args = "{\\"n_classes\\": 47, \\"width\\": 4}"' in printed.stdout
     args = [read_config(p, trust_code=True)["model_args"] for p in (again, path)]
-    assert args == ['{"n_classes": 47, "width": 4}'] * 2
+    assert args == [{"n_classes": 47, "width": 4}] * 2
 
 
 def test_a_file_naming_a_class_is_no_consent(tiny_mnist_dir, tmp_path, monkeypatch):
@@ -132,3 +133,19 @@ def test_non_ascii_and_emoji_paths_round_trip_through_the_command_line(tmp_path)
     not_utf8 = cli("train", "--data", "bad-\udcff", "--print-config")  # a name's bytes that are not UTF-8
     assert not_utf8.returncode == 1 and not_utf8.stderr.count("\n") == 1
     assert "data 'bad-\\udcff' holds bytes that are not UTF-8, which TOML cannot hold" in not_utf8.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ('{"n_classes": 47}', "model_args must be an object of keyword arguments or null, got '{"),
+        ({"n_classes": object()}, "model_args must hold only what JSON holds (Object of type object"),
+        ({"not a name": 1}, "model_args: 'not a name' is not a keyword argument's name"),
+    ],
+)
+def test_model_args_are_a_dict_of_keyword_arguments_that_json_holds(args, message):
+    config = TrainConfig(model="tests.helpers.custom_models:TinyNet", model_args={"n_classes": 47})
+    config.check()
+    with pytest.raises(DigitlabError) as refused:
+        dataclasses.replace(config, model_args=args).check()
+    assert str(refused.value).startswith(message)

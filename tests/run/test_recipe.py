@@ -104,20 +104,19 @@ def test_every_optimizer_name_is_torch_optims_and_their_arguments_are_checked():
     import torch.optim
 
     assert {name for name in OPTIMIZERS if name != "sgd"} <= {n.lower() for n in dir(torch.optim)}
-    assert (
-        TrainConfig(opt="adamw", opt_args='{"weight_decay": 0.01}').resolve().opt_args
-        == '{"weight_decay": 0.01}'
-    )
-    assert json.loads(TrainConfig().resolve().opt_args) == {
+    assert TrainConfig(opt="adamw", opt_args={"weight_decay": 0.01}).resolve().opt_args == {
+        "weight_decay": 0.01
+    }
+    assert TrainConfig().resolve().opt_args == {
         "momentum": 0.9,
         "nesterov": True,
         "weight_decay": 0.0005,
     }
     for opt, args, words in (
-        ("adamw", '{"betaz": 1}', "'betaz' is not an argument of AdamW"),
-        ("adamw", '{"betas": [2.0, 0.9]}', "AdamW refuses them"),
-        ("adamw", "[1]", "opt_args must be a JSON object"),
-        ("sgd", '{"momentum": 2}', "SGD refuses them (momentum must be in [0, 1)"),
+        ("adamw", {"betaz": 1}, "'betaz' is not an argument of AdamW"),
+        ("adamw", {"betas": [2.0, 0.9]}, "AdamW refuses them"),
+        ("adamw", {"a b": 1}, "opt_args: 'a b' is not a keyword argument's name"),
+        ("sgd", {"momentum": 2}, "SGD refuses them (momentum must be in [0, 1)"),
         ("lion", None, "opt 'lion' is unknown"),
     ):
         with pytest.raises(DigitlabError, match=re.escape(words)):
@@ -141,7 +140,7 @@ def test_a_torch_optimizer_trains_and_its_state_goes_round_a_checkpoint(tiny_mni
     assert result.returncode == 0, result.stderr
     assert 'optimizer adamw {"weight_decay": 0.02}' in result.stdout
     settings = json.loads((tmp_path / "model.json").read_text())["settings"]
-    assert (settings["opt"], settings["opt_args"]) == ("adamw", '{"weight_decay": 0.02}')
+    assert (settings["opt"], settings["opt_args"]) == ("adamw", {"weight_decay": 0.02})
     # the flat state a safetensors checkpoint holds loads back into a new optimizer, Adam's count on the CPU
     w = torch.nn.Parameter(torch.randn(3, 2))
     opt = TorchOptimizer(torch.optim.AdamW([w], lr=0.1))

@@ -4,13 +4,14 @@ flags, generated from TrainConfig's fields (written nowhere else)."""
 import dataclasses
 import functools
 import inspect
+import typing
 from pathlib import Path
 from typing import Literal
 
 import typer
 from rich.console import Console
 
-from digitlab.errors import plain
+from digitlab.errors import DigitlabError, plain
 from digitlab.run.config_file import config_toml, read_config
 from digitlab.run.settings import Range, TrainConfig, range_of
 
@@ -110,8 +111,25 @@ def _given(context: typer.Context, name: str) -> bool:
 
 
 def _setting(field: dataclasses.Field, value):
-    """The flag's value as the setting's: a repeated flag's list as a tuple (a frozen config's)."""
-    return tuple(value or ()) if field.type == tuple[str, ...] else value
+    """The flag's value as the setting's: a repeated flag's list as a tuple (a frozen config's), a
+    JSON object's text as its dict."""
+    if field.type == tuple[str, ...]:
+        return tuple(value or ())
+    return _keyword_arguments(value) if _takes_json(field) and value is not None else value
+
+
+def _takes_json(field: dataclasses.Field) -> bool:
+    """A setting held as a dict (model_args): its flag takes the dict's JSON text."""
+    return dict in map(typing.get_origin, typing.get_args(field.type))
+
+
+def _keyword_arguments(text: str) -> dict:
+    from digitlab.models.imported import parse_model_args  # imports torch: only when the flag is given
+
+    try:
+        return parse_model_args(text)
+    except ValueError as e:
+        raise DigitlabError(str(e)) from None
 
 
 def _type(field: dataclasses.Field):
@@ -119,6 +137,8 @@ def _type(field: dataclasses.Field):
     a flag given again and again (list[str]) for a tuple of strings."""
     if field.type == tuple[str, ...]:
         return list[str]
+    if _takes_json(field):
+        return str | None
     choices = field.metadata.get("choices")
     return Literal[choices] if choices and not field.metadata.get("or_import_path") else field.type
 

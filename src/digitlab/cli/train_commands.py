@@ -16,7 +16,7 @@ from digitlab.cli.common import (
     trust_code_option,
     with_settings,
 )
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, as_text
 
 
 def lesson(
@@ -90,7 +90,7 @@ def train_cmd(
         return
     settings = dataclasses.replace(settings, nproc=processes.world_size())
     for key, value in settings.resolve().to_json().items():
-        detail(f"  {key} = {value}")
+        detail(f"  {key} = {as_text(value)}")
     done = train_and_save(settings, quiet=Verbosity.quiet, trust_code=trust_code)
     if done is None:  # not rank 0: rank 0 reports
         return

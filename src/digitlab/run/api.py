@@ -11,12 +11,11 @@ The command line calls the same functions, so a script and `digitlab train` trai
 
 import dataclasses
 import inspect
-import json
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Unpack
+from typing import Unpack, overload
 
 import numpy as np
 import torch
@@ -70,6 +69,18 @@ class Model:
         model = self.predictor.model
         return model.net if isinstance(model, ImportedModel) else model
 
+    # One signature per kind of image, as an editor shows them; each gives one Prediction per image
+    @overload
+    def predict(self, images: str | Path) -> list[Prediction]: ...  # a file, or a folder's images
+    @overload
+    def predict(self, images: np.ndarray) -> list[Prediction]: ...  # 28x28 digits (N of them), or a picture
+    @overload
+    def predict(self, images: torch.Tensor) -> list[Prediction]: ...  # as an array
+    @overload
+    def predict(self, images: Image.Image) -> list[Prediction]: ...  # a picture, prepared as a file is
+    @overload
+    def predict(self, images: Sequence[ImageLike]) -> list[Prediction]: ...  # any of these, in order
+
     def predict(self, images: ImageLike | Sequence[ImageLike]) -> list[Prediction]:
         """One Prediction per image, in order, batched. `images`: a file path or folder, a PIL image,
         a numpy array or tensor, or a list of these. A 28x28 array (or N of them: (N,28,28) or
@@ -83,7 +94,10 @@ class Model:
         >>> [a.path for a in answers], all(a.digit in range(10) for a in answers)
         (['digit 0', 'digit 1', 'digit 2'], True)
         """
-        items = images if isinstance(images, list | tuple) else [images]
+        if isinstance(images, ImageLike):
+            items: list[ImageLike] = [images]
+        else:  # a list or tuple (any sequence) of images
+            items = list(images)
         predictions: list[Prediction] = []
         paths: list[str | Path] = []  # files in a row are predicted together: a model call per 256
         for item in items:
@@ -178,8 +192,8 @@ def train(
 
     `config` and/or settings by name (`preset="fast", epochs=1, out="runs/x"`): the names are
     TrainConfig's fields, the flags' names, each typed (see TrainSettings). Your own model:
-    `model="package.module:Class", model_args={"n_classes": 47}` (a dict, or its JSON); the optimizer
-    likewise: `opt="adamw", opt_args={"weight_decay": 0.01}`.
+    `model="package.module:Class", model_args={"n_classes": 47}`; the optimizer likewise:
+    `opt="adamw", opt_args={"weight_decay": 0.01}`.
 
     >>> run = digitlab.train(model="linear", epochs=1, epoch_size=3_000, out="runs/doc-linear", quiet=True)
     >>> run.folder, len(run.history), run.kept_epoch, run.evaluation.split, run.config.epoch_size
@@ -189,11 +203,7 @@ def train(
     >>> run.model.info.metrics["test_accuracy"] == run.evaluation.accuracy   # run.model: ready to predict
     True
     """
-    values = dict(settings)
-    for key in ("model_args", "opt_args"):
-        if isinstance(values.get(key), dict):
-            values[key] = json.dumps(values[key])
-    config = dataclasses.replace(config or TrainConfig(), **values)  # type: ignore[arg-type]
+    config = dataclasses.replace(config or TrainConfig(), **settings)
     done = train_and_save(config, quiet=quiet)
     if done is None:  # a process of a distributed run other than the first: the first one saves
         raise DigitlabError("train: this process is not the one that saves the model (rank > 0)")

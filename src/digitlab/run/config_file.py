@@ -23,7 +23,7 @@ from digitlab.fileio import read_regular
 from digitlab.run.settings import TrainConfig, code_named
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
-ARGS = ("model_args", "opt_args")  # keyword arguments: a TOML table or the flag's JSON text
+ARGS = ("model_args", "opt_args")  # keyword arguments: a TOML table, or the flag's JSON text
 
 
 def _settings_of(settings: dict, keys: tuple[str, ...]) -> dict:
@@ -42,6 +42,7 @@ def read_config(
     the key (or TOML's line and column) when it is not. A class of the user's own named in the file is
     refused without `trust_code`, before anything is imported, unless its setting was `typed` on the
     command line (the typed value replaces the file's)."""
+    from digitlab.models.imported import parse_model_args  # torch: once a file is read
 
     path = Path(path)
     data = read_regular(path, MAX_BYTES, follow_links=True, what="a settings file of a few lines needs")
@@ -71,12 +72,12 @@ def read_config(
             "modules and runs their code; if you trust this file, pass --trust-code (in Python: "
             "trust_code=True), or type the flag (--model, --opt, --callback) on the command line"
         )
-    for key in ARGS:  # TOML's table as the flag's JSON
-        if isinstance(settings.get(key), dict):
+    for key in ARGS:
+        if isinstance(settings.get(key), str):  # the flag's JSON, as --print-config writes it
             try:
-                settings[key] = json.dumps(settings[key], default=str)
-            except RecursionError:
-                raise DigitlabError(f"{path}: {key} is nested too deeply") from None
+                settings[key] = parse_model_args(settings[key], key)
+            except ValueError as e:
+                raise DigitlabError(f"{path}: {e}") from None
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
@@ -101,6 +102,8 @@ def _toml_value(key: str, value) -> str:
         return "[" + ", ".join(_toml_value(key, v) for v in value) + "]"
     if isinstance(value, str):
         return _toml_string(key, value)
+    if isinstance(value, dict):  # model_args: the flag's JSON (TOML's inline tables hold no null)
+        return _toml_string(key, json.dumps(value))
     return repr(value)  # an int, or a float within its range (finite): TOML reads Python's forms
 
 

@@ -1,7 +1,7 @@
 """`digitlab.train`'s keywords, typed: TrainConfig's fields, one by one, for editors and type checkers.
 
-A test checks that these are TrainConfig's fields with TrainConfig's types (`model_args` also takes a
-dict), so a setting added there and not here fails the tests, not a user's completion.
+A test checks that these are TrainConfig's fields with TrainConfig's types, so a setting added there
+and not here fails the tests, not a user's completion.
 """
 
 from pathlib import Path
@@ -22,7 +22,7 @@ class TrainSettings(TypedDict, total=False):
     classes: str | None
     preprocess: str | None
     model: str
-    model_args: dict[str, Any] | str | None  # a dict, or its JSON text as on the command line
+    model_args: dict[str, Any] | None
     preset: str
     epochs: int | None
     epoch_size: int | None
@@ -55,5 +55,5 @@ class TrainSettings(TypedDict, total=False):
     stroke: float | None
     label_smoothing: float | None
     opt: str
-    opt_args: dict[str, Any] | str | None  # a dict, or its JSON text as on the command line
+    opt_args: dict[str, Any] | None
     callbacks: tuple[str, ...]

@@ -2,7 +2,6 @@
 the optimizer, the run's callbacks and the Learner that holds them. `training.py` runs them.
 """
 
-import json
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from digitlab.learning.optim import SGD
 from digitlab.learning.steps import ShardedStep
 from digitlab.modelfiles.checkpoint_file import Checkpoint
 from digitlab.models import build_model, model_name, output_count
-from digitlab.models.imported import is_import_path, parse_model_args
+from digitlab.models.imported import is_import_path
 from digitlab.run import processes
 from digitlab.run.recipe import fit_to_data, optimizer, user_callbacks
 from digitlab.run.settings import SGD_ARGS, TrainConfig
@@ -48,7 +47,7 @@ def build_model_for(config: TrainConfig, splits: Splits) -> torch.nn.Module:
 
 def _imported_model(config: TrainConfig, norm: dict, classes: int) -> torch.nn.Module:
     """The user's class built with their arguments, and checked to give one score per class."""
-    args = parse_model_args(config.model_args)
+    args = dict(config.model_args or {})
     try:
         model = build_model("imported", trust_code=True, target=config.model, args=args, **norm)
     except (TypeError, ValueError) as e:
@@ -120,7 +119,7 @@ def build_learner(
 
 def sgd_nesterov(params, lr: float) -> SGD:
     """The optimizer of every preset: digitlab's SGD with Nesterov momentum and weight decay."""
-    return SGD(params, lr, **json.loads(SGD_ARGS))
+    return SGD(params, lr, **SGD_ARGS)
 
 
 def _loaders(

@@ -24,6 +24,7 @@ from typing import Any
 
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
+from digitlab.run.settings import as_text
 
 # MLflow's environment variables for its HTTP client (the defaults: 120 s and 7 retries, minutes apart).
 HTTP_LIMITS = {
@@ -42,7 +43,7 @@ def run_params(settings: dict[str, Any]) -> dict[str, str]:
     characters): not the unset ones, not the CNN's for another model, not the run's own MLflow
     name and tags."""
     skipped = (*(CNN_SETTINGS if settings.get("model") != "cnn" else ()), "mlflow_run_name", "mlflow_tags")
-    return {k: str(v)[:250] for k, v in settings.items() if v is not None and k not in skipped}
+    return {k: as_text(v)[:250] for k, v in settings.items() if v is not None and k not in skipped}
 
 
 def tracking_uri(value: str) -> str:

@@ -12,8 +12,8 @@ from digitlab.data.dataset import Splits
 from digitlab.data.kind import digit_like
 from digitlab.errors import DigitlabError
 from digitlab.learning.torch_optim import OptFunc, check_opt_args, opt_func, optimizer_class
-from digitlab.models.imported import import_class, is_import_path, parse_model_args
-from digitlab.run.settings import TrainConfig
+from digitlab.models.imported import import_class, is_import_path
+from digitlab.run.settings import TrainConfig, as_text
 
 
 def fit_to_data(config: TrainConfig, splits: Splits) -> tuple[TrainConfig, str]:
@@ -32,7 +32,7 @@ def optimizer(config: TrainConfig) -> OptFunc:
             if is_import_path(config.opt)
             else optimizer_class(config.opt)
         )
-        args = parse_model_args(config.opt_args, "opt_args")
+        args = dict(config.opt_args or {})
         check_opt_args(cls, args)
         return opt_func(cls, args)
     except ValueError as e:
@@ -71,7 +71,7 @@ def recipe_line(config: TrainConfig, why: str) -> str:
     own = f", callbacks {', '.join(config.callbacks)}" if config.callbacks else ""
     return (
         f"recipe: {config.augmentation} ({why}): {augment}, label smoothing {config.label_smoothing:g}, "
-        f"optimizer {config.opt} {config.opt_args}{own}"
+        f"optimizer {config.opt} {as_text(config.opt_args)}{own}"
     )
 
 

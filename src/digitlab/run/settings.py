@@ -5,10 +5,12 @@ preset and the model decide and picks the device, returning a complete `TrainCon
 """
 
 import dataclasses
+import json
 import re
 import types
 import typing
 from dataclasses import dataclass, field
+from typing import Any
 
 from digitlab.errors import DigitlabError
 
@@ -64,7 +66,7 @@ AUGMENTATIONS = ("digits", "mild")  # the kinds each preset declares
 # (a test checks each is in torch.optim). L-BFGS is left out: its step needs the loss as a closure.
 OPTIMIZERS = ("sgd", "adam", "adamw", "nadam", "radam", "adamax", "rmsprop", "adagrad", "adadelta", "asgd")
 # digitlab's SGD as every preset trains with it, unless --opt-args says otherwise
-SGD_ARGS = '{"momentum": 0.9, "nesterov": true, "weight_decay": 0.0005}'
+SGD_ARGS = {"momentum": 0.9, "nesterov": True, "weight_decay": 0.0005}
 # Linear models and the MLP have no BatchNorm: they want a gentler peak learning rate.
 MODEL_LR = {"linear": 0.05, "mlp": 0.1}
 
@@ -128,7 +130,12 @@ def setting(
 class TrainConfig:
     """Everything a training run is: each field is a `train` flag, a key of `--print-config`'s output,
     and a line of a checkpoint's settings. None means "the preset (or the model) decides": `resolve`
-    fills it in, once."""
+    fills it in, once.
+
+    >>> resolved = digitlab.TrainConfig(preset="fast", epochs=2).resolve()   # the preset's, filled in
+    >>> resolved.epochs, resolved.batch_size, resolved.lr, resolved.channels
+    (2, 128, 0.2, (16, 24, 48))
+    """
 
     data: str = setting(
         "mnist",
@@ -153,7 +160,7 @@ class TrainConfig:
         choices=("baseline", "linear", "mlp", "cnn"),
         or_import_path=True,
     )
-    model_args: str | None = setting(
+    model_args: dict[str, Any] | None = setting(
         None, "Keyword arguments of your own --model class, as a JSON object: '{\"hidden\": 64}'."
     )
     preset: str = setting(
@@ -273,10 +280,10 @@ class TrainConfig:
         choices=OPTIMIZERS,
         or_import_path=True,
     )
-    opt_args: str | None = setting(
+    opt_args: dict[str, Any] | None = setting(
         None,
         "Keyword arguments of the optimizer, as a JSON object: '{\"weight_decay\": 0.01}' (default: "
-        f"{SGD_ARGS} for sgd, torch's defaults for the others). The learning rate is --lr's.",
+        f"{json.dumps(SGD_ARGS)} for sgd, torch's defaults for the others). The learning rate is --lr's.",
     )
     callbacks: tuple[str, ...] = setting(
         (),
@@ -302,7 +309,7 @@ class TrainConfig:
             raise DigitlabError("an ensemble is not trained: train its members, then join them again")
         preset = {k: v for k, v in PRESETS[self.preset].items() if k not in AUGMENTATIONS}
         preset |= {"lr": MODEL_LR[model]} if model in MODEL_LR else {}
-        preset |= {"opt_args": SGD_ARGS} if self.opt == "sgd" else {"opt_args": "{}"}
+        preset |= {"opt_args": dict(SGD_ARGS) if self.opt == "sgd" else {}}
         if self.epochs is not None:  # epochs given: passes over the data, unless an epoch size is too
             preset["epoch_size"] = None
         explicit = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k in preset}
@@ -384,10 +391,10 @@ def range_of(name: str) -> Range:
     return {**FLAG_RANGES, **fields}[name]
 
 
-def _check_model(model: str, model_args: str | None) -> None:
+def _check_model(model: str, model_args: dict[str, Any] | None) -> None:
     """The model is digitlab's or an import path (`package.module:Class`, a class of the user's own);
-    arguments only for the latter, a JSON object."""
-    from digitlab.models.imported import is_import_path, parse_model_args  # torch: when checked only
+    arguments only for the latter, keyword arguments that JSON can hold."""
+    from digitlab.models.imported import check_args, is_import_path  # torch: when checked only
 
     if model not in MODEL_NAMES and not is_import_path(model):
         raise DigitlabError(
@@ -401,17 +408,21 @@ def _check_model(model: str, model_args: str | None) -> None:
             f"model_args are for a model class of your own (package.module:Class), not a {model}"
         )
     try:
-        parse_model_args(model_args)
+        check_args(model_args)
     except ValueError as e:
         raise DigitlabError(str(e)) from None
+    except TypeError as e:  # a value JSON cannot hold (a model file stores them as JSON)
+        raise DigitlabError(f"model_args must hold only what JSON holds ({e})") from None
+    except RecursionError:
+        raise DigitlabError("model_args is nested too deeply") from None
 
 
-def _check_opt(opt: str, opt_args: str | None) -> None:
+def _check_opt(opt: str, opt_args: dict[str, Any] | None) -> None:
     """The optimizer is one `OPTIMIZERS` names or an import path; its arguments a JSON object whose
     keys and values it takes (tried on one parameter: torch's own checks, as one line naming the key).
     A class of the user's own is checked only once imported, with consent (`run.recipe`)."""
     from digitlab.learning.torch_optim import check_opt_args, optimizer_class  # torch: when checked only
-    from digitlab.models.imported import is_import_path, parse_model_args
+    from digitlab.models.imported import check_args, is_import_path
 
     if opt not in OPTIMIZERS and not is_import_path(opt):
         raise DigitlabError(
@@ -419,11 +430,13 @@ def _check_opt(opt: str, opt_args: str | None) -> None:
             "or name your own class as package.module:Class"
         )
     try:
-        args = parse_model_args(opt_args, "opt_args")
+        check_args(opt_args or {}, "opt_args")
         if opt in OPTIMIZERS:
-            check_opt_args(optimizer_class(opt), args)
+            check_opt_args(optimizer_class(opt), opt_args or {})
     except ValueError as e:
         raise DigitlabError(str(e)) from None
+    except TypeError as e:  # a value JSON cannot hold (a model file stores them as JSON)
+        raise DigitlabError(f"opt_args must hold only what JSON holds ({e})") from None
 
 
 def _check_callbacks(callbacks: tuple[str, ...]) -> None:
@@ -476,7 +489,8 @@ def _check_bounds(field: dataclasses.Field, value) -> None:
 
 
 def _of_type(value, annotation) -> bool:
-    """`value` fits a field's annotation: int (not bool), float (or int), str, bool, a tuple of ints, None."""
+    """`value` fits a field's annotation: int (not bool), float (or int), str, bool, a tuple of ints,
+    a dict, None."""
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     for kind in options:
         if kind is type(None) and value is None:
@@ -484,6 +498,8 @@ def _of_type(value, annotation) -> bool:
         if kind is int and type(value) is int or kind is float and type(value) in (int, float):
             return True
         if kind in (str, bool) and type(value) is kind:
+            return True
+        if typing.get_origin(kind) is dict and isinstance(value, dict):  # model_args: checked by the model
             return True
         if typing.get_origin(kind) is tuple and isinstance(value, tuple):
             args = typing.get_args(kind)
@@ -496,8 +512,14 @@ def _of_type(value, annotation) -> bool:
 def _type_name(annotation) -> str:
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
-    names |= {tuple[str, ...]: "a list of strings"}
+    names |= {tuple[str, ...]: "a list of strings", dict[str, Any]: "an object of keyword arguments"}
     return " or ".join(names.get(k, "null" if k is type(None) else "3 whole numbers") for k in options)
+
+
+def as_text(value: object) -> str:
+    """A setting's value as a line of text shows it (the run's log, MLflow's parameters): model_args
+    as the flag's JSON, anything else as Python prints it."""
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 def pick_device(name: str) -> str:

@@ -28,7 +28,7 @@ from digitlab.report.model_report import training_report
 from digitlab.run import processes
 from digitlab.run.learner_parts import build_learner, build_model_for
 from digitlab.run.recipe import fit_to_data, recipe_line, refuse_untrusted
-from digitlab.run.settings import TrainConfig
+from digitlab.run.settings import TrainConfig, as_text
 from digitlab.run.warmup import warm_up
 
 
@@ -146,7 +146,9 @@ SHOWN_SETTINGS = ("data", "model", "model_args", "preset", "epochs", "lr", "batc
 
 def settings_line(config: TrainConfig) -> str:
     """The run's main settings, resolved, as it starts (all of them: --verbose, or --print-config)."""
-    shown = " ".join(f"{k}={getattr(config, k)}" for k in SHOWN_SETTINGS if getattr(config, k) is not None)
+    shown = " ".join(
+        f"{k}={as_text(getattr(config, k))}" for k in SHOWN_SETTINGS if getattr(config, k) is not None
+    )
     return f"settings: {shown} (every setting: --print-config)"
 
 
