@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from digitlab.data.class_names import classes_txt
 from digitlab.data.download import download
 from digitlab.errors import DigitlabError
 from digitlab.exercises.learner_file import load_definitions
@@ -57,6 +58,7 @@ READERS = {
     "submission": ("submission.csv", lambda d: check_submission(d / "submission.csv", d / "test.csv")),
     "onnx file": ("model.onnx", lambda d: read_onnx_file(d / "model.onnx", 1 << 20)),
     "exercise file": ("mine.py", lambda d: load_definitions(d / "mine.py")),
+    "class names": ("classes.txt", lambda d: classes_txt(d)),
     "downloaded file in place": ("train-images-idx3-ubyte.gz", lambda d: download("mnist", d, mirrors=[])),
 }
 

@@ -21,12 +21,13 @@ def exported(trained_model, tmp_path_factory):
 
 
 @pytest.mark.numeric
-def test_export_checks_itself_against_pytorch(exported, trained_model):
+def test_export_checks_itself_against_pytorch(exported, trained_model, mini_mnist_dir):
     from digitlab.modelfiles.model_file import load_model
     from digitlab.modelfiles.onnx_export import onnx_metadata
 
-    out, stdout = exported
-    assert "checked on 10,000 MNIST test images" in stdout and "agree on 100.00%" in stdout
+    out, stdout = exported  # checked on the model's own data (no --data): the IDX folder's 2,000 test images
+    assert f"data: {mini_mnist_dir}, test split (2,000 images)" in stdout
+    assert "checked on these 2,000 images" in stdout and "agree on 100.00%" in stdout
     difference = float(stdout.split("largest probability difference ")[1].split()[0])
     assert difference <= 1e-4
     meta = onnx_metadata(out.read_bytes())

@@ -201,9 +201,17 @@ def test_the_model_carries_its_preprocessing_to_every_command(named, tmp_path, t
     assert cli("train", "--data", tiny_mnist_dir, *LINEAR, "--out", digits).returncode == 0
     assert read_info(digits).preprocessing == "mnist" and not Predictor.load(digits).as_is
     write_named_folders(tmp_path / "img", mnist.test.select(torch.arange(3)), {d: str(d) for d in range(10)})
-    with pytest.warns(UserWarning, match=r"^--as-is: the model was trained on MNIST-style inputs") as record:
-        assert cli("predict", digits, tmp_path / "img", "--as-is").returncode == 0
-    assert len(record) == 1 and "\n" not in str(record[0].message)  # one line
+    contradicting = {  # every way to ask for it: predict, explain, the Python API (serve loads as predict)
+        "predict": lambda: cli("predict", digits, tmp_path / "img", "--as-is").returncode,
+        "explain": lambda: cli("explain", digits, tmp_path / "img", "--json", "--as-is").returncode,
+        "api": lambda: 0 if digitlab.load(digits, as_is=True).predictor.as_is else 1,
+    }
+    for way, run in contradicting.items():
+        with pytest.warns(
+            UserWarning, match=r"^--as-is \(as_is=True\): the model was trained on MNIST-style"
+        ) as record:
+            assert run() == 0, way
+        assert len(record) == 1 and "\n" not in str(record[0].message), way  # one line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Predictor.load(digits)  # not asked: no warning

@@ -114,7 +114,7 @@ def test_evaluate_predict_and_export_take_47_classes(own47, blocks47, tmp_path):
 
     onnx = pytest.importorskip("onnx")
     result = cli("export", own47, "--out", tmp_path / "m.onnx", "--data", blocks47, "--trust-code")
-    assert result.returncode == 0 and "checked on 470" in result.stdout, result.stderr
+    assert result.returncode == 0 and "checked on these 470 images" in result.stdout, result.stderr
     proto = onnx.load(tmp_path / "m.onnx")
     output = proto.graph.output[0].type.tensor_type.shape.dim
     assert output[1].dim_value == 47
@@ -157,7 +157,7 @@ def test_32_by_32_images_flow_through_train_predict_serve_and_export(blocks32, t
     test_csv.write_text(csv_text(np.zeros((2, 28, 28), np.uint8), None))
     submitted = cli("submit", out, "--test", test_csv, "--out", tmp_path / "s.csv", "--trust-code")
     assert submitted.stderr == f"error: {test_csv}: its images are 28x28, and the model reads 32x32\n"
-    mnist = cli("evaluate", out, "--trust-code")  # MNIST is 28x28: refused in one line
+    mnist = cli("evaluate", out, "--data", "mnist", "--trust-code")  # MNIST is 28x28: refused in one line
     assert mnist.stderr == "error: mnist (test): its images are 28x28, and the model reads 32x32\n"
 
     import digitlab

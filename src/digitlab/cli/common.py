@@ -62,6 +62,12 @@ SRC_HELP = (
 )
 
 
+OWN_DATA_HELP = (
+    " (default: the data the model was trained on, as model.json records it: its test split, else the "
+    "valid split train held out)"
+)
+
+
 def with_settings(*names: str, config_file: bool = False):
     """Give a command the flags of these TrainConfig fields, made from the fields themselves (name,
     type, default, help): the command receives them as one `settings: TrainConfig`, its first argument.

@@ -7,13 +7,13 @@ from typing import Literal
 
 import typer
 
-from digitlab.cli.common import SRC_HELP, Verbosity, as_is_option, say, trust_code_option
+from digitlab.cli.common import OWN_DATA_HELP, SRC_HELP, Verbosity, as_is_option, say, trust_code_option
 from digitlab.errors import DigitlabError, plain
 
 
 def evaluate(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
-    data: str = typer.Option("mnist", help=SRC_HELP + " (its test split when it has one)"),
+    data: str = typer.Option(None, help=SRC_HELP + OWN_DATA_HELP, show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     report: Path = typer.Option(None, help="Also write an HTML report to this file."),
     trust_code: bool = trust_code_option(),
@@ -22,23 +22,23 @@ def evaluate(
     top losses; --report draws them with the reasons behind the top losses."""
     import json
 
-    from digitlab.data import load_source
     from digitlab.fileio import write_text_atomic
     from digitlab.inference.evaluation import evaluate as run_evaluation
-    from digitlab.inference.evaluation import evaluation_data
+    from digitlab.inference.held_out import held_out
     from digitlab.inference.predictor import Predictor
     from digitlab.modelfiles.model_file import load_model
     from digitlab.report.model_report import evaluation_report
 
     net, info = load_model(model, trust_code)
-    split, dataset = evaluation_data(load_source(data, preprocess=info.preprocessing), info.classes)
-    result, _ = run_evaluation(net, dataset, split)
+    scored = held_out(info, data)
+    result, _ = run_evaluation(net, scored.data, scored.split)
     if report:
-        write_text_atomic(report, evaluation_report(result, dataset, info, Predictor(net, info)))
+        write_text_atomic(report, evaluation_report(result, scored.data, info, Predictor(net, info)))
     if as_json:
-        print(json.dumps(result.to_json(), allow_nan=False))
+        print(json.dumps({**result.to_json(), "data": scored.source}, allow_nan=False))
         return
-    say(f"{split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
+    say(scored.line())
+    say(f"{scored.split} accuracy: {result.accuracy:.4f} on {result.n:,} images")
     for c, (p, r) in enumerate(zip(result.precision, result.recall, strict=True)):
         say(f"  {result.name(c)}: precision {p:.4f}  recall {r:.4f}")
     _print_confusion(result)
@@ -231,37 +231,36 @@ def export(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     out_path: Path = typer.Option(..., "--out", help="The ONNX file to write (FILE.onnx)."),
     data: str = typer.Option(
-        "mnist", help=SRC_HELP + ": the images it is checked on (its test split when it has one)"
+        None, help=SRC_HELP + ": the images it is checked on" + OWN_DATA_HELP, show_default=False
     ),
     trust_code: bool = trust_code_option(),
 ):
     """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]; a model of other sizes or classes:
-    its own), checked against PyTorch on the MNIST test set (or --data's)."""
+    its own), checked against PyTorch on the model's own held-out images (or --data's)."""
     from rich.console import Console
 
-    from digitlab.data import load_source
-    from digitlab.inference.evaluation import evaluation_data
+    from digitlab.inference.held_out import held_out
     from digitlab.inference.onnx_engine import MAX_PROB_DIFF, export_model
     from digitlab.modelfiles.model_file import load_model
     from digitlab.models import check_fits
 
     net, info = load_model(model, trust_code)
-    source = load_source(data, preprocess=info.preprocessing)  # image folders read as the model reads
     try:
-        split, test = evaluation_data(source, info.classes)
-        check_fits(net, test, data)
+        checked = held_out(info, data)  # image folders read as the model reads
+        test = checked.data
+        check_fits(net, test, checked.source)
     except DigitlabError as e:
         raise DigitlabError(
-            f"{e}: check the export on images of the model's own kind with --data SRC"
+            f"{e}: check the export on images of the model's own kind (without --data: its training data's)"
         ) from None
     console = Console(stderr=True)
     working = f"exporting to ONNX, then checking it against PyTorch on {len(test):,} images ..."
     with console.status(working) if console.is_terminal and not Verbosity.quiet else contextlib.nullcontext():
         check = export_model(net, info, out_path, test.floats(), test.labels)
     say(f"wrote {out_path} ({out_path.stat().st_size:,} bytes)")
-    images = "MNIST test" if data == "mnist" else f"{data} {split}"
+    say(checked.line())
     say(
-        f"checked on {check.n:,} {images} images with ONNX Runtime: largest probability difference "
+        f"checked on these {check.n:,} images with ONNX Runtime: largest probability difference "
         f"{check.max_prob_diff:.1e} (limit {MAX_PROB_DIFF:.0e}), predicted classes agree on "
         f"{check.class_agreement:.2%}; accuracy PyTorch {check.torch_accuracy:.4f}, "
         f"ONNX {check.onnx_accuracy:.4f}"

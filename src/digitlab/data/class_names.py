@@ -4,10 +4,10 @@ A label stays a class index; names say what each index means. Names come from ou
 checked to be text (printable later through `errors.plain`), not to be safe paths (see `safe_folder_name`).
 """
 
-import os
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
+from digitlab.fileio import read_regular
 
 CLASSES_TXT = "classes.txt"
 MAX_NAME_CHARS = 100
@@ -43,12 +43,7 @@ def classes_txt(data: Path) -> tuple[str, ...] | None:
     path = (data if data.is_dir() else data.parent) / CLASSES_TXT
     if not path.is_file():
         return None
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_CLASSES_TXT_BYTES:
-            raise DigitlabError(
-                f"{path}: larger than {MAX_CLASSES_TXT_BYTES:,} bytes, not a list of class names"
-            )
-        raw = f.read(MAX_CLASSES_TXT_BYTES + 1)
+    raw = read_regular(path, MAX_CLASSES_TXT_BYTES, follow_links=True, what="a list of class names")
     try:
         lines = raw.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as e:

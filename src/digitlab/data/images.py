@@ -13,20 +13,25 @@ from digitlab.data.decode import WORKING_SIZE, to_grayscale
 
 MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the paper
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
+INK_FLOOR = 0.2  # ink fainter than this is paper texture, JPEG ringing or noise
+TOP_QUANTILE = 0.999  # the ink's full strength: all but the brightest 0.1% (a hot pixel does not set it)
+DENOISE_MIN_SIDE, DENOISE_NOISE = 64, 0.02  # a photo this large whose paper varies this much gets a median
+INK_BOX = 20 / 28  # MNIST scaled each digit into 20x20 of its 28x28 frame
 
 
 def to_mnist(image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28)) -> np.ndarray | None:
     """The 28x28 (or `size`: height, width) uint8 MNIST-style version of `image`, or None when it
     holds no digit."""
     gray = _shrink(to_grayscale(image, name), WORKING_SIZE)
-    if min(gray.shape) >= 64 and _border_noise(gray) > 0.02:  # a noisy photo or scan: drop speckles
+    # a noisy photo or scan: drop speckles
+    if min(gray.shape) >= DENOISE_MIN_SIDE and _border_noise(gray) > DENOISE_NOISE:
         gray = median3(gray)
     ink = _ink(gray)
     if ink is None:
         return None
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _center(_fit_box(ink, max(1, round(20 * min(size) / 28))), size)
+    return _center(_fit_box(ink, max(1, round(INK_BOX * min(size)))), size)
 
 
 def as_input(image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28)) -> np.ndarray:
@@ -91,11 +96,11 @@ def _ink(gray: np.ndarray) -> np.ndarray | None:
     if quantile(border, 0.5) > 0.5:  # dark ink on light paper: flip to MNIST's polarity
         gray, border = 1 - gray, 1 - border
     paper = quantile(border, 0.5)
-    top = quantile(gray, 0.999)
+    top = quantile(gray, TOP_QUANTILE)
     if top - paper < MIN_CONTRAST:
         return None
     ink = np.clip((gray - paper) / (top - paper), 0, 1)
-    ink[ink < 0.2] = 0  # paper texture, JPEG ringing and faint noise
+    ink[ink < INK_FLOOR] = 0
     if np.count_nonzero(ink) < max(2, MIN_INK_FRACTION * ink.size):
         return None
     return ink

@@ -99,6 +99,11 @@ def _image_folders(root: Path, given: tuple[str, ...] | None, preprocess: str | 
     return _named(source, names, root, preprocess)
 
 
+def source_location(src: str | Path) -> str:
+    """Where SRC is, as a model records it: 'mnist', or the absolute path (any folder may run it later)."""
+    return "mnist" if str(src) == "mnist" else str(Path(src).absolute())
+
+
 def default_preprocessing(names: tuple[str, ...] | None) -> str:
     """Digits (numbered classes) are made MNIST-style; images of named classes are taken as they are."""
     return "mnist" if names is None else "as-is"

@@ -66,8 +66,12 @@ def evaluation_data(source: Source, classes: list | None = None) -> tuple[str, D
     split, dataset = ("test", source.test) if source.test is not None else ("all", source.train)
     if dataset.labels is None or len(dataset) == 0:
         raise DigitlabError(f"{source.name}: has no labelled images to evaluate on")
-    where = f"{source.name} ({split})"  # named in errors
-    return split, Dataset(dataset.images, dataset.labels, where, _model_names(dataset, classes, where))
+    return split, with_model_names(dataset, classes, f"{source.name} ({split})")
+
+
+def with_model_names(data: Dataset, classes: list | None, where: str) -> Dataset:
+    """`data` named `where` (in errors) and labelled with the model's class names (its own must match)."""
+    return Dataset(data.images, data.labels, where, _model_names(data, classes, where))
 
 
 def _model_names(data: Dataset, classes: list | None, where: str) -> tuple[str, ...] | None:

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from digitlab.data import Dataset
+from digitlab.inference.evaluation import evaluate
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.models import Linear
 
@@ -206,6 +208,21 @@ def erase_evidence(digit_image: np.ndarray, attribution: np.ndarray) -> np.ndarr
     erased = np.array(digit_image, np.uint8, copy=True)
     erased[evidence_mask(attribution)] = 0
     return erased
+
+
+def explain_top_losses(
+    predictor: Predictor, data: Dataset, split: str, count: int
+) -> list[tuple[int, Prediction, Explanation]]:
+    """The `count` images of `data` the model gets most confidently wrong: each one's index, prediction
+    (named by the data, the index and the label) and explanation."""
+    result, _ = evaluate(predictor.model, data, split, n_top=count)
+    explained = []
+    for t in result.top_losses:
+        image = data.images[t["index"]].numpy()
+        name = f"{data.name} image {t['index']}, labelled {result.name(t['label'])}"
+        prediction = predictor.prediction(name, predictor.probs(image[None])[0], image)
+        explained.append((t["index"], prediction, explain(predictor, image)))
+    return explained
 
 
 def explain_file(predictor: Predictor, path: str) -> tuple[Prediction, Explanation | None]:

@@ -81,8 +81,8 @@ class Predictor:
         self.size: tuple[int, int] = (info.input_size[0], info.input_size[1])  # (height, width)
         if as_is and info.preprocessing == "mnist":
             warnings.warn(
-                "--as-is: the model was trained on MNIST-style inputs (its model.json says preprocessing "
-                "'mnist'); images as they are may get other answers",
+                "--as-is (as_is=True): the model was trained on MNIST-style inputs (its model.json says "
+                "preprocessing 'mnist'); images as they are may get other answers",
                 stacklevel=2,
             )
         self.as_is = as_is or info.preprocessing == "as-is"

@@ -15,6 +15,7 @@ from digitlab.version import __version__
 
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1
+MAX_SOURCE_CHARS = 4096  # PATH_MAX on Linux: the longest path a data source can have
 
 
 def check_info(info: dict, path: Path) -> None:
@@ -51,6 +52,9 @@ def check_info(info: dict, path: Path) -> None:
     _check_classes(info.get("classes", list(range(10))), path)
     if info.get("preprocessing", "mnist") not in ("mnist", "as-is"):
         raise DigitlabError(f"{path}: field 'preprocessing' must be 'mnist' or 'as-is'")
+    if not isinstance(source := info.get("data_source", ""), str) or len(source) > MAX_SOURCE_CHARS:
+        limit = f"{MAX_SOURCE_CHARS} characters or less"
+        raise DigitlabError(f"{path}: field 'data_source' must be a path of {limit}")
 
 
 def _check_classes(classes, path: Path) -> None:

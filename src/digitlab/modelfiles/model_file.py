@@ -52,6 +52,7 @@ class ModelInfo:
     history: list = field(default_factory=list)  # one row per epoch
     metrics: dict = field(default_factory=dict)
     data_fingerprint: str = ""  # SHA-256 of the training images and labels
+    data_source: str = ""  # the SRC it was trained on ('mnist', or an absolute path): evaluate's default
     seconds: dict = field(default_factory=dict)
     augmentation_chosen: str = ""  # why the run's augmentation is its kind: the data's look, or the flag
     digitlab_version: str = __version__

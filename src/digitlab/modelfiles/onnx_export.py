@@ -4,7 +4,8 @@ The file's contract: input `image`, float32 [N,1,28,28], values in [0,1], white 
 (what `digitlab.data.images.to_mnist` makes, divided by 255); output `probs`, float32 [N,10].
 (A model trained on other images or classes: [N,1,H,W] and [N,classes], as its metadata says.)
 Normalisation and softmax are inside, and the batch size is free. Metadata: classes, input size,
-normalisation, digitlab version, and the source model's weights hash.
+normalisation, digitlab version, the source model's weights hash, and `input_spec`: how an image file
+becomes `image`, step by step with its numbers (`data.input_spec`), so any language can reproduce it.
 """
 
 import contextlib
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from digitlab.data.input_spec import input_spec
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
 from digitlab.modelfiles.model_file import ModelInfo
@@ -86,10 +88,20 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         "preprocessing": info.preprocessing,
         "input": f"image: float32 [N,1,{height},{width}] in [0,1], " + INPUT_FORMS[info.preprocessing],
         "output": "probs: float32 [N,classes], softmax included",
+        "input_spec": json.dumps(described_input(info)),
     }
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
+
+
+def described_input(info: ModelInfo) -> dict:
+    """Metadata `input_spec`: the steps from an image file to `image` (any language can follow them),
+    then what the graph itself does to it: the model's normalisation, the model, softmax."""
+    size = (info.input_size[0], info.input_size[1])
+    normalize = {"rule": "(x - mean) / std", **info.normalization} if info.normalization else None
+    inside = {"normalize": normalize, "model": info.architecture, "softmax": True}
+    return {**input_spec(info.preprocessing, size), "in_graph": inside, "classes": info.classes}
 
 
 @contextlib.contextmanager

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from digitlab.data import load_source
 from digitlab.errors import DigitlabError
-from digitlab.inference.evaluation import Evaluation, evaluate, evaluation_data
+from digitlab.inference.evaluation import Evaluation, evaluate
+from digitlab.inference.held_out import held_out
 from digitlab.inference.predictor import Prediction, Predictor
 from digitlab.modelfiles.model_file import JSON_NAME, ModelInfo, read_info
 from digitlab.models.imported import ImportedModel
@@ -122,17 +122,17 @@ class Model:
         """
         return self.predictor.probs(_as_uint8_digits(digits, self.predictor.size))
 
-    def evaluate(self, source: str = "mnist") -> Evaluation:
+    def evaluate(self, source: str | None = None) -> Evaluation:
         """Accuracy, precision, recall, confusion and top losses on the source's test split (or all
-        of its labelled images), as `digitlab evaluate` scores them.
+        of its labelled images), as `digitlab evaluate` scores them; None: the model's own data (its
+        test split, else the valid split train held out).
 
         >>> scores = digitlab.load("runs/doc-linear").evaluate("mnist")
         >>> scores.split, scores.n, 0 <= scores.accuracy <= 1
         ('test', 10000, True)
         """
-        info = self.predictor.info
-        split, data = evaluation_data(load_source(source, preprocess=info.preprocessing), info.classes)
-        return evaluate(self.predictor.model, data, split)[0]
+        scored = held_out(self.predictor.info, source)
+        return evaluate(self.predictor.model, scored.data, scored.split)[0]
 
     def _predict_array(self, item: np.ndarray | torch.Tensor) -> list[Prediction]:
         array = item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitlab.data import load_source
+from digitlab.data.sources import source_location
 from digitlab.errors import DigitlabError
 from digitlab.inference.evaluation import Evaluation, evaluate, evaluation_data
 from digitlab.modelfiles.model_file import ModelInfo, load_model, read_info
@@ -78,6 +79,7 @@ def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, man
             "member_accuracies": [acc for _, acc, _ in members],
         },
         data_fingerprint=fingerprints.pop() if len(fingerprints) == 1 else "",
+        data_source=source_location(data),
         seconds={"predict": round(seconds, 3), "members_predict": round(sum(s for *_, s in members), 3)},
     )
     page = Page(f"digitlab ensemble of {len(paths)} models{' with test-time shifts' if tta else ''}")

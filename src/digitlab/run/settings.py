@@ -378,6 +378,7 @@ FLAG_RANGES = {
     "batch_ms": Range(0.0, 1000.0),  # serve: how long requests wait to share a model call
     "workers": Range(1, 64),  # serve
     "count": Range(1, 200),  # data show: a grid of 200 takes about 10 s
+    "top": Range(1, 100),  # explain: the worst mistakes to explain (each is a few model calls)
     "nnodes": Range(1, 256),  # train on several machines
     "node_rank": Range(0, 255),
     "max_batch": Range(1, 1000),  # serve: images in one /api/predict/batch request (Starlette's form limit)

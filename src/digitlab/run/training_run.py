@@ -12,6 +12,7 @@ import torch
 from digitlab.data import Splits, load_source
 from digitlab.data.class_names import parse_classes
 from digitlab.data.holdout import Holdout, hold_out
+from digitlab.data.sources import source_location
 from digitlab.errors import DigitlabError, plain
 from digitlab.inference.evaluation import Evaluation, evaluate, final_split
 from digitlab.learning.callbacks import history_csv
@@ -304,6 +305,7 @@ def _train_and_publish(
         classes=result.splits.class_labels(),
         preprocessing=result.config.preprocess or "mnist",
         data_fingerprint=result.fingerprint,
+        data_source=source_location(result.config.data),
         seconds={k: round(v, 3) for k, v in result.seconds.items()},
         augmentation_chosen=result.recipe,
     )
