@@ -198,3 +198,25 @@ def test_a_typed_callback_is_consent_and_print_config_records_it(tmp_path, callb
     refuse_untrusted(TrainConfig(callbacks=(path,)), "runs/x/checkpoint", trust_code=True)
     with pytest.raises(DigitlabError, match="callback 'not a path' must name a class of yours"):
         TrainConfig(callbacks=("not a path",)).resolve()
+
+
+def test_a_stopped_run_with_a_torch_optimizer_resumes_to_the_unstopped_runs_weights(
+    tiny_mnist_dir, tmp_path, monkeypatch
+):
+    from tests.helpers import custom_models
+
+    flags = ["--data", tiny_mnist_dir, "--model", "tests.helpers.custom_models:StopsPartWay", "--epochs", "1"]
+    flags += ["--epoch-size", "1280", "--opt", "adamw", "--lr", "0.003", "--checkpoint-every", "4"]
+    whole = cli("train", *flags, "--out", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    monkeypatch.setenv("DIGITLAB_TEST_STOP_AT", "7")  # the 7th of 10 batches: after the checkpoint at 4
+    custom_models.StopsPartWay.calls = 0
+    stopped = cli("train", *flags, "--out", tmp_path / "part")
+    assert stopped.returncode == 1 and "stopped part way" in stopped.stderr
+    monkeypatch.delenv("DIGITLAB_TEST_STOP_AT")
+    done = cli("train", "--resume", tmp_path / "part", "--data", tiny_mnist_dir, "--trust-code")
+    assert done.returncode == 0, done.stderr
+    sums = [
+        json.loads((tmp_path / d / "model.json").read_text())["weights_sha256"] for d in ("whole", "part")
+    ]
+    assert sums[0] == sums[1]  # AdamW's moments and step count went through the checkpoint exactly
