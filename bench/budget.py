@@ -18,8 +18,8 @@ from bench.timing import command_line
 from digitlab.learning.callbacks import Callback
 from digitlab.learning.metrics import accuracy
 from digitlab.models import Ensemble, predict_probs
+from digitlab.run.learner_parts import quiet_learner
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import quiet_learner
 
 BUDGET = 600  # seconds per seed: the `best` target of 99.75% mean of 3 seeds, on this machine
 KINDS = ("raw", "ema", "raw+tta", "ema+tta")  # the columns: as trained, EMA, TTA, both
@@ -43,7 +43,7 @@ def train_recipe(
     Returns the test targets, the four kinds of test probabilities and the training seconds.
     """
     start = time.perf_counter()
-    learn, splits = quiet_learner(TrainConfig(channels=channels, epochs=epochs, seed=seed))
+    learn, splits = quiet_learner(TrainConfig(widths=channels, epochs=epochs, seed=seed))
     learn.loss_func = functools.partial(F.cross_entropy, label_smoothing=label_smoothing)
     average = EMA(learn.model, ema)
     learn.fit_one_cycle(epochs, cbs=[average])

@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 
 from bench.timing import command_line, timed
+from digitlab.run.api import train as train_model
 from digitlab.run.joining import make_ensemble
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 
 def section(preset: str = "fast", seeds: int = 5, command: str = "") -> str:
@@ -18,7 +18,7 @@ def section(preset: str = "fast", seeds: int = 5, command: str = "") -> str:
     with tempfile.TemporaryDirectory() as tmp:
         members = [Path(tmp) / f"seed{s}" for s in range(seeds)]
         configs = [TrainConfig(preset=preset, seed=s, out=str(m)) for s, m in enumerate(members)]
-        train_s = [timed(train_and_save, config, quiet=True)[0] for config in configs]
+        train_s = [timed(train_model, config, quiet=True)[0] for config in configs]
         for n, tta in ((3, False), (seeds, False), (1, True), (3, True), (seeds, True)):
             r = make_ensemble(members[:n], Path(tmp) / f"ensemble{n}{'-tta' if tta else ''}", tta=tta)
             accs = [a for _, a, _ in r.members]

@@ -25,8 +25,8 @@ from digitlab.data import load_source
 from digitlab.inference.evaluation import evaluate
 from digitlab.modelfiles.model_file import load_model
 from digitlab.models import Ensemble
-from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
+from digitlab.run.api import train as train_model
+from digitlab.run.settings import TrainConfig, legacy_widths
 
 # preset: (test accuracy at least, training seconds at most)
 TARGETS = {"fast": (0.99, 1.0), "default": (0.995, 5.0), "best": (0.9975, 30.0)}
@@ -112,7 +112,7 @@ class Session:
         config = TrainConfig(
             data=self.data, preset=preset, seed=seed, device=self.device,
             out=f"{self.work}/{preset}-{seed}-{mode}{tail}",
-            compile=mode == "compiled", cuda_graphs=mode == "graphs", **settings,
+            compile=mode == "compiled", cuda_graphs=mode == "graphs", **legacy_widths(settings),
         )  # fmt: skip
         tags = {"mode": mode, "again": again, **({"variant": _label(variant)} if variant else {})}
         if mode == "eager":
@@ -231,17 +231,17 @@ def _finished_rows(log: str | Path | None) -> list[dict]:
 
 def _train_run(config: TrainConfig) -> dict:
     start = time.perf_counter()
-    result, evaluation = train_and_save(config, quiet=True)
+    result = train_model(config, quiet=True)
     wall = time.perf_counter() - start
     digest = hashlib.sha256()
-    for tensor in result.model.state_dict().values():
+    for tensor in result.model.module.state_dict().values():
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     row = {
         "preset": config.preset,
         "seed": config.seed,
         "wall": wall,
         **{k: round(v, 3) for k, v in result.seconds.items()},
-        "accuracy": evaluation.accuracy,
+        "accuracy": result.evaluation.accuracy,
         "digest": digest.hexdigest()[:16],
         "out": config.out,
     }

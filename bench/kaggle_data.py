@@ -16,8 +16,8 @@ import torch
 from bench.timing import command_line, timed
 from digitlab.data import load_source
 from digitlab.inference.predictor import Predictor
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 KAGGLE_ROWS = 42_000
 
@@ -47,7 +47,8 @@ def run(presets: tuple[str, ...] = ("fast",), seeds: dict[str, list[int]] | None
                 for data in ("mnist", str(csv)):
                     out = str(Path(tmp) / f"{preset}-{seed}-{Path(data).stem}")
                     config = TrainConfig(preset=preset, seed=seed, device="cpu", data=data, out=out)
-                    seconds, (_, evaluation) = timed(train_and_save, config, quiet=True)
+                    seconds, result = timed(train_model, config, quiet=True)
+                    evaluation = result.evaluation
                     if data == "mnist":
                         row |= {"mnist": evaluation.accuracy, "mnist_s": seconds}
                     else:

@@ -6,7 +6,7 @@ Runtime on a quiet 2-core CPU (fast about 15 s a run, default about 9 minutes): 
 (fast 10 seeds on both digit sets, default 1 seed on each, Fashion-MNIST fast 3 seeds and default 1,
 shapes fast 3 seeds each recipe) about 40 minutes; `fast_seeds=0, default_seeds=0` measures only
 the other data (about 12 minutes, Fashion-MNIST's default run most of it). Each run is one
-process's `train_and_save`, as `digitlab train` runs it.
+process's `digitlab.train`, as `digitlab train` runs it.
 """
 
 import statistics
@@ -16,8 +16,8 @@ from pathlib import Path
 from bench import kaggle_data
 from bench.other_data import colour_shapes, fashion_mnist
 from bench.timing import command_line, timed
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 # issue #42's targets: (preset, data) -> (lowest seed, mean)
 TARGETS = {
@@ -59,8 +59,8 @@ def _one(preset: str, data: str, augmentation: str | None, seed: int, out: Path)
     config = TrainConfig(
         preset=preset, data=data, seed=seed, device="cpu", out=str(out), augmentation=augmentation
     )
-    seconds, (_, evaluation) = timed(train_and_save, config, quiet=True)
-    return seed, evaluation.accuracy, seconds
+    seconds, result = timed(train_model, config, quiet=True)
+    return seed, result.evaluation.accuracy, seconds
 
 
 NAMES = {
@@ -87,7 +87,7 @@ def section(results: dict, command: str = "") -> str:
     return (
         "## Presets with a margin: digits, Fashion-MNIST and colour shapes\n\n"
         + command_line(command)
-        + "Each run is `train_and_save` as `digitlab train --preset P --seed S` runs it (seconds: training, "
+        + "Each run is `digitlab.train` as `digitlab train --preset P --seed S` runs it (seconds: training, "
         "evaluation and saving). The CSV is MNIST's first 42,000 training digits in Kaggle's format, its "
         "model scored on the other 28,000. Fashion-MNIST is Debian's `dataset-fashion-mnist`; the colour "
         "shapes are 4 classes of 32x32 pictures drawn by `bench/other_data.py` (1,000 training and 250 "

@@ -16,8 +16,8 @@ from PIL import Image, ImageFilter
 from bench.timing import command_line
 from digitlab.data import load_source
 from digitlab.inference.predictor import Predictor
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 KINDS = ("photo", "canvas", "thick", "thin")
 
@@ -73,7 +73,7 @@ def section(n: int = 2000, command: str = "") -> str:
     rows, scores = [], {}
     for preset, seed in [("default", 0), ("fast", 0), ("fast", 1), ("fast", 2)]:
         with tempfile.TemporaryDirectory() as model_dir:
-            train_and_save(TrainConfig(preset=preset, seed=seed, out=model_dir), quiet=True)
+            train_model(TrainConfig(preset=preset, seed=seed, out=model_dir), quiet=True)
             predictor = Predictor.load(model_dir)
             acc = {"mnist": float((predictor.probs(images).argmax(1).numpy() == labels).mean())}
             acc |= accuracies(predictor, sets, labels)

@@ -28,8 +28,8 @@ from bench import (
     training,
 )
 from bench.timing import kernel_sets
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ def measuring(quick: bool, out: Path) -> Iterator[Callable[[str], Run]]:
 
         def fast_model() -> str:
             if not trained:
-                train_and_save(TrainConfig(preset="fast", epochs=1, out=folder), quiet=True)
+                train_model(TrainConfig(preset="fast", epochs=1, out=folder), quiet=True)
                 trained.append(folder)
             return folder
 

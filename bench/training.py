@@ -12,8 +12,8 @@ from pathlib import Path
 from bench import reference
 from bench.stamp import figures
 from bench.timing import command_line, timed
+from digitlab.run.api import train as train_model
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import train_and_save
 
 
 def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int | None = None) -> dict:
@@ -22,8 +22,9 @@ def preset_runs(preset: str, seeds: list[int], device: str = "cpu", epochs: int 
     for seed in seeds:
         with tempfile.TemporaryDirectory() as out:
             config = TrainConfig(preset=preset, seed=seed, device=device, out=out, epochs=epochs)
-            seconds, (result, evaluation) = timed(train_and_save, config, quiet=True)
-            runs.append({"seed": seed, "seconds": seconds, "accuracy": evaluation.accuracy, **result.seconds})
+            seconds, result = timed(train_model, config, quiet=True)
+            accuracy = result.evaluation.accuracy
+            runs.append({"seed": seed, "seconds": seconds, "accuracy": accuracy, **result.seconds})
     return _summary(preset, device, runs)
 
 

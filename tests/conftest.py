@@ -60,11 +60,11 @@ def tiny_mnist_dir(tmp_path_factory, mnist):
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, mini_mnist_dir):
     """A small CNN trained for real (a few seconds): shared by predict, evaluate, submit and web tests."""
+    from digitlab.run.api import train
     from digitlab.run.settings import TrainConfig
-    from digitlab.run.training_run import train_and_save
 
     out = tmp_path_factory.mktemp("model")
-    train_and_save(
+    train(
         TrainConfig(
             data=str(mini_mnist_dir), preset="fast", epochs=1, out=str(out), device="cpu", seed=TEST_SEED
         ),

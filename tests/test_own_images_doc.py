@@ -38,6 +38,10 @@ def test_the_walk_through_runs_as_written(tmp_path, monkeypatch):
     outputs = list(answers.values())
     info, trained, evaluated, predicted, explained, exported, onnx_json = (r.stdout for r in outputs[:7])
     assert all(name in info for name in CLASSES)
+    from digitlab.modelfiles.model_file import read_info
+
+    recorded = read_info("runs/shapes")
+    assert (recorded.channels, recorded.preprocessing) == (3, "as-is")  # the page: colour, kept in colour
     data = str(tmp_path / "shapes")
     assert evaluated.startswith(f"data: {data}, test split (30 images)\n")  # 3 classes x 10, no --data
     assert all(line.split(": ")[1].split()[0] in CLASSES for line in predicted.splitlines())

@@ -155,7 +155,7 @@ def test_the_sweep_trains_three_seeds_of_each_variant_of_best(monkeypatch):
     def trained(config) -> dict:
         assert config.preset == "best" and config.cuda_graphs
         return dict(preset="best", seed=config.seed, train=1.0, wall=2.0, accuracy=0.9976, digest="0",
-                    out=config.out, channels=config.channels)  # fmt: skip
+                    out=config.out, channels=config.widths)  # fmt: skip
 
     monkeypatch.setattr(gpu, "_train_run", trained)
     rows = gpu.run(device="cpu", parts=("best-sweep",), seeds=3)
@@ -217,13 +217,16 @@ def test_test_time_shifts_score_saved_models_as_evaluate_does(monkeypatch, train
 
 
 def test_each_best_run_is_scored_with_test_time_shifts_beside_its_own_accuracy(monkeypatch):
-    class Trained:
-        model, seconds = torch.nn.Linear(1, 1), {"train": 1.0}
-
     class Scored:
         accuracy = 0.9970
 
-    monkeypatch.setattr(gpu, "train_and_save", lambda config, quiet: (Trained, Scored))
+    class Model:
+        module = torch.nn.Linear(1, 1)
+
+    class Trained:
+        model, seconds, evaluation = Model, {"train": 1.0}, Scored
+
+    monkeypatch.setattr(gpu, "train_model", lambda config, quiet: Trained)
     monkeypatch.setattr(gpu, "_shifted_accuracy", lambda models, data, device: 0.9980)
     best = [gpu._train_run(gpu.TrainConfig(preset="best", seed=s, device="cpu")) for s in range(3)]
     assert [r["shifted"] for r in best] == [0.9980] * 3
@@ -238,7 +241,7 @@ def test_the_sweep_trains_only_what_the_log_lacks_and_its_ensemble_reuses_this_c
 ):
     def trained(config) -> dict:
         Path(config.out).mkdir(parents=True)  # the model folder a member is loaded from
-        accuracy = 0.9979 if config.channels == (64, 128, 256) else 0.9970
+        accuracy = 0.9979 if config.widths == (64, 128, 256) else 0.9970
         return dict(preset="best", seed=config.seed, train=1.0, wall=2.0, accuracy=accuracy, digest="0",
                     out=config.out)  # fmt: skip
 

@@ -128,7 +128,8 @@ def test_help_says_each_range():
     [
         ({"seed": 2**70}, f"seed must be in the range 0 <= x <= {2**63 - 1}, got {2**70}"),
         ({"valid_fraction": math.nan}, "valid_fraction must be in the range 0 < x < 1, got nan"),
-        ({"channels": (8, 0, 8)}, "channels must be in the range 1 <= x <= 1024, got 0"),
+        ({"widths": (8, 0, 8)}, "widths must be in the range 1 <= x <= 1024, got 0"),
+        ({"channels": 2}, "channels must be 1 (grey) or 3 (colour), got 2"),
         ({"lr": math.inf}, "lr must be in the range 0 < x <= 100, got inf"),
     ],
 )

@@ -63,3 +63,26 @@ def test_class_folders_beyond_nine_are_more_classes(mnist, tmp_path):
     source = load_source(tmp_path)
     assert source.train.classes == ("0", "07", "12", "46", "x") and source.train.n_classes() == 5
     assert source.train.labels.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_folder_is_colour_when_an_image_is_and_grey_photos_saved_as_rgb_stay_grey(tmp_path):
+    import os
+
+    grey = np.full((28, 28, 3), 90, np.uint8)
+    grey[..., 0] += 2  # JPEG-like rounding of a grey picture: channels two levels apart
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(grey).save(tmp_path / name / "rgb-but-grey.png")
+        Image.fromarray(grey[..., 1]).save(tmp_path / name / "grey.png")
+    os.mkfifo(tmp_path / "a" / "pipe.png")  # not a file: passed over, never waited on
+    source = load_source(tmp_path)
+    assert source.channels == 1 and source.train.images.shape == (4, 28, 28)
+    red = np.zeros((28, 28, 3), np.uint8)
+    red[4:10, 4:10, 0] = 255  # 36 of 784 pixels (4.6%) in colour: over the 1% that makes an image colour
+    Image.fromarray(red).save(tmp_path / "b" / "red.png")
+    source = load_source(tmp_path)
+    assert source.channels == 3 and source.preprocessing == "as-is"
+    assert source.train.images.shape == (5, 3, 28, 28) and (source.train.images[0] == 90).any()
+    pictures = source.train.pictures()
+    red_one = pictures[3]  # class a: grey.png, rgb-but-grey.png; class b: grey.png, red.png, ...
+    assert pictures.shape == (5, 28, 28, 3) and (red_one[4:10, 4:10] == (255, 0, 0)).all()

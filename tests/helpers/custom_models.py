@@ -45,3 +45,11 @@ class ReadsANumberAtBuild(TinyNet):
     def __init__(self, n_classes: int = 10):
         super().__init__(n_classes)
         self.scale = float(torch.ones(1).item())
+
+
+class AnyChannels(TinyNet):
+    """TinyNet for grey or colour images: digitlab gives it the data's channels as `in_channels`."""
+
+    def __init__(self, n_classes: int = 10, width: int = 8, in_channels: int = 1):
+        super().__init__(n_classes, width)
+        self.features[0] = nn.Conv2d(in_channels, width, 3, padding=1)

@@ -7,8 +7,9 @@ import torch
 
 from digitlab.learning.learner import Learner
 from digitlab.modelfiles.model_file import load_model
+from digitlab.run.learner_parts import quiet_learner
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import quiet_learner, train, train_and_save
+from digitlab.run.training_run import TrainingRun
 from digitlab.run.warmup import warm_up
 from tests.helpers import cli
 
@@ -29,7 +30,9 @@ def test_training_asks_cudnn_for_deterministic_algorithms_and_puts_the_flag_back
         fit_one_cycle(self, *args, **kwargs)
 
     monkeypatch.setattr(Learner, "fit_one_cycle", watched)
-    train(TrainConfig(data=str(tiny_mnist_dir), model="linear", epochs=1, out=str(tmp_path)), quiet=True)
+    run = TrainingRun(TrainConfig(data=str(tiny_mnist_dir), model="linear", epochs=1, out=str(tmp_path)))
+    run.build()
+    run.fit()
     assert seen == [True] and torch.backends.cudnn.deterministic is False
 
 
@@ -61,14 +64,17 @@ def eager_compile(monkeypatch):
 
 def test_a_compiled_run_saves_the_plain_model(eager_compile, tiny_mnist_dir, tmp_path):
     config = dict(data=str(tiny_mnist_dir), preset="fast", epochs=1)
-    compiled, _ = train_and_save(TrainConfig(**config, compile=True, out=str(tmp_path / "c")), quiet=True)
-    plain, _ = train_and_save(TrainConfig(**config, out=str(tmp_path / "p")), quiet=True)
+    compiled = TrainingRun(TrainConfig(**config, compile=True, out=str(tmp_path / "c")), quiet=True)
+    compiled.run()
+    plain = TrainingRun(TrainConfig(**config, out=str(tmp_path / "p")), quiet=True).run()
+    assert compiled.learner is not None and plain is not None
     assert type(compiled.learner.model).__name__ == "OptimizedModule"  # trained through the wrapper
     assert compiled.seconds["warmup"] > 0 and "warmup" not in plain.seconds  # CPU, eager: no warm-up
     model, info = load_model(tmp_path / "c")
     assert info.settings["compile"] is True
-    assert list(model.state_dict()) == list(plain.model.state_dict())  # no "_orig_mod." in the keys
-    for a, b in zip(model.state_dict().values(), plain.model.state_dict().values(), strict=True):
+    plain_weights = plain.model.module.state_dict()
+    assert list(model.state_dict()) == list(plain_weights)  # no "_orig_mod." in the keys
+    for a, b in zip(model.state_dict().values(), plain_weights.values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)  # the eager backend runs the same ops
 
 
@@ -80,12 +86,12 @@ def test_inductor_trains_what_eager_pytorch_trains(tiny_mnist_dir, tmp_path):
         pytest.skip(f"Inductor cannot build C++ here: {str(error).splitlines()[0][:120]}")
     finally:
         torch._dynamo.reset()
-    config = dict(data=str(tiny_mnist_dir), model="linear", epochs=2, out=str(tmp_path))
-    compiled, plain = (
-        train(TrainConfig(**config, compile=True), quiet=True),
-        train(TrainConfig(**config), quiet=True),
-    )
-    for a, b in zip(compiled.model.state_dict().values(), plain.model.state_dict().values(), strict=True):
+    config = dict(data=str(tiny_mnist_dir), model="linear", epochs=2)
+    compiled = TrainingRun(TrainConfig(**config, compile=True, out=str(tmp_path / "c")), quiet=True).run()
+    plain = TrainingRun(TrainConfig(**config, out=str(tmp_path / "p")), quiet=True).run()
+    assert compiled is not None and plain is not None
+    weights = compiled.model.module.state_dict().values(), plain.model.module.state_dict().values()
+    for a, b in zip(*weights, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     assert compiled.seconds["train"] < compiled.seconds["warmup"]  # the compiling happened in the warm-up
 

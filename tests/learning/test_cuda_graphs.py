@@ -13,9 +13,9 @@ from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
 from digitlab.learning.optim import SGD
 from digitlab.run import settings as config_module
-from digitlab.run.learner_parts import build_learner, build_model_for
+from digitlab.run.learner_parts import augmentation, build_learner, build_model_for, load_splits
+from digitlab.run.recipe import fit_to_data
 from digitlab.run.settings import TrainConfig
-from digitlab.run.training_run import load_splits
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 
@@ -35,7 +35,9 @@ def _learner(data: str, graphs: bool, batch_size: int = 100, preset: str = "fast
     config = dataclasses.replace(config.resolve(), cuda_graphs=graphs)  # on a CPU: the stand-in
     torch.manual_seed(config.seed)
     splits = load_splits(config)
-    return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), config
+    config = fit_to_data(config, splits)[0]  # the recipe the data choose: the digits'
+    model = build_model_for(config, splits)
+    return build_learner(model, splits, config, quiet=True, augment=augmentation(config)), config
 
 
 @pytest.mark.parametrize("preset", ["fast", "default"])  # default has dropout: the same masks too

@@ -31,12 +31,30 @@ def scaled_sides(x: np.ndarray, longest: int) -> tuple[int, int]:
     return max(1, round(x.shape[0] * scale)), max(1, round(x.shape[1] * scale))
 
 
-def grey(path) -> np.ndarray:
-    """The decode, reduce and grey steps for the small opaque RGB files made here (under 1024 px a side,
-    no EXIF, no alpha: decode and reduce leave them as they are)."""
+def opened(path, modes: tuple[str, ...]) -> Image.Image:
+    """A file made here: under 1024 px a side and without EXIF, so decode and reduce leave it as it is."""
     image = Image.open(path)
-    assert max(image.size) < 1024 and image.mode == "RGB"
-    return np.asarray(image.convert("L"), np.float32) / 255
+    assert max(image.size) < 1024 and image.mode in modes, (image.size, image.mode)
+    return image
+
+
+def grey(path) -> np.ndarray:
+    """The grey step for the opaque RGB or grey (L) files made here."""
+    return np.asarray(opened(path, ("RGB", "L")).convert("L"), np.float32) / 255
+
+
+def rgb(path, spec: dict) -> np.ndarray:
+    """The rgb step (H,W,3) for the files made here: grey (L), transparent (RGBA) and opaque RGB ones."""
+    image, (step,) = opened(path, ("RGB", "L", "RGBA")), [s for s in spec["steps"] if s["step"] == "rgb"]
+    if image.mode in step["grey_modes"]:
+        return np.repeat(grey(path)[..., None], 3, axis=-1)
+    if image.mode != "RGBA":
+        return np.asarray(image.convert("RGB"), np.float32) / 255
+    rgba = np.asarray(image, np.float32) / 255
+    alpha, opaque = rgba[..., 3:], rgba[..., 3] > 0.5
+    luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    paper = 1.0 if opaque.any() and luma[opaque].mean() < 0.5 else 0.0
+    return np.asarray(rgba[..., :3] * alpha + paper * (1 - alpha), np.float32)
 
 
 def mnist_style(x: np.ndarray, spec: dict) -> np.ndarray | None:
@@ -71,16 +89,49 @@ def mnist_style(x: np.ndarray, spec: dict) -> np.ndarray | None:
 
 
 def as_is(x: np.ndarray, spec: dict) -> np.ndarray:
+    """The resize and uint8 steps, channel by channel for a colour (H,W,3) image."""
     height, width = spec["size"]
-    x = resized(x, height, width, Image.Resampling.BILINEAR)
-    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+    planes = [x] if x.ndim == 2 else list(x.transpose(2, 0, 1))
+    x = np.stack(
+        [resized(np.ascontiguousarray(p), height, width, Image.Resampling.BILINEAR) for p in planes], -1
+    )
+    made = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+    return made[..., 0] if spec["channels"] == 1 else made
+
+
+STEPS = {  # the steps this implementation follows, in order, by (preprocessing, channels)
+    ("mnist", 1): [
+        "decode",
+        "reduce",
+        "grey",
+        "shrink",
+        "denoise",
+        "polarity",
+        "ink",
+        "crop",
+        "fit",
+        "centre",
+        "uint8",
+    ],
+    ("as-is", 1): ["decode", "reduce", "grey", "resize", "uint8"],
+    ("as-is", 3): ["decode", "reduce", "rgb", "resize", "uint8"],
+}
 
 
 def inputs_from_spec(path, spec: dict) -> np.ndarray | None:
-    """The uint8 (H,W) image the spec makes of the file, or None for a blank one."""
-    assert spec["version"] == 1 and spec["channels"] == 1  # the description this implementation follows
+    """The uint8 (H,W) or (H,W,3) image the spec makes of the file, or None for a blank one."""
+    assert spec["version"] == 1  # the description this implementation follows
+    assert [s["step"] for s in spec["steps"]] == STEPS[spec["preprocessing"], spec["channels"]]
+    if spec["channels"] == 3:
+        return as_is(rgb(path, spec), spec)
     x = grey(path)
     return mnist_style(x, spec) if spec["preprocessing"] == "mnist" else as_is(x, spec)
+
+
+def model_input(ours: np.ndarray, spec: dict) -> np.ndarray:
+    """The spec's layout: (H,W) is image[0, 0]; (H,W,3) channels last is transposed to image[0, c]."""
+    planes = ours[None] if spec["channels"] == 1 else ours.transpose(2, 0, 1)
+    return planes[None].astype(np.float32) * np.float32(spec["pixel_scale"])
 
 
 def drawings(folder) -> list:
@@ -101,14 +152,28 @@ def drawings(folder) -> list:
     return sorted(folder.iterdir())
 
 
+def tinted(block: np.ndarray) -> np.ndarray:
+    """A grey (H,W) block picture in colour (H,W,3): each channel another function of the grey."""
+    return np.stack([block, block // 2, 255 - block], axis=-1)
+
+
 def photos(folder) -> list:
     """Block-class pictures of other sizes, in colour: the as-is model resizes them."""
     folder.mkdir()
     blocks = make_block_classes(2, classes=4, seed=9).images.numpy()
     for i, (block, size) in enumerate(zip(blocks, [(50, 37), (28, 28), (90, 120), (33, 61)], strict=False)):
-        tinted = np.stack([block, block // 2, 255 - block], axis=-1)
-        Image.fromarray(tinted).resize(size, Image.Resampling.NEAREST).save(folder / f"{i}.png")
+        Image.fromarray(tinted(block)).resize(size, Image.Resampling.NEAREST).save(folder / f"{i}.png")
     return sorted(folder.iterdir())
+
+
+def colour_photos(folder) -> list:
+    """The photos, and two of the rgb step's other cases: a grey picture (L) and a half-transparent one."""
+    files = photos(folder)
+    block = make_block_classes(1, classes=4, seed=5).images.numpy()[0]
+    Image.fromarray(block).resize((40, 30)).save(folder / "grey.png")
+    alpha = np.where(np.arange(28) < 14, 255, 60).astype(np.uint8)[None].repeat(28, 0)
+    Image.fromarray(np.dstack([tinted(block), alpha]), mode="RGBA").save(folder / "clear.png")
+    return [*files, folder / "grey.png", folder / "clear.png"]
 
 
 @pytest.fixture(scope="module")
@@ -121,21 +186,41 @@ def as_is_model(tmp_path_factory):
     return root / "model"
 
 
+@pytest.fixture(scope="module")
+def colour_model(tmp_path_factory):
+    """A colour (3-channel, as-is) model of the block classes in colour."""
+    root = tmp_path_factory.mktemp("colour")
+    blocks = make_block_classes(40, classes=4, seed=3)
+    for i, (block, label) in enumerate(zip(blocks.images.numpy(), blocks.labels.tolist(), strict=True)):
+        (root / "blocks" / "abcd"[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tinted(block)).save(root / "blocks" / "abcd"[label] / f"{i}.png")
+    flags = ["--model", "linear", "--epochs", "2", "--valid-fraction", "0.25"]
+    result = cli("train", "--data", root / "blocks", *flags, "--out", root / "model")
+    assert result.returncode == 0, result.stderr
+    return root / "model"
+
+
 @pytest.mark.numeric
-@pytest.mark.parametrize("kind", ["mnist", "as-is"])
+@pytest.mark.parametrize("kind", ["mnist", "as-is", "colour"])
 def test_inputs_made_from_the_metadata_alone_give_pytorch_s_answers(
-    kind, trained_model, as_is_model, tmp_path
+    kind, trained_model, as_is_model, colour_model, tmp_path
 ):
     import digitlab
 
-    model, files = (trained_model, drawings) if kind == "mnist" else (as_is_model, photos)
+    models = {"mnist": (trained_model, drawings), "as-is": (as_is_model, photos)}
+    model, files = models[kind] if kind in models else (colour_model, colour_photos)
     result = cli("export", model, "--out", tmp_path / "m.onnx")
     assert result.returncode == 0, result.stderr
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     spec = json.loads(meta["input_spec"])
     loaded = digitlab.load(model)
-    assert spec["preprocessing"] == kind == loaded.predictor.info.preprocessing
+    assert (
+        spec["preprocessing"]
+        == loaded.predictor.info.preprocessing
+        == ("mnist" if kind == "mnist" else "as-is")
+    )
+    assert spec["channels"] == loaded.predictor.channels == (3 if kind == "colour" else 1)
     assert ("MNIST style" in meta["input"]) == (kind == "mnist")  # said only of a model trained so
     assert spec["classes"] == loaded.predictor.info.classes
     assert spec["in_graph"]["normalize"]["mean"] == loaded.predictor.info.normalization["mean"]
@@ -147,7 +232,6 @@ def test_inputs_made_from_the_metadata_alone_give_pytorch_s_answers(
             assert theirs.digit is None, path
             continue
         np.testing.assert_array_equal(ours, theirs.input, err_msg=str(path))
-        x = ours[None, None].astype(np.float32) * np.float32(spec["pixel_scale"])
-        (probs,) = session.run(["probs"], {"image": x})
+        (probs,) = session.run(["probs"], {"image": model_input(ours, spec)})
         assert np.abs(probs[0] - np.array(theirs.probs)).max() <= PROB_TOLERANCE, path
     assert blanks == (1 if kind == "mnist" else 0)  # the blank page, and only it

@@ -7,9 +7,17 @@ import io
 import digitlab
 import digitlab.inference.predictor
 import digitlab.run.api
+import digitlab.run.model
 import digitlab.run.settings
+import digitlab.run.training_run
 
-MODULES = (digitlab.run.api, digitlab.inference.predictor, digitlab.run.settings)
+MODULES = (
+    digitlab.run.api,
+    digitlab.run.model,
+    digitlab.run.training_run,
+    digitlab.inference.predictor,
+    digitlab.run.settings,
+)
 
 
 def test_the_api_s_docstring_examples_run_as_written(tmp_path, monkeypatch):
@@ -21,8 +29,8 @@ def test_the_api_s_docstring_examples_run_as_written(tmp_path, monkeypatch):
     for test in tests:
         runner.run(test, out=report.write)
     ran = {t.name.removeprefix("digitlab.") for t in tests}
-    assert {"run.api.train", "run.api.load", "run.api.Model.predict", "inference.predictor.Prediction"} <= ran
-    assert "run.settings.TrainConfig" in ran
+    expected = {"run.api.train", "run.api.load", "run.model.Model.predict", "inference.predictor.Prediction"}
+    assert expected | {"run.settings.TrainConfig"} <= ran
     assert runner.failures == 0 and runner.tries >= 15, report.getvalue()
 
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 import digitlab
 
-run = digitlab.train(epochs=1, model_args={"n_classes": 47}, channels=(8, 16, 32), quiet=True)
+run = digitlab.train(epochs=1, model_args={"n_classes": 47}, widths=(8, 16, 32), quiet=True)
 accuracy: float = run.evaluation.accuracy
 answers: list[digitlab.Prediction] = run.model.predict(["a.png", run.folder])
 for kind in ("a.png", run.folder, np.zeros((28, 28)), torch.zeros(3, 28, 28), Image.new("L", (28, 28))):

@@ -28,7 +28,7 @@ def test_a_run_is_logged_to_a_local_mlflow_store(tiny_mnist_dir, tmp_path, mnist
     assert run.info.run_name == "first try"
     assert run.data.tags["team"] == "vision" and run.data.tags["note"] == "a=b c"
     assert run.data.params["model"] == "linear" and run.data.params["seed"] == "4"
-    assert not {"channels", "convs", "strided_stem", "dropout"} & set(run.data.params)  # a CNN's only
+    assert not {"widths", "convs", "strided_stem", "dropout"} & set(run.data.params)  # a CNN's only
     history = client.get_metric_history(run.info.run_id, "accuracy")
     saved = json.loads((out / "model.json").read_text())
     assert [m.step for m in history] == [0, 1]
@@ -51,9 +51,9 @@ def test_a_cnn_run_logs_the_cnn_s_settings(tiny_mnist_dir, tmp_path):
     from digitlab.run.settings import TrainConfig
 
     cnn = TrainConfig(data=str(tiny_mnist_dir), preset="fast", device="cpu").resolve().to_json()
-    assert run_params(cnn)["channels"] == "[16, 24, 48]" and run_params(cnn)["convs"] == "1"
+    assert run_params(cnn)["widths"] == "[16, 24, 48]" and run_params(cnn)["convs"] == "1"
     own = dict(cnn, model="mymodels:Net", mlflow_run_name="x", mlflow_tags=["a=b"], lr=None)
-    assert not {"channels", "dropout", "mlflow_run_name", "mlflow_tags", "lr"} & set(run_params(own))
+    assert not {"widths", "dropout", "mlflow_run_name", "mlflow_tags", "lr"} & set(run_params(own))
 
 
 # Another process, in another folder, with neither the user's module nor the training's folders
@@ -97,7 +97,7 @@ def test_a_model_of_the_user_s_own_class_loads_elsewhere_with_its_source(
     assert result.returncode == 0, result.stderr
     client = mlflow.tracking.MlflowClient(store)
     (run,) = client.search_runs([client.get_experiment_by_name("digitlab").experiment_id])
-    assert run.data.params["model_args"] == '{"n_classes": 10}' and "channels" not in run.data.params
+    assert run.data.params["model_args"] == '{"n_classes": 10}' and "widths" not in run.data.params
     (work / "mynets.py").unlink()  # gone from here too: only the copy MLflow keeps can be imported
     sys.modules.pop("mynets", None)
     loaded = subprocess.run([sys.executable, "-c", LOAD_ELSEWHERE, store, run.info.run_id], cwd=elsewhere,

@@ -46,13 +46,16 @@ def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tm
 
 
 def test_same_seed_same_weights_and_accuracy(tiny_mnist_dir, tmp_path):
-    from digitlab.run.training_run import train
+    from digitlab.run.training_run import TrainingRun
 
     def weights(seed: int) -> list:
         config = TrainConfig(
             data=str(tiny_mnist_dir), preset="default", epochs=1, seed=seed, out=str(tmp_path)
         )
-        return list(train(config, quiet=True).model.state_dict().values())
+        run = TrainingRun(config, quiet=True)
+        run.build()
+        run.fit()
+        return list(run.model.state_dict().values())
 
     first, again, other = weights(7), weights(7), weights(8)
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))  # augmentation and dropout too
@@ -88,7 +91,7 @@ def test_presets_and_flags_resolve_into_a_complete_config():
     assert isinstance(config, TrainConfig) and config.device in ("cpu", "cuda")
     assert (
         config.epochs == 3
-        and config.channels == PRESETS["fast"]["channels"]
+        and config.widths == PRESETS["fast"]["widths"]
         and config.lr == PRESETS["fast"]["lr"]
     )
     assert config.resolve() == config  # resolving twice changes nothing
@@ -101,8 +104,8 @@ def test_presets_and_flags_resolve_into_a_complete_config():
 
 
 def test_augmentation_strength_comes_from_the_flags_and_reaches_the_warp(tiny_mnist_dir):
+    from digitlab.run.learner_parts import quiet_learner
     from digitlab.run.settings import DIGITS
-    from digitlab.run.training_run import quiet_learner
 
     plain = TrainConfig(preset="best", augmentation="digits").resolve()
     assert (plain.rotate, plain.shift, plain.zoom) == (DIGITS["rotate"], DIGITS["shift"], DIGITS["zoom"])
@@ -209,7 +212,7 @@ def test_an_unexpected_error_is_one_line_with_a_hint(monkeypatch, tmp_path):
     def bug(*args, **kwargs):
         raise KeyError("oops")
 
-    monkeypatch.setattr(digitlab.run.training_run, "train_and_save", bug)
+    monkeypatch.setattr(digitlab.run.training_run.TrainingRun, "run", bug)
     result = cli("train", "--out", tmp_path)
     assert result.returncode == 1 and "rerun with --debug for the traceback" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -262,7 +265,8 @@ def test_fine_tune_a_trained_model_on_saved_drawings(trained_model, mnist, tmp_p
 
 def test_a_presets_budget_is_the_same_number_of_steps_on_data_of_any_size(tiny_mnist_dir, mini_mnist_dir):
     """The preset's epochs are 64,800 images each (fast) whatever the data's size; --epochs means passes."""
-    from digitlab.run.training_run import budget_line, quiet_learner
+    from digitlab.run.learner_parts import quiet_learner
+    from digitlab.run.training_run import budget_line
 
     for data, n_train in ((tiny_mnist_dir, 1176), (mini_mnist_dir, 11760)):  # fast holds out 2%
         config = TrainConfig(data=str(data), preset="fast", device="cpu")

@@ -20,6 +20,7 @@ from digitlab.cli import (
     tool_commands,
     train_commands,
 )
+from digitlab.cli.common import legacy_channels
 from digitlab.errors import DigitlabError, TrainingDiverged, plain
 
 app = typer.Typer(
@@ -105,7 +106,9 @@ def main() -> None:
         sys.exit(1)
     try:
         command = _literal_help(typer.main.get_command(app))
-        code = command(standalone_mode=False)  # Click's own errors come back here, to be said in one line
+        code = command(
+            legacy_channels(sys.argv[1:]), standalone_mode=False
+        )  # Click's own errors come back here, to be said in one line
     except typer.TyperException as e:  # Click's usage errors: a flag or argument that does not parse
         if type(e).__name__ != "NoArgsIsHelpError":  # (`digitlab` alone: the help is already shown)
             command = getattr(e, "ctx", None) and e.ctx.command_path

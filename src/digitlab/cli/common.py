@@ -4,7 +4,9 @@ flags, generated from TrainConfig's fields (written nowhere else)."""
 import dataclasses
 import functools
 import inspect
+import itertools
 import typing
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -108,6 +110,25 @@ def with_settings(*names: str, config_file: bool = False):
         return with_flags
 
     return decorate
+
+
+def legacy_channels(args: list[str]) -> list[str]:
+    """The command line with `--channels A B C` (the CNN's stage widths, as written before colour) as
+    `--widths A B C`, and a one-line note; `--channels 1` or `3` (the images' channels) as it is."""
+    if "--channels" not in args:
+        return args
+    at = args.index("--channels")
+    numbers = list(itertools.takewhile(str.isdigit, args[at + 1 :]))
+    if len(numbers) < 2:
+        return args
+    given = " ".join(numbers)
+    warnings.warn(
+        f"--channels {given} is read as --widths {given}, the CNN's stage widths: write --widths "
+        "(--channels is now the images' 1 or 3)",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return [*args[:at], "--widths", *args[at + 1 :]]
 
 
 def _given(context: typer.Context, name: str) -> bool:

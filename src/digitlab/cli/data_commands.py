@@ -28,7 +28,8 @@ def data_info(settings: TrainConfig, src: str = typer.Argument("mnist", help=SRC
             continue
         s = ds.summary()
         say(
-            f"{name}: {s['n']:,} images {s['height']}x{s['width']} uint8, labelled: {s['labelled']}, "
+            f"{name}: {s['n']:,} images {s['height']}x{s['width']}{COLOUR[s['channels']]} uint8, "
+            f"labelled: {s['labelled']}, "
             f"pixel range {s['min']}..{s['max']}, mean {s['mean']:.2f} ({s['mean'] / 255:.4f} as float)"
         )
         if name == "train" and ds.labels is not None:
@@ -38,6 +39,9 @@ def data_info(settings: TrainConfig, src: str = typer.Argument("mnist", help=SRC
                 say(f"  {warning}")
         if ds.labels is not None:
             out.print(_class_table(ds, name))
+
+
+COLOUR = {1: "", 3: " RGB"}  # grey images are said as they always were
 
 
 def _class_table(ds, name: str) -> Table:

@@ -3,6 +3,7 @@
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,6 +18,9 @@ from digitlab.cli.common import (
     with_settings,
 )
 from digitlab.run.settings import TrainConfig, as_text
+
+if TYPE_CHECKING:  # imported when a command runs (the CLI starts without torch)
+    from digitlab.run.training_run import RunResult
 
 
 def lesson(
@@ -72,7 +76,7 @@ def train_cmd(
     import time
 
     from digitlab.run import processes
-    from digitlab.run.training_run import resume_and_save, train_and_save
+    from digitlab.run.training_run import TrainingRun, resumed
 
     start, nproc = time.perf_counter(), settings.nproc
     if (nproc > 1 or nnodes > 1) and not processes.launched():  # start the processes, each runs this
@@ -83,27 +87,30 @@ def train_cmd(
         )
         return
     if resume is not None:
-        done = resume_and_save(resume, settings.data, settings.tensorboard, trust_code=trust_code)
-        if done is not None:  # rank 0
-            say(f"resumed and finished {resume}/ in {time.perf_counter() - start:.1f} s")
-            say(f"{done[1].split} accuracy: {done[1].accuracy:.4f}")
+        config, checkpoint = resumed(resume, settings.data, settings.tensorboard)
+        run = TrainingRun(config, quiet=Verbosity.quiet, resume=checkpoint, trust_code=trust_code)
+    else:
+        config = dataclasses.replace(settings, nproc=processes.world_size())
+        run = TrainingRun(config, quiet=Verbosity.quiet, trust_code=trust_code)
+        for key, value in run.config.to_json().items():
+            detail(f"  {key} = {as_text(value)}")
+    result = run.run()
+    if result is None:  # not rank 0: rank 0 reports
         return
-    settings = dataclasses.replace(settings, nproc=processes.world_size())
-    for key, value in settings.resolve().to_json().items():
-        detail(f"  {key} = {as_text(value)}")
-    done = train_and_save(settings, quiet=Verbosity.quiet, trust_code=trust_code)
-    if done is None:  # not rank 0: rank 0 reports
-        return
-    evaluation = done[1]
-    detail("seconds: " + ", ".join(f"{stage} {s:.2f}" for stage, s in done[0].seconds.items()))
-    if stopped := done[0].stopped_early():
-        kept = done[0].learner.recorder.rows[done[0].kept_epoch]["accuracy"]
-        say(f"{stopped} (valid accuracy {kept:.4f}): its weights are the ones saved")
-    say(
-        f"wrote {settings.out}/ (model.json, weights, history.csv, report.html) "
-        f"in {time.perf_counter() - start:.1f} s"
-    )
-    say(f"{evaluation.split} accuracy: {evaluation.accuracy:.4f}")
+    _report(result, resume, time.perf_counter() - start)
+
+
+def _report(result: "RunResult", resume: Path | None, seconds: float) -> None:
+    """The run's last lines: where the model went, how long it took, its accuracy."""
+    if resume is not None:
+        say(f"resumed and finished {resume}/ in {seconds:.1f} s")
+    else:
+        detail("seconds: " + ", ".join(f"{stage} {s:.2f}" for stage, s in result.seconds.items()))
+        if stopped := result.stopped_early():
+            kept = result.history[result.kept_epoch or 0]["accuracy"]
+            say(f"{stopped} (valid accuracy {kept:.4f}): its weights are the ones saved")
+        say(f"wrote {result.config.out}/ (model.json, weights, history.csv, report.html) in {seconds:.1f} s")
+    say(f"{result.evaluation.split} accuracy: {result.evaluation.accuracy:.4f}")
 
 
 @with_settings("data", "model", "model_args", "preset", "batch_size", "seed")
@@ -113,7 +120,7 @@ def lr_find(
 ):
     """Sweep the learning rate over 100 batches and suggest one as fastai does (then train with --lr)."""
     from digitlab.report.figures import lr_finder, save_png
-    from digitlab.run.training_run import find_lr
+    from digitlab.run.learner_parts import find_lr
 
     sweep = find_lr(settings)
     save_png(lr_finder(sweep.lrs, sweep.losses, sweep.suggestions.valley), plot)

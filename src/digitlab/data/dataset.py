@@ -4,6 +4,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from digitlab.errors import DigitlabError
@@ -14,8 +15,8 @@ class LeakageWarning(UserWarning):
 
 
 class Dataset:
-    """uint8 images (N,H,W) (MNIST's: 28x28) and int64 labels (N,), or None for unlabelled (test) data;
-    `classes` names the labels 0..K-1 (None: the labels are numbers, as digits are)."""
+    """uint8 images (N,H,W) (MNIST's: 28x28), or (N,3,H,W) in colour, and int64 labels (N,), or None
+    for unlabelled (test) data; `classes` names the labels 0..K-1 (None: the labels are numbers)."""
 
     def __init__(
         self,
@@ -24,8 +25,11 @@ class Dataset:
         name: str = "",
         classes: tuple[str, ...] | None = None,
     ):
-        if images.ndim != 3 or images.dtype != torch.uint8:
-            raise ValueError(f"images must be uint8 (N,H,W), got {images.dtype} {tuple(images.shape)}")
+        colour = images.ndim == 4 and images.shape[1] == 3
+        if not (images.ndim == 3 or colour) or images.dtype != torch.uint8:
+            raise ValueError(
+                f"images must be uint8 (N,H,W) or (N,3,H,W), got {images.dtype} {tuple(images.shape)}"
+            )
         if labels is not None and len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.images, self.labels, self.name, self.classes = images, labels, name, classes
@@ -50,24 +54,44 @@ class Dataset:
         return self.select(perm[n_valid:].sort().values), self.select(perm[:n_valid].sort().values)
 
     def floats(self) -> torch.Tensor:
-        """Pixels as float32 (N,1,H,W) in [0,1]."""
-        return self.images.unsqueeze(1).float().div_(255)
+        """Pixels as float32 (N,C,H,W) in [0,1]."""
+        images = self.images if self.images.ndim == 4 else self.images.unsqueeze(1)
+        return images.float().div_(255)
+
+    def pictures(self, index: torch.Tensor | None = None) -> np.ndarray:
+        """The uint8 images (at `index`) laid out as pictures are, (N,H,W) or colour's (N,H,W,3): what
+        PNG files, PIL and `Predictor.probs` take."""
+        images = self.images if index is None else self.images[index]
+        return (images.permute(0, 2, 3, 1) if images.ndim == 4 else images).numpy()
+
+    def in_colour(self) -> "Dataset":
+        """The grey images repeated in three channels (N,3,H,W), as a colour model reads grey data."""
+        if self.channels == 3:
+            return self
+        colour = self.images.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+        return Dataset(colour, self.labels, self.name, self.classes)
+
+    @property
+    def channels(self) -> int:
+        """3 for colour images, 1 for grey."""
+        return 3 if self.images.ndim == 4 else 1
 
     def summary(self) -> dict[str, float | int | bool]:
         """Size, shape and pixel statistics, as `digitlab data info` prints them."""
         if len(self) == 0:
             raise DigitlabError(f"{self.name or 'dataset'}: holds no images")
         pixels = self.images.float()
-        h, w = self.images.shape[1:]
+        h, w = self.image_size
         return {
-            "n": len(self), "height": h, "width": w, "labelled": self.labels is not None,
+            "n": len(self), "height": h, "width": w, "channels": self.channels,
+            "labelled": self.labels is not None,
             "min": int(pixels.min()), "max": int(pixels.max()), "mean": pixels.mean().item(),
         }  # fmt: skip
 
     @property
     def image_size(self) -> tuple[int, int]:
         """(height, width) of every image."""
-        return int(self.images.shape[1]), int(self.images.shape[2])
+        return int(self.images.shape[-2]), int(self.images.shape[-1])
 
     def n_classes(self) -> int:
         """The named classes' count; else classes 0..C-1, C the largest label + 1, and never fewer than

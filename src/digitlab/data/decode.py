@@ -2,7 +2,7 @@
 
 Sizes are checked before decoding (decompression bombs), large images are reduced while decoding
 or a strip at a time, and every mode Pillow reads (palette, 16-bit, float, alpha, EXIF rotation)
-ends as one float32 grayscale array. `images.to_mnist` takes it from there.
+ends as one float32 grayscale array (or, for a colour model, RGB). `images.to_mnist` takes it from there.
 """
 
 import io
@@ -71,6 +71,15 @@ def open_image(
         raise DigitlabError(f"{name}: cannot decode image ({type(e).__name__}: {e})") from None
 
 
+def grey_by_header(path: str | Path) -> bool:
+    """Whether the file's header alone says the image is grey (a mode of GREY_MODES): no decoding."""
+    try:
+        with Image.open(regular_file(path), formats=FORMATS) as image:  # a pipe would never answer
+            return image.mode in GREY_MODES
+    except Exception:  # noqa: BLE001 (open_image gives the real error message)
+        return False
+
+
 def pixel_count(data: bytes) -> int:
     """How many pixels an upload will decode to, read from its header alone (0 if unreadable)."""
     try:
@@ -97,6 +106,34 @@ def to_grayscale(image: Image.Image, name: str = "image") -> np.ndarray:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
         return _composite(rgba)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255
+
+
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # modes that hold no colour at all
+# An image is colour when over 1% of its pixels have channels 0.1 apart: a grey photo saved as RGB
+# (a JPEG's chroma rounding moves a channel by a few levels of 255) stays grey.
+COLOUR_SPREAD, COLOUR_FRACTION = 0.1, 0.01
+
+
+def to_rgb(image: Image.Image, name: str = "image") -> np.ndarray:
+    """Float32 (H,W,3) in [0,1], as `to_grayscale` reads the image but keeping its colours; an image
+    of a grey mode is its grey repeated in the three channels."""
+    if image.mode in GREY_MODES:
+        return np.repeat(to_grayscale(image, name)[..., None], 3, axis=-1)
+    image = ImageOps.exif_transpose(_reduced(image, 2 * WORKING_SIZE))
+    if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
+        alpha = rgba[..., 3:]
+        return np.asarray(rgba[..., :3] * alpha + _paper(rgba) * (1 - alpha), np.float32)
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255
+
+
+def is_colour(image: Image.Image, name: str = "image") -> bool:
+    """Whether the image holds colour (see COLOUR_SPREAD); grey modes are known without decoding."""
+    if image.mode in GREY_MODES:
+        return False
+    rgb = to_rgb(image, name)
+    spread = rgb.max(-1) - rgb.min(-1)
+    return bool((spread > COLOUR_SPREAD).mean() > COLOUR_FRACTION)
 
 
 def _float_range(arr: np.ndarray) -> float:
@@ -143,8 +180,14 @@ def _composite(rgba: np.ndarray) -> np.ndarray:
     opaque = alpha > 0.5
     if opaque.all() or not opaque.any():
         return gray if opaque.all() else np.zeros_like(gray)
-    paper = 1.0 if gray[opaque].mean() < 0.5 else 0.0
-    return np.asarray(gray * alpha + paper * (1 - alpha), np.float32)
+    return np.asarray(gray * alpha + _paper(rgba) * (1 - alpha), np.float32)
+
+
+def _paper(rgba: np.ndarray) -> float:
+    """White paper under dark opaque pixels, black under light ones (none opaque: black)."""
+    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    opaque = rgba[..., 3] > 0.5
+    return 1.0 if opaque.any() and gray[opaque].mean() < 0.5 else 0.0
 
 
 def png_bytes(image: np.ndarray | Image.Image) -> bytes:

@@ -1,5 +1,6 @@
 """Image folders: one subfolder per class, any image size, mode or format; each image is made
-MNIST-style, or taken as it is (grey, resized), as 28x28.
+MNIST-style, or taken as it is (grey or colour, resized), as 28x28. A folder holding any colour image
+is colour data (3 channels), unless the user says otherwise.
 
 Subfolders named by numbers (`0/`..`9/`, or `0/`..`46/` for 47 classes) are classes by number, as
 digits are; any other names (`cat/`, `dog/`, `größer/`) are named classes, in sorted order. A folder
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.data.class_names import check_names
-from digitlab.data.decode import IMAGE_SUFFIXES, open_image
+from digitlab.data.decode import IMAGE_SUFFIXES, grey_by_header, is_colour, open_image
 from digitlab.data.idx import MAX_CLASSES
 from digitlab.data.images import as_input, to_mnist
 from digitlab.errors import DigitlabError
@@ -57,14 +58,30 @@ def folder_classes(root: Path) -> tuple[str, ...] | None:
     return tuple(sorted(names))
 
 
+def has_colour(roots: list[Path]) -> bool:
+    """Whether any image in the class folders of `roots` is colour (`decode.is_colour`); stops at the
+    first. Images of grey modes (MNIST's PNGs) are known from their header, others are decoded."""
+    for root in roots:
+        for folder in subfolders(root).values():
+            for path in sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+                if grey_by_header(path):
+                    continue
+                try:
+                    if is_colour(open_image(path), str(path)):
+                        return True
+                except DigitlabError:  # read_image_folder warns of it
+                    continue
+    return False
+
+
 def read_image_folder(
-    root: str | Path, classes: tuple[str, ...] | None = None, preprocess: str = "mnist"
+    root: str | Path, classes: tuple[str, ...] | None = None, preprocess: str = "mnist", channels: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Images as uint8 (N,28,28) and labels as int64 (N,), class by class.
+    """Images as uint8 (N,28,28) (colour: (N,3,28,28)) and labels as int64 (N,), class by class.
 
     `classes`: the names of the labels 0..K-1 (a subfolder of another name is refused); None: the
     subfolders are numbered and each is its number's class. `preprocess`: "mnist" (`to_mnist`: cropped
-    to the ink and centred) or "as-is" (`as_input`: only grey and resized).
+    to the ink and centred) or "as-is" (`as_input`: only resized, and made grey for `channels` 1).
     """
     root = Path(root)
     folders = subfolders(root)
@@ -78,21 +95,25 @@ def read_image_folder(
     images, labels = [], []
     for name in sorted(folders, key=labels_of.__getitem__):
         for path in sorted(p for p in folders[name].glob("*") if p.is_file()):
-            if (image := _read_one(path, preprocess)) is not None:
+            if (image := _read_one(path, preprocess, channels)) is not None:
                 images.append(image)
                 labels.append(labels_of[name])
     if not images:
         raise DigitlabError(f"{root}: no images found in its class subfolders")
-    return np.stack(images), np.array(labels, np.int64)
+    stacked = np.stack(images)  # (N,H,W), or colour's (N,H,W,3): a tensor's (N,3,H,W) below
+    return (stacked if channels == 1 else stacked.transpose(0, 3, 1, 2)), np.array(labels, np.int64)
 
 
-def _read_one(path: Path, preprocess: str) -> np.ndarray | None:
+def _read_one(path: Path, preprocess: str, channels: int) -> np.ndarray | None:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         warnings.warn(f"{path}: skipped, not an image file", SkippedFileWarning, stacklevel=3)
         return None
     try:
         image = open_image(path)
-        made = as_input(image, str(path)) if preprocess == "as-is" else to_mnist(image, str(path))
+        if preprocess == "as-is":
+            made: np.ndarray | None = as_input(image, str(path), channels=channels)
+        else:
+            made = to_mnist(image, str(path))
     except DigitlabError as e:
         warnings.warn(f"{e}; skipped", SkippedFileWarning, stacklevel=3)
         return None

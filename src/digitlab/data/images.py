@@ -9,7 +9,7 @@ model of another input size, the frame is that size and the box in the same prop
 import numpy as np
 from PIL import Image
 
-from digitlab.data.decode import WORKING_SIZE, to_grayscale
+from digitlab.data.decode import WORKING_SIZE, to_grayscale, to_rgb
 
 MIN_CONTRAST = 0.15  # ink must differ this much (of the full range) from the paper
 MIN_INK_FRACTION = 0.0005  # fewer ink pixels than this means a blank image
@@ -34,12 +34,23 @@ def to_mnist(image: Image.Image, name: str = "image", size: tuple[int, int] = (2
     return _center(_fit_box(ink, max(1, round(INK_BOX * min(size)))), size)
 
 
-def as_input(image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """`image` as it is, grey and resized to `size` (height, width): for a model trained on images that
-    are not MNIST-style (nothing cropped, centred or inverted)."""
-    gray = Image.fromarray(to_grayscale(image, name), mode="F")
-    resized = np.asarray(gray.resize((size[1], size[0]), Image.Resampling.BILINEAR), np.float32)
-    return np.asarray(np.round(np.clip(resized, 0, 1) * 255), np.uint8)
+def as_input(
+    image: Image.Image, name: str = "image", size: tuple[int, int] = (28, 28), channels: int = 1
+) -> np.ndarray:
+    """`image` as it is, resized to `size` (height, width): for a model trained on images that are not
+    MNIST-style (nothing cropped, centred or inverted). uint8 (H,W) grey, or (H,W,3) RGB for
+    `channels` 3 (a grey image's grey repeated), laid out as a picture is."""
+    planes = [to_grayscale(image, name)] if channels == 1 else list(to_rgb(image, name).transpose(2, 0, 1))
+    resized = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(p), mode="F").resize(
+                (size[1], size[0]), Image.Resampling.BILINEAR
+            )
+        )
+        for p in planes
+    ]
+    made = np.asarray(np.round(np.clip(np.stack(resized, -1), 0, 1) * 255), np.uint8)
+    return made[..., 0] if channels == 1 else made
 
 
 def _shrink(gray: np.ndarray, size: int) -> np.ndarray:

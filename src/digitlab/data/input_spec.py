@@ -5,7 +5,7 @@ digitlab makes (tests/modelfiles/test_onnx_contract.py does, from this descripti
 is read from the constant the code itself uses, so the description cannot drift from the code.
 """
 
-from digitlab.data.decode import WORKING_SIZE
+from digitlab.data.decode import GREY_MODES, WORKING_SIZE
 from digitlab.data.images import (
     DENOISE_MIN_SIDE,
     DENOISE_NOISE,
@@ -20,17 +20,35 @@ SPEC_VERSION = 1  # raised whenever a step or the meaning of a field changes
 ROUNDING = "half to even (numpy's round, Python's round)"
 
 
-def decode_steps() -> list[dict[str, object]]:
-    """Any file to one grey float image in [0,1]: the steps every preprocessing starts with."""
+Step = dict[str, object]
+GREY_STEP: Step = {
+    "step": "grey",
+    "rule": "L = (19595 R + 38470 G + 7471 B + 32768) >> 16 on 0..255 (ITU-R 601-2 luma, Pillow's "
+    "convert('L')), then / 255; 16-bit images / 65535; with transparency: (0.299 R + 0.587 G + 0.114 B) "
+    "/ 255 laid by alpha / 255 on paper of 1 when the pixels of alpha > 127.5 average under 0.5 in grey, "
+    "else on paper of 0 (all such pixels: no paper; none: all 0)",
+}
+# `decode.to_rgb`: a colour model's pictures keep their colours; nothing is made grey
+RGB_STEP: Step = {
+    "step": "rgb",
+    "grey_modes": list(GREY_MODES),
+    "grey_rule": GREY_STEP["rule"],
+    "rule": "an image of one of grey_modes (Pillow's modes): grey_rule, its value repeated in R, G and B; "
+    "else with transparency (a palette, an alpha channel or a transparent colour): RGBA / 255, then "
+    "each of R, G, B = c * A + paper * (1 - A), paper 1 when the pixels of A > 0.5 average under 0.5 "
+    "in 0.299 R + 0.587 G + 0.114 B, else 0 (none such pixels: 0); else Pillow's convert('RGB') / 255",
+}
+
+
+def decode_steps(channels: int = 1) -> list[dict[str, object]]:
+    """Any file to one float image in [0,1], grey (H,W) or, for a colour model, RGB (H,W,3): the steps
+    every preprocessing starts with."""
     return [
         {"step": "decode", "rule": f"the first frame; a JPEG over {2 * WORKING_SIZE} px a side decoded at "
          f"libjpeg's reduced scale (to no less than {2 * WORKING_SIZE})"},
         {"step": "reduce", "rule": f"factor = longer side // {2 * WORKING_SIZE}; when factor >= 2, each "
          "factor x factor block averaged (Pillow's Image.reduce); then the EXIF orientation applied"},
-        {"step": "grey", "rule": "L = (19595 R + 38470 G + 7471 B + 32768) >> 16 on 0..255 (ITU-R 601-2 "
-         "luma, Pillow's convert('L')), then / 255; 16-bit images / 65535; with transparency: (0.299 R + "
-         "0.587 G + 0.114 B) / 255 laid by alpha / 255 on paper of 1 when the pixels of alpha > 127.5 "
-         "average under 0.5 in grey, else on paper of 0 (all such pixels: no paper; none: all 0)"},
+        GREY_STEP if channels == 1 else RGB_STEP,
     ]  # fmt: skip
 
 
@@ -64,18 +82,28 @@ def mnist_steps(size: tuple[int, int]) -> list[dict[str, object]]:
     ]  # fmt: skip
 
 
-def as_is_steps(size: tuple[int, int]) -> list[dict[str, object]]:
-    """The as-is steps (`images.as_input`): the picture itself, only resized."""
+def as_is_steps(size: tuple[int, int], channels: int = 1) -> list[dict[str, object]]:
+    """The as-is steps (`images.as_input`): the picture itself, only resized (a colour one channel by
+    channel)."""
+    planes = "" if channels == 1 else "each channel (R, G, B) on its own "
     return [
-        {"step": "resize", "size": list(size), "rule": "to height x width, bilinear (Pillow's BILINEAR, "
-         "on floats)"},
+        {"step": "resize", "size": list(size), "rule": f"{planes}to height x width, bilinear (Pillow's "
+         "BILINEAR, on floats)"},
         {"step": "uint8", "rule": f"round(clip(x, 0, 1) * 255), rounding {ROUNDING}"},
     ]  # fmt: skip
 
 
+LAYOUTS = {  # from the uint8 image the steps make to the model's input tensor `image` [N,C,H,W]
+    1: "the uint8 (H,W) image is image[n, 0]",
+    3: "the uint8 (H,W,3) image, channels last, is transposed to (3,H,W): image[n, c] = x[:, :, c], "
+    "c = 0 red, 1 green, 2 blue",
+}
+
+
 def input_spec(preprocessing: str, size: tuple[int, int], channels: int = 1) -> dict[str, object]:
-    """The whole description: the steps from a file to the uint8 (H,W) image, then the model's input."""
-    made = mnist_steps(size) if preprocessing == "mnist" else as_is_steps(size)
+    """The whole description: the steps from a file to the uint8 (H,W) image (colour: (H,W,3), read as
+    RGB, never made grey), then the model's input."""
+    made = mnist_steps(size) if preprocessing == "mnist" else as_is_steps(size, channels)
     return {
         "version": SPEC_VERSION,
         "preprocessing": preprocessing,
@@ -84,6 +112,7 @@ def input_spec(preprocessing: str, size: tuple[int, int], channels: int = 1) -> 
         "blank": "an image the ink step finds blank has no input: digitlab answers no class for it"
         if preprocessing == "mnist"
         else "no image is blank",
-        "steps": [*decode_steps(), *made],
+        "steps": [*decode_steps(channels), *made],
+        "layout": LAYOUTS[channels],
         "pixel_scale": 1 / 255,  # the uint8 image times this is the model's input, float32 in [0,1]
     }

@@ -12,7 +12,7 @@ import torch
 from digitlab.data.cache import cached_arrays
 from digitlab.data.class_names import check_labels_named, classes_txt
 from digitlab.data.dataset import Dataset
-from digitlab.data.folder import folder_classes, is_class_folder, read_image_folder, split_folders
+from digitlab.data.folder import folder_classes, has_colour, is_class_folder, read_image_folder, split_folders
 from digitlab.data.idx import MAX_PAYLOAD, MAX_SIDE, MIN_SIDE, read_idx_images, read_idx_labels
 from digitlab.data.kaggle import read_kaggle_csv
 from digitlab.errors import DigitlabError
@@ -21,6 +21,11 @@ IDX_NAMES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+
+MNIST_IS_GREY = (
+    "{src}: --preprocess mnist centres grey digits and cannot keep colour: train 3 channels as-is "
+    "(their default), or give --channels 1 to make the images grey"
+)
 
 
 @dataclass
@@ -33,6 +38,7 @@ class Source:
     test: Dataset | None = None
     valid: Dataset | None = None
     preprocessing: str = "mnist"  # what a model of these data does to an image (folders: how they were read)
+    channels: int = 1  # of every image: 1 grey, 3 colour (image folders only)
 
 
 def bundled_mnist_dir() -> Path:
@@ -54,24 +60,40 @@ def verify_bundled_mnist() -> Path:
 
 
 def load_source(
-    src: str | Path = "mnist", classes: tuple[str, ...] | None = None, preprocess: str | None = None
+    src: str | Path = "mnist",
+    classes: tuple[str, ...] | None = None,
+    preprocess: str | None = None,
+    channels: int | None = None,
 ) -> Source:
     """Load any supported SRC into tensors; `classes` names its labels 0..K-1 (`train --classes`),
     else a `classes.txt` beside the data does, or the names of its class folders.
 
     `preprocess` ("mnist" or "as-is"): how image folders are read, and what a model of these data
-    is to do with an image; None: MNIST style for numbered classes (digits), as-is for named ones."""
+    is to do with an image; None: MNIST style for numbered classes (digits) in grey, as-is for named
+    ones and colour. `channels` (1 or 3): how image folders are read; None: 3 when any image is colour.
+    IDX files and CSVs are grey: for `channels` 3 their grey is repeated in three channels."""
+    path = Path(src)
+    if is_class_folder(path) and str(src) != "mnist":
+        return _image_folders(path, classes, preprocess, channels)
+    if channels == 3 and preprocess == "mnist":
+        raise DigitlabError(MNIST_IS_GREY.format(src=src))
+    if channels != 3:
+        return _grey_source(src, path, classes, preprocess)
+    return _in_colour(_grey_source(src, path, classes, preprocess or "as-is"))
+
+
+def _grey_source(
+    src: str | Path, path: Path, classes: tuple[str, ...] | None, preprocess: str | None
+) -> Source:
+    """The bundled MNIST, a Kaggle CSV or a folder of IDX files."""
     if str(src) == "mnist":
         return _named(_load_idx_folder(verify_bundled_mnist(), "mnist"), classes, "mnist", preprocess)
-    path = Path(src)
     if path.is_file() and path.suffix.lower() == ".csv":
         images, labels = read_kaggle_csv(path)
         source = Source(str(path), _dataset(images, labels, path.name))
         return _named(source, classes or classes_txt(path), src, preprocess)
     if path.is_dir() and _find_idx(path, IDX_NAMES["train"][0]):
         return _named(_load_idx_folder(path, str(path)), classes or classes_txt(path), src, preprocess)
-    if is_class_folder(path):
-        return _image_folders(path, classes, preprocess)
     if not path.exists():
         raise DigitlabError(f"{src}: no such file or folder (SRC is 'mnist', a .csv, or a folder)")
     raise DigitlabError(
@@ -80,7 +102,9 @@ def load_source(
     )
 
 
-def _image_folders(root: Path, given: tuple[str, ...] | None, preprocess: str | None) -> Source:
+def _image_folders(
+    root: Path, given: tuple[str, ...] | None, preprocess: str | None, channels: int | None
+) -> Source:
     """A folder of class folders, or of train/ (valid/, test/) folders of class folders."""
     splits = split_folders(root) or {"train": root}
     folders = folder_classes(splits["train"])  # None: numbered folders, each its number's class
@@ -91,11 +115,15 @@ def _image_folders(root: Path, given: tuple[str, ...] | None, preprocess: str | 
                 f"--classes {','.join(given)}: must list the class folders of {root}: {list(folders)}"
             )
         folders = names = given
-    preprocess = preprocess or default_preprocessing(names)
+    channels = channels or (3 if has_colour(list(splits.values())) else 1)
+    preprocess = preprocess or default_preprocessing(names, channels)
+    if preprocess == "mnist" and channels == 3:
+        raise DigitlabError(MNIST_IS_GREY.format(src=root))
     parts = {
-        split: _dataset(*read_image_folder(f, folders, preprocess), f.name) for split, f in splits.items()
+        split: _dataset(*read_image_folder(f, folders, preprocess, channels), f.name)
+        for split, f in splits.items()
     }
-    source = Source(str(root), parts["train"], parts.get("test"), parts.get("valid"))
+    source = Source(str(root), parts["train"], parts.get("test"), parts.get("valid"), channels=channels)
     return _named(source, names, root, preprocess)
 
 
@@ -104,16 +132,17 @@ def source_location(src: str | Path) -> str:
     return "mnist" if str(src) == "mnist" else str(Path(src).absolute())
 
 
-def default_preprocessing(names: tuple[str, ...] | None) -> str:
-    """Digits (numbered classes) are made MNIST-style; images of named classes are taken as they are."""
-    return "mnist" if names is None else "as-is"
+def default_preprocessing(names: tuple[str, ...] | None, channels: int = 1) -> str:
+    """Grey digits (numbered classes) are made MNIST-style; images of named classes, and colour images,
+    are taken as they are."""
+    return "mnist" if names is None and channels == 1 else "as-is"
 
 
 def _named(
     source: Source, names: tuple[str, ...] | None, where: str | Path, preprocess: str | None
 ) -> Source:
     """`source` with its labels named, each label checked to have a name, and its preprocessing."""
-    source.preprocessing = preprocess or default_preprocessing(names)
+    source.preprocessing = preprocess or default_preprocessing(names, source.channels)
     if names is None:
         return source
     parts = {"train": source.train, "test": source.test, "valid": source.valid}
@@ -125,7 +154,13 @@ def _named(
         return Dataset(ds.images, ds.labels, ds.name, names)
 
     test, valid = (None if d is None else name(d) for d in (source.test, source.valid))
-    return Source(source.name, name(source.train), test, valid, source.preprocessing)
+    return Source(source.name, name(source.train), test, valid, source.preprocessing, source.channels)
+
+
+def _in_colour(source: Source) -> Source:
+    """Grey data for a colour model: each image's grey repeated in its three channels."""
+    test, valid = (None if d is None else d.in_colour() for d in (source.test, source.valid))
+    return Source(source.name, source.train.in_colour(), test, valid, source.preprocessing, 3)
 
 
 def _load_idx_folder(root: Path, name: str) -> Source:

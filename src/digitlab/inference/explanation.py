@@ -128,7 +128,7 @@ def explain(predictor: Predictor, digit_image: np.ndarray) -> Explanation:
     `digit_image`: the MNIST-style uint8 28x28 input (`Predictor.prepare` makes it from a photo;
     the model's input size, for one trained on other images).
     """
-    x = torch.tensor(np.asarray(digit_image)).reshape(1, 1, *predictor.size).float() / 255
+    x = predictor.inputs(np.asarray(digit_image)[None])  # (1,C,H,W)
     probs = predictor.probs(digit_image[None])[0]
     ranked = probs.argsort(descending=True)[:3].tolist()
     top = [(int(d), float(probs[d])) for d in ranked]
@@ -144,7 +144,8 @@ def explain(predictor: Predictor, digit_image: np.ndarray) -> Explanation:
 
 
 def attribution(predictor: Predictor, x: torch.Tensor, digit: int) -> tuple[np.ndarray, float | None]:
-    """One 28x28 map (the input's size) for `digit`, and the completeness gap where the method has one."""
+    """One 28x28 map (the input's size) for `digit`, and the completeness gap where the method has one;
+    a colour image's three channels are summed into one map."""
     if predictor.onnx is not None:
         return _occlusion(predictor, x, digit), None
     model = predictor.model.eval()
@@ -156,8 +157,8 @@ def attribution(predictor: Predictor, x: torch.Tensor, digit: int) -> tuple[np.n
 def exact_linear(model: Linear, x: torch.Tensor, digit: int) -> np.ndarray:
     """weight x pixel: score(x) - score(blank) split exactly over the pixels."""
     std = float(model.config["std"])
-    weight = model.first_layer.weight.detach()[digit].reshape(x.shape[-2:]) / std
-    return (weight * x[0, 0]).numpy()
+    weight = model.first_layer.weight.detach()[digit].reshape(x.shape[1:]) / std
+    return (weight * x[0]).sum(0).numpy()
 
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor, digit: int) -> tuple[np.ndarray, float]:
@@ -173,20 +174,22 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, digit: int) -> tuple
             method="riemann_middle",
             return_convergence_delta=True,
         )
-    return maps[0].detach().reshape(x.shape[-2:]).numpy(), float(delta[0])  # any input shape of H*W pixels
+    return maps[0].detach().sum(0).numpy(), float(delta[0])  # (C,H,W) summed over channels
 
 
 def _occlusion(predictor: Predictor, x: torch.Tensor, digit: int) -> np.ndarray:
     from captum.attr import Occlusion
 
     def probabilities(batch: torch.Tensor) -> torch.Tensor:
-        images = (batch.reshape(-1, *predictor.size) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
-        return predictor.probs(images)
+        pictures = batch.permute(0, 2, 3, 1) if batch.shape[1] == 3 else batch[:, 0]  # as prepare makes them
+        return predictor.probs((pictures * 255).round().clamp(0, 255).to(torch.uint8).numpy())
 
+    channels = x.shape[1]
     maps = Occlusion(probabilities).attribute(
-        x, target=digit, sliding_window_shapes=(1, PATCH, PATCH), strides=(1, STRIDE, STRIDE), baselines=0.0
-    )
-    return maps[0, 0].detach().numpy()
+        x, target=digit, sliding_window_shapes=(channels, PATCH, PATCH), strides=(channels, STRIDE, STRIDE),
+        baselines=0.0,
+    )  # fmt: skip
+    return maps[0].sum(0).detach().numpy()
 
 
 def evidence_mask(attribution: np.ndarray, share: float = EVIDENCE_SHARE) -> np.ndarray:
@@ -218,7 +221,7 @@ def explain_top_losses(
     result, _ = evaluate(predictor.model, data, split, n_top=count)
     explained = []
     for t in result.top_losses:
-        image = data.images[t["index"]].numpy()
+        image = data.pictures(torch.tensor([t["index"]]))[0]  # (H,W), or colour's (H,W,3) as predict makes
         name = f"{data.name} image {t['index']}, labelled {result.name(t['label'])}"
         prediction = predictor.prediction(name, predictor.probs(image[None])[0], image)
         explained.append((t["index"], prediction, explain(predictor, image)))

@@ -35,15 +35,17 @@ def recorded_source(info: ModelInfo) -> str:
 def held_out(info: ModelInfo, data: str | None = None) -> HeldOut:
     """Other `data`'s test split (else all its labelled images), or the model's own data (None, or the
     same SRC given): its test split, else the validation split train drew (the settings' fraction and
-    seed, `data.holdout`), never images it trained on."""
+    seed, `data.holdout`), never images it trained on. Either is read as the model reads: its
+    preprocessing and its channels (a colour model's grey data repeated in three)."""
     if data is not None and source_location(data) != source_location(recorded_source(info)):
-        split, dataset = evaluation_data(load_source(data, preprocess=info.preprocessing), info.classes)
+        source = load_source(data, preprocess=info.preprocessing, channels=info.channels)
+        split, dataset = evaluation_data(source, info.classes)
         return HeldOut(data, split, dataset)
     src = data or recorded_source(info)
     if src != "mnist" and not Path(src).exists():
         raise DigitlabError(f"{src}: the data this model was trained on is no longer there; pass --data SRC")
     names = tuple(info.classes) if info.named else None
-    source = load_source(src, names, info.preprocessing)
+    source = load_source(src, names, info.preprocessing, info.channels)
     fraction, seed = info.settings.get("valid_fraction"), info.settings.get("seed")
     if source.test is not None or not isinstance(fraction, float) or not isinstance(seed, int):
         split, dataset = evaluation_data(source, info.classes)  # an ensemble's settings hold no split

@@ -36,7 +36,9 @@ class Prediction:
     digit: int | None = None  # the class's index; None: the image holds no digit (blank), or it failed
     confidence: float | None = None
     probs: list[float] | None = field(default=None, repr=False)  # printed, a Prediction is one line
-    input: np.ndarray | None = field(default=None, repr=False)  # the uint8 image the model saw (28x28)
+    input: np.ndarray | None = field(
+        default=None, repr=False
+    )  # the uint8 image the model saw (28x28; colour HxWx3)
     error: str | None = None
     label: str | None = None  # the class's name ('7' for a digit model's 7)
     named: bool = False  # a model of named classes: its answers say `label` and `index`, not `digit`
@@ -79,6 +81,7 @@ class Predictor:
             raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
         self.model, self.info, self.engine = model.eval(), info, engine
         self.size: tuple[int, int] = (info.input_size[0], info.input_size[1])  # (height, width)
+        self.channels = info.channels  # 3: colour, pictures read in RGB; grey images repeated
         if as_is and info.preprocessing == "mnist":
             warnings.warn(
                 "--as-is (as_is=True): the model was trained on MNIST-style inputs (its model.json says "
@@ -103,14 +106,22 @@ class Predictor:
         return cls(model, info, engine, folder, as_is)
 
     def probs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Probabilities (N,classes) for MNIST-style uint8 images (N,28,28) (or the model's size)."""
-        if tuple(images.shape[-2:]) != self.size:  # e.g. Kaggle's 28x28 rows for a 32x32 model
-            (h, w), (mh, mw) = images.shape[-2:], self.size
-            raise DigitlabError(f"the images are {h}x{w}, and the model reads {mh}x{mw}")
-        x = torch.as_tensor(images).reshape(-1, 1, *self.size).float() / 255
+        """Probabilities (N,classes) for MNIST-style uint8 images (N,28,28) (or the model's size; colour
+        pictures (N,H,W,3)); grey images are repeated in three channels for a colour model."""
+        x = self.inputs(images)
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.probs(x.numpy()))
         return predict_probs(self.model, x)
+
+    def inputs(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The model's input (N,C,H,W) floats in [0,1] from uint8 images (N,H,W) or pictures (N,H,W,3)."""
+        if tuple(images.shape[1:3]) != self.size:  # e.g. Kaggle's 28x28 rows for a 32x32 model
+            (h, w), (mh, mw) = images.shape[1:3], self.size
+            raise DigitlabError(f"the images are {h}x{w}, and the model reads {mh}x{mw}")
+        x = torch.as_tensor(images).float() / 255
+        if x.ndim == 4:
+            return x.permute(0, 3, 1, 2).contiguous()
+        return x.unsqueeze(1).expand(-1, self.channels, -1, -1).contiguous()
 
     def predict_image(self, image: Image.Image, name: str = "") -> Prediction:
         digit_image = self.prepare(image, name)
@@ -120,9 +131,9 @@ class Predictor:
 
     def prepare(self, image: Image.Image, name: str = "") -> np.ndarray | None:
         """The 28x28 MNIST-style digit the model will see (its input size); None for an image that
-        holds no digit. With `as_is`: the image itself, grey and resized."""
+        holds no digit. With `as_is`: the image itself, resized, and grey unless the model is colour."""
         if self.as_is:
-            return as_input(image, name or "image", self.size)
+            return as_input(image, name or "image", self.size, self.channels)
         return to_mnist(image, name or "image", self.size)
 
     def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:

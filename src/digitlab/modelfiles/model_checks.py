@@ -10,7 +10,7 @@ from torch import nn
 from digitlab.data.class_names import check_names
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
-from digitlab.models import MODELS, input_size, is_import_path
+from digitlab.models import MODELS, input_channels, input_size, is_import_path
 from digitlab.version import __version__
 
 FORMAT = "digitlab-model"
@@ -52,6 +52,9 @@ def check_info(info: dict, path: Path) -> None:
     _check_classes(info.get("classes", list(range(10))), path)
     if info.get("preprocessing", "mnist") not in ("mnist", "as-is"):
         raise DigitlabError(f"{path}: field 'preprocessing' must be 'mnist' or 'as-is'")
+    channels = info.get("channels", 1)  # a model.json from before colour has none: grey
+    if type(channels) is not int or channels not in (1, 3):
+        raise DigitlabError(f"{path}: field 'channels' must be 1 (grey) or 3 (colour), not {channels!r:.40}")
     if not isinstance(source := info.get("data_source", ""), str) or len(source) > MAX_SOURCE_CHARS:
         limit = f"{MAX_SOURCE_CHARS} characters or less"
         raise DigitlabError(f"{path}: field 'data_source' must be a path of {limit}")
@@ -101,13 +104,18 @@ def check_tensors(state: dict, expected: dict, path: Path, architecture: str) ->
             raise DigitlabError(f"{path}: tensor {key} holds NaN or infinite values")
 
 
-def check_outputs(model: nn.Module, size: list[int], n_classes: int, json_path: Path) -> None:
-    """The model reads images of the size model.json states and gives one score per listed class."""
+def check_outputs(model: nn.Module, size: list[int], channels: int, n_classes: int, json_path: Path) -> None:
+    """The model reads images of the size and channels model.json states and gives one score per
+    listed class."""
     if list(input_size(model)) != size:
         raise DigitlabError(f"{json_path}: field 'input_size' {size} differs from the model's")
+    if input_channels(model) != channels:
+        raise DigitlabError(
+            f"{json_path}: field 'channels' {channels} differs from the model's {input_channels(model)}"
+        )
     with torch.no_grad():
         try:
-            shape = tuple(model(torch.zeros(2, 1, *size)).shape)
+            shape = tuple(model(torch.zeros(2, channels, *size)).shape)
         except Exception as e:  # noqa: BLE001 (a model of the user's own may raise anything)
             raise DigitlabError(f"{json_path}: the model fails on {size} images ({e})") from None
     if shape != (2, n_classes):

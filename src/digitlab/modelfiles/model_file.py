@@ -28,7 +28,7 @@ from digitlab.modelfiles.model_checks import (
     max_weights_bytes,
     read_weights,
 )
-from digitlab.models import UntrustedCode, build_model, input_size, model_name, output_count
+from digitlab.models import UntrustedCode, build_model, input_channels, input_size, model_name, output_count
 from digitlab.version import __version__
 
 JSON_NAME = "model.json"
@@ -46,6 +46,7 @@ class ModelInfo:
     weights_sha256: str = ""
     classes: list = field(default_factory=lambda: list(range(10)))  # the labels of its outputs, in order
     input_size: list = field(default_factory=lambda: [28, 28])  # (height, width) of the images it reads
+    channels: int = 1  # of the images it reads: 1 grey, 3 colour (RGB)
     normalization: dict = field(default_factory=dict)  # what the model's own Normalize layer applies
     preprocessing: str = "mnist"  # how an image becomes its input: "mnist" (to_mnist) or "as-is" (as_input)
     settings: dict = field(default_factory=dict)  # the training config that made it
@@ -66,7 +67,7 @@ class ModelInfo:
         fields.setdefault("classes", list(range(output_count(model))))
         return cls(
             architecture=model_name(model), config=model.config, normalization=norm,
-            input_size=list(input_size(model)), **fields,
+            input_size=list(input_size(model)), channels=input_channels(model), **fields,
         )  # fmt: skip
 
     @property
@@ -138,7 +139,7 @@ def load_model(path: str | Path, trust_code: bool = False) -> tuple[nn.Module, M
         raise DigitlabError(f"{weights_path}: not a valid safetensors file ({e})") from None
     check_tensors(state, expected, weights_path, info.architecture)
     model.load_state_dict(state, strict=True)
-    check_outputs(model.eval(), info.input_size, len(info.classes), json_path)
+    check_outputs(model.eval(), info.input_size, info.channels, len(info.classes), json_path)
     return model, info
 
 

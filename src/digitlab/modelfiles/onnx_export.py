@@ -2,7 +2,8 @@
 
 The file's contract: input `image`, float32 [N,1,28,28], values in [0,1], white ink on black
 (what `digitlab.data.images.to_mnist` makes, divided by 255); output `probs`, float32 [N,10].
-(A model trained on other images or classes: [N,1,H,W] and [N,classes], as its metadata says.)
+(A model trained on other images or classes: [N,C,H,W] and [N,classes], as its metadata says; C is 3,
+red-green-blue, for a colour model.)
 Normalisation and softmax are inside, and the batch size is free. Metadata: classes, input size,
 normalisation, digitlab version, the source model's weights hash, and `input_spec`: how an image file
 becomes `image`, step by step with its numbers (`data.input_spec`), so any language can reproduce it.
@@ -34,6 +35,9 @@ INPUT_FORMS = {
     "mnist": "white ink on black, cropped to the ink and centred by its centre of mass (MNIST style)",
     "as-is": "the picture as it is, grey (ITU-R 601-2 luma) and resized bilinearly to the model's size",
 }
+COLOUR_FORM = (
+    "the picture as it is, RGB (channels red, green, blue), each resized bilinearly to the model's size"
+)
 
 
 def require_onnx() -> None:
@@ -68,11 +72,13 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
     model = model.eval().cpu().to(memory_format=torch.contiguous_format)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     height, width = info.input_size
+    channels = info.channels
     try:
         with _quiet_exporter():
             program = torch.onnx.export(
-                WithProbabilities(model).eval(), (torch.rand(2, 1, height, width),), input_names=["image"],
-                output_names=["probs"], dynamic_shapes={"image": {0: batch}}, dynamo=True, verbose=False,
+                WithProbabilities(model).eval(), (torch.rand(2, channels, height, width),),
+                input_names=["image"], output_names=["probs"], dynamic_shapes={"image": {0: batch}},
+                dynamo=True, verbose=False,
             )  # fmt: skip
     except Exception as e:  # noqa: BLE001 (a model of the user's own may hold what ONNX cannot express)
         raise DigitlabError(
@@ -86,7 +92,9 @@ def onnx_bytes(model: nn.Module, info: ModelInfo) -> bytes:
         "digitlab_version": __version__,
         "source_weights_sha256": info.weights_sha256,
         "preprocessing": info.preprocessing,
-        "input": f"image: float32 [N,1,{height},{width}] in [0,1], " + INPUT_FORMS[info.preprocessing],
+        "channels": str(channels),
+        "input": f"image: float32 [N,{channels},{height},{width}] in [0,1], "
+        + (COLOUR_FORM if channels == 3 else INPUT_FORMS[info.preprocessing]),
         "output": "probs: float32 [N,classes], softmax included",
         "input_spec": json.dumps(described_input(info)),
     }
@@ -101,7 +109,8 @@ def described_input(info: ModelInfo) -> dict:
     size = (info.input_size[0], info.input_size[1])
     normalize = {"rule": "(x - mean) / std", **info.normalization} if info.normalization else None
     inside = {"normalize": normalize, "model": info.architecture, "softmax": True}
-    return {**input_spec(info.preprocessing, size), "in_graph": inside, "classes": info.classes}
+    described = input_spec(info.preprocessing, size, info.channels)
+    return {**described, "in_graph": inside, "classes": info.classes}
 
 
 @contextlib.contextmanager

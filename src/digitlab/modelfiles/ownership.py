@@ -29,6 +29,7 @@ LOCK = ".digitlab.lock"
 MAX_MANIFEST_BYTES = 1 << 20  # it lists a few run names
 MAX_FILES_LIST_BYTES = 32 << 20  # about 50 bytes a file it wrote: room for 600,000 saved inputs
 PUBLISHED = ("model.json", "history.csv", "report.html", "lesson.html")  # links through `current`
+CHECKPOINT_FOLDER = "checkpoint"  # OUT/checkpoint: what a training run writes as it goes, to resume from
 RUN_NAME = re.compile(r"[0-9a-f]{12}-[a-z0-9_]{8}")  # <weights hash>-<token>
 TOKEN = re.compile(r"[0-9a-f]{8}")
 PID = re.compile(rb"([0-9]+\n)?")  # what a lock file holds: the process id of its last writer, or nothing
@@ -193,12 +194,12 @@ def refuse_foreign(folder: Path, manifest: Manifest) -> None:
         target = Path(os.readlink(current)) if current.is_symlink() else None
         if target is None or target.parent != Path("runs") or target.name not in manifest.runs:
             foreign.append("current")
-    for place in ("runs", "checkpoint"):  # a link would lead digitlab's writes and removals elsewhere
+    for place in ("runs", CHECKPOINT_FOLDER):  # a link would lead digitlab's writes and removals elsewhere
         path = folder / place
         if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
             foreign.append(place)
     if not manifest.known:
-        checkpoint = _entries(folder / "checkpoint")
+        checkpoint = _entries(folder / CHECKPOINT_FOLDER)
         foreign += [f"checkpoint/{p.name}" for p in checkpoint if OWN_FILE.fullmatch(p.name)]
     if foreign:
         raise DigitlabError(
@@ -216,7 +217,7 @@ def remove_leftovers(folder: Path, manifest: Manifest) -> None:
             if begun and f"runs/{run.name}" != current:
                 remove_own_folder(run)
     manifest.pending = []
-    for place in (folder, folder / "checkpoint"):
+    for place in (folder, folder / CHECKPOINT_FOLDER):
         for path in _entries(place):
             if OWN_TEMP.fullmatch(path.name) and (path.is_symlink() or path.is_file()):
                 path.unlink(missing_ok=True)

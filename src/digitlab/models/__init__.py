@@ -1,5 +1,5 @@
-"""Every model maps (B,1,28,28) floats in [0,1] (or (B,1,H,W): its `input_size`) to (B,n_out) scores,
-and keeps its `config`: the keyword arguments that build it again."""
+"""Every model maps (B,1,28,28) floats in [0,1] (or (B,C,H,W): its `input_channels` and `input_size`) to
+(B,n_out) scores, and keeps its `config`: the keyword arguments that build it again."""
 
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,6 +39,7 @@ __all__ = [
     "UntrustedCode",
     "build_model",
     "check_fits",
+    "input_channels",
     "input_size",
     "is_import_path",
     "model_name",
@@ -87,11 +88,19 @@ def model_name(model: nn.Module) -> str:
 
 def input_size(model: nn.Module) -> tuple[int, int]:
     """(height, width) of the images `model` reads: its config's, an ensemble's members', or 28x28."""
-    config = getattr(model, "config", {})
-    if "members" in config:
-        config = config["members"][0]["config"]
-    height, width = config.get("input_size", (28, 28))
+    height, width = _input_config(model).get("input_size", (28, 28))
     return int(height), int(width)
+
+
+def input_channels(model: nn.Module) -> int:
+    """The channels of the images `model` reads: 3 for colour, else 1 (grey, as every model was before)."""
+    return int(_input_config(model).get("in_channels", 1))
+
+
+def _input_config(model: nn.Module) -> dict[str, Any]:
+    """The config that says what the model reads: its own, or an ensemble's first member's."""
+    config: dict[str, Any] = getattr(model, "config", {})
+    return config["members"][0]["config"] if "members" in config else config
 
 
 @torch.no_grad()
@@ -100,16 +109,21 @@ def output_count(model: nn.Module) -> int:
     tensors = [*model.parameters(), *model.buffers()]
     device = tensors[0].device if tensors else torch.device("cpu")
     training = model.training
-    scores = model.eval()(torch.zeros(2, 1, *input_size(model), device=device))
+    scores = model.eval()(torch.zeros(2, input_channels(model), *input_size(model), device=device))
     model.train(training)
     return int(scores.shape[-1])
 
 
 def check_fits(model: torch.nn.Module, data: "Dataset", name: str) -> None:
-    """The model reads images of the data's size and scores every class their labels name."""
+    """The model reads images of the data's size and channels and scores every class their labels name."""
     if input_size(model) != data.image_size:
         (h, w), (dh, dw) = input_size(model), data.image_size
         raise DigitlabError(f"{name or 'data'}: its images are {dh}x{dw}, and the model reads {h}x{w}")
+    if input_channels(model) != data.channels:
+        raise DigitlabError(
+            f"{name or 'data'}: its images have {data.channels} channel(s), and the model reads "
+            f"{input_channels(model)} (1 grey, 3 colour)"
+        )
     if data.labels is not None and len(data.labels) and (outputs := output_count(model)) < data.n_classes():
         raise DigitlabError(
             f"{name or 'data'}: has labels up to {int(data.labels.max())}, and the model {outputs} classes"

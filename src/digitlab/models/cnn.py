@@ -1,6 +1,6 @@
 """A small modern convolutional net: conv-BN-ReLU stages with max-pooling, and a linear head.
 
-Sizes for the default channels (16, 32, 64):
+Sizes for the default channels (stage widths 16, 32, 64), grey input (C = 1; 3 for colour):
 (B,1,28,28) -> stage 16 (B,16,14,14) -> stage 32 (B,32,7,7) -> stage 64 (B,64,3,3)
 -> flatten (B,576) -> dropout -> linear (B,10). Other input sizes halve the same way (32x32 ends 4x4).
 """
@@ -9,7 +9,15 @@ from typing import cast
 
 from torch import nn
 
-from digitlab.models.layers import Normalize, check_float, check_input_size, check_int, check_normalization
+from digitlab.models.layers import (
+    Normalize,
+    channels_config,
+    check_channels,
+    check_float,
+    check_input_size,
+    check_int,
+    check_normalization,
+)
 
 
 def conv_stage(c_in: int, c_out: int, convs: int, strided: bool = False) -> list[nn.Module]:
@@ -46,6 +54,7 @@ class CNN(nn.Sequential):
         std: float = 1.0,
         strided_stem: bool = False,
         input_size: tuple[int, int] = (28, 28),
+        in_channels: int = 1,
     ):
         if not isinstance(channels, list | tuple) or len(channels) != 3:
             raise ValueError(f"channels must be three numbers, got {channels!r:.40}")
@@ -56,12 +65,13 @@ class CNN(nn.Sequential):
         if not isinstance(strided_stem, bool):
             raise ValueError(f"strided_stem must be true or false, got {strided_stem!r:.40}")
         height, width = check_input_size(input_size)
+        c0 = check_channels(in_channels)
         # a stride-2 convolution (padding 1) rounds a side up, a 2x2 pool rounds it down
         after_stem = [(side + 1) // 2 if strided_stem else side // 2 for side in (height, width)]
         h3, w3 = (side // 4 for side in after_stem)
         super().__init__(
             Normalize(mean, std),
-            *conv_stage(1, c1, convs, strided=strided_stem),  # (B,1,28,28) -> (B,c1,14,14)
+            *conv_stage(c0, c1, convs, strided=strided_stem),  # (B,C,28,28) -> (B,c1,14,14)
             *conv_stage(c1, c2, convs),  # -> (B,c2,7,7)
             *conv_stage(c2, c3, convs),  # -> (B,c3,3,3)
             nn.Flatten(),
@@ -77,6 +87,7 @@ class CNN(nn.Sequential):
             "std": std,
             "strided_stem": strided_stem,
             "input_size": [height, width],
+            **channels_config(c0),
         }
 
     @property

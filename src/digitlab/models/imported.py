@@ -1,10 +1,12 @@
 """A model of the user's own: any `nn.Module` class Python can import, named `package.module:Class`.
 
 The class is built with the user's keyword arguments (`--model-args`), and wrapped so that it
-meets digitlab's model contract: (B,1,H,W) floats in [0,1] go in, the training set's mean and
-std are taken off (as every digitlab model does, so the ONNX file's input is the same), and the
-class's own forward gives (B,C) scores. A model file records the import path and the arguments;
-the weights are safetensors, as for every model.
+meets digitlab's model contract: (B,C,H,W) floats in [0,1] go in (C: 1 grey, 3 colour), the
+training set's mean and std are taken off (as every digitlab model does, so the ONNX file's input is
+the same), and the class's own forward gives (B,K) scores. A class whose constructor takes
+`in_channels` is given C there (unless the user's arguments set it); any other must read C channels
+itself. A model file records the import path and the arguments; the weights are safetensors, as for
+every model.
 
 Importing a module runs its code. The name is therefore checked to be a dotted Python name (no
 path, no call), and model files that name one are loaded only with the user's consent
@@ -13,6 +15,7 @@ path, no call), and model files that name one are loaded only with the user's co
 
 import contextlib
 import importlib
+import inspect
 import json
 import os
 import re
@@ -23,7 +26,13 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from digitlab.models.layers import Normalize, check_input_size, check_normalization
+from digitlab.models.layers import (
+    Normalize,
+    channels_config,
+    check_channels,
+    check_input_size,
+    check_normalization,
+)
 
 # package.module:Class or package.module:Outer.Inner: ASCII Python names only (never printed as markup)
 DOTTED_NAME = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
@@ -96,10 +105,11 @@ def _current_folder_importable() -> Iterator[None]:
 
 
 class ImportedModel(nn.Module):
-    """(B,1,H,W) in [0,1] -> normalise -> the user's module -> (B,C) scores.
+    """(B,C,H,W) in [0,1] -> normalise -> the user's module -> (B,K) scores.
 
     `target`: `package.module:Class`; `args`: its keyword arguments; `input_size`: (H, W) of the
-    images it reads; `mean`, `std`: the training set's, as every digitlab model takes them off.
+    images it reads; `mean`, `std`: the training set's, as every digitlab model takes them off;
+    `in_channels`: C, passed on to a class that takes an `in_channels` argument.
     """
 
     def __init__(
@@ -109,21 +119,33 @@ class ImportedModel(nn.Module):
         input_size: tuple[int, int] = (28, 28),
         mean: float = 0.0,
         std: float = 1.0,
+        in_channels: int = 1,
     ):
         args = {} if args is None else args
         check_args(args)
         check_normalization(mean, std)
         height, width = check_input_size(input_size)
+        channels = check_channels(in_channels)
         cls = import_class(target)
         super().__init__()
         self.normalize = Normalize(mean, std)
         try:
-            self.net = cls(**args)
+            self.net = cls(**_with_channels(cls, args, channels))
         except Exception as e:  # noqa: BLE001 (the user's constructor may raise anything)
             raise ValueError(f"{target}(**{json.dumps(args):.80}) failed ({type(e).__name__}: {e})") from None
         self.config = {
             "target": target, "args": args, "input_size": [height, width], "mean": mean, "std": std,
+            **channels_config(channels),
         }  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return cast(torch.Tensor, self.net(self.normalize(x)))
+
+
+def _with_channels(cls: type[nn.Module], args: dict[str, Any], channels: int) -> dict[str, Any]:
+    """`args`, plus `in_channels` when the class's constructor takes it and the user did not set it."""
+    try:
+        takes = "in_channels" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # a constructor Python cannot read the signature of
+        takes = False
+    return {**args, "in_channels": channels} if takes and "in_channels" not in args else dict(args)

@@ -43,6 +43,22 @@ def check_input_size(input_size: object) -> tuple[int, int]:
     return height, width
 
 
+CHANNELS = (1, 3)  # grey, or red-green-blue
+
+
+def check_channels(in_channels: object) -> int:
+    """The input's channels: 1 (grey) or 3 (RGB)."""
+    if isinstance(in_channels, bool) or in_channels not in CHANNELS:
+        raise ValueError(f"in_channels must be 1 (grey) or 3 (colour), got {in_channels!r:.40}")
+    return int(in_channels)
+
+
+def channels_config(in_channels: int) -> dict[str, int]:
+    """The config entry of a model's input channels: none for grey, so a grey model's file is as it
+    was before colour existed (and such a file still loads)."""
+    return {} if in_channels == 1 else {"in_channels": in_channels}
+
+
 def check_normalization(mean: object, std: object) -> None:
     check_float("mean", mean, -1e3, 1e3)
     check_float("std", std, 1e-6, 1e3)
@@ -51,14 +67,19 @@ def check_normalization(mean: object, std: object) -> None:
 def unit_images(
     weight: torch.Tensor, count: int | None = None, shape: tuple[int, int] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `count` units of a first layer, (out, H*W) or (out,1,k,k), as images.
+    """The first `count` units of a first layer, (out, C*H*W) or (out,C,k,k), as images.
 
     Returns (units, H, W) in [-1, 1], each unit divided by its own largest |weight| so a
     unit with small weights is as readable as one with large weights, and those largest values.
     `shape`: (H, W) of a linear layer's input (default: square).
     """
     w = weight.detach().float().cpu()[:count]
-    side = math.isqrt(w[0].numel())
-    w = w.reshape(-1, *(shape if shape and w.ndim == 2 else (side, side)))
+    if w.ndim == 4:  # (out,C,k,k) filters: a colour filter's three planes summed
+        w = w.sum(1)
+    elif shape:  # (out, C*H*W) units: likewise
+        w = w.reshape(len(w), -1, *shape).sum(1)
+    else:
+        side = math.isqrt(w[0].numel())
+        w = w.reshape(-1, side, side)
     peak = w.abs().amax((1, 2)).clamp_min(1e-12)
     return w / peak.view(-1, 1, 1), peak

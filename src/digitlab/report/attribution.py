@@ -27,7 +27,10 @@ def centred_colours(values: np.ndarray, limit: float | None = None) -> np.ndarra
 def terminal_map(attribution: np.ndarray, digit_image: np.ndarray, colour: bool = True) -> Text:
     """The map in 14 lines of 28 cells, two pixel rows per line (of any size: H/2 lines of W). In
     colour: half blocks on the centred scale, dark where there is no ink and no effect. Without colour:
-    `#`/`+` towards, `=`/`-` away (strong/weak), `.` ink that did little, blank nothing."""
+    `#`/`+` towards, `=`/`-` away (strong/weak), `.` ink that did little, blank nothing. A colour
+    image (H,W,3) counts as ink where any channel is lit."""
+    if digit_image.ndim == 3:
+        digit_image = digit_image.max(-1)
     if len(attribution) % 2:  # an odd number of rows: a blank one below, so that every line has two
         attribution, digit_image = (np.pad(a, ((0, 1), (0, 0))) for a in (attribution, digit_image))
     height, width = attribution.shape

@@ -29,8 +29,10 @@ def image_grid(
     cmap: str = "gray",
     size: float = 1.1,
 ) -> bytes:
-    """A grid of images (N,H,W) (MNIST's: 28x28), each with an optional title."""
+    """A grid of images (N,H,W) (MNIST's: 28x28), or colour's (N,3,H,W), each with an optional title."""
     images = images.detach().float().cpu()
+    if images.ndim == 4:  # colour: pictures (N,H,W,3) in [0,1], as imshow takes them (0..255 or 0..1 given)
+        images = (images / (255.0 if images.max() > 1 else 1.0)).clamp(0, 1).permute(0, 2, 3, 1)
     n = len(images)
     cols = min(cols, n)
     rows = math.ceil(n / cols)

@@ -41,7 +41,7 @@ def add_evaluation(page: Page, evaluation: Evaluation, data: Dataset, title: str
     )
     if evaluation.top_losses:
         top, name = evaluation.top_losses, evaluation.name
-        images = data.images[torch.tensor([t["index"] for t in top])].numpy()
+        images = data.pictures(torch.tensor([t["index"] for t in top]))
         page.gallery(
             [
                 (png_bytes(img), f"{name(t['label'])}→{name(t['predicted'])} {t['probability']:.2f}")
@@ -68,7 +68,7 @@ def add_top_loss_reasons(
         "evidence for the answer erased, with what the model then says."
     )
     for t in top:
-        image = data.images[t["index"]].numpy()
+        image = data.pictures(torch.tensor([t["index"]]))[0]
         explanation = explain(predictor, image)
         actual, predicted = evaluation.name(t["label"]), evaluation.name(t["predicted"])
         title = f"image {t['index']}: labelled {actual}, predicted {predicted}"

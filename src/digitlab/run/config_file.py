@@ -20,7 +20,7 @@ from pathlib import Path
 
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
-from digitlab.run.settings import TrainConfig, code_named
+from digitlab.run.settings import TrainConfig, code_named, legacy_widths
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
 ARGS = ("model_args", "opt_args")  # keyword arguments: a TOML table, or the flag's JSON text
@@ -78,7 +78,9 @@ def read_config(
                 settings[key] = parse_model_args(settings[key], key)
             except ValueError as e:
                 raise DigitlabError(f"{path}: {e}") from None
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    values = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in legacy_widths(settings, note=True).items()
+    }
     try:
         dataclasses.replace(TrainConfig(), **values).resolve()  # each value checked, the choices too
     except DigitlabError as e:

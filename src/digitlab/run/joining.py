@@ -42,13 +42,15 @@ def make_ensemble(
     loaded = [load_model(p) for p in paths]
     for path, (_, info) in zip(paths, loaded, strict=True):
         first = loaded[0][1]
-        if (info.classes, info.input_size, info.preprocessing) != (
+        if (info.classes, info.input_size, info.preprocessing, info.channels) != (
             first.classes,
             first.input_size,
             first.preprocessing,
+            first.channels,
         ):
             raise DigitlabError(
-                f"{path}: its classes or input size differ from {paths[0]}'s, or its preprocessing "
+                f"{path}: its classes or input size differ from {paths[0]}'s, or its channels or "
+                "preprocessing "
                 f"({len(info.classes)} classes of {info.input_size[0]}x{info.input_size[1]} images)"
             )
     with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
@@ -57,7 +59,8 @@ def make_ensemble(
 
 def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
     split, dataset = evaluation_data(
-        load_source(data, preprocess=loaded[0][1].preprocessing), loaded[0][1].classes
+        load_source(data, preprocess=loaded[0][1].preprocessing, channels=loaded[0][1].channels),
+        loaded[0][1].classes,
     )
     members = []
     for path, (model, _) in zip(paths, loaded, strict=True):

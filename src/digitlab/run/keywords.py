@@ -43,7 +43,8 @@ class TrainSettings(TypedDict, total=False):
     nproc: int
     compile: bool
     cuda_graphs: bool | None
-    channels: tuple[int, int, int] | None
+    channels: int | None
+    widths: tuple[int, int, int] | None
     convs: int | None
     strided_stem: bool | None
     dropout: float | None

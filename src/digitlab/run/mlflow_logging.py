@@ -20,10 +20,14 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
+from digitlab.learning.learner import Learner
+
+if TYPE_CHECKING:  # the run makes this callback: its name for hints only
+    from digitlab.run.training_run import TrainingRun
 from digitlab.run.settings import as_text
 
 # MLflow's environment variables for its HTTP client (the defaults: 120 s and 7 retries, minutes apart).
@@ -35,7 +39,7 @@ HTTP_LIMITS = {
 }
 
 # Settings of digitlab's CNN alone: a parameter of the run only when the model trained is one
-CNN_SETTINGS = ("channels", "convs", "strided_stem", "dropout")
+CNN_SETTINGS = ("widths", "convs", "strided_stem", "dropout")
 
 
 def run_params(settings: dict[str, Any]) -> dict[str, str]:
@@ -53,10 +57,9 @@ def tracking_uri(value: str) -> str:
     return Path(value).resolve().as_uri()
 
 
-class MLflowLogger(Callback):
-    """Starts an MLflow run before training, logs the settings, then each epoch's row."""
-
-    order = 30
+class MLflowLogger:
+    """A callback of the run: starts an MLflow run before the fit and logs the settings; its part on
+    the Learner logs each epoch's row; once the model is published, logs it and ends the run."""
 
     def __init__(self, uri: str, settings: dict[str, Any]):
         try:
@@ -68,12 +71,12 @@ class MLflowLogger(Callback):
         self.mlflow, self.uri, self.settings = mlflow, tracking_uri(uri), settings
         self.run_id: str | None = None
         self.failure: str | None = None  # the first failed call: nothing more is sent after it
+        self.learner_cbs: list[Callback] = [MLflowEpochs(self)]
 
-    def before_fit(self, learn) -> None:
-        if self.run_id is None:
-            self.run_id = self._call("starting a run", self._start_run)
-            if self.failure is not None:  # nothing trained yet: stop before the time is spent
-                raise DigitlabError(self.failure)
+    def before_fit(self, run: "TrainingRun") -> None:
+        self.run_id = self._call("starting a run", self._start_run)
+        if self.failure is not None:  # nothing trained yet: stop before the time is spent
+            raise DigitlabError(self.failure)
 
     def _start_run(self) -> str:
         client = self.mlflow.tracking.MlflowClient(self.uri)
@@ -87,21 +90,21 @@ class MLflowLogger(Callback):
         client.log_batch(run_id, params=[self.mlflow.entities.Param(k, v) for k, v in params.items()])
         return str(run_id)
 
-    def after_epoch(self, learn) -> None:
-        self._call(f"logging epoch {learn.epoch}", self._log_epoch, learn)
+    def log_epoch(self, epoch: int, row: dict[str, float]) -> None:
+        self._call(f"logging epoch {epoch}", self._log_epoch, epoch, row)
 
-    def _log_epoch(self, learn) -> None:
+    def _log_epoch(self, epoch: int, row: dict[str, float]) -> None:
         client = self.mlflow.tracking.MlflowClient(self.uri)
-        for key, value in learn.epoch_row.items():
+        for key, value in row.items():
             if key not in ("epoch", "time"):
-                client.log_metric(self.run_id, key, float(value), step=learn.epoch)
+                client.log_metric(self.run_id, key, float(value), step=epoch)
 
-    def finish(self, model_folder: Path, metrics: dict[str, float]) -> None:
+    def after_publish(self, run: "TrainingRun") -> None:
         """The saved model as the run's MLflow model `model`, the final metrics, and the run ended;
         one line saying the model is kept if any logging failed."""
-        self._call("logging the model", self._log_model, model_folder, metrics)
+        self._call("logging the model", self._log_model, run.result.folder, run.result.metrics)
         if self.failure is not None:
-            raise DigitlabError(f"{model_folder}/ is saved, but {self.failure}")
+            raise DigitlabError(f"{run.result.folder}/ is saved, but {self.failure}")
 
     def _log_model(self, model_folder: Path, metrics: dict[str, float]) -> None:
         client = self.mlflow.tracking.MlflowClient(self.uri)
@@ -117,7 +120,7 @@ class MLflowLogger(Callback):
             client.log_artifacts(self.run_id, str(Path(tmp) / "model"), artifact_path="model")
         client.set_terminated(self.run_id)
 
-    def _call(self, what: str, call, *args) -> Any:
+    def _call(self, what: str, call: Any, *args: Any) -> Any:
         """`call(*args)` unless an earlier call failed; a failure of MLflow or the network is kept as
         one line in `failure` (training goes on without logging)."""
         if self.failure is not None:
@@ -129,3 +132,15 @@ class MLflowLogger(Callback):
             reason = reason.split("Caused by ", 1)[-1][:300]  # urllib3's cause: what the network did
             self.failure = f"MLflow at {self.uri} failed {what} ({reason})"
             return None
+
+
+class MLflowEpochs(Callback):
+    """The logger's part on the Learner: each epoch's row, as the epoch ends."""
+
+    order = 30
+
+    def __init__(self, logger: MLflowLogger):
+        self.logger = logger
+
+    def after_epoch(self, learn: Learner) -> None:
+        self.logger.log_epoch(learn.epoch, learn.epoch_row)

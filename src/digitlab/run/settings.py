@@ -9,6 +9,7 @@ import json
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ MODEL_NAMES = (
     "cnn",
 )  # digitlab.models.MODELS (not imported: the CLI stays light)
 
-# Each preset: the CNN's channels and convolutions per stage, whether its first stage steps 2 pixels
+# Each preset: the CNN's widths (channels) and convolutions per stage, whether its first stage steps 2 pixels
 # at a time (instead of pooling), dropout before the head, epochs, batch size, peak learning rate
 # of the one-cycle schedule, and its recipe for each kind of data: whether batches are augmented, how,
 # and the label smoothing. `data.kind` decides the kind: `digits` on digit-like data, `mild` on other
@@ -46,15 +47,15 @@ MILD = dict(augment=True, rotate=0.0, shift=0.1, zoom=0.1, stroke=0.0)
 STILL = dict(augment=False, rotate=0.0, shift=0.0, zoom=0.0, stroke=0.0)  # mirrored only, with --augment
 # fmt: off
 PRESETS = {
-    "fast": dict(channels=(16, 24, 48), convs=1, strided_stem=True, dropout=0.0, epochs=1,
+    "fast": dict(widths=(16, 24, 48), convs=1, strided_stem=True, dropout=0.0, epochs=1,
                  epoch_size=64_800, batch_size=128, lr=0.2, valid_fraction=0.02,
                  digits=dict(DIGITS, stroke=1.0, label_smoothing=0.1),
                  mild=dict(STILL, label_smoothing=0.0)),
-    "default": dict(channels=(16, 32, 64), convs=1, strided_stem=False, dropout=0.1, epochs=15,
+    "default": dict(widths=(16, 32, 64), convs=1, strided_stem=False, dropout=0.1, epochs=15,
                     epoch_size=54_000, batch_size=128, lr=0.1, valid_fraction=0.02,
                     digits=dict(DIGITS, stroke=0.0, label_smoothing=0.1),
                     mild=dict(MILD, label_smoothing=0.0)),
-    "best": dict(channels=(32, 64, 128), convs=2, strided_stem=False, dropout=0.1, epochs=25,
+    "best": dict(widths=(32, 64, 128), convs=2, strided_stem=False, dropout=0.1, epochs=25,
                  epoch_size=54_000, batch_size=128, lr=0.1, valid_fraction=0.1,
                  digits=dict(DIGITS, stroke=0.0, label_smoothing=0.0),
                  mild=dict(MILD, label_smoothing=0.0)),
@@ -133,7 +134,7 @@ class TrainConfig:
     fills it in, once.
 
     >>> resolved = digitlab.TrainConfig(preset="fast", epochs=2).resolve()   # the preset's, filled in
-    >>> resolved.epochs, resolved.batch_size, resolved.lr, resolved.channels
+    >>> resolved.epochs, resolved.batch_size, resolved.lr, resolved.widths
     (2, 128, 0.2, (16, 24, 48))
     """
 
@@ -231,8 +232,15 @@ class TrainConfig:
         "4x faster there).",
         "--cuda-graphs/--no-cuda-graphs",
     )
-    channels: tuple[int, int, int] | None = setting(
-        None, "The CNN's channels per stage (default: the preset's).", range=Range(1, 1024)
+    channels: int | None = setting(
+        None,
+        "The images' channels: 1 (grey) or 3 (colour, RGB), recorded in the model for every command. "
+        "Default: 3 for a folder holding colour images, else 1. Given several numbers, it is --widths "
+        "(as it was before colour).",
+        range=Range(1, 3),
+    )
+    widths: tuple[int, int, int] | None = setting(
+        None, "The CNN's channels per stage, its widths (default: the preset's).", range=Range(1, 1024)
     )
     convs: int | None = setting(
         None, "The CNN's 3x3 convolutions per stage (default: the preset's).", range=Range(1, 8)
@@ -359,6 +367,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(data, dict):
             raise DigitlabError(f"settings must be a JSON object, got {data!r:.40}")
+        data = legacy_widths(data)
         if set(data) - known:
             raise DigitlabError(f"settings {sorted(set(data) - known)} are unknown to this digitlab")
         if "augmentation" not in data:  # stored before the kinds existed: every run augmented as digits
@@ -366,6 +375,25 @@ class TrainConfig:
         config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
         config.check()
         return config
+
+
+WIDTHS_NOTE = (
+    "channels of several numbers are read as widths, the CNN's stage widths: write widths for them "
+    "(channels is now the images' 1 or 3)"
+)
+
+
+def legacy_widths(values: dict, note: bool = False) -> dict:
+    """Settings as written before colour, when `channels` was the CNN's three stage widths: a list of
+    several numbers under `channels` is `widths` (one number, or a list of one, is the input's channels).
+    `note`: warn, in one line, that the old form was read (a checkpoint's settings are read silently)."""
+    channels = values.get("channels")
+    if not isinstance(channels, list | tuple) or "widths" in values:
+        return values
+    if note and len(channels) > 1:
+        warnings.warn(WIDTHS_NOTE, FutureWarning, stacklevel=2)
+    moved = {"channels": channels[0]} if len(channels) == 1 else {"widths": tuple(channels)}
+    return {**{k: v for k, v in values.items() if k != "channels"}, **moved}
 
 
 PREPROCESSING = ("mnist", "as-is")  # digitlab.data.images: to_mnist, as_input
@@ -475,6 +503,8 @@ def _check_bounds(field: dataclasses.Field, value) -> None:
     (None: the preset decides, checked once resolved)."""
     if value is None:
         return
+    if field.name == "channels" and value not in (1, 3):
+        raise DigitlabError(f"channels must be 1 (grey) or 3 (colour), got {value!r:.40}")
     if field.name == "preprocess" and value not in PREPROCESSING:
         raise DigitlabError(f"preprocess must be one of {', '.join(PREPROCESSING)}, got {value!r:.40}")
     if field.name == "augmentation" and value not in AUGMENTATIONS:

@@ -1,138 +1,313 @@
-"""A training run, as `digitlab train` does it: load, split, build, train, evaluate, save, report."""
+"""A training run, read top to bottom: `TrainingRun(config).run()` builds, fits, evaluates, publishes.
 
-import contextlib
+As pytorch/examples' mnist/main.py reads in one screen: the settings are resolved and the processes
+joined once, when the run is made; `run()` then goes through the four stages, each between a
+`before_` and an `after_` event for the run's callbacks (TensorBoard and MLflow among them, each
+giving the Learner its part). `digitlab train` and `digitlab.train` both get the RunResult.
+"""
+
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from digitlab.data import Splits, load_source
-from digitlab.data.class_names import parse_classes
-from digitlab.data.holdout import Holdout, hold_out
 from digitlab.data.sources import source_location
 from digitlab.errors import DigitlabError, plain
 from digitlab.inference.evaluation import Evaluation, evaluate, final_split
-from digitlab.learning.callbacks import history_csv
+from digitlab.inference.predictor import Predictor
+from digitlab.learning.callbacks import Callback, CSVLogger, history_csv
 from digitlab.learning.cuda_graphs import GraphedSteps
 from digitlab.learning.guards import EarlyStopping
 from digitlab.learning.learner import Learner
-from digitlab.learning.lr_finder import Sweep, minimum, slide, steep, suggest, valley
 from digitlab.modelfiles import checkpoint_file
+from digitlab.modelfiles.checkpoint_file import Checkpoint
 from digitlab.modelfiles.model_file import JSON_NAME, TRUST_HINT, ModelInfo, load_model
-from digitlab.modelfiles.ownership import remove_own_folder, writing
+from digitlab.modelfiles.ownership import CHECKPOINT_FOLDER, remove_own_folder, writing
 from digitlab.modelfiles.publishing import publish_run
-from digitlab.models import UntrustedCode, build_model, check_fits
+from digitlab.models import UntrustedCode, build_model, check_fits, model_name
 from digitlab.report.model_report import training_report
 from digitlab.run import processes
-from digitlab.run.learner_parts import build_learner, build_model_for
-from digitlab.run.recipe import fit_to_data, recipe_line, refuse_untrusted
+from digitlab.run.learner_parts import (
+    Fittable,
+    augmentation,
+    build_learner,
+    build_model_for,
+    compile_failure_explained,
+    deterministic_cudnn,
+    load_holdout,
+)
+from digitlab.run.model import Model
+from digitlab.run.recipe import fit_to_data, recipe_line, refuse_untrusted, user_callbacks
 from digitlab.run.settings import TrainConfig, as_text
 from digitlab.run.warmup import warm_up
 
+STAGES = ("build", "fit", "evaluate", "publish")
+RUN_EVENTS = tuple(f"{when}_{stage}" for stage in STAGES for when in ("before", "after"))
 
-@dataclass
-class TrainResult:
-    model: torch.nn.Module
-    learner: Learner | None  # None for the baseline, which is fitted, not trained
-    splits: Splits
+
+@dataclass(frozen=True)
+class Resume:
+    """A run's checkpoint to go on from (modelfiles/checkpoint_file.py): its tensors and what it stored."""
+
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]  # where it stopped (epoch, iter), the callbacks' state, and `extra`
+
+    @classmethod
+    def load(cls, out: str | Path) -> "Resume":
+        """OUT/checkpoint; a run that finished removed it, and says so rather than that a file is missing."""
+        if not (Path(out) / CHECKPOINT_FOLDER).exists() and (Path(out) / JSON_NAME).exists():
+            raise DigitlabError(f"{out}: its run has finished (its model is {JSON_NAME}): nothing to resume")
+        return cls(*checkpoint_file.load(Path(out) / CHECKPOINT_FOLDER))
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """What the run stored with it: its settings, its data's fingerprint, its model's description."""
+        return dict(self.meta["extra"])
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(epoch, batches done in it): where the Learner's fit starts again."""
+        return self.meta["epoch"], self.meta["iter"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a training run did: the model, where it is saved, and the run's figures (`digitlab.train`'s
+    example shows them). `digitlab train` prints from the same object."""
+
+    model: Model  # ready to predict: the module trained in this process, not read back from disk
+    folder: Path  # the model folder: model.json, weights, history.csv, report.html
     config: TrainConfig  # resolved: exactly what ran
-    fingerprint: str  # SHA-256 of the training images and labels
-    seconds: dict = field(default_factory=dict)
-    kept_epoch: int | None = None  # early stopping: the epoch whose weights were kept (from 0)
-    recipe: str = ""  # why the augmentation is the one it is (`run.recipe.fit_to_data`)
+    history: list[dict[str, float]]  # a row per epoch: train_loss, valid_loss, accuracy... (baseline: none)
+    kept_epoch: int | None  # with --patience: the epoch whose weights were kept (from 0); else None
+    evaluation: Evaluation  # on the test split (the valid split when the data have none)
+    metrics: dict[str, float]  # model.json's: the test (or valid) accuracy, the kept epoch's valid figures
+    seconds: dict[str, float]  # per stage: load, warmup, train, evaluate
+
+    def __repr__(self) -> str:
+        score = f"{self.evaluation.split}_accuracy={self.evaluation.accuracy:.4f}"
+        total = sum(self.seconds.values())
+        epochs = f"{len(self.history)} epoch{'s' if len(self.history) != 1 else ''}"
+        return f"<RunResult {str(self.folder)!r}: {epochs}, {score}, {total:.1f} s>"
 
     def stopped_early(self) -> str | None:
         """'stopped early at epoch 7, kept epoch 4' (numbered from 1, as the table's rows are not)."""
-        rows = self.learner.recorder.rows if self.learner else []
-        if self.kept_epoch is None or not rows or self.kept_epoch == len(rows) - 1:
+        if self.kept_epoch is None or self.kept_epoch == len(self.history) - 1:
             return None
-        return f"stopped early at epoch {len(rows)}, kept epoch {self.kept_epoch + 1}"
+        return f"stopped early at epoch {len(self.history)}, kept epoch {self.kept_epoch + 1}"
 
 
-def load_splits(config: TrainConfig) -> Splits:
-    """The source's training data split into train and valid (`data.holdout`'s rule), and its test data."""
-    return _load_holdout(config)[0]
+class TrainingRun:
+    """One run of `digitlab train`, made once from its settings: rank and world size, resolved
+    settings, folders, the checkpoint to resume from, and the callbacks that hear its events.
 
-
-def _load_holdout(config: TrainConfig) -> tuple[Splits, Holdout, str]:
-    """The splits, how valid was held out, and the preprocessing the data decided (or the settings)."""
-    names = parse_classes(config.classes) if config.classes else None
-    source = load_source(config.data, names, config.preprocess)
-    if source.train.labels is None:
-        raise DigitlabError(f"{config.data}: has no labels to train on (a test file?)")
-    holdout = hold_out(source.train, source.valid, config.valid_fraction, config.seed)
-    if len(holdout.train) == 0 or len(holdout.valid) == 0:
-        n = len(source.train)
-        raise DigitlabError(
-            f"{config.data}: {n} image{'s' if n != 1 else ''} with labels, too few to split for validation"
-            f" (valid_fraction {config.valid_fraction})"
-        )
-    return Splits(holdout.train, holdout.valid, source.test), holdout, source.preprocessing
-
-
-def train(
-    config: TrainConfig, quiet: bool = False, resume: tuple | None = None, trust_code: bool = False
-) -> TrainResult:
-    """Load, split, build and train (or go on from the checkpoint `resume`); the caller saves.
-
-    Inside torch.distributed.run every process calls this; each trains on its slice of every batch.
     `trust_code`: an `init` model or a checkpoint may name a class of the user's own, to import.
     """
-    start = time.perf_counter()
-    rank, world = processes.setup()
-    init = load_model(config.init, trust_code) if config.init and resume is None else None
-    config = config.resolve(_trained_model_name(init[1]) if init else None)
-    torch.manual_seed(config.seed)
-    splits, holdout, preprocess = _load_holdout(config)
-    config = dataclasses.replace(config, preprocess=preprocess)  # resolved: the model records it
-    config, why = fit_to_data(config, splits)
-    fingerprint = splits.train.fingerprint()
-    if resume is not None:
-        model = _model_to_resume(resume[1]["extra"], fingerprint, config, trust_code)
-    else:
-        model = init[0] if init else build_model_for(config, splits)
-    for part in (splits.train, splits.valid):  # a model trained further (init, checkpoint) fits the data
-        check_fits(model, part, config.data)
-    seconds = {"load": time.perf_counter() - start}
-    learner, kept = None, None
-    if config.model == "baseline":
-        model.fit(splits.train.floats(), splits.train.labels)
-    else:
-        learner = build_learner(
-            model, splits, config, quiet or rank > 0, resume=resume, fingerprint=fingerprint
+
+    result: RunResult  # set by `publish`
+
+    def __init__(
+        self, config: TrainConfig, *, quiet: bool = False, resume: Resume | None = None,
+        trust_code: bool = False, cbs: Iterable[Any] = (),
+    ) -> None:  # fmt: skip
+        self.start = time.perf_counter()
+        self.rank, self.world = processes.setup()
+        self.resume, self.trust_code = resume, trust_code
+        self.init = load_model(config.init, trust_code) if config.init and resume is None else None
+        self.config = config.resolve(_trained_model_name(self.init[1]) if self.init else None)
+        self.quiet = quiet or self.rank > 0  # the first process speaks for all
+        self.folder = Path(self.config.out)
+        self.checkpoint_folder = self.folder / CHECKPOINT_FOLDER  # what a run writes as it goes
+        if resume is not None:  # the checkpoint's optimizer and callbacks (its model: `_model_to_resume`)
+            refuse_untrusted(
+                dataclasses.replace(self.config, model="cnn"), str(self.checkpoint_folder), trust_code
+            )
+        self.cbs = [*(_loggers(self.config) if self.rank == 0 else []), *cbs]  # only the first writes
+        self.seconds: dict[str, float] = {}
+        self.learner: Learner | None = None  # None for a model that is fitted, not trained
+
+    def run(self) -> RunResult | None:
+        """Build, fit, evaluate, publish; None in a process other than the first of a distributed
+        run, which trains its share and leaves evaluating and writing to the first."""
+        writes = self.rank == 0
+        with writing(self.folder, resume=self.resume is not None) if writes else nullcontext() as files:
+            self.manifest = files
+            self._stage("build", self.build)
+            self._stage("fit", self.fit)
+            if self.rank > 0:
+                return None
+            self._stage("evaluate", self.evaluate)
+            self._stage("publish", self.publish)
+        return self.result
+
+    def build(self) -> None:
+        """The data split, the model (fresh, the `init` model, or the checkpoint's) and its Learner."""
+        torch.manual_seed(self.config.seed)
+        self.splits, holdout, self.config = load_holdout(self.config)  # the data's preprocessing, channels
+        self.config, self.recipe = fit_to_data(self.config, self.splits)
+        self.fingerprint = self.splits.train.fingerprint()
+        self.model = self._model()
+        for part in (self.splits.train, self.splits.valid):  # a model trained further (init, checkpoint) fits
+            check_fits(self.model, part, self.config.data)
+        self.loaded = time.perf_counter()  # the Learner's making counts as training (or warm-up), as before
+        self.seconds["load"] = self.loaded - self.start
+        if not isinstance(self.model, Fittable):
+            self.learner = self._learner()
+            if not self.quiet:
+                lines = (settings_line(self.config), holdout.line(), holdout.warning())
+                lines += (
+                    budget_line(self.config, len(self.splits.train)),
+                    recipe_line(self.config, self.recipe),
+                )
+                for line in lines:
+                    if line:
+                        self.learner.progress.console.print(plain(line), markup=False)  # names stay text
+
+    def fit(self) -> None:
+        """The baseline's one pass, or the Learner's one-cycle schedule (warmed up first on a GPU or
+        with --compile; with --patience, stopping early and keeping the best epoch)."""
+        self.kept_epoch = None
+        if self.learner is None:
+            self.model.fit(self.splits.train.floats(), self.splits.train.labels)
+        else:
+            self._train(self.learner)
+        self.seconds["train"] = time.perf_counter() - self.loaded - self.seconds.get("warmup", 0.0)
+        processes.teardown()
+
+    def evaluate(self) -> None:
+        """The trained model on the test split (the valid split when the data have none)."""
+        start = time.perf_counter()
+        self.model.eval()
+        self.split, self.data = final_split(self.splits)
+        self.evaluation, _ = evaluate(self.model, self.data, self.split)
+        self.seconds["evaluate"] = time.perf_counter() - start
+
+    def publish(self) -> None:
+        """model.json and the weights, history.csv and report.html, switched into OUT at once; the
+        checkpoint removed (nothing is left to resume)."""
+        history = self.learner.recorder.rows if self.learner else []
+        metrics = {f"{self.split}_accuracy": self.evaluation.accuracy}
+        info = ModelInfo.describe(
+            self.model, settings=self.config.to_json(), history=history,
+            metrics=metrics | (kept_metrics(history, self.kept_epoch) if history else {}),
+            classes=self.splits.class_labels(), preprocessing=self.config.preprocess or "mnist",
+            data_fingerprint=self.fingerprint, data_source=source_location(self.config.data),
+            seconds={k: round(v, 3) for k, v in self.seconds.items()}, augmentation_chosen=self.recipe,
+        )  # fmt: skip
+        columns = self.learner.recorder.history() if self.learner else None
+        files = {"report.html": training_report(self.model, info, columns, self.evaluation, self.data)}
+        if history:
+            files["history.csv"] = history_csv(history)
+        publish_run(self.folder, self.manifest, self.model.cpu(), info, files)
+        remove_own_folder(self.checkpoint_folder)
+        model = Model(Predictor(self.model, info, folder=self.folder), self.folder)
+        self.result = RunResult(
+            model, self.folder, self.config, history, self.kept_epoch, self.evaluation, info.metrics,
+            self.seconds,
+        )  # fmt: skip
+
+    # --- the parts ----------------------------------------------------------------
+    def _stage(self, name: str, step: Callable[[], None]) -> None:
+        self.callback(f"before_{name}")
+        step()
+        self.callback(f"after_{name}")
+
+    def callback(self, event: str) -> None:
+        """Each callback's method for `event`, if it has one, in `order`; an error names the callback."""
+        for cb in sorted(self.cbs, key=lambda c: getattr(c, "order", 0)):
+            if (method := getattr(cb, event, None)) is not None:
+                try:
+                    method(self)
+                except Exception as e:
+                    e.add_note(f"in callback {type(cb).__name__}.{event}")
+                    raise
+
+    def _model(self) -> torch.nn.Module:
+        if self.resume is not None:
+            return self._model_to_resume(self.resume.extra)
+        return self.init[0] if self.init else build_model_for(self.config, self.splits)
+
+    def _learner(self) -> Learner:
+        """The Learner with the run's own callbacks: history.csv and the checkpoint as it trains, and
+        the parts of the run's callbacks that act on each batch or epoch."""
+        augment = augmentation(self.config)
+        spec = {"architecture": model_name(self.model), "config": self.model.config}  # what resuming rebuilds
+        extra = {"config": self.config.to_json(), "data_fingerprint": self.fingerprint, "model": spec}
+        generators = [augment.generator] if augment else []
+        resume_from = (self.resume.tensors, self.resume.meta) if self.resume else None
+        checkpoint = Checkpoint(  # every process keeps one (they save in step); only the first writes
+            self.checkpoint_folder, self.config.checkpoint_every, generators, extra,
+            resume_from=resume_from, write=self.rank == 0,
+        )  # fmt: skip
+        cbs: list[Callback] = [checkpoint]
+        if self.rank == 0:
+            cbs.append(CSVLogger(self.checkpoint_folder / "history.csv"))
+        cbs += [part for cb in self.cbs for part in getattr(cb, "learner_cbs", [])] + user_callbacks(
+            self.config
         )
-        if not (quiet or rank > 0):
-            console = learner.progress.console
-            console.print(plain(settings_line(config)), markup=False)  # names from outside stay text
-            lines = (holdout.line(), holdout.warning(), budget_line(config, len(splits.train)))
-            for line in (*lines, recipe_line(config, why)):
-                if line:
-                    console.print(line, markup=False)
+        shard = (self.rank, self.world)
+        return build_learner(self.model, self.splits, self.config, self.quiet, augment, cbs, shard)
+
+    def _train(self, learner: Learner) -> None:
         with deterministic_cudnn(), compile_failure_explained():
-            if (config.compile or config.device == "cuda") and world == 1:
+            if (self.config.compile or self.config.device == "cuda") and self.world == 1:
                 warm_up(learner)
-                seconds["warmup"] = time.perf_counter() - start - seconds["load"]
-            stop = [EarlyStopping(patience=config.patience)] if config.patience else []
-            position = (resume[1]["epoch"], resume[1]["iter"]) if resume else (0, 0)
-            learner.fit_one_cycle(config.epochs, cbs=stop, start=position)  # at the Learner's lr
-            kept = stop[0].best_epoch if stop else None
-    seconds["train"] = time.perf_counter() - start - sum(seconds.values())
-    recording = getattr(learner, "train_step", None)
-    if isinstance(recording, GraphedSteps):  # recording is warm-up, not training
-        seconds["warmup"] = seconds.get("warmup", 0.0) + recording.seconds
-        seconds["train"] -= recording.seconds
-    return TrainResult(model.eval(), learner, splits, config, fingerprint, seconds, kept, recipe=why)
+                self.seconds["warmup"] = time.perf_counter() - self.loaded
+            stop = [EarlyStopping(patience=self.config.patience)] if self.config.patience else []
+            position = self.resume.position if self.resume else (0, 0)
+            learner.fit_one_cycle(self.config.epochs, cbs=stop, start=position)  # at the Learner's lr
+            self.kept_epoch = stop[0].best_epoch if stop else None
+        if isinstance(learner.train_step, GraphedSteps):  # recording is warm-up, not training
+            self.seconds["warmup"] = self.seconds.get("warmup", 0.0) + learner.train_step.seconds
+
+    def _model_to_resume(self, extra: dict[str, Any]) -> torch.nn.Module:
+        """The model the checkpoint describes, for the data it was trained on (a class of the user's own
+        only with `trust_code`: the checkpoint may come from anyone)."""
+        if extra.get("data_fingerprint") != self.fingerprint:
+            raise DigitlabError(
+                f"{self.config.data}: the data differ from those the checkpoint was trained on (its settings "
+                f"name {extra['config'].get('data')!r}: resume with --data naming those data)"
+            )
+        spec = extra.get("model")
+        try:  # the description is bounded like a model.json's config before anything is built
+            if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+                raise ValueError("it must say the architecture and its config")
+            imported = spec.get("architecture") == "imported"
+            if (spec["config"].get("target") if imported else spec.get("architecture")) != self.config.model:
+                raise ValueError(f"architecture must be the settings' {self.config.model!r}")
+            return build_model(spec["architecture"], self.trust_code, **spec["config"])
+        except UntrustedCode as e:
+            raise DigitlabError(f"{self.checkpoint_folder}: {e}; {TRUST_HINT}") from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise DigitlabError(f"{self.checkpoint_folder}: its model description is damaged ({e})") from None
 
 
-def _trained_model_name(info: ModelInfo) -> str:
-    """The `model` setting of a run that goes on from this model: its architecture, or its class."""
-    return info.config["target"] if info.architecture == "imported" else info.architecture
+def resumed(
+    out: str | Path, data: str = "mnist", tensorboard: str | None = None
+) -> tuple[TrainConfig, Resume]:
+    """`digitlab train --resume OUT`: the stored run's settings and its checkpoint, to run to its end.
+
+    Paths and the process count come from the command line, never from the checkpoint (a folder
+    may come from anyone): `data` and `tensorboard` as given, the processes as launched.
+    """
+    resume = Resume.load(out)
+    stored = TrainConfig.from_json(resume.extra.get("config"))
+    world = processes.world_size()
+    if stored.nproc != world:
+        raise DigitlabError(
+            f"{out}: its run trained in {stored.nproc} process{'es' if stored.nproc > 1 else ''}; resume it "
+            f"with --nproc {stored.nproc} (the same count goes on bit for bit), not {world}"
+        )
+    return dataclasses.replace(stored, out=str(out), data=data, tensorboard=tensorboard, init=None), resume
 
 
-def _kept_metrics(rows: list[dict], kept_epoch: int | None) -> dict:
+def kept_metrics(rows: list[dict], kept_epoch: int | None) -> dict:
     """The validation figures of the weights that were saved: the kept epoch's row when early
     stopping went back to an earlier epoch, else the last row."""
     kept = len(rows) - 1 if kept_epoch is None else kept_epoch
@@ -165,161 +340,20 @@ def budget_line(config: TrainConfig, n_train: int) -> str:
     )
 
 
-@contextlib.contextmanager
-def deterministic_cudnn():
-    """Only cuDNN's deterministic algorithms inside (the flag is put back after): by default some of
-    its convolution gradients add up in a varying order, and a seed would not fix a GPU run's weights."""
-    before = torch.backends.cudnn.deterministic
-    torch.backends.cudnn.deterministic = True
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.deterministic = before
+def _trained_model_name(info: ModelInfo) -> str:
+    """The `model` setting of a run that goes on from this model: its architecture, or its class."""
+    return str(info.config["target"] if info.architecture == "imported" else info.architecture)
 
 
-@contextlib.contextmanager
-def compile_failure_explained():
-    """torch.compile's failure to build a model (e.g. Inductor's C++ on a machine or kernel set it
-    does not handle) as one line that says what to do, not a compiler's page of output."""
-    try:
-        yield
-    except torch._dynamo.exc.BackendCompilerFailed as error:
-        cause = str(error.inner_exception).strip().splitlines() or [type(error.inner_exception).__name__]
-        raise DigitlabError(
-            f"--compile: torch.compile could not build the model on this machine ({cause[0][:200]}); "
-            "train without --compile"
-        ) from error
+def _loggers(config: TrainConfig) -> list[Any]:
+    """TensorBoard and MLflow, when asked for (each imports its library only then)."""
+    loggers: list[Any] = []
+    if config.tensorboard:
+        from digitlab.run.tensorboard_logging import TensorBoardLogger
 
+        loggers.append(TensorBoardLogger(config.tensorboard, config.to_json()))
+    if config.mlflow:
+        from digitlab.run.mlflow_logging import MLflowLogger
 
-def _model_to_resume(extra: dict, fingerprint: str, config: TrainConfig, trust_code: bool) -> torch.nn.Module:
-    """The model the checkpoint describes, for the data it was trained on (a class of the user's own
-    only with `trust_code`: the checkpoint may come from anyone)."""
-    stored = extra.get("data_fingerprint")
-    if stored != fingerprint:
-        raise DigitlabError(
-            f"{config.data}: the data differ from those the checkpoint was trained on (its settings name "
-            f"{extra['config'].get('data')!r}: resume with --data naming those data)"
-        )
-    spec = extra.get("model")
-    try:  # the description is bounded like a model.json's config before anything is built
-        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
-            raise ValueError("it must say the architecture and its config")
-        imported = spec.get("architecture") == "imported"
-        if (spec["config"].get("target") if imported else spec.get("architecture")) != config.model:
-            raise ValueError(f"architecture must be the settings' {config.model!r}")
-        return build_model(spec["architecture"], trust_code, **spec["config"])
-    except UntrustedCode as e:
-        raise DigitlabError(f"{config.out}/checkpoint: {e}; {TRUST_HINT}") from None
-    except (KeyError, TypeError, ValueError) as e:
-        raise DigitlabError(f"{config.out}/checkpoint: its model description is damaged ({e})") from None
-
-
-def resume_and_save(
-    out: str | Path,
-    data: str = "mnist",
-    tensorboard: str | None = None,
-    quiet: bool = False,
-    trust_code: bool = False,
-) -> tuple[TrainResult, Evaluation] | None:
-    """`digitlab train --resume OUT`: the stored run, with its stored settings, to its end.
-
-    Paths and the process count come from the command line, never from the checkpoint (a folder
-    may come from anyone): `data` and `tensorboard` as given, the processes as launched.
-    """
-    state = checkpoint_file.load(_checkpoint_of(out))
-    stored = TrainConfig.from_json(state[1]["extra"].get("config"))
-    refuse_untrusted(
-        dataclasses.replace(stored, model="cnn"), f"{out}/checkpoint", trust_code
-    )  # model: below
-    world = processes.world_size()
-    if stored.nproc != world:
-        raise DigitlabError(
-            f"{out}: its run trained in {stored.nproc} process{'es' if stored.nproc > 1 else ''}; resume it "
-            f"with --nproc {stored.nproc} (the same count goes on bit for bit), not {world}"
-        )
-    config = dataclasses.replace(stored, out=str(out), data=data, tensorboard=tensorboard, init=None)
-    return train_and_save(config, quiet, resume=state, trust_code=trust_code)
-
-
-def _checkpoint_of(out: str | Path) -> Path:
-    """OUT/checkpoint; a run that finished removed it, and says so rather than that a file is missing."""
-    folder = Path(out) / "checkpoint"
-    if not folder.exists() and (Path(out) / JSON_NAME).exists():
-        raise DigitlabError(f"{out}: its run has finished (its model is {JSON_NAME}): nothing to resume")
-    return folder
-
-
-def find_lr(config: TrainConfig) -> Sweep:
-    """The learning-rate sweep on the model and data that `train` with `config` would use, and fastai's
-    suggestions from it (`valley` first)."""
-    learn, num_it = quiet_learner(config)[0], 100
-    learn.lr_find(num_it=num_it, show_plot=False)
-    return suggest(learn.recorder.lrs, learn.recorder.losses, num_it, (valley, slide, minimum, steep))
-
-
-def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
-    """The Learner `train` with `config` would build (model, data, optimizer, augmentation), and the
-    data split, with no progress table and no files: for sweeps and experiments."""
-    config = config.resolve()
-    if config.model == "baseline":
-        raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")
-    torch.manual_seed(config.seed)
-    splits = load_splits(config)
-    return build_learner(build_model_for(config, splits), splits, config, quiet=True, log=False), splits
-
-
-def train_and_save(
-    config: TrainConfig, quiet: bool = False, resume: tuple | None = None, trust_code: bool = False
-) -> tuple[TrainResult, Evaluation] | None:
-    """Train, evaluate on the test split (or valid), then publish the model, history.csv and report.html.
-
-    In distributed training only rank 0 evaluates and writes; the other processes return None.
-    """
-    rank, _ = processes.setup()
-    if rank > 0:  # only rank 0 writes files
-        train(config, quiet, resume, trust_code)
-        processes.teardown()
-        return None
-    with writing(config.out, resume=resume is not None) as manifest:
-        return _train_and_publish(config, quiet, resume, manifest, trust_code)
-
-
-def _train_and_publish(
-    config: TrainConfig, quiet: bool, resume: tuple | None, manifest, trust_code: bool
-) -> tuple:
-    start = time.perf_counter()
-    result = train(config, quiet, resume, trust_code)
-    processes.teardown()
-    split, data = final_split(result.splits)
-    evaluation, _ = evaluate(result.model, data, split)
-    result.seconds["evaluate"] = time.perf_counter() - start - sum(result.seconds.values())
-    recorder = result.learner.recorder if result.learner else None
-    info = ModelInfo.describe(
-        result.model,
-        settings=result.config.to_json(),
-        history=recorder.rows if recorder else [],
-        metrics={
-            f"{split}_accuracy": evaluation.accuracy,
-            **(_kept_metrics(recorder.rows, result.kept_epoch) if recorder else {}),
-        },
-        classes=result.splits.class_labels(),
-        preprocessing=result.config.preprocess or "mnist",
-        data_fingerprint=result.fingerprint,
-        data_source=source_location(result.config.data),
-        seconds={k: round(v, 3) for k, v in result.seconds.items()},
-        augmentation_chosen=result.recipe,
-    )
-    out = Path(result.config.out)
-    history = recorder.history() if recorder else None
-    files = {"report.html": training_report(result.model, info, history, evaluation, data)}
-    if recorder:
-        files["history.csv"] = history_csv(recorder.rows)
-    publish_run(out, manifest, result.model.cpu(), info, files)
-    remove_own_folder(out / "checkpoint")  # the run is over: nothing to resume
-    from digitlab.run.mlflow_logging import MLflowLogger
-
-    for logger in (
-        cb for cb in (result.learner.cbs if result.learner else []) if isinstance(cb, MLflowLogger)
-    ):
-        logger.finish(out, info.metrics)
-    return result, evaluation
+        loggers.append(MLflowLogger(config.mlflow, config.to_json()))
+    return loggers

@@ -99,6 +99,7 @@ PUBLIC_INFO = (
     "config",
     "classes",
     "input_size",
+    "channels",
     "normalization",
     "metrics",
     "digitlab_version",

@@ -4,6 +4,7 @@ Every failure is an HTTP error with one clear line; no file path is ever taken f
 """
 
 import json
+import math
 
 import numpy as np
 from fastapi import HTTPException, Request
@@ -61,7 +62,8 @@ def open_upload(data: bytes) -> Image.Image:
 
 def image_from_pixels(body: bytes, size: tuple[int, int] = (28, 28)) -> Image.Image:
     """28x28 grey levels from JSON: 784 numbers, or 28 rows of 28; all 0..255, or all 0..1.
-    (`size`: the model's (height, width), when it reads other images than MNIST's.)"""
+    (`size`: the model's (height, width), when it reads other images than MNIST's.) A colour model's
+    input, as /api/predict returns it, is 28 rows of 28 [red, green, blue] triples."""
     height, width = size
     try:
         payload = json.loads(body)
@@ -72,7 +74,10 @@ def image_from_pixels(body: bytes, size: tuple[int, int] = (28, 28)) -> Image.Im
     rows = payload["pixels"]
     if isinstance(rows, list) and len(rows) == height and all(isinstance(r, list) for r in rows):
         rows = [v for r in rows if len(r) == width for v in r]
-    if not isinstance(rows, list) or len(rows) != height * width:
+    shape: tuple[int, ...] = (height, width)
+    if isinstance(rows, list) and rows and all(isinstance(v, list) and len(v) == 3 for v in rows):
+        rows, shape = [c for v in rows for c in v], (height, width, 3)  # a colour input's pixels
+    if not isinstance(rows, list) or len(rows) != math.prod(shape):
         raise HTTPException(
             422, f"'pixels' must be {height * width} numbers, or {height} rows of {width} numbers"
         )
@@ -86,4 +91,4 @@ def image_from_pixels(body: bytes, size: tuple[int, int] = (28, 28)) -> Image.Im
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
         raise out_of_range
     scale = 255.0 if pixels.max() <= 1.0 else 1.0  # [0,1] floats or 0..255
-    return Image.fromarray(np.round(pixels.reshape(height, width) * scale).astype(np.uint8))
+    return Image.fromarray(np.round(pixels.reshape(shape) * scale).astype(np.uint8))

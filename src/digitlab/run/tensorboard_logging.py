@@ -1,29 +1,29 @@
-"""TensorBoard logging for a Learner: `digitlab train --tensorboard DIR` (needs the tensorboard extra).
+"""`train --tensorboard DIR`: a callback of the training run (needs the tensorboard extra).
 
 Per training batch: loss and learning rate. Per epoch: the epoch table's numbers. At the end:
 the first layer's weights as one image, and the run's settings as hparams in the same run
-folder. TensorBoard is imported only when this callback is made.
+folder. TensorBoard is imported only when this callback is made; its part on the Learner
+(`TensorBoardSteps`) writes what each batch and epoch give.
 """
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from digitlab.errors import DigitlabError
 from digitlab.learning.callbacks import Callback
+from digitlab.learning.learner import Learner
 from digitlab.models import unwrap
 from digitlab.models.layers import unit_images
 
-if TYPE_CHECKING:  # the Learner imports this module: its name for hints only
-    from digitlab.learning.learner import Learner
 
+class TensorBoardLogger:
+    """A callback of the run: opens the log folder when the run is built (a file there is refused
+    before any training) and gives the Learner the part that writes as it trains."""
 
-class TensorBoardLogger(Callback):
-    order = 30
-
-    def __init__(self, log_dir: str, hparams: dict[str, Any] | None = None):
+    def __init__(self, log_dir: str, hparams: dict[str, Any]):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -32,28 +32,36 @@ class TensorBoardLogger(Callback):
             ) from None
         if Path(log_dir).exists() and not Path(log_dir).is_dir():
             raise DigitlabError(f"{log_dir}: is a file, and --tensorboard wants a folder")
-        self.writer, self.hparams = SummaryWriter(log_dir), hparams or {}
-        self.step = 0
+        self.learner_cbs: list[Callback] = [TensorBoardSteps(SummaryWriter(log_dir), hparams)]
 
-    def after_batch(self, learn: "Learner") -> None:
+
+class TensorBoardSteps(Callback):
+    """The logger's part on the Learner: each batch, each epoch, and the end of the fit."""
+
+    order = 30
+
+    def __init__(self, writer: Any, hparams: dict[str, Any]):
+        self.writer, self.hparams, self.step = writer, hparams, 0
+
+    def after_batch(self, learn: Learner) -> None:
         if learn.training:
             self.writer.add_scalar("train/batch_loss", learn.loss.item(), self.step)
             self.writer.add_scalar("train/lr", learn.opt.lr, self.step)
             self.step += 1
 
-    def after_epoch(self, learn: "Learner") -> None:
+    def after_epoch(self, learn: Learner) -> None:
         for key, value in learn.epoch_row.items():
             if key not in ("epoch", "time"):
                 self.writer.add_scalar(f"epoch/{key}", value, learn.epoch)
 
-    def after_fit(self, learn: "Learner") -> None:
+    def after_fit(self, learn: Learner) -> None:
         layer = getattr(unwrap(learn.model), "first_layer", None)
         if layer is not None:
             self.writer.add_image("first_layer_weights", weight_grid(layer.weight), self.step)
         metrics = {f"final/{k}": v for k, v in learn.epoch_row.items() if k not in ("epoch", "time")}
         self._hparams(metrics)
 
-    def cleanup_fit(self, learn: "Learner") -> None:
+    def cleanup_fit(self, learn: Learner) -> None:
         self.writer.close()
 
     def _hparams(self, metrics: dict[str, Any]) -> None:
