@@ -2,6 +2,7 @@
 it, a model trained for real, and the same random state at every test's start (tests/helpers has the rest)."""
 
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -22,10 +23,13 @@ def _seeded():
 @pytest.fixture(autouse=True)
 def _process_left_as_found():
     """A command run in this process leaves torch's thread count as it found it, failures included: one
-    that did not made later reference runs single-threaded, and their weights differed in the last bits."""
-    threads = torch.get_num_threads()
+    that did not made later reference runs single-threaded, and their weights differed in the last bits.
+    Likewise the recursion limit: mypy's API raises it to 16,384, and a settings file nested 5,000 deep
+    then parsed instead of being refused as too deep."""
+    threads, depth = torch.get_num_threads(), sys.getrecursionlimit()
     yield
     assert torch.get_num_threads() == threads, "the test left torch's thread count changed"
+    assert sys.getrecursionlimit() == depth, "the test left Python's recursion limit changed"
 
 
 @pytest.fixture(autouse=True)

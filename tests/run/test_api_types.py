@@ -3,6 +3,7 @@ refuses a wrong name or type."""
 
 import dataclasses
 import inspect
+import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,9 +82,13 @@ def test_mypy_accepts_the_api_used_right_and_refuses_a_wrong_type_or_name(tmp_pa
     (tmp_path / "misuse.py").write_text(MISUSE)
     (tmp_path / "mypy.ini").write_text(CONFIG)
     monkeypatch.chdir(tmp_path)
-    stdout, _, status = mypy_api.run(
-        ["--config-file", "mypy.ini", "--cache-dir", "cache", "use.py", "misuse.py"]
-    )
+    depth = sys.getrecursionlimit()
+    try:
+        stdout, _, status = mypy_api.run(
+            ["--config-file", "mypy.ini", "--cache-dir", "cache", "use.py", "misuse.py"]
+        )
+    finally:
+        sys.setrecursionlimit(depth)  # mypy raises it to 16,384 for the whole process
     errors = [line for line in stdout.splitlines() if ": error:" in line]
     assert status == 1 and len(errors) == 2, stdout
     assert (

@@ -174,7 +174,8 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, digit: int) -> tuple
             method="riemann_middle",
             return_convergence_delta=True,
         )
-    return maps[0].detach().sum(0).numpy(), float(delta[0])  # (C,H,W) summed over channels
+    found = maps[0].detach()  # (C,H,W) for an image, or (784,) for the lesson's flat rows
+    return (found.sum(0) if found.dim() == 3 else found).numpy(), float(delta[0])
 
 
 def _occlusion(predictor: Predictor, x: torch.Tensor, digit: int) -> np.ndarray:
