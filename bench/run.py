@@ -20,7 +20,8 @@ Budget on an idle 2-core machine (bench/sections.py holds the figures; a test ke
     total          57 min    (at most 60)
 
 Left out of `make bench` for time, each said why in the file's header and measured alone with its
-command: speed-kernels, presets-default, robustness, ensemble, distributed, budget. The GPU sections
+command: speed-kernels, presets-default, margin, margin-other, robustness, ensemble, distributed, budget.
+The GPU sections
 are measured only on a lent GPU and are kept verbatim from the file this run replaces.
 """
 

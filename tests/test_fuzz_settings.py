@@ -26,10 +26,14 @@ FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
 def setting_value(field: dataclasses.Field):
     """Any value a valid TrainConfig may hold in `field`: any text, any number in its declared range."""
     bounds, optional, kind = field.metadata.get("range"), "None" in str(field.type), str(field.type)
-    if field.name in ("model", "preset"):
+    if field.name in ("model", "preset", "opt"):
         return st.sampled_from(MODEL_NAMES if field.name == "model" else field.metadata["choices"])
-    if field.name in ("device", "model_args", "cuda_graphs"):  # no GPU here; no class of one's own
+    if field.name == "augmentation":
+        return st.sampled_from(field.metadata["choices"]) | st.none()
+    if field.name in ("device", "model_args", "opt_args", "cuda_graphs"):  # no GPU; no arguments to fuzz
         return st.just({"device": "cpu"}.get(field.name))
+    if field.name == "callbacks":  # code of one's own: a file naming it is refused without consent
+        return st.just(())
     if field.name == "mlflow_tags":  # KEY=VALUE each
         return st.lists(st.from_regex(MLFLOW_TAG, fullmatch=True), max_size=3).map(tuple)
     if bounds is None:

@@ -14,6 +14,7 @@ from digitlab.learning.callbacks import Callback
 from digitlab.learning.optim import SGD
 from digitlab.run import settings as config_module
 from digitlab.run.learner_parts import augmentation, build_learner, build_model_for, load_splits
+from digitlab.run.recipe import fit_to_data
 from digitlab.run.settings import TrainConfig
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
@@ -34,6 +35,7 @@ def _learner(data: str, graphs: bool, batch_size: int = 100, preset: str = "fast
     config = dataclasses.replace(config.resolve(), cuda_graphs=graphs)  # on a CPU: the stand-in
     torch.manual_seed(config.seed)
     splits = load_splits(config)
+    config = fit_to_data(config, splits)[0]  # the recipe the data choose: the digits'
     model = build_model_for(config, splits)
     return build_learner(model, splits, config, quiet=True, augment=augmentation(config)), config
 

@@ -100,7 +100,7 @@ def test_a_file_naming_a_class_is_no_consent(tiny_mnist_dir, tmp_path, monkeypat
     for extra in ([], ["--print-config"], ["--nproc", "2"], ["--model-args", '{"n_classes": 10}']):
         refused = cli("train", "--config", path, *flags, *extra)
         assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
-        assert f"{path}: model 'sneaky_config:Net' is a class from outside digitlab" in refused.stderr
+        assert f"{path}: names sneaky_config:Net, classes from outside digitlab" in refused.stderr
         assert "--trust-code" in refused.stderr
     with pytest.raises(DigitlabError, match="trust_code=True"):
         read_config(path)

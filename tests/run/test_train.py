@@ -32,7 +32,8 @@ def test_train_cli_writes_model_history_report_and_final_line(mini_mnist_dir, tm
     assert lines[1] == f"split: train 11,760 / valid 240 (2% of 12,000 held out at random, seed {TEST_SEED})"
     assert lines[2].startswith("valid split: 240 images, under the 500 ")  # fast holds out 2%: it says so
     assert lines[3] == f"budget: {budget}, on 11,760 training images"
-    assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[4])
+    assert lines[4].startswith("recipe: digits (digit-like: 10 classes 0..9, 1 channel, 28x28, ")
+    assert re.fullmatch(r"epoch\s+train_loss\s+valid_loss\s+accuracy\s+time", lines[5])
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     # the fixture's recipe scored 0.966-0.9765 on seeds 0-4 with AVX2 and SSE4.1 kernels: 0.9 is 6x
     # that spread below its lowest, and far above a broken pipeline (about 0.1)
@@ -104,16 +105,18 @@ def test_presets_and_flags_resolve_into_a_complete_config():
 
 def test_augmentation_strength_comes_from_the_flags_and_reaches_the_warp(tiny_mnist_dir):
     from digitlab.run.learner_parts import quiet_learner
-    from digitlab.run.settings import WARP
+    from digitlab.run.settings import DIGITS
 
-    plain = TrainConfig(preset="best").resolve()
-    assert (plain.rotate, plain.shift, plain.zoom) == (WARP["rotate"], WARP["shift"], WARP["zoom"])
+    plain = TrainConfig(preset="best", augmentation="digits").resolve()
+    assert (plain.rotate, plain.shift, plain.zoom) == (DIGITS["rotate"], DIGITS["shift"], DIGITS["zoom"])
     config = TrainConfig(data=str(tiny_mnist_dir), preset="fast", rotate=15, shift=0.1, zoom=0.0)
     warp = quiet_learner(config)[0].dls.train.transform
-    assert (warp.degrees, warp.shift, warp.zoom, warp.stroke) == (15, 0.1, 0.0, PRESETS["fast"]["stroke"])
-    # a run stored before these settings existed resolves to the warp it trained with
-    old = {k: v for k, v in config.resolve().to_json().items() if k not in ("rotate", "shift", "zoom")}
-    assert TrainConfig.from_json(old).resolve().shift == WARP["shift"]
+    stroke = PRESETS["fast"]["digits"]["stroke"]
+    assert (warp.degrees, warp.shift, warp.zoom, warp.stroke, warp.flip) == (15, 0.1, 0.0, stroke, False)
+    # a run stored before these settings existed resolves to the warp it trained with: the digits'
+    newer = ("rotate", "shift", "zoom", "augmentation", "opt", "opt_args")
+    old = {k: v for k, v in config.resolve().to_json().items() if k not in newer}
+    assert TrainConfig.from_json(old).resolve().shift == DIGITS["shift"]
 
 
 def test_the_models_learning_rate_follows_the_trained_architecture():

@@ -88,8 +88,9 @@ def with_settings(*names: str, config_file: bool = False):
             if config_file:
                 path, show, context = kwargs.pop("config"), kwargs.pop("print_config"), kwargs.pop("context")
                 if path is not None:  # a flag typed on the command line wins over the file
-                    consent = kwargs.get("trust_code", False) or _given(context, "model")  # typed: consent
-                    values |= {k: v for k, v in read_config(path, consent).items() if not _given(context, k)}
+                    typed = {f.name for f in fields if _given(context, f.name)}  # a typed flag is consent
+                    read = read_config(path, kwargs.get("trust_code", False), typed)
+                    values |= {k: v for k, v in read.items() if k not in typed}
                 if show:
                     print(config_toml(TrainConfig(**values).resolve()), end="")
                     return None
@@ -178,8 +179,7 @@ def _option(field: dataclasses.Field):
         check, metavar = _choice_or_import_path(choices), "|".join(choices) + "|pkg.mod:Class"
     if "range" in field.metadata:
         return number_option(field.name, field.default, flag, help=field.metadata["help"])
-    if field.type == tuple[str, ...]:
-        metavar = "KEY=VALUE"  # the one such setting: MLflow's tags
+    metavar = field.metadata.get("metavar", metavar)
     return typer.Option(
         field.default, flag, help=field.metadata["help"], show_default=field.default not in (None, ()),
         callback=check, metavar=metavar,

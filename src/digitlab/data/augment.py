@@ -1,8 +1,9 @@
 """Batched augmentation: one random affine warp and stroke width per image, for the whole batch at once.
 
-Small rotations, shifts and zooms keep a digit what it is (never a flip or a half turn,
-which would turn a 6 into a 9); so does a thicker or thinner pen. MNIST's strokes are all
-about 2-3 pixels wide: a model that never saw a fine pen misreads one (measured in
+Small rotations, shifts and zooms keep a digit what it is (never a mirror image or a half turn,
+which would turn a 6 into a 9); so does a thicker or thinner pen. Other pictures (a shirt, a shape)
+are still what they were when mirrored left to right: `flip` does that to half of them.
+MNIST's strokes are all about 2-3 pixels wide: a model that never saw a fine pen misreads one (measured in
 BENCHMARKS.md, "Handwriting unlike MNIST's"). It runs as tensor ops on the batch's device: no PIL.
 """
 
@@ -23,21 +24,30 @@ class RandomAffine:
     `stroke` in [0, 1]: how far an image's strokes may move towards a pen one pixel thicker on
     each side (and half as far towards one thinner); half the images keep theirs, so the model
     still sees MNIST's own pen. 0 leaves every stroke alone.
+
+    `flip`: half the images are mirrored left to right (never for digits).
     """
 
     def __init__(
         self, degrees: float = 10.0, shift: float = 0.05, zoom: float = 0.1, stroke: float = 0.0,
-        seed: int = 0,
+        seed: int = 0, flip: bool = False,
     ):  # fmt: skip
-        self.degrees, self.shift, self.zoom, self.stroke = degrees, shift, zoom, stroke
+        self.degrees, self.shift, self.zoom, self.stroke, self.flip = degrees, shift, zoom, stroke, flip
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, xb: torch.Tensor) -> torch.Tensor:
         return self.warp(xb, to_device(self.draw(len(xb)), xb.device))
 
     def draw(self, n: int) -> torch.Tensor:
-        """The random numbers of `n` images' warps and pens, (n, 6) uniform in [-1, 1), on the CPU."""
-        return torch.rand(n, 6, generator=self.generator) * 2 - 1
+        """The random numbers of `n` images' warps and pens, (n, 6) uniform in [-1, 1), on the CPU;
+        (n, 7) with `flip`, the last one saying which images are mirrored."""
+        return torch.rand(n, self.numbers, generator=self.generator) * 2 - 1
+
+    @property
+    def numbers(self) -> int:
+        """Random numbers drawn per image: without `flip`, as many as before it existed (the same
+        warps for a seed as then)."""
+        return 7 if self.flip else 6
 
     def warp(self, xb: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """`xb` warped as `u` (from `draw`, on xb's device) says: tensor ops alone, so a CUDA graph can
@@ -45,12 +55,14 @@ class RandomAffine:
         angle = u[:, 0] * math.radians(self.degrees)
         scale = 1 + u[:, 1] * self.zoom
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        # a mirror reads the input at -x: the first column of the map negated
+        mirror = torch.where(u[:, 6] > 0, -1.0, 1.0) if self.flip else torch.ones_like(cos)
         # theta maps output coords to input coords, in [-1,1] units: the image is 2 wide
         move = 2 * self.shift
         theta = torch.stack(
             [
-                torch.stack([cos, -sin, u[:, 2] * move], 1),
-                torch.stack([sin, cos, u[:, 3] * move], 1),
+                torch.stack([cos * mirror, -sin, u[:, 2] * move], 1),
+                torch.stack([sin * mirror, cos, u[:, 3] * move], 1),
             ],
             1,
         ).to(xb.dtype)

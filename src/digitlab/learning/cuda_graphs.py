@@ -97,9 +97,10 @@ class GraphedSteps:
     def _record(self, learn: "Learner", n: int) -> _Graph:
         """Warm up, record, then put back the weights, statistics and optimizer buffers the warm-up moved."""
         model, opt = unwrap(learn.model), learn.opt
+        numbers = self.augment.numbers if self.augment is not None else 6
         g = _Graph(
             x=learn.xb.clone(), y=learn.yb.clone(), lr=torch.tensor(float(opt.lr), device=learn.device),
-            u=torch.zeros(n, 6, device=learn.device),  # no warp while warming up; the generator is left alone
+            u=torch.zeros(n, numbers, device=learn.device),  # no warp while warming up, generator left alone
         )  # fmt: skip
         saved_model = copy.deepcopy(model.state_dict())
         saved_opt = {k: v.clone() for k, v in opt.state_dict().items()}

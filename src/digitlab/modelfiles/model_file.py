@@ -55,6 +55,7 @@ class ModelInfo:
     data_fingerprint: str = ""  # SHA-256 of the training images and labels
     data_source: str = ""  # the SRC it was trained on ('mnist', or an absolute path): evaluate's default
     seconds: dict = field(default_factory=dict)
+    augmentation_chosen: str = ""  # why the run's augmentation is its kind: the data's look, or the flag
     digitlab_version: str = __version__
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

@@ -45,34 +45,36 @@ def is_import_path(name: object) -> bool:
     return isinstance(name, str) and len(name) <= 300 and IMPORT_PATH.fullmatch(name) is not None
 
 
-def parse_model_args(text: str | None) -> dict[str, Any]:
-    """`--model-args`' JSON object (None: no arguments), as keyword arguments."""
+def parse_model_args(text: str | None, name: str = "model_args") -> dict[str, Any]:
+    """`--model-args`' JSON object (None: no arguments), as keyword arguments; `name` is the setting's
+    (`opt_args` takes the same form)."""
     if text is None:
         return {}
     if len(text.encode()) > MAX_ARGS_BYTES:
-        raise ValueError(f"model_args is over {MAX_ARGS_BYTES:,} bytes")
+        raise ValueError(f"{name} is over {MAX_ARGS_BYTES:,} bytes")
     try:
         args = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"model_args is not JSON ({e})") from None
-    check_args(args)
+        raise ValueError(f"{name} is not JSON ({e})") from None
+    check_args(args, name)
     return dict(args)
 
 
-def check_args(args: object) -> None:
+def check_args(args: object, name: str = "model_args") -> None:
     """A JSON object whose keys are Python names: what `Class(**args)` can take."""
     if not isinstance(args, dict):
-        raise ValueError(f"model_args must be a JSON object of keyword arguments, got {args!r:.40}")
+        raise ValueError(f"{name} must be a JSON object of keyword arguments, got {args!r:.40}")
     for key in args:
         if not isinstance(key, str) or not key.isidentifier():
-            raise ValueError(f"model_args: {key!r:.40} is not a keyword argument's name")
+            raise ValueError(f"{name}: {key!r:.40} is not a keyword argument's name")
     if len(json.dumps(args)) > MAX_ARGS_BYTES:
-        raise ValueError(f"model_args is over {MAX_ARGS_BYTES:,} bytes")
+        raise ValueError(f"{name} is over {MAX_ARGS_BYTES:,} bytes")
 
 
-def import_class(path: str) -> type[nn.Module]:
-    """The class `package.module:Class` names, imported as `python -c 'import package.module'` would
-    from the current folder (as uvicorn and torchrun find the user's code). Runs the module's code."""
+def import_class(path: str, base: type = nn.Module, what: str = "torch.nn.Module") -> type:
+    """The class `package.module:Class` names, a subclass of `base` (`what` names it in the error: a
+    model is a torch.nn.Module, a callback any class), imported as `python -c 'import package.module'`
+    would from the current folder (as uvicorn and torchrun find the user's code). Runs the module's code."""
     if not is_import_path(path):
         raise ValueError(f"{path!r:.80} is not an import path of the form package.module:Class")
     module_name, qualname = path.split(":")
@@ -83,8 +85,8 @@ def import_class(path: str) -> type[nn.Module]:
             raise ValueError(f"cannot import {module_name} ({type(e).__name__}: {e})") from None
     for part in qualname.split("."):
         found = getattr(found, part, None)
-    if not (isinstance(found, type) and issubclass(found, nn.Module)):
-        raise ValueError(f"{path} is not a torch.nn.Module class")
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise ValueError(f"{path} is not a {what} class")
     return found
 
 

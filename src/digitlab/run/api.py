@@ -33,7 +33,8 @@ def train(
 
     `config` and/or settings by name (`preset="fast", epochs=1, out="runs/x"`): the names are
     TrainConfig's fields, the flags' names, each typed (see TrainSettings). Your own model:
-    `model="package.module:Class", model_args={"n_classes": 47}`.
+    `model="package.module:Class", model_args={"n_classes": 47}`; the optimizer likewise:
+    `opt="adamw", opt_args={"weight_decay": 0.01}`.
 
     >>> run = digitlab.train(model="linear", epochs=1, epoch_size=3_000, out="runs/doc-linear", quiet=True)
     >>> run.folder, len(run.history), run.kept_epoch, run.evaluation.split, run.config.epoch_size

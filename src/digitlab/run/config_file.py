@@ -7,9 +7,10 @@ keeps its default. Your own model's arguments may be a table: `model_args = {n_c
 `--print-config` prints the fully resolved settings (the preset's values filled in), which
 `--config` reads back to train the same model.
 
-A settings file, like a model folder, may come from anyone: one whose `model` names a class of the
-user's own (`package.module:Class`) is read only with `trust_code` (`--trust-code`), since training
-imports that module and runs its code. Typing `--model pkg.mod:Class` on the command line is consent.
+A settings file, like a model folder, may come from anyone: one whose `model`, `opt` or `callbacks`
+name a class of the user's own (`package.module:Class`) is read only with `trust_code`
+(`--trust-code`), since training imports that module and runs its code. Typing the flag
+(`--model pkg.mod:Class`) on the command line is consent for that setting: the file's is not read.
 """
 
 import dataclasses
@@ -19,16 +20,29 @@ from pathlib import Path
 
 from digitlab.errors import DigitlabError
 from digitlab.fileio import read_regular
-from digitlab.run.settings import TrainConfig, legacy_widths
+from digitlab.run.settings import TrainConfig, code_named, legacy_widths
 
 MAX_BYTES = 1 << 20  # a settings file is a few hundred bytes
+ARGS = ("model_args", "opt_args")  # keyword arguments: a TOML table, or the flag's JSON text
 
 
-def read_config(path: str | Path, trust_code: bool = False) -> dict:
+def _settings_of(settings: dict, keys: tuple[str, ...]) -> dict:
+    """Those of `keys` the file sets with a value of the setting's form (a string, a list of strings):
+    the names of code it would import. A value of another form is refused later, with its key named."""
+    kept = {k: settings[k] for k in keys if isinstance(settings.get(k), str)}
+    if isinstance(settings.get("callbacks"), list) and "callbacks" in keys:
+        kept["callbacks"] = tuple(c for c in settings["callbacks"] if isinstance(c, str))
+    return kept
+
+
+def read_config(
+    path: str | Path, trust_code: bool = False, typed: set[str] | frozenset = frozenset()
+) -> dict:
     """The file's settings, each a known field, with lists as tuples; one line naming the file and
-    the key (or TOML's line and column) when it is not. A `model` naming a class of the user's own is
-    refused without `trust_code`, before anything is imported."""
-    from digitlab.models.imported import is_import_path, parse_model_args  # torch: once a file is read
+    the key (or TOML's line and column) when it is not. A class of the user's own named in the file is
+    refused without `trust_code`, before anything is imported, unless its setting was `typed` on the
+    command line (the typed value replaces the file's)."""
+    from digitlab.models.imported import parse_model_args  # torch: once a file is read
 
     path = Path(path)
     data = read_regular(path, MAX_BYTES, follow_links=True, what="a settings file of a few lines needs")
@@ -44,21 +58,26 @@ def read_config(path: str | Path, trust_code: bool = False) -> dict:
             raise DigitlabError(
                 f"{path}: {key!r} is not a setting (see digitlab train --help; '-' is '_' here)"
             )
-        if isinstance(value, dict) and key != "model_args":
+        if isinstance(value, dict) and key not in ARGS:
             raise DigitlabError(f"{path}: {key!r} is a table; settings are plain keys")
         if isinstance(value, list) and any(isinstance(v, list | dict) for v in value):
             raise DigitlabError(f"{path}: {key!r} holds a list or table; a setting's list holds plain values")
-    if is_import_path(settings.get("model")) and not trust_code:
+    untyped = {k: v for k, v in settings.items() if k not in typed}
+    named = code_named(
+        dataclasses.replace(TrainConfig(), **_settings_of(untyped, ("model", "opt", "callbacks")))
+    )
+    if named and not trust_code:
         raise DigitlabError(
-            f"{path}: model {settings['model']!r:.80} is a class from outside digitlab: training imports "
-            "its module and runs its code; if you trust this file, pass --trust-code "
-            "(in Python: trust_code=True), or type --model on the command line"
+            f"{path}: names {', '.join(named)}, classes from outside digitlab: training imports their "
+            "modules and runs their code; if you trust this file, pass --trust-code (in Python: "
+            "trust_code=True), or type the flag (--model, --opt, --callback) on the command line"
         )
-    if isinstance(settings.get("model_args"), str):  # the flag's JSON, as --print-config writes it
-        try:
-            settings["model_args"] = parse_model_args(settings["model_args"])
-        except ValueError as e:
-            raise DigitlabError(f"{path}: {e}") from None
+    for key in ARGS:
+        if isinstance(settings.get(key), str):  # the flag's JSON, as --print-config writes it
+            try:
+                settings[key] = parse_model_args(settings[key], key)
+            except ValueError as e:
+                raise DigitlabError(f"{path}: {e}") from None
     values = {
         k: tuple(v) if isinstance(v, list) else v for k, v in legacy_widths(settings, note=True).items()
     }

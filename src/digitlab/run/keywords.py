@@ -49,8 +49,12 @@ class TrainSettings(TypedDict, total=False):
     strided_stem: bool | None
     dropout: float | None
     augment: bool | None
+    augmentation: str | None
     rotate: float | None
     shift: float | None
     zoom: float | None
     stroke: float | None
     label_smoothing: float | None
+    opt: str
+    opt_args: dict[str, Any] | None
+    callbacks: tuple[str, ...]

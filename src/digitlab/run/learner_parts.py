@@ -27,7 +27,8 @@ from digitlab.learning.steps import ShardedStep
 from digitlab.models import build_model, output_count
 from digitlab.models.imported import is_import_path
 from digitlab.run import processes
-from digitlab.run.settings import TrainConfig
+from digitlab.run.recipe import fit_to_data, optimizer
+from digitlab.run.settings import SGD_ARGS, TrainConfig
 
 
 @runtime_checkable
@@ -84,7 +85,7 @@ def augmentation(config: TrainConfig) -> RandomAffine | None:
     if not config.augment or config.model in ("baseline", "linear", "mlp"):
         return None
     warp = {"degrees": config.rotate, "shift": config.shift, "zoom": config.zoom}
-    return RandomAffine(**warp, stroke=config.stroke, seed=config.seed)
+    return RandomAffine(**warp, stroke=config.stroke, seed=config.seed, flip=config.augmentation == "mild")
 
 
 def build_learner(
@@ -116,7 +117,7 @@ def build_learner(
         else F.cross_entropy
     )
     learn = Learner(
-        dls, model, loss, opt_func=sgd_nesterov, lr=config.lr, metrics=accuracy, cbs=cbs,
+        dls, model, loss, opt_func=optimizer(config), lr=config.lr, metrics=accuracy, cbs=cbs,
         device=device, autocast=device.type == "cuda", quiet=quiet,
     )  # fmt: skip
     if config.cuda_graphs:
@@ -127,8 +128,8 @@ def build_learner(
 
 
 def sgd_nesterov(params, lr: float) -> SGD:
-    """The optimizer of every run: digitlab's SGD with Nesterov momentum and weight decay."""
-    return SGD(params, lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    """The optimizer of every preset: digitlab's SGD with Nesterov momentum and weight decay."""
+    return SGD(params, lr, **SGD_ARGS)
 
 
 def _loaders(
@@ -192,6 +193,7 @@ def quiet_learner(config: TrainConfig) -> tuple[Learner, Splits]:
     config = config.resolve()
     torch.manual_seed(config.seed)
     splits = load_splits(config)
+    config = fit_to_data(config, splits)[0]
     model = build_model_for(config, splits)
     if isinstance(model, Fittable):
         raise DigitlabError("the baseline has no learning rate: it is fitted, not trained")

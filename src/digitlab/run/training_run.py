@@ -43,6 +43,7 @@ from digitlab.run.learner_parts import (
     load_holdout,
 )
 from digitlab.run.model import Model
+from digitlab.run.recipe import fit_to_data, recipe_line, refuse_untrusted, user_callbacks
 from digitlab.run.settings import TrainConfig, as_text
 from digitlab.run.warmup import warm_up
 
@@ -123,6 +124,10 @@ class TrainingRun:
         self.quiet = quiet or self.rank > 0  # the first process speaks for all
         self.folder = Path(self.config.out)
         self.checkpoint_folder = self.folder / CHECKPOINT_FOLDER  # what a run writes as it goes
+        if resume is not None:  # the checkpoint's optimizer and callbacks (its model: `_model_to_resume`)
+            refuse_untrusted(
+                dataclasses.replace(self.config, model="cnn"), str(self.checkpoint_folder), trust_code
+            )
         self.cbs = [*(_loggers(self.config) if self.rank == 0 else []), *cbs]  # only the first writes
         self.seconds: dict[str, float] = {}
         self.learner: Learner | None = None  # None for a model that is fitted, not trained
@@ -145,6 +150,7 @@ class TrainingRun:
         """The data split, the model (fresh, the `init` model, or the checkpoint's) and its Learner."""
         torch.manual_seed(self.config.seed)
         self.splits, holdout, self.config = load_holdout(self.config)  # the data's preprocessing, channels
+        self.config, self.recipe = fit_to_data(self.config, self.splits)
         self.fingerprint = self.splits.train.fingerprint()
         self.model = self._model()
         for part in (self.splits.train, self.splits.valid):  # a model trained further (init, checkpoint) fits
@@ -155,7 +161,11 @@ class TrainingRun:
             self.learner = self._learner()
             if not self.quiet:
                 lines = (settings_line(self.config), holdout.line(), holdout.warning())
-                for line in (*lines, budget_line(self.config, len(self.splits.train))):
+                lines += (
+                    budget_line(self.config, len(self.splits.train)),
+                    recipe_line(self.config, self.recipe),
+                )
+                for line in lines:
                     if line:
                         self.learner.progress.console.print(plain(line), markup=False)  # names stay text
 
@@ -188,7 +198,7 @@ class TrainingRun:
             metrics=metrics | (kept_metrics(history, self.kept_epoch) if history else {}),
             classes=self.splits.class_labels(), preprocessing=self.config.preprocess or "mnist",
             data_fingerprint=self.fingerprint, data_source=source_location(self.config.data),
-            seconds={k: round(v, 3) for k, v in self.seconds.items()},
+            seconds={k: round(v, 3) for k, v in self.seconds.items()}, augmentation_chosen=self.recipe,
         )  # fmt: skip
         columns = self.learner.recorder.history() if self.learner else None
         files = {"report.html": training_report(self.model, info, columns, self.evaluation, self.data)}
@@ -238,7 +248,9 @@ class TrainingRun:
         cbs: list[Callback] = [checkpoint]
         if self.rank == 0:
             cbs.append(CSVLogger(self.checkpoint_folder / "history.csv"))
-        cbs += [part for cb in self.cbs for part in getattr(cb, "learner_cbs", [])]
+        cbs += [part for cb in self.cbs for part in getattr(cb, "learner_cbs", [])] + user_callbacks(
+            self.config
+        )
         shard = (self.rank, self.world)
         return build_learner(self.model, self.splits, self.config, self.quiet, augment, cbs, shard)
 
