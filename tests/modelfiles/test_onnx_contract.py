@@ -89,14 +89,21 @@ def mnist_style(x: np.ndarray, spec: dict) -> np.ndarray | None:
 
 
 def as_is(x: np.ndarray, spec: dict) -> np.ndarray:
-    """The resize and uint8 steps, channel by channel for a colour (H,W,3) image."""
+    """A colour (H,W,3) image's resize and uint8 steps, channel by channel on floats."""
     height, width = spec["size"]
-    planes = [x] if x.ndim == 2 else list(x.transpose(2, 0, 1))
-    x = np.stack(
-        [resized(np.ascontiguousarray(p), height, width, Image.Resampling.BILINEAR) for p in planes], -1
-    )
-    made = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
-    return made[..., 0] if spec["channels"] == 1 else made
+    planes = [
+        resized(np.ascontiguousarray(p), height, width, Image.Resampling.BILINEAR)
+        for p in x.transpose(2, 0, 1)
+    ]
+    return np.round(np.clip(np.stack(planes, -1), 0, 1) * 255).astype(np.uint8)
+
+
+def as_is_grey(path, spec: dict) -> np.ndarray:
+    """A grey model's uint8 and resize steps: the opaque RGB or L files made here in Pillow's 8 bits."""
+    image, (step,) = opened(path, ("RGB", "L")), [s for s in spec["steps"] if s["step"] == "uint8"]
+    assert image.mode in step["eight_bit_modes"]
+    height, width = spec["size"]
+    return np.asarray(image.convert("L").resize((width, height), Image.Resampling.BILINEAR))
 
 
 STEPS = {  # the steps this implementation follows, in order, by (preprocessing, channels)
@@ -113,7 +120,7 @@ STEPS = {  # the steps this implementation follows, in order, by (preprocessing,
         "centre",
         "uint8",
     ],
-    ("as-is", 1): ["decode", "reduce", "grey", "resize", "uint8"],
+    ("as-is", 1): ["decode", "reduce", "grey", "uint8", "resize"],
     ("as-is", 3): ["decode", "reduce", "rgb", "resize", "uint8"],
 }
 
@@ -124,8 +131,7 @@ def inputs_from_spec(path, spec: dict) -> np.ndarray | None:
     assert [s["step"] for s in spec["steps"]] == STEPS[spec["preprocessing"], spec["channels"]]
     if spec["channels"] == 3:
         return as_is(rgb(path, spec), spec)
-    x = grey(path)
-    return mnist_style(x, spec) if spec["preprocessing"] == "mnist" else as_is(x, spec)
+    return mnist_style(grey(path), spec) if spec["preprocessing"] == "mnist" else as_is_grey(path, spec)
 
 
 def model_input(ours: np.ndarray, spec: dict) -> np.ndarray:

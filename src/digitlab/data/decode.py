@@ -115,7 +115,7 @@ def _upright(image: Image.Image) -> Image.Image:
 def _eight_bit_grey(image: Image.Image) -> bool:
     """Whether Pillow's own conversion to 8-bit grey is the whole job: no transparency, no palette,
     no more than 8 bits a channel."""
-    return image.mode in ("1", "L", "RGB", "CMYK", "YCbCr") and "transparency" not in image.info
+    return image.mode in EIGHT_BIT_GREY_MODES and "transparency" not in image.info
 
 
 def _float_grey(image: Image.Image, name: str) -> np.ndarray:
@@ -133,6 +133,7 @@ def _float_grey(image: Image.Image, name: str) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32) / 255
 
 
+EIGHT_BIT_GREY_MODES = ("1", "L", "RGB", "CMYK", "YCbCr")  # Pillow's convert('L') greys them exactly
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # modes that hold no colour at all
 # An image is colour when over 1% of its pixels have channels 0.1 apart: a grey photo saved as RGB
 # (a JPEG's chroma rounding moves a channel by a few levels of 255) stays grey.

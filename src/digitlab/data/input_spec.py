@@ -5,7 +5,7 @@ digitlab makes (tests/modelfiles/test_onnx_contract.py does, from this descripti
 is read from the constant the code itself uses, so the description cannot drift from the code.
 """
 
-from digitlab.data.decode import GREY_MODES, WORKING_SIZE
+from digitlab.data.decode import EIGHT_BIT_GREY_MODES, GREY_MODES, WORKING_SIZE
 from digitlab.data.images import (
     DENOISE_MIN_SIDE,
     DENOISE_NOISE,
@@ -83,13 +83,20 @@ def mnist_steps(size: tuple[int, int]) -> list[dict[str, object]]:
 
 
 def as_is_steps(size: tuple[int, int], channels: int = 1) -> list[dict[str, object]]:
-    """The as-is steps (`images.as_input`): the picture itself, only resized (a colour one channel by
-    channel)."""
-    planes = "" if channels == 1 else "each channel (R, G, B) on its own "
+    """The as-is steps (`images.as_input`): the picture itself, only resized; a grey one in 8 bits, as
+    a plain Pillow loop does (`decode.grey_image`), a colour one channel by channel on floats."""
+    if channels == 3:
+        return [
+            {"step": "resize", "size": list(size), "rule": "each channel (R, G, B) on its own to height x "
+             "width, bilinear (Pillow's BILINEAR, on floats)"},
+            {"step": "uint8", "rule": f"round(clip(x, 0, 1) * 255), rounding {ROUNDING}"},
+        ]  # fmt: skip
     return [
-        {"step": "resize", "size": list(size), "rule": f"{planes}to height x width, bilinear (Pillow's "
-         "BILINEAR, on floats)"},
-        {"step": "uint8", "rule": f"round(clip(x, 0, 1) * 255), rounding {ROUNDING}"},
+        {"step": "uint8", "eight_bit_modes": list(EIGHT_BIT_GREY_MODES), "rule": "an image of one of "
+         "eight_bit_modes (Pillow's modes) without transparency: Pillow's convert('L') itself, the "
+         f"grey step's L before / 255; any other: round(x * 255) of the grey step, rounding {ROUNDING}"},
+        {"step": "resize", "size": list(size), "rule": "the uint8 grey image to height x width, bilinear "
+         "(Pillow's BILINEAR on the 8-bit 'L' image: its result is the image)"},
     ]  # fmt: skip
 
 
