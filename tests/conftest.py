@@ -24,12 +24,12 @@ def _seeded():
 def _process_left_as_found():
     """A command run in this process leaves torch's thread count as it found it, failures included: one
     that did not made later reference runs single-threaded, and their weights differed in the last bits.
-    Likewise the recursion limit: mypy's API raises it to 16,384, and a settings file nested 5,000 deep
-    then parsed instead of being refused as too deep."""
+    The recursion limit is put back: mypy's API raised it to 16,384, and a settings file nested 5,000
+    deep then parsed in later tests instead of being refused as too deep."""
     threads, depth = torch.get_num_threads(), sys.getrecursionlimit()
     yield
     assert torch.get_num_threads() == threads, "the test left torch's thread count changed"
-    assert sys.getrecursionlimit() == depth, "the test left Python's recursion limit changed"
+    sys.setrecursionlimit(depth)  # put back, not asserted: Inductor raises it to 2,000 at each compile
 
 
 @pytest.fixture(autouse=True)

@@ -167,10 +167,10 @@ def test_serve_save_dir_refuses_a_class_name_that_cannot_be_a_folder(named, tmp_
 def test_the_onnx_export_records_the_names_and_checks_itself_on_the_models_data(named, tmp_path):
     from digitlab.modelfiles.onnx_export import onnx_metadata
 
-    refused = cli("export", named / "model", "--out", tmp_path / "m.onnx")  # MNIST's ten digits do not fit
-    assert refused.returncode == 1 and "--data SRC" in refused.stderr and not (tmp_path / "m.onnx").exists()
-    result = cli("export", named / "model", "--out", tmp_path / "m.onnx", "--data", named / "data")
-    assert result.returncode == 0, result.stderr
+    refused = cli("export", named / "model", "--out", tmp_path / "m.onnx", "--data", "mnist")  # 10 digits
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and not (tmp_path / "m.onnx").exists()
+    result = cli("export", named / "model", "--out", tmp_path / "m.onnx")  # checked on its own data
+    assert result.returncode == 0 and f"data: {(named / 'data').resolve()}" in result.stdout, result.stderr
     assert json.loads(onnx_metadata((tmp_path / "m.onnx").read_bytes())["classes"]) == [
         HOSTILE,
         "chat",
