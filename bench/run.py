@@ -53,11 +53,13 @@ def in_make_bench(quick: bool) -> list[Section]:
 def measure(section: Section, run: Run, console: Console) -> str:
     """One section, stamped with the load at its start and its time against its budget."""
     console.print(f"{section.message} (budget {section.budget_min} min) ...")
+    busy = stamp.cpu_busy()
     load, start = stamp.load_average(), time.perf_counter()
     text = section.measure(run)
     seconds = time.perf_counter() - start
     console.print(f"{section.name}: {seconds:.0f} s")
-    return stamp.stamped(text, stamp.run_facts(load, os.cpu_count() or 1, seconds, section.budget_min))
+    facts = stamp.run_facts(load, busy, os.cpu_count() or 1, seconds, section.budget_min)
+    return stamp.stamped(text, facts)
 
 
 def run_bench(quick: bool = False, out: str | Path = "BENCHMARKS.md", console: Console | None = None) -> str:

@@ -1,6 +1,7 @@
 """Each section says how busy the machine was at its start and how long it took; the pages quote
 its figures through marked blocks that a rerun rewrites."""
 
+import os
 import re
 from pathlib import Path
 
@@ -9,9 +10,30 @@ from bench import render, stamp
 
 def test_the_idle_rule_is_half_a_core_of_load_a_core():
     assert stamp.is_idle(0.9, 2) and not stamp.is_idle(1.0, 2) and not stamp.is_idle(7.5, 16 // 2)
-    assert "(idle;" in stamp.run_facts(0.25, 2, 61.4, 2)
-    busy = stamp.run_facts(5.46, 2, 130, 2)
-    assert "5.46 on 2 cores (busy" in busy and "ran 130 s (budget 2 min, over its budget)" in busy
+    quiet = stamp.run_facts(1.9, 0.03, 2, 61.4, 2)
+    assert "CPUs busy 3% in the 2 s before it, the bench waiting (quiet;" in quiet
+    assert "Load average at the start: 1.90 on 2 cores (the bench's previous section included)" in quiet
+    busy = stamp.run_facts(5.46, 0.85, 2, 130, 2)
+    assert (
+        "CPUs busy 85%" in busy and "(busy:" in busy and "ran 130 s (budget 2 min, over its budget)" in busy
+    )
+    assert "does not say how busy" in stamp.run_facts(0.0, None, 2, 1, 1)
+
+
+def test_the_cpu_busy_fraction_sees_a_spinning_process():
+    """Two busy-looping processes on this machine make the look before a section say busy."""
+    import subprocess
+    import sys
+
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        busy = stamp.cpu_busy(0.5)
+    finally:
+        for p in spinners:
+            p.kill()
+    assert busy is None or busy > 0.5
 
 
 def test_the_facts_go_after_each_sections_command_line():
