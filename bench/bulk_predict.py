@@ -10,7 +10,6 @@ digitlab gives its model, so a reader sees what the thread count alone does. Eac
 process, start-up included, all interleaved.
 """
 
-import os
 import statistics
 import subprocess
 import sys
@@ -57,11 +56,11 @@ def _seconds(argv: list[str], n: int) -> float:
 
 def run(model_dir: str, n: int = FILES, repeats: int = 3) -> dict:
     """Per mode, the sides interleaved (A, B, C, A, B, C ...), `repeats` times each after one warm-up
-    of each (the file cache); the load average before the first run says how busy the machine was."""
+    of each (the file cache)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write_files(folder, n)
-        result: dict = {"n": n, "repeats": repeats, "load": os.getloadavg()[0], "threads": model_threads()}
+        result: dict = {"n": n, "repeats": repeats, "threads": model_threads()}
         for mode in TARGETS:
             commands = _commands(model_dir, folder, mode)
             times: dict[str, list[float]] = {side: [] for side in SIDES}
@@ -92,13 +91,12 @@ def _rows(label: str, mode: str, r: dict, n: int) -> str:
 def section(model_dir: str, command: str = "") -> str:
     r = run(model_dir)
     n = r["n"]
-    busy = "idle" if r["load"] < 1 else f"busy (load average {r['load']:.1f} on {os.cpu_count()} cores)"
     return (
         "## Predicting a folder of 5,000 files\n\n"
         + command_line(command)
         + f"{n:,} PNGs (56x56, dark ink on white) in one folder, the fast model. Each run a whole "
         f"process (start-up and loading the model included), all interleaved, {r['repeats']} runs "
-        f"each after a warm-up; the machine was {busy} at the start. `digitlab predict DIR --jsonl` "
+        "each after a warm-up (how busy the machine was: the line above). `digitlab predict DIR --jsonl` "
         "decodes in threads, prepares the next batch while the model runs, and gives the model "
         f"{r['threads']} of torch's threads; the plain loop (`bench/plain_predict.py`) opens, greys "
         "and resizes each file with PIL (and inverts it for the MNIST-style rows), then calls the model "

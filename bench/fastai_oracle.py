@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.stamp import figures, is_idle
+from bench.stamp import figures
 from bench.timing import command_line, timed
 from digitlab.data import DataLoader, DataLoaders, load_source
 from digitlab.errors import DigitlabError
@@ -221,7 +221,7 @@ def speed(n: int = 10_000, rounds: int = 3, python: Path | None = None) -> dict:
     python = python or fastai_python()
     if python is None:
         raise DigitlabError("no fastai venv: run `make fastai-oracle` or set DIGITLAB_FASTAI_PYTHON")
-    data, threads, load = pairs(n), torch.get_num_threads(), [os.getloadavg()[0]]
+    data, threads = pairs(n), torch.get_num_threads()
     runs: dict[str, list[dict]] = {  # the plain loop: over digitlab's loader, as the Learner
         "digitlab": [],
         "fastai": [],
@@ -246,10 +246,9 @@ def speed(n: int = 10_000, rounds: int = 3, python: Path | None = None) -> dict:
         finally:
             fastai.close()
             torch.set_num_threads(threads)
-    load.append(os.getloadavg()[0])
     train_batches, valid_batches = -(-len(data["train"]) // BATCH), -(-len(data["valid"]) // BATCH)
     batches = train_batches + valid_batches
-    return {"n": n, "rounds": rounds, "threads": threads, "batches": batches, "runs": runs, "load": load}
+    return {"n": n, "rounds": rounds, "threads": threads, "batches": batches, "runs": runs}
 
 
 def speed_section(result: dict, command: str = "") -> str:
@@ -267,12 +266,6 @@ def speed_section(result: dict, command: str = "") -> str:
     verdict = "no slower than" if ratio <= 1 else "slower than"
     one_thread = min(seconds["fastai, one thread"]) / min(seconds["fastai"])
     against_one = min(seconds["digitlab"]) / min(seconds["fastai, one thread"])
-    cores = os.cpu_count() or 1
-    quiet = (
-        "an idle machine"
-        if is_idle(max(result["load"]), cores)
-        else "a busy one, so the times are slow and uneven, and the ratio side by side is what counts"
-    )
     cost = (
         f"**{overhead:.0f} µs a batch**"
         if overhead > 0
@@ -285,9 +278,8 @@ def speed_section(result: dict, command: str = "") -> str:
         f"as the notes write it: a list of (x, y) pairs, batches of {BATCH}, shuffled: {batches:,} batches. "
         f"digitlab and fastai 2.8.12 (its own venv, `make fastai-oracle`) interleaved A,B,A,B, "
         f"{result['rounds']} rounds, torch's default {result['threads']} threads each; then fastai and "
-        "a plain PyTorch loop over the same loader on one thread, interleaved the same way. "
-        f"Load average {result['load'][0]:.1f} at the start, {result['load'][1]:.1f} at the end, on "
-        f"{cores} cores: {quiet}.\n\n"
+        "a plain PyTorch loop over the same loader on one thread, interleaved the same way (how busy "
+        "the machine was: the line above; the ratio side by side is what counts).\n\n"
         "| loop | min | median | per batch (min) | valid accuracy |\n| --- | --- | --- | --- | --- |\n"
         + table
         + f"\ndigitlab / fastai (minimums): **{ratio:.2f}x**: digitlab's epoch is {verdict} fastai's; "

@@ -32,8 +32,8 @@ def fashion_mnist(cache: Path = Path("runs/bench/cache")) -> Path:
     download = cache / "fashion-mnist-deb"
     download.mkdir(parents=True, exist_ok=True)
     _run(["apt-get", "download", PACKAGE], download)
-    deb = next(download.glob(f"{PACKAGE}_*.deb"))
-    _run(["dpkg", "-x", str(deb), str(cache / "fashion-mnist")], download)
+    deb = next(download.glob(f"{PACKAGE}_*.deb")).resolve()  # dpkg runs in `download`: whole paths
+    _run(["dpkg", "-x", str(deb), str((cache / "fashion-mnist").resolve())], download)
     return folder
 
 

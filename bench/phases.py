@@ -10,7 +10,6 @@ sees; the figures include them.
 """
 
 import cProfile
-import os
 import pstats
 import resource
 import subprocess
@@ -82,14 +81,13 @@ def section(r: dict, command: str = "") -> str:
     )
     rows.append(("start-up and exit (outside the profile)", cpu - r["profiled"]))
     table = "".join(f"| {name} | {seconds:.2f} | {seconds / cpu:.1%} |\n" for name, seconds in rows)
-    busy = "" if os.getloadavg()[0] < 0.5 * (os.cpu_count() or 1) else " (the machine was busy)"
     return (
         "## Where the fast command's seconds go\n\n"
         + command_line(command)
         + f"`digitlab train --preset fast --seed {r['seed']}` in a fresh process under cProfile with a "
         "CPU-time clock (`bench/phases.py` says how each row is counted; imports made inside a phase "
         "count in its row too, so the rows overlap by them). The process took "
-        f"{r['wall']:.1f} s of wall time{busy} and {cpu:.1f} s of CPU time.\n\n"
+        f"{r['wall']:.1f} s of wall time and {cpu:.1f} s of CPU time.\n\n"
         "| phase | CPU s | share of the process's CPU time |\n| --- | --- | --- |\n" + table
     )
 
