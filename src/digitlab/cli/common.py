@@ -49,12 +49,13 @@ def trust_code_option():
 
 
 def as_is_option():
-    """`--as-is`: images go to the model unchanged but for grey and size (not made MNIST-style)."""
+    """`--as-is`: images go to the model unchanged but for size (and grey, for a grey model)."""
     return typer.Option(
         False,
         "--as-is",
-        help="Give the model each image as it is, only made grey and resized to its input size (nothing "
-        "cropped, centred or inverted). A model trained so (train --preprocess as-is) needs no flag.",
+        help="Give the model each image as it is, only resized to its input size (and made grey for a grey "
+        "model; nothing cropped, centred or inverted). A model trained so (train --preprocess as-is) "
+        "needs no flag.",
     )
 
 

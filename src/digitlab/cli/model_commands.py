@@ -236,8 +236,8 @@ def export(
     ),
     trust_code: bool = trust_code_option(),
 ):
-    """Export to ONNX (image [N,1,28,28] in [0,1] -> probs [N,10]; a model of other sizes or classes:
-    its own), checked against PyTorch on the model's own held-out images (or --data's)."""
+    """Export to ONNX (image [N,C,H,W] in [0,1], [N,1,28,28] for digits -> probs [N,K], [N,10] for
+    digits), checked against PyTorch on the model's own held-out images (or --data's)."""
     from rich.console import Console
 
     from digitlab.inference.held_out import held_out

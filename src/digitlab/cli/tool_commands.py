@@ -12,7 +12,9 @@ def serve(
     model: Path = typer.Argument(..., help="The folder `train` wrote, or its model file."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 exposes it to the network)."),
     port: int = number_option("port", 8000, "--port", help="Port to listen on (0: any free port)."),
-    save_dir: Path = typer.Option(None, help="Let users save corrected drawings here, as DIR/<digit>/."),
+    save_dir: Path = typer.Option(
+        None, help="Let users save corrected drawings here, as DIR/<class name>/ (a digit's: DIR/<digit>/)."
+    ),
     cors_origin: list[str] = typer.Option(None, help="Allow cross-origin requests from this origin."),
     engine: Literal["torch", "onnx"] = typer.Option(
         "torch", help="torch, or onnx (ONNX Runtime; needs the onnx extra)."

@@ -74,9 +74,9 @@ class Predictor:
     def __init__(
         self, model: torch.nn.Module, info: ModelInfo, engine: str = "torch", folder=None, as_is: bool = False
     ):
-        """`as_is`: images go to the model as they are, only grey and resized, not made MNIST-style;
-        a model trained so (model.json's `preprocessing`) needs no flag, and one trained on MNIST-style
-        inputs takes the flag with a warning."""
+        """`as_is`: images go to the model as they are, only resized (and made grey for a grey model),
+        not made MNIST-style; a model trained so (model.json's `preprocessing`) needs no flag, and one
+        trained on MNIST-style inputs takes the flag with a warning."""
         if engine not in ENGINES:
             raise DigitlabError(f"engine {engine!r} is unknown: choose torch or onnx")
         self.model, self.info, self.engine = model.eval(), info, engine

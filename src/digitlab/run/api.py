@@ -70,7 +70,7 @@ train.__signature__ = _with_each_setting(train)  # type: ignore[attr-defined]
 def load(path: str | Path, engine: str = "torch", trust_code: bool = False, as_is: bool = False) -> Model:
     """A model folder that `train` wrote (or its model file), ready to predict. `trust_code`: the
     folder holds a model of a class from outside digitlab, and you trust it (importing runs its code);
-    `as_is`: pictures go to the model only made grey and resized, not made MNIST-style.
+    `as_is`: pictures go to the model only resized (and made grey for a grey model), not made MNIST-style.
 
     >>> model = digitlab.load("runs/doc-linear")
     >>> model.info.architecture, model.info.classes == list(range(10))

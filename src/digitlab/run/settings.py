@@ -150,8 +150,9 @@ class TrainConfig:
     preprocess: str | None = setting(
         None,
         "How an image becomes the model's input, recorded in the model for every command: mnist (cropped to "
-        "the ink, centred, white on black) or as-is (only grey and resized). Default: mnist for numbered "
-        "classes (digits), as-is for named ones.",
+        "the ink, centred, white on black) or as-is (only resized, and made grey for a grey model). Default: "
+        "mnist for numbered classes (digits), as-is for named ones and for colour; mnist with 3 channels is "
+        "refused.",
         choices=("mnist", "as-is"),
     )
     model: str = setting(
@@ -183,7 +184,9 @@ class TrainConfig:
         range=Range(0.0, 100.0, open_low=True),
     )
     batch_size: int | None = setting(
-        None, "Batch size, the global one with --nproc (default: the preset's).", range=Range(1, 1 << 20)
+        None,
+        "Batch size (default: the preset's); with train --nproc, the global one.",
+        range=Range(1, 1 << 20),
     )
     seed: int = setting(0, "Seed of initialisation, split, batch order and augmentation.", range=SEEDS)
     valid_fraction: float | None = setting(
@@ -236,7 +239,7 @@ class TrainConfig:
         None,
         "The images' channels: 1 (grey) or 3 (colour, RGB), recorded in the model for every command. "
         "Default: 3 for a folder holding colour images, else 1. Given several numbers, it is --widths "
-        "(as it was before colour).",
+        "(as it was before colour). 2 is refused in one line (exit 1).",
         range=Range(1, 3),
     )
     widths: tuple[int, int, int] | None = setting(
@@ -254,13 +257,17 @@ class TrainConfig:
         None, "Dropout before the CNN's head (default: the preset's).", range=Range(0.0, 0.99)
     )
     augment: bool | None = setting(
-        None, "Augment every batch with random warps (default: the preset's, on).", "--augment/--no-augment"
+        None,
+        "Augment every batch with random warps (default: the preset's recipe for the data; "
+        "fast's mild: off).",
+        "--augment/--no-augment",
     )
     augmentation: str | None = setting(
         None,
         "Which augmentation: digits (turns, shifts, zooms, pen widths; never mirrored) or mild (half "
-        "the images mirrored left to right, small shifts and zooms). Default: digits on digit-like data "
-        "(10 classes numbered 0..9, grey 28x28, mostly blank background), mild on any other.",
+        "the images mirrored left to right, small shifts and zooms; fast's mild: no augmentation). Default: "
+        "digits on digit-like data (10 classes numbered 0..9, grey 28x28, mostly blank background), mild "
+        "on any other.",
         choices=AUGMENTATIONS,
     )
     rotate: float | None = setting(
