@@ -57,12 +57,13 @@ bench-quick: install-dev fastai-oracle
 slow: install-dev  # the long checks make test leaves out (two "machines" on 127.0.0.1, the notebook in a kernel, ...)
 	$(PY) -m pytest -q -m slow
 
-# The numeric tests again, under the kernels other CPUs use and with other seeds (CI runs this too)
+# The numeric tests again, under the kernels other CPUs use and with other seeds (CI runs this too); the
+# AVX-512 run's two settings joined by a comma, as a command's output is split at spaces
 NUMERIC_RUNS := "ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41" "DIGITLAB_TEST_SEED=1" "DIGITLAB_TEST_SEED=2"
 numeric: install-dev
 	@set -e; for run in $(NUMERIC_RUNS) \
-	    $$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo "ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE"); do \
-	  echo "numeric tests with $$run"; env $$run $(PY) -m pytest -q -p no:cacheprovider -m 'numeric and not slow'; done
+	    $$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo "ATEN_CPU_CAPABILITY=avx512,ONEDNN_MAX_CPU_ISA=AVX512_CORE"); do \
+	  echo "numeric tests with $$run"; env $$(echo "$$run" | tr , ' ') $(PY) -m pytest -q -p no:cacheprovider -m 'numeric and not slow'; done
 
 fuzz: install-dev  # the fuzz suites with thousands of examples per input kind (about 15 minutes)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py tests/test_fuzz_hostile.py tests/test_fuzz_settings.py
