@@ -60,7 +60,8 @@ def test_predict_evaluate_and_the_api_read_pictures_in_colour_unasked(squares):
 
     folder = squares / "data" / "test" / "red"
     items = json.loads(cli("predict", squares / "colour", folder, "--json").stdout)
-    assert len(items) == 20 and sum(i["label"] == "red" for i in items) >= 18  # the model's 0.9, at least
+    # at most the 6 mistakes a model at the 0.9 bound above makes on 60 images, all of them red ones
+    assert len(items) == 20 and sum(i["label"] == "red" for i in items) >= 14
     scores = json.loads(cli("evaluate", squares / "colour", "--data", squares / "data", "--json").stdout)
     assert scores["accuracy"] == round(read_info(squares / "colour").metrics["test_accuracy"], 6)
     model = digitlab.load(squares / "colour")
