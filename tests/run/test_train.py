@@ -84,6 +84,10 @@ def test_every_model_trains_from_a_kaggle_csv(model, mnist, tmp_path):
     final = result.stdout.strip().splitlines()[-1]
     assert final.startswith("valid accuracy: ") and float(final.split()[-1]) > 0.6
     assert load_model(tmp_path / "m")[1].architecture == model
+    wrote = next(line for line in result.stdout.splitlines() if line.startswith("wrote "))
+    named = re.search(r"\((.*)\)", wrote).group(1).split(", ")  # the files the line names
+    assert all((tmp_path / "m" / name).exists() for name in named if name != "weights"), wrote
+    assert ("history.csv" in named) == (model != "baseline")  # the baseline has no epochs to log
 
 
 def test_presets_and_flags_resolve_into_a_complete_config():

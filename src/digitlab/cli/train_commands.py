@@ -109,7 +109,8 @@ def _report(result: "RunResult", resume: Path | None, seconds: float) -> None:
         if stopped := result.stopped_early():
             kept = result.history[result.kept_epoch or 0]["accuracy"]
             say(f"{stopped} (valid accuracy {kept:.4f}): its weights are the ones saved")
-        say(f"wrote {result.config.out}/ (model.json, weights, history.csv, report.html) in {seconds:.1f} s")
+        files = ["model.json", "weights"] + (["history.csv"] if result.history else []) + ["report.html"]
+        say(f"wrote {result.config.out}/ ({', '.join(files)}) in {seconds:.1f} s")
     say(f"{result.evaluation.split} accuracy: {result.evaluation.accuracy:.4f}")
 
 
