@@ -10,15 +10,15 @@ from digitlab.inference.predictor import Predictor
 from digitlab.modelfiles.model_file import ModelInfo, load_model, save_model
 from digitlab.models import Ensemble, build_model, predict_probs
 from digitlab.models.ensemble import shift
-from tests.helpers import cli
+from tests.helpers import cli, csv_text
 
 pytestmark = pytest.mark.numeric  # float results compared with bounds: rerun under other kernels
 
 
 @pytest.fixture(scope="module")
-def linear_model(tmp_path_factory, tiny_mnist_dir):
-    out = tmp_path_factory.mktemp("linear")
-    result = cli("train", "--data", tiny_mnist_dir, "--model", "linear", "--epochs", "1", "--out", out)
+def linear_model(tmp_path_factory, mini_mnist_dir):
+    out = tmp_path_factory.mktemp("linear")  # the data trained_model was trained on: the ensemble's default
+    result = cli("train", "--data", mini_mnist_dir, "--model", "linear", "--epochs", "1", "--out", out)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -209,3 +209,22 @@ def test_a_linear_model_folder_is_explained_exactly(linear_model, mnist, tmp_pat
     Image.fromarray(mnist.test.images[1].numpy()).save(path)
     (row,) = json.loads(cli("explain", linear_model, path, "--json").stdout)
     assert row["method"].startswith("exact") and set(row["completeness_gap"].values()) == {0.0}
+
+
+def test_an_ensemble_is_scored_on_its_members_data_unless_told(ensemble_dir, mini_mnist_dir):
+    _, stdout = ensemble_dir
+    assert stdout.splitlines()[0].startswith(f"data: {mini_mnist_dir}, test split (")
+
+
+def test_members_of_a_csv_with_different_valid_splits_need_data(mnist, tmp_path):
+    csv = tmp_path / "train.csv"
+    csv.write_text(csv_text(mnist.train.images[:600].numpy(), mnist.train.labels[:600].numpy()))
+    for seed in (1, 2):
+        args = ("--model", "linear", "--epochs", "1", "--seed", str(seed), "--out", tmp_path / f"m{seed}")
+        assert cli("train", "--data", csv, *args).returncode == 0
+    refused = cli("ensemble", tmp_path / "m1", tmp_path / "m2", "--out", tmp_path / "e")
+    assert refused.returncode != 0 and "held out different valid splits" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "e").exists()
+    told = cli("ensemble", tmp_path / "m1", tmp_path / "m2", "--out", tmp_path / "e", "--data", "mnist")
+    assert told.returncode == 0, told.stderr
+    assert told.stdout.splitlines()[0].startswith("data: mnist, test split (10,000 images)")

@@ -76,7 +76,11 @@ def _print_confusion(result) -> None:
 def ensemble(
     models: list[Path] = typer.Argument(..., help="Two or more folders that `train` wrote (one with --tta)."),
     out_path: Path = typer.Option(..., "--out", help="The model folder to write."),
-    data: str = typer.Option("mnist", help=SRC_HELP + " (scored on its test split)"),
+    data: str = typer.Option(
+        None,
+        help=SRC_HELP
+        + " (scored on its test split). Default: the members' own data, held out as evaluate does.",
+    ),
     tta: bool = typer.Option(
         False,
         "--tta",
@@ -87,6 +91,7 @@ def ensemble(
     from digitlab.run.joining import make_ensemble
 
     result = make_ensemble(models, out_path, data, tta)
+    say(result.data)
     split = result.evaluation.split
     for path, acc, seconds in result.members:
         say(f"  {path}: {split} accuracy {acc:.4f} ({seconds:.2f} s)")

@@ -4,10 +4,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitlab.data import load_source
 from digitlab.data.sources import source_location
 from digitlab.errors import DigitlabError
-from digitlab.inference.evaluation import Evaluation, evaluate, evaluation_data
+from digitlab.inference.evaluation import Evaluation, evaluate
+from digitlab.inference.held_out import HeldOut, held_out, recorded_source
 from digitlab.modelfiles.model_file import ModelInfo, load_model, read_info
 from digitlab.modelfiles.ownership import writing
 from digitlab.modelfiles.publishing import publish_run
@@ -22,13 +22,16 @@ class EnsembleResult:
     evaluation: Evaluation  # the ensemble's
     members: list[tuple[str, float, float]]  # (path, accuracy, seconds to predict the split)
     seconds: float  # the ensemble's time to predict the same split
+    data: str  # what scored them: 'data: SRC, SPLIT split (N images)'
 
 
 def make_ensemble(
-    paths: list[str | Path], out: str | Path, data: str = "mnist", tta: bool = False
+    paths: list[str | Path], out: str | Path, data: str | None = None, tta: bool = False
 ) -> EnsembleResult:
-    """Load the member models, join them, score all on `data`'s test split, publish OUT.
+    """Load the member models, join them, score all on held-out images, publish OUT.
 
+    `data`: whose test split (else all its labelled images) scores them; None: the members' own data,
+    held out as `evaluate` holds it out (`inference.held_out`).
     `tta`: the ensemble also averages each image's one-pixel shifts (then one model is enough).
     """
     fewest = fewest_members(tta)
@@ -53,15 +56,34 @@ def make_ensemble(
                 "preprocessing "
                 f"({len(info.classes)} classes of {info.input_size[0]}x{info.input_size[1]} images)"
             )
+    scored_on = _held_out(paths, [info for _, info in loaded], data)
     with writing(out) as manifest:  # refused before any scoring when OUT is not digitlab's to write
-        return _score_and_publish(paths, loaded, out, data, tta, manifest)
+        return _score_and_publish(paths, loaded, out, scored_on, tta, manifest)
 
 
-def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, manifest) -> EnsembleResult:
-    split, dataset = evaluation_data(
-        load_source(data, preprocess=loaded[0][1].preprocessing, channels=loaded[0][1].channels),
-        loaded[0][1].classes,
-    )
+def _held_out(paths: list, infos: list[ModelInfo], data: str | None) -> HeldOut:
+    """The images every member is scored on: `data`'s, else the data the members share. A valid split
+    is one member's own: the others may have trained on it unless all drew it alike."""
+    if data is None:
+        sources = {source_location(recorded_source(info)) for info in infos}
+        if len(sources) > 1:
+            raise DigitlabError(
+                f"the members were trained on different data ({', '.join(sorted(sources))}): pass --data"
+            )
+    scored_on = held_out(infos[0], data)
+    drawn = {(info.settings.get("valid_fraction"), info.settings.get("seed")) for info in infos}
+    if scored_on.split == "valid" and len(drawn) > 1:
+        raise DigitlabError(
+            f"{scored_on.source} has no test split and the members held out different valid splits "
+            "(each may have trained on another's): pass --data with labelled images none of them trained on"
+        )
+    return scored_on
+
+
+def _score_and_publish(
+    paths: list, loaded: list, out, scored_on: HeldOut, tta: bool, manifest
+) -> EnsembleResult:
+    split, dataset, data = scored_on.split, scored_on.data, scored_on.source
     members = []
     for path, (model, _) in zip(paths, loaded, strict=True):
         start = time.perf_counter()
@@ -93,4 +115,4 @@ def _score_and_publish(paths: list, loaded: list, out, data: str, tta: bool, man
     )
     add_evaluation(page, evaluation, dataset, f"The ensemble on the {split} set")
     publish_run(out, manifest, ensemble, info, {"report.html": page.render()})
-    return EnsembleResult(evaluation, members, seconds)
+    return EnsembleResult(evaluation, members, seconds, scored_on.line())
