@@ -9,6 +9,7 @@ operating system) outside the profile. cProfile adds a few microseconds to each 
 sees; the figures include them.
 """
 
+import atexit
 import cProfile
 import pstats
 import resource
@@ -29,7 +30,7 @@ PHASES = {
         "digitlab/data/dataset.py",
         "__post_init__",
     ),
-    "model, loaders (their own leakage check) and learner": (
+    "model, loaders and learner": (
         "digitlab/run/learner_parts.py",
         "build_learner",
     ),
@@ -93,20 +94,21 @@ def section(r: dict, command: str = "") -> str:
 
 
 def _profiled_command(stats_file: str, argv: list[str]) -> None:
-    """Run `digitlab ARGV` in this process under a CPU-time cProfile; write its stats to `stats_file`."""
+    """Run `digitlab ARGV` in this process as the program runs it (its `main`, which ends the process)
+    under a CPU-time cProfile; its stats are written to `stats_file` by an exit function, which `main`
+    runs as it ends."""
     profile = cProfile.Profile(time.process_time)
     sys.argv = ["digitlab", *argv]
-    profile.enable()
-    try:
-        from digitlab.cli import main
 
-        main()
-    except SystemExit as e:
-        if e.code:
-            raise
-    finally:
+    def dump() -> None:
         profile.disable()
         profile.dump_stats(stats_file)
+
+    atexit.register(dump)
+    profile.enable()
+    from digitlab.cli import main
+
+    main()
 
 
 if __name__ == "__main__":
