@@ -3,10 +3,10 @@
 The command runs in a fresh interpreter under cProfile with a CPU-time clock (`time.process_time`:
 every thread of the process, torch's included, charged to the phase the main thread is in), so a
 busy machine stretches its wall time but hardly its shares. A phase's figure is the CPU time of the
-function that does it, what it calls included; imports are those of the whole run (a lazy import
-inside a phase counts in both rows). Start-up and exit are the process's CPU time (from the
-operating system) outside the profile. cProfile adds a few microseconds to each Python call it
-sees; the figures include them.
+function that does it, what it calls included; imports are those of the whole run, torch's too
+(nothing imports it before the profile starts; a lazy import inside a phase counts in both rows).
+Start-up and exit are the process's CPU time (from the operating system) outside the profile.
+cProfile adds a few microseconds to each Python call it sees; the figures include them.
 """
 
 import atexit
@@ -18,8 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-from bench.timing import command_line
 
 # phase: (the end of the file that holds the function, its name)
 PHASES = {
@@ -74,6 +72,9 @@ def _phases(stats: pstats.Stats) -> dict[str, float]:
 
 def section(r: dict, command: str = "") -> str:
     """The phases as shares of the process's CPU time, the rest named for what it is."""
+    # imported here: the profiled process (this module as __main__) must not import torch before its profile
+    from bench.timing import command_line
+
     cpu, phases = r["cpu"], r["phases"]
     work = sum(v for k, v in phases.items() if not k.startswith("imports"))
     rows = [(name, seconds) for name, seconds in phases.items()]
