@@ -4,6 +4,7 @@ import hashlib
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -111,9 +112,9 @@ class Dataset:
 
     def fingerprint(self) -> str:
         """SHA-256 of the pixels and labels: names the exact data a model saw."""
-        h = hashlib.sha256(np.ascontiguousarray(self.images.numpy()))  # read in place, not copied to bytes
+        h = hashlib.sha256(np.ascontiguousarray(self.images.numpy()).data)  # read in place, not copied
         if self.labels is not None:
-            h.update(np.ascontiguousarray(self.labels.numpy()))
+            h.update(np.ascontiguousarray(self.labels.numpy()).data)
         return h.hexdigest()
 
     def _require_labels(self) -> torch.Tensor:
@@ -142,7 +143,7 @@ def _sample_bytes(x: torch.Tensor) -> list[bytes]:
     if len(x) == 0:
         return []
     rows = x.detach().cpu().contiguous().reshape(len(x), -1).view(torch.uint8).numpy()
-    return rows.view(np.dtype((np.void, rows.shape[1]))).ravel().tolist()
+    return cast(list[bytes], rows.view(np.dtype((np.void, rows.shape[1]))).ravel().tolist())
 
 
 def shared_samples(a: Dataset, b: Dataset) -> int:
