@@ -116,11 +116,11 @@ def main() -> NoReturn:
 
 
 def _end(code: int) -> NoReturn:
-    """Exit without tearing the interpreter down: the command's files are written and renamed into place,
-    its output flushed, Python's exit functions (`atexit`) run; what is left is freeing memory the system
-    frees anyway, which took 0.9-1.2 s of wall time after `train`'s last line (a busy 2-core Xeon, 2 runs
-    each, `train --preset fast --epoch-size 128`: 0.06-0.10 s this way). A thread still at work (not a
-    daemon) is waited for as Python's own exit waits for it."""
+    """Exit without tearing the interpreter down: the command's files are written and renamed into
+    place, its output flushed, Python's exit functions (`atexit`) run; what is left is tearing modules
+    and objects down, memory the system frees anyway, which took 0.9-1.2 s of wall time after `train`'s
+    last line (a busy 2-core Xeon, 2 runs each, `train --preset fast --epoch-size 128`: 0.06-0.10 s
+    this way). A thread still at work (not a daemon) is waited for as Python's own exit waits for it."""
     if any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()
