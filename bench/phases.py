@@ -3,12 +3,13 @@
 The command runs in a fresh interpreter under cProfile with a CPU-time clock (`time.process_time`:
 every thread of the process, torch's included, charged to the phase the main thread is in), so a
 busy machine stretches its wall time but hardly its shares. A phase's figure is the CPU time of the
-function that does it, what it calls included; imports are those of the whole run (a lazy import
-inside a phase counts in both rows). Start-up and exit are the process's CPU time (from the
-operating system) outside the profile. cProfile adds a few microseconds to each Python call it
-sees; the figures include them.
+function that does it, what it calls included; imports are those of the whole run, torch's too
+(nothing imports it before the profile starts; a lazy import inside a phase counts in both rows).
+Start-up and exit are the process's CPU time (from the operating system) outside the profile.
+cProfile adds a few microseconds to each Python call it sees; the figures include them.
 """
 
+import atexit
 import cProfile
 import pstats
 import resource
@@ -17,8 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-from bench.timing import command_line
 
 # phase: (the end of the file that holds the function, its name)
 PHASES = {
@@ -29,7 +28,7 @@ PHASES = {
         "digitlab/data/dataset.py",
         "__post_init__",
     ),
-    "model, loaders (their own leakage check) and learner": (
+    "model, loaders and learner": (
         "digitlab/run/learner_parts.py",
         "build_learner",
     ),
@@ -73,6 +72,9 @@ def _phases(stats: pstats.Stats) -> dict[str, float]:
 
 def section(r: dict, command: str = "") -> str:
     """The phases as shares of the process's CPU time, the rest named for what it is."""
+    # imported here: the profiled process (this module as __main__) must not import torch before its profile
+    from bench.timing import command_line
+
     cpu, phases = r["cpu"], r["phases"]
     work = sum(v for k, v in phases.items() if not k.startswith("imports"))
     rows = [(name, seconds) for name, seconds in phases.items()]
@@ -93,20 +95,21 @@ def section(r: dict, command: str = "") -> str:
 
 
 def _profiled_command(stats_file: str, argv: list[str]) -> None:
-    """Run `digitlab ARGV` in this process under a CPU-time cProfile; write its stats to `stats_file`."""
+    """Run `digitlab ARGV` in this process as the program runs it (its `main`, which ends the process)
+    under a CPU-time cProfile; its stats are written to `stats_file` by an exit function, which `main`
+    runs as it ends."""
     profile = cProfile.Profile(time.process_time)
     sys.argv = ["digitlab", *argv]
-    profile.enable()
-    try:
-        from digitlab.cli import main
 
-        main()
-    except SystemExit as e:
-        if e.code:
-            raise
-    finally:
+    def dump() -> None:
         profile.disable()
         profile.dump_stats(stats_file)
+
+    atexit.register(dump)
+    profile.enable()
+    from digitlab.cli import main
+
+    main()
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ import sys
 LIGHT = """
 import contextlib, io, json, os, sys
 import typer
-from digitlab.cli import app, main
+from digitlab.cli import app, run as run_cli
 
 def run(*args):
     sys.argv = ["digitlab", *args]
     with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()):
         try:
-            main()
+            run_cli()
         except SystemExit as e:
             return e.code, out.getvalue()
     return 0, out.getvalue()

@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from digitlab.cli import main, streams
+from digitlab.cli import run, streams
 from tests.helpers import CliResult, cli
 
 
@@ -20,7 +20,7 @@ def run_main(stdout, *args: str) -> CliResult:
     argv, sys.argv = sys.argv, ["digitlab", *map(str, args)]
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
-            main()
+            run()
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)  # as the shell sees it

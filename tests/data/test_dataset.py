@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from digitlab.data import Dataset, LeakageWarning, Splits, load_source
+from digitlab.data.dataset import shared_rows
 from digitlab.errors import DigitlabError
 from tests.helpers import make_dataset, to_idx
 
@@ -52,6 +53,22 @@ def test_leakage_is_refused_or_warned():
         Splits(ds, ds, allow_leakage=True)
     train, valid = ds.split()
     Splits(train, valid)  # an honest split passes
+
+
+def test_shared_rows_counts_exact_copies_only():
+    x = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    near = x[40:].clone()
+    near[:, 27, 27] ^= 1  # one bit of the last pixel: no longer the same image
+    assert shared_rows(x, x[40:].clone()) == 10 and shared_rows(x, near) == 0
+    assert shared_rows(x, x[40:], chunk=7) == 10  # the training side read a few samples at a time
+    assert shared_rows(x[:1], torch.cat([x[:1], x[:1], x[1:2]])) == 2  # each copy in `b` counts
+    assert shared_rows(x[:0], x) == 0 and shared_rows(x, x[:0]) == 0
+    floats = x.float() / 255
+    assert (
+        shared_rows(floats, floats[45:].clone()) == 5
+        and shared_rows(floats.bfloat16(), floats[:2].bfloat16()) == 2
+    )
+    assert shared_rows(torch.tensor([-0.0]), torch.tensor([0.0])) == 0  # value for value means bit for bit
 
 
 def test_idx_folder_source(tmp_path):

@@ -89,6 +89,9 @@ def test_validating_on_the_training_data_warns_loudly():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dls = DataLoaders(DataLoader((x[:30], y[:30]), 8), DataLoader((x[30:], y[30:]), 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # samples checked before (as `Splits` does) are not checked again
+        DataLoaders(DataLoader((x, y), 8), DataLoader((x[30:], y[30:]), 8), leakage_checked=True)
     xb, yb = dls.one_batch()
     assert xb.shape == (8, 784)
     train, valid = dls

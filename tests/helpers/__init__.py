@@ -24,13 +24,13 @@ class CliResult:
 
 def cli(*args: str) -> CliResult:
     """`digitlab ARGS...` run in this process, exactly as the console script runs it (exit code included)."""
-    from digitlab.cli import main
+    from digitlab.cli import run
 
     out, err = io.StringIO(), io.StringIO()
     argv, sys.argv = sys.argv, ["digitlab", *map(str, args)]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
+            run()
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

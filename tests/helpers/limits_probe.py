@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from digitlab.cli import main
+from digitlab.cli import run as run_command
 from digitlab.inference.predictor import Predictor
 from digitlab.web.app import create_app
 
@@ -35,7 +35,7 @@ def growth_of(run) -> tuple[object, float]:
 def command(*args: str) -> int:
     sys.argv = ["digitlab", *args]
     try:
-        main()
+        run_command()
     except SystemExit as e:
         return int(e.code or 0)
     return 0

@@ -4,9 +4,13 @@ Each command is a plain function in the module of its group; they are all regist
 order `digitlab --help` lists them.
 """
 
+import atexit
+import contextlib
+import os
 import sys
+import threading
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -98,8 +102,37 @@ def _format_warning(message, category, filename, lineno, line=None):
     return f"warning: {message}\n"
 
 
-def main() -> None:
-    """Entry point: one-line errors and exit status 1, tracebacks only with --debug."""
+def main() -> NoReturn:
+    """The `digitlab` program (its console script, `python -m digitlab`): the command, then the process
+    ends at once (`_end`). In a process that goes on after a command (tests, notebooks), call `run`."""
+    try:
+        run()
+        code: Any = 0
+    except SystemExit as e:
+        code = e.code
+    if not isinstance(code, int) and code is not None:  # sys.exit("a message"): Python's own exit says it
+        sys.exit(code)
+    _end(code or 0)
+
+
+def _end(code: int) -> NoReturn:
+    """Exit without tearing the interpreter down: the command's files are written and renamed into
+    place, its output flushed, Python's exit functions (`atexit`) run; what is left is tearing modules
+    and objects down, memory the system frees anyway, which took 0.9-1.2 s of wall time after `train`'s
+    last line (a busy 2-core Xeon, 2 runs each, `train --preset fast --epoch-size 128`: 0.06-0.10 s
+    this way). A thread still at work (not a daemon) is waited for as Python's own exit waits for it."""
+    if any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # as Python's exit, a stream that fails now is left alone
+            stream.flush()
+    os._exit(code)
+
+
+def run() -> None:
+    """The command line in `sys.argv`, run in this process: one-line errors and exit status 1 (as
+    SystemExit), tracebacks only with --debug."""
     warnings.formatwarning = _format_warning
     if not streams.prepare():
         print("error: standard output is closed: nowhere to write the results", file=sys.stderr)
@@ -109,6 +142,7 @@ def main() -> None:
         code = command(
             legacy_channels(sys.argv[1:]), standalone_mode=False
         )  # Click's own errors come back here, to be said in one line
+        sys.stdout.flush()  # here, where a failed write is said in one line
     except typer.TyperException as e:  # Click's usage errors: a flag or argument that does not parse
         if type(e).__name__ != "NoArgsIsHelpError":  # (`digitlab` alone: the help is already shown)
             command = getattr(e, "ctx", None) and e.ctx.command_path

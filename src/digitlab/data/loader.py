@@ -165,9 +165,11 @@ class DataLoaders:
 
     train: DataLoader
     valid: DataLoader
+    leakage_checked: bool = False  # True: the samples were checked before they became tensors (`Splits`)
 
     def __post_init__(self) -> None:
-        warn_if_leaky(self.train, self.valid)
+        if not self.leakage_checked:
+            warn_if_leaky(self.train, self.valid)
 
     def one_batch(self) -> Any:
         """The first training batch."""

@@ -95,9 +95,11 @@ def evaluate(
     """The scores, and the probabilities they came from (N, classes).
 
     In full float32 on a GPU too: by default its convolutions round inputs to TF32 (10-bit
-    mantissas), which can flip a borderline image, and a score should not depend on the device."""
+    mantissas), which can flip a borderline image, and a score should not depend on the device.
+    In inference mode: no autograd bookkeeping at all (the probabilities are those of `torch.no_grad`, bit
+    for bit, on a trained `fast` model's 10,000 test digits in batches of 1,000, 2,500 and 10,000)."""
     check_fits(model, data, data.name)
-    with full_float32():
+    with full_float32(), torch.inference_mode():
         probs = predict_probs(model, data.floats())
     return score(probs, data.labels, split, n_top, data.classes), probs
 

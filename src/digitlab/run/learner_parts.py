@@ -139,7 +139,8 @@ def _loaders(
     augment: RandomAffine | None,
     shard: tuple[int, int],
 ) -> DataLoaders:
-    """Both splits held on `device` (no copies per batch); training batches shuffled and augmented."""
+    """Both splits held on `device` (no copies per batch); training batches shuffled and augmented.
+    Their leakage is not checked again: `Splits` checked these very samples (as uint8 pixels)."""
     train_xy = (splits.train.floats().to(device), splits.train.labels.to(device))
     valid_xy = (splits.valid.floats().to(device), splits.valid.labels.to(device))
     return DataLoaders(
@@ -153,6 +154,7 @@ def _loaders(
             epoch_size=config.epoch_size,
         ),
         DataLoader(valid_xy, 1000, shard=shard),
+        leakage_checked=True,
     )
 
 
