@@ -437,6 +437,12 @@ def test_max_filter_equals_max_pool_and_restroke_thickens_and_thins():
     assert torch.equal(out[2], digit[2])
     half = restroke(digit, torch.tensor([0.5, -0.5, 0.0]))
     assert torch.allclose(half[:2], (digit[:2] + out[:2]) / 2)
+    # one filter pass for the batch gives each image its own dilation or erosion (border as black)
+    amount = torch.tensor([0.7, -0.4, 0.0, -1.0, 1.0, 0.2]).view(-1, 1, 1, 1)
+    wide, thin = F.max_pool2d(x, 3, 1, 1), -F.max_pool2d(F.pad(-x, (1, 1, 1, 1)), 3, 1)
+    assert torch.equal(
+        restroke(x, amount.flatten()), x + amount.abs() * (torch.where(amount > 0, wide, thin) - x)
+    )
 
 
 def test_stroke_augmentation_changes_ink_of_about_half_the_images():

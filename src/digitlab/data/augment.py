@@ -86,12 +86,15 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 def restroke(xb: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
     """Thicker strokes where `amount` (one per image, in [-1, 1]) is positive, thinner where negative.
 
-    A 3x3 maximum filter is a dilation (every stroke one pixel wider on each side), a 3x3 minimum
-    filter an erosion; each image is blended between itself and one of those by |amount|.
+    A 3x3 maximum filter is a dilation (every stroke one pixel wider on each side), and the same
+    filter on the negated image, negated back, an erosion. Each image needs only one of them, so
+    the images to thin are negated (s = -1), the batch filtered once, and negated back: half the
+    filtering of doing both for every image, with the same numbers. Each image is then blended
+    between itself and its filtered self by |amount|.
     """
     amount = amount.view(-1, 1, 1, 1)
-    thicker, thinner = amount.clamp(min=0), (-amount).clamp(min=0)
-    return xb + thicker * (max_filter3(xb) - xb) + thinner * (-max_filter3(-xb) - xb)
+    sign = torch.where(amount < 0, -1.0, 1.0).to(xb.dtype)
+    return xb + amount.abs() * (sign * max_filter3(sign * xb) - xb)
 
 
 def max_filter3(xb: torch.Tensor) -> torch.Tensor:
