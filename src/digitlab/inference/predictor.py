@@ -136,11 +136,14 @@ class Predictor:
         holds no digit. With `as_is`: the image itself, resized, and grey unless the model is colour."""
         return self.input_kind.prepare(image, name or "image")
 
-    def prediction(self, name: str, probs: torch.Tensor | None, digit_image: np.ndarray | None) -> Prediction:
+    def prediction(
+        self, name: str, probs: torch.Tensor | list[float] | None, digit_image: np.ndarray | None
+    ) -> Prediction:
         """The answer for one image from its probabilities (the web server computes them in batches)."""
         if probs is None or digit_image is None:
             return Prediction(name, input=np.zeros(self.size, np.uint8), named=self.info.named)
-        values = probs.tolist()  # plain floats: a tensor op per value costs more than the whole answer
+        # plain floats: a tensor op per value costs more than the whole answer
+        values = probs.tolist() if isinstance(probs, torch.Tensor) else probs
         if not all(map(math.isfinite, values)):  # cannot happen with checked weights; never print NaN
             raise DigitlabError(f"{name or 'image'}: the model gave non-finite probabilities")
         best = max(range(len(values)), key=values.__getitem__)  # the first of equals, as argmax
@@ -201,7 +204,7 @@ class Predictor:
 
     def _answer(self, batch: list[Prepared]) -> Iterator[Prediction]:
         digits = [digit for _, digit, error in batch if error is None and digit is not None]
-        probs = iter(self.probs(np.stack(digits))) if digits else iter(())
+        probs = iter(self.probs(np.stack(digits)).tolist()) if digits else iter(())  # one call a batch
         for name, digit, error in batch:
             if error is not None:
                 yield Prediction(name, error=error)

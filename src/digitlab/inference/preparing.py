@@ -32,7 +32,7 @@ from digitlab.fileio import read_regular
 # (file name, the model's input or None for an image that holds no digit, the line that says why it failed)
 Prepared = tuple[str, np.ndarray | None, str | None]
 CHUNK = 32  # files a process prepares per task: its answer costs the parent one unpickling, not 32
-AHEAD_BYTES = 8 << 20  # inputs held ahead of the model by processes: 10,700 MNIST digits, 2,730 colour 32x32
+AHEAD_BYTES = 8 << 20  # inputs held ahead of the model by processes: 10,699 MNIST digits, 2,730 colour 32x32
 
 
 @dataclass(frozen=True)
@@ -185,36 +185,46 @@ def listed(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None]]:
             yield str(path), None
             continue
         unreadable: list[tuple[str, str]] = []
-        images = image_files(path, unreadable)
+        images = _image_names(path, unreadable)
         yield from unreadable  # subfolders that could not be read
         if not images:
             yield str(path), f"{path}: folder holds no images"
-        yield from ((str(p), None) for p in images)
+        yield from ((name, None) for name in images)
 
 
 def image_files(folder: Path, unreadable: list[tuple[str, str]]) -> list[Path]:
     """Every image file below `folder`, sorted; a subfolder that cannot be read adds its name and error."""
+    return [Path(name) for name in _image_names(folder, unreadable)]
+
+
+def _image_names(folder: Path, unreadable: list[tuple[str, str]]) -> list[str]:
+    """`image_files` as names, in the order of their paths' parts (as `Path` sorts them). Each name is
+    a normalised folder's joined with an entry's, so it is already what `str(Path(name))` gives."""
 
     def skipped(error: OSError) -> None:
         unreadable.append((str(error.filename), f"{error.filename}: cannot read folder ({error.strerror})"))
         warnings.warn(f"{error.filename}: skipped, cannot read folder ({error.strerror})", stacklevel=2)
 
-    found = [path for path in _walk(folder, skipped) if path.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(p for p in found if p.is_file())
+    found = [
+        entry.path
+        for entry in _walk(folder, skipped)
+        if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file()
+    ]  # links followed, as Path.is_file: the entry's own type, a stat only for a link
+    return sorted(found, key=lambda name: name.split(os.sep))
 
 
-def _walk(folder: Path, unreadable: Callable[[OSError], None]) -> Iterator[Path]:
+def _walk(folder: Path, unreadable: Callable[[OSError], None]) -> Iterator[os.DirEntry]:
     """Every entry below `folder` but its folders, as os.walk finds them (links to folders not followed),
     from a list of folders still to read: Python 3.11's os.walk recurses, so a folder nested past
     Python's recursion limit (a few thousand levels are easily made) would end it with a RecursionError."""
-    waiting = [folder]
+    waiting = [str(folder)]
     while waiting:
         try:
             with os.scandir(waiting.pop()) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
-                        waiting.append(Path(entry.path))
+                        waiting.append(entry.path)
                     else:
-                        yield Path(entry.path)
+                        yield entry
         except OSError as e:
             unreadable(e)
