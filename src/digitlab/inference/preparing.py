@@ -17,7 +17,7 @@ import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -36,6 +36,7 @@ Prepared = tuple[str, np.ndarray | None, str | None]
 # (3.6 s alone; medians of 3, a machine at load 9): workers this much nicer leave the parent its core
 WORKER_NICENESS = 5
 CHUNK = 32  # files a process prepares per task: its answer costs the parent one unpickling, not 32
+MAX_JSON_BYTES = 16 << 20  # as model_file reads model.json (which imports torch)
 AHEAD_BYTES = 8 << 20  # inputs held ahead of the model by processes: 10,699 MNIST digits, 2,730 colour 32x32
 
 
@@ -72,15 +73,12 @@ def expected_kind(model: str | Path, as_is: bool) -> InputKind | None:
     while torch loads. None where model.json is not simply there to read: loading the model says why.
     A guess only: `Predictor` checks it against the model it loads."""
     path = Path(model)
-    path = (
-        path / "model.json"
-        if path.is_dir()
-        else path
-        if path.suffix == ".json"
-        else path.with_name("model.json")
-    )
+    if path.is_dir():
+        path = path / "model.json"
+    elif path.suffix != ".json":  # a weights file: its folder's model.json
+        path = path.with_name("model.json")
     try:
-        info = json.loads(read_regular(path, 16 << 20, follow_links=True))
+        info = json.loads(read_regular(path, MAX_JSON_BYTES, follow_links=True))
         height, width = info.get("input_size", [28, 28])
         kind = InputKind(
             (height, width), info.get("channels", 1), as_is or info.get("preprocessing") == "as-is"
@@ -117,7 +115,7 @@ class Preparing:
         while self.pending:
             chunk, work = self.pending.popleft()
             self.in_flight -= len(chunk)
-            answers = iter(work.result()) if work is not None else None
+            answers = iter(_result(work)) if work is not None else None
             for name, error in chunk:
                 if error is not None:
                     yield name, None, error
@@ -146,6 +144,15 @@ class Preparing:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _result(work: Future) -> list[tuple[np.ndarray | None, str | None]]:
+    try:
+        return work.result()
+    except BrokenExecutor:  # a worker killed (out of memory, a signal): one line, as for a bad file
+        raise DigitlabError(
+            "a process preparing the images ended abruptly (killed, or out of memory)"
+        ) from None
 
 
 def _prepare_all(kind: InputKind, names: list[str]) -> list[tuple[np.ndarray | None, str | None]]:
