@@ -160,13 +160,10 @@ def _prepare_all(kind: InputKind, names: list[str]) -> list[tuple[np.ndarray | N
 
 
 def can_fork() -> bool:
-    """Whether this process may fork workers: it runs no other thread (a fork copies no thread, and a
-    lock one of them held stays locked in the child forever) and torch is not loaded (its thread pools)."""
-    return (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and "torch" not in sys.modules
-    )
+    """Whether this process may fork workers: on Linux (macOS's system libraries are not safe to use
+    after a fork, which is why Python spawns there), running no other thread (a fork copies no thread,
+    and a lock one of them held stays locked in the child forever), torch not loaded (its thread pools)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1 and "torch" not in sys.modules
 
 
 def _pool(workers: int, processes: bool) -> Executor:
