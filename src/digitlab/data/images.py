@@ -125,7 +125,7 @@ def _fit_box(ink: np.ndarray, box: int) -> np.ndarray:
     scale = box / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     resized = float_image(ink).resize(size, Image.Resampling.LANCZOS)
-    return np.maximum(float_pixels(resized), 0)
+    return np.asarray(np.maximum(float_pixels(resized), 0), np.float32)
 
 
 def float_image(array: np.ndarray) -> Image.Image:
@@ -151,4 +151,4 @@ def _center(ink: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     left = min(max(round(size[1] / 2 - cx), 0), size[1] - w)  # one number costs 10 times theirs
     frame = np.zeros(size, np.float32)
     frame[top : top + h, left : left + w] = ink
-    return np.round(frame / frame.max() * 255).astype(np.uint8)
+    return np.asarray(np.round(frame / frame.max() * 255), np.uint8)
