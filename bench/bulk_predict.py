@@ -22,6 +22,7 @@ from PIL import Image
 from bench.timing import command_line
 from digitlab.data import load_source
 from digitlab.inference.predictor import model_threads
+from digitlab.inference.preparing import cores
 
 FILES = 5_000
 PLAIN = Path(__file__).with_name("plain_predict.py")
@@ -60,7 +61,7 @@ def run(model_dir: str, n: int = FILES, repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write_files(folder, n)
-        result: dict = {"n": n, "repeats": repeats, "threads": model_threads()}
+        result: dict = {"n": n, "repeats": repeats, "threads": model_threads(), "workers": cores()}
         for mode in TARGETS:
             commands = _commands(model_dir, folder, mode)
             times: dict[str, list[float]] = {side: [] for side in SIDES}
@@ -97,7 +98,8 @@ def section(model_dir: str, command: str = "") -> str:
         + f"{n:,} PNGs (56x56, dark ink on white) in one folder, the fast model. Each run a whole "
         f"process (start-up and loading the model included), all interleaved, {r['repeats']} runs "
         "each after a warm-up (how busy the machine was: the line above). `digitlab predict DIR --jsonl` "
-        "decodes in threads, prepares the next batch while the model runs, and gives the model "
+        f"decodes and prepares the files in {r['workers']} processes forked before it imports torch "
+        "(they work while torch loads), ahead of the model, and gives the model "
         f"{r['threads']} of torch's threads; the plain loop (`bench/plain_predict.py`) opens, greys "
         "and resizes each file with PIL (and inverts it for the MNIST-style rows), then calls the model "
         "256 at a time, with torch's own thread count and again with digitlab's. Images/s from the "

@@ -82,7 +82,7 @@ def explain(
 def _images(predictor, paths: list[Path]) -> list[tuple[str, Callable]]:
     """Each image file (folders expanded, sorted): its name's stem and how to explain it."""
     from digitlab.inference.explanation import explain_file
-    from digitlab.inference.predictor import image_files
+    from digitlab.inference.preparing import image_files
 
     files = [found for path in paths for found in (image_files(path, []) if path.is_dir() else [path])]
     return [(path.stem, functools.partial(explain_file, predictor, str(path))) for path in files]

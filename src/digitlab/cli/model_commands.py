@@ -119,20 +119,19 @@ def predict(
 
     Results stream out in order as each batch of 256 images is done; memory stays bounded for any
     number of files. A progress bar goes to stderr when it is a terminal."""
-    from digitlab.inference.predictor import Predictor, SavedInputs, sharing_cores
-
     if as_json + as_jsonl + as_csv > 1:
         raise typer.BadParameter("choose one of --json, --jsonl and --csv", param_hint="--json")
     form = "json" if as_json else "jsonl" if as_jsonl else "csv" if as_csv else "text"
     errors = 0
-    saved = SavedInputs(save_inputs) if save_inputs is not None else None
-    predictor = Predictor.load(model, engine, trust_code, as_is)
-    with (
-        sharing_cores(),
-        _Output(form, len(predictor.info.classes), predictor.info.named) as output,
-        _progress() as advance,
-    ):
-        for answers in predictor.iter_batches(paths):
+    with contextlib.ExitStack() as stack:
+        predictor, prepared = _started(stack, model, paths, engine, trust_code, as_is)
+        from digitlab.inference.predictor import SavedInputs, sharing_cores
+
+        saved = SavedInputs(save_inputs) if save_inputs is not None else None
+        stack.enter_context(sharing_cores())
+        output = stack.enter_context(_Output(form, len(predictor.info.classes), predictor.info.named))
+        advance = stack.enter_context(_progress())
+        for answers in predictor.answer_batches(prepared):
             for result in answers:
                 if saved is not None:
                     saved.add(output.count, result)  # its number in the output
@@ -146,6 +145,26 @@ def predict(
         saved.flush()
     if errors:
         sys.exit(1)
+
+
+def _started(
+    stack: contextlib.ExitStack, model: Path, paths: list[Path], engine: str, trust_code: bool, as_is: bool
+):
+    """The predictor, and its files being prepared: by processes forked before torch is imported where
+    model.json says what the model reads, so the files are decoded while torch loads (BENCHMARKS.md
+    "Predicting a folder of 5,000 files"); else, or if the model loaded reads otherwise, by threads."""
+    from digitlab.inference.preparing import Preparing, expected_kind
+
+    kind = expected_kind(model, as_is)
+    early = stack.enter_context(Preparing(paths, kind, fork=True)) if kind else None
+    from digitlab.inference.predictor import BATCH, Predictor
+
+    predictor = Predictor.load(model, engine, trust_code, as_is)
+    if early is not None and early.kind == predictor.input_kind:
+        return predictor, early
+    if early is not None:  # model.json changed under us: start again
+        early.close()
+    return predictor, stack.enter_context(Preparing(paths, predictor.input_kind, ahead=BATCH))
 
 
 class _Output:

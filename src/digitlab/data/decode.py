@@ -130,7 +130,9 @@ def _float_grey(image: Image.Image, name: str) -> np.ndarray:
     if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
         return _composite(rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+    grey = image if image.mode == "L" else image.convert("L")
+    # the bytes as they are (`np.asarray(grey)` checks the array interface, costing more than a small copy)
+    return np.frombuffer(grey.tobytes(), np.uint8).reshape(grey.height, grey.width).astype(np.float32) / 255
 
 
 EIGHT_BIT_GREY_MODES = ("1", "L", "RGB", "CMYK", "YCbCr")  # Pillow's convert('L') greys them exactly
