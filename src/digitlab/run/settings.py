@@ -46,9 +46,10 @@ MODEL_NAMES = (
 # (`kind_recipe`): default's mild recipe gives them widths 24-48-96 with two convolutions a stage,
 # digits keep 16-32-64 with one (their run time unchanged). Fashion-MNIST, seed 0, 15 epochs of the
 # mild recipe, one thread on the shared machine: 0.9342 with 24-48-96 x2 (4.9x the CPU time a
-# training step of 16-32-64 x1), 0.9259 with 16-32-64 x2 (2.6x); 16-32-64 x1 gave 0.9058 (BENCHMARKS.md,
-# "Presets with a margin", quiet; 0.9063 with labels smoothed by 0.1); issue #42 asks for 0.93. The costs a step: 40 steps of each on
-# Fashion-MNIST, one thread, interleaved 3 times, medians 37.3, 98.4 and 181.6 ms.
+# training step of 16-32-64 x1), 0.9259 with 16-32-64 x2 (2.6x); 16-32-64 x1 gave 0.9058
+# (BENCHMARKS.md, "Presets with a margin", quiet; 0.9063 with labels smoothed by 0.1); issue #42 asks
+# for 0.93. The costs a step: 40 steps of each on Fashion-MNIST, one thread, interleaved 3 times,
+# medians 37.3, 98.4 and 181.6 ms.
 DIGITS = dict(augment=True, rotate=10.0, shift=0.05, zoom=0.1)
 MILD = dict(augment=True, rotate=0.0, shift=0.1, zoom=0.1, stroke=0.0)
 STILL = dict(augment=False, rotate=0.0, shift=0.0, zoom=0.0, stroke=0.0)  # mirrored only, with --augment
