@@ -2,11 +2,13 @@
 digits (MNIST, and a 42,000-row Kaggle CSV scored on the other 28,000 digits), on Fashion-MNIST, and
 on a colour-shapes set with the `digits` recipe against the `mild` one the data choose.
 
-Runtime on a quiet 2-core CPU (fast about 15 s a run, default about 9 minutes): with the defaults
-(fast 10 seeds on both digit sets, default 1 seed on each, Fashion-MNIST fast 3 seeds and default 1,
-shapes fast 3 seeds each recipe) about 40 minutes; `fast_seeds=0, default_seeds=0` measures only
-the other data (about 12 minutes, Fashion-MNIST's default run most of it). Each run is one
-process's `digitlab.train`, as `digitlab train` runs it.
+Runtime on a quiet 2-core CPU (fast about 15 s a run, default about 9 minutes on digits): default's
+Fashion-MNIST run trains the larger CNN its mild recipe declares, 4.9x the CPU time a step (the
+comment beside `settings.PRESETS`), about 44 minutes (an estimate: 9 minutes times 4.9). With the
+defaults (fast 10 seeds on both digit sets, default 1 seed on each, Fashion-MNIST fast 3 seeds and
+default 1, shapes fast 3 seeds each recipe) about 75 minutes; `fast_seeds=0, default_seeds=0`
+measures only the other data (about 46 minutes, Fashion-MNIST's default run most of it). Each run is
+one process's `digitlab.train`, as `digitlab train` runs it.
 """
 
 import statistics

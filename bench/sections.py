@@ -197,17 +197,17 @@ SECTIONS: dict[str, Section] = {
         Section(
             "margin",
             "margin: fast (10 seeds), default (1) on MNIST and the CSV, Fashion-MNIST, colour shapes",
-            40,
+            75,
             lambda r: presets_margin.section(presets_margin.run(), r.command),
-            "it repeats presets' fast runs beside a default seed on each digit set (about 40 minutes)",
+            "it repeats presets' fast runs beside a default seed on each digit set (about 75 minutes)",
             smoke=False,
         ),
         Section(
             "margin-other",
             "margin-other: fast and default on Fashion-MNIST, digits against mild on colour shapes",
-            12,
+            46,
             lambda r: presets_margin.section(presets_margin.run(fast_seeds=0, default_seeds=0), r.command),
-            "about 12 minutes, waiting for room in the hour",
+            "about 46 minutes, default's larger CNN for clothes most of it",
             smoke=False,
         ),
         Section(

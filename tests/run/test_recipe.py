@@ -15,7 +15,7 @@ from digitlab.data.kind import digit_like
 from digitlab.errors import DigitlabError
 from digitlab.learning.torch_optim import TorchOptimizer
 from digitlab.run.recipe import refuse_untrusted
-from digitlab.run.settings import OPTIMIZERS, TrainConfig
+from digitlab.run.settings import OPTIMIZERS, PRESETS, TrainConfig
 from tests.helpers import cli
 
 CALLBACK_MODULE = """
@@ -90,6 +90,13 @@ def test_train_prints_and_records_the_recipe_the_data_chose(tiny_mnist_dir, tmp_
     assert result.returncode == 0, result.stderr
     assert "recipe: mild (not digit-like: 2 named classes, " in result.stdout
     assert "no augmentation, label smoothing 0, optimizer sgd" in result.stdout  # fast's mild recipe
+    # default gives other pictures their own CNN: the recipe line and model.json say which
+    short = ("--epochs", "1", "--epoch-size", "256")
+    result = cli("train", "--data", shapes, "--preset", "default", *short, "--out", tmp_path / "own")
+    assert result.returncode == 0, result.stderr
+    widths = PRESETS["default"]["mild"].get("widths", PRESETS["default"]["widths"])
+    assert f"CNN widths {'-'.join(map(str, widths))} (" in result.stdout
+    assert json.loads((tmp_path / "own" / "model.json").read_text())["settings"]["widths"] == list(widths)
     # an explicit choice wins over the data's look
     result = cli("train", "--data", shapes, *flags, "--augmentation", "digits", "--out", tmp_path / "chosen")
     assert "recipe: digits (chosen by --augmentation): augmented (turns 10 deg" in result.stdout
@@ -98,6 +105,19 @@ def test_train_prints_and_records_the_recipe_the_data_chose(tiny_mnist_dir, tmp_
         info["settings"]["augmentation"] == "digits"
         and info["augmentation_chosen"] == "chosen by --augmentation"
     )
+
+
+def test_a_kind_of_data_may_have_its_own_cnn_size_and_a_typed_one_wins():
+    own = {k: v for k, v in PRESETS["default"]["mild"].items() if k in ("widths", "convs")}
+    assert own and all(PRESETS["default"][k] != v for k, v in own.items())  # clothes: a larger CNN
+    resolved = TrainConfig(preset="default").resolve()
+    assert all(getattr(resolved, k) is None for k in own)  # the data decide (--print-config leaves it out)
+    mild, digits = resolved.with_augmentation("mild"), resolved.with_augmentation("digits")
+    assert all(getattr(mild, k) == v and getattr(digits, k) == PRESETS["default"][k] for k, v in own.items())
+    typed = TrainConfig(preset="default", widths=(8, 8, 8), convs=3).resolve().with_augmentation("mild")
+    assert (typed.widths, typed.convs) == ((8, 8, 8), 3)
+    fast = TrainConfig(preset="fast").resolve()  # its kinds share one size: known before the data
+    assert fast.widths == PRESETS["fast"]["widths"] and fast.convs == PRESETS["fast"]["convs"]
 
 
 def test_every_optimizer_name_is_torch_optims_and_their_arguments_are_checked():

@@ -74,6 +74,7 @@ class MLflowLogger:
         self.learner_cbs: list[Callback] = [MLflowEpochs(self)]
 
     def before_fit(self, run: "TrainingRun") -> None:
+        self.settings = run.config.to_json()  # fitted to the data: its kind's recipe and CNN size
         self.run_id = self._call("starting a run", self._start_run)
         if self.failure is not None:  # nothing trained yet: stop before the time is spent
             raise DigitlabError(self.failure)

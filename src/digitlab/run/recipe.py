@@ -13,7 +13,7 @@ from digitlab.data.kind import digit_like
 from digitlab.errors import DigitlabError
 from digitlab.learning.torch_optim import OptFunc, check_opt_args, opt_func, optimizer_class
 from digitlab.models.imported import import_class, is_import_path
-from digitlab.run.settings import TrainConfig, as_text
+from digitlab.run.settings import TrainConfig, as_text, kind_recipe
 
 
 def fit_to_data(config: TrainConfig, splits: Splits) -> tuple[TrainConfig, str]:
@@ -59,7 +59,8 @@ def user_callbacks(config: TrainConfig) -> list[Any]:
 
 def recipe_line(config: TrainConfig, why: str) -> str:
     """What the run trains with, as it starts: the preset's recipe for its kind of data (and why that
-    kind), the augmentation, label smoothing, optimizer and the user's callbacks."""
+    kind): the CNN's size where the kind has its own, the augmentation, label smoothing, optimizer and
+    the user's callbacks."""
     if not config.augment or config.model in ("baseline", "linear", "mlp"):  # only the CNN's are augmented
         augment = "no augmentation"
     else:
@@ -70,9 +71,22 @@ def recipe_line(config: TrainConfig, why: str) -> str:
         )
     own = f", callbacks {', '.join(config.callbacks)}" if config.callbacks else ""
     return (
-        f"recipe: {config.augmentation} ({why}): {augment}, label smoothing {config.label_smoothing:g}, "
+        f"recipe: {config.augmentation} ({why}): {_size(config)}{augment}, "
+        f"label smoothing {config.label_smoothing:g}, "
         f"optimizer {config.opt} {as_text(config.opt_args)}{own}"
     )
+
+
+def _size(config: TrainConfig) -> str:
+    """The CNN's size, where the preset gives each kind of data its own ('' where all kinds share one)."""
+    assert config.augmentation is not None  # fitted to the data
+    if config.model != "cnn" or not {"widths", "convs"} & set(
+        kind_recipe(config.preset, config.augmentation)
+    ):
+        return ""
+    assert config.widths is not None and config.convs is not None
+    each = f"{config.convs} convolution{'s' if config.convs > 1 else ''} a stage"
+    return f"CNN widths {'-'.join(map(str, config.widths))} ({each}), "
 
 
 def refuse_untrusted(config: TrainConfig, where: str, trust_code: bool) -> None:

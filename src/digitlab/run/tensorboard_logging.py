@@ -8,7 +8,7 @@ folder. TensorBoard is imported only when this callback is made; its part on the
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -17,6 +17,9 @@ from digitlab.learning.callbacks import Callback
 from digitlab.learning.learner import Learner
 from digitlab.models import unwrap
 from digitlab.models.layers import unit_images
+
+if TYPE_CHECKING:
+    from digitlab.run.training_run import TrainingRun
 
 
 class TensorBoardLogger:
@@ -32,7 +35,11 @@ class TensorBoardLogger:
             ) from None
         if Path(log_dir).exists() and not Path(log_dir).is_dir():
             raise DigitlabError(f"{log_dir}: is a file, and --tensorboard wants a folder")
-        self.learner_cbs: list[Callback] = [TensorBoardSteps(SummaryWriter(log_dir), hparams)]
+        self.steps = TensorBoardSteps(SummaryWriter(log_dir), hparams)
+        self.learner_cbs: list[Callback] = [self.steps]
+
+    def before_fit(self, run: "TrainingRun") -> None:
+        self.steps.hparams = run.config.to_json()  # fitted to the data: its kind's recipe and CNN size
 
 
 class TensorBoardSteps(Callback):
