@@ -41,6 +41,17 @@ def test_a_section_is_replaced_once_and_the_others_are_kept(tmp_path):
     assert text.endswith("old b\n\n## C\n\nnew c\n")
 
 
+def test_replacing_a_section_brings_the_header_s_left_out_list_up_to_date(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text(
+        "# Benchmarks\n\n- left out of `make bench` for its 60 minutes: old (about 1 minute)\n\n## A\n\na\n"
+    )
+    update_section(path, "## A\n\nnew a\n")
+    header = path.read_text().splitlines()[2]
+    assert "old (about 1 minute)" not in header
+    assert all(f"`python -m bench --only {s.name}`" in header for s in SECTIONS.values() if s.left_out)
+
+
 def test_only_measures_that_section_and_names_the_command(tmp_path, monkeypatch):
     figures = dict(rows=42000, megabytes=75.6, repeats=5, pandas_s=1.5, parse_s=0.25, cached_s=0.003,
                    parse_speedup=6.0, cache_speedup=500.0, hash_s=0.002, pandas_min_s=1.4, parse_min_s=0.2,
