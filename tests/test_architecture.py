@@ -13,7 +13,7 @@ import digitlab
 PACKAGE = Path(digitlab.__file__).parent
 # Each folder (or top-level module) and its level: a module may import its own level and those below.
 LEVELS = {
-    "errors": 0, "fileio": 0, "version": 0,
+    "errors": 0, "fileio": 0, "lazy": 0, "version": 0,
     "data": 1, "models": 2, "learning": 3,  # the core: what the lesson teaches
     "modelfiles": 4,  # model folders, checkpoints' neighbours, ONNX files: what a model is on disk
     "inference": 5,  # predicting, evaluating, submitting with a model folder
@@ -25,7 +25,7 @@ LEVELS = {
     "__init__": 10,  # the package root, the API: the top only, so nothing inside imports it
 }  # fmt: skip
 # nothing else lies loose at the top
-TOP_LEVEL = {"__init__", "__main__", "all", "errors", "fileio", "version"}
+TOP_LEVEL = {"__init__", "__main__", "all", "errors", "fileio", "lazy", "version"}
 
 
 def level_of(module: str) -> int:

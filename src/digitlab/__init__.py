@@ -6,9 +6,9 @@ when first used; the learner's names come from `from digitlab.all import *`; eve
 its folder (docs/architecture.md, "Layout"). Each function's docstring has an example, run by the tests.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from digitlab.lazy import lazy_names
 from digitlab.version import __version__
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported at once
@@ -24,15 +24,4 @@ LAZY = {
 }  # fmt: skip
 __all__ = ["__version__", "Model", "Prediction", "RunResult", "TrainConfig", "load", "train"]
 
-
-def __getattr__(name: str) -> object:
-    if name not in LAZY:
-        raise AttributeError(f"module 'digitlab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(LAZY[name]), name)
-    globals()[name] = value  # imported once: the next use finds it as any module attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    """What an editor or `dir(digitlab)` offers: the API, not this module's own helpers."""
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, LAZY, __all__)

@@ -5,8 +5,9 @@ file (`digitlab.data.decode`, `digitlab.data.images`) must not import torch, so 
 start decoding files in processes forked before torch is loaded.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from digitlab.lazy import lazy_names
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported at once
     from digitlab.data.dataset import Dataset, LeakageWarning, Splits
@@ -22,14 +23,4 @@ LAZY = {
 }  # fmt: skip
 __all__ = ["DataLoader", "DataLoaders", "Dataset", "LeakageWarning", "Source", "Splits", "load_source"]
 
-
-def __getattr__(name: str) -> object:
-    if name not in LAZY:
-        raise AttributeError(f"module 'digitlab.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(LAZY[name]), name)
-    globals()[name] = value  # imported once: the next use finds it as any module attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, LAZY, __all__)
