@@ -215,10 +215,13 @@ def test_channels_last_gives_the_same_answers(trained_model, mnist):
     with torch.no_grad():
         expected = as_built(images.unsqueeze(1).float() / 255).softmax(1)
     probs = predictor.probs(images)
-    assert torch.equal(probs.argmax(1), expected.argmax(1))
     # the largest difference measured was 4.2e-7 (fast preset, 10,000 test digits, AVX-512 and
     # ATEN_CPU_CAPABILITY=default): a few float32 roundings of sums of at most 432 products
     torch.testing.assert_close(probs, expected, atol=2e-6, rtol=0)
+    # the same answer wherever the two likeliest classes are further apart than that rounding allows
+    first, second = expected.topk(2, dim=1).values.T
+    clear = first - second > 4e-6
+    assert clear.any() and torch.equal(probs.argmax(1)[clear], expected.argmax(1)[clear])
 
 
 @pytest.mark.parametrize("mode, suffix", [("RGB", "jpg"), ("RGBA", "png"), ("P", "png")])
