@@ -278,8 +278,8 @@ def test_a_presets_budget_is_the_same_number_of_steps_on_data_of_any_size(tiny_m
         assert len(splits.train) == n_train and config.resolve().epoch_size == PRESETS["fast"]["epoch_size"]
         assert len(learner.dls.train) == -(-64_800 // 128) == 507
         assert budget_line(config.resolve(), n_train) == (
-            f"budget: 1 epoch of 64,800 images, 507 steps of 128 (the preset's budget), on {n_train:,} "
-            "training images"
+            "budget: 1 epoch of 64,800 images, 507 steps of 128 (an epoch is that many images, whatever the "
+            f"data's size), on {n_train:,} training images"
         )
         passes = TrainConfig(data=str(data), preset="fast", epochs=2, device="cpu")
         assert len(quiet_learner(passes)[0].dls.train) == -(-n_train // 128)

@@ -40,7 +40,11 @@ def make_ensemble(
         raise DigitlabError(f"an ensemble needs {fewest} to {MAX_MEMBERS} models{hint}, got {len(paths)}")
     for path in paths:  # before loading: a model of the user's own class is never imported here
         if (kind := read_info(path).architecture) not in MEMBER_KINDS:
-            what = "a model of a class from outside digitlab" if kind == "imported" else f"a {kind}"
+            what = (
+                "a model of a class from outside digitlab"
+                if kind == "imported"
+                else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            )
             raise DigitlabError(f"{path}: {what} cannot join an ensemble (only {', '.join(MEMBER_KINDS)})")
     loaded = [load_model(p) for p in paths]
     for path, (_, info) in zip(paths, loaded, strict=True):

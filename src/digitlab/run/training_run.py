@@ -333,7 +333,11 @@ def budget_line(config: TrainConfig, n_train: int) -> str:
     size = config.epoch_size or n_train
     steps = config.epochs * math.ceil(size / config.batch_size)
     epochs = f"{config.epochs} epoch{'s' if config.epochs > 1 else ''}"
-    whose = "the preset's budget" if config.epoch_size else "passes over the training images"
+    whose = (
+        "an epoch is that many images, whatever the data's size"
+        if config.epoch_size
+        else "passes over the training images"
+    )
     return (
         f"budget: {epochs} of {size:,} images, {steps:,} steps of {config.batch_size} ({whose}), "
         f"on {n_train:,} training images"
